@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Local PostgreSQL: a private cluster under .stack/postgres on 127.0.0.1:$PG_PORT.
+#   stack/postgres.sh up|down|status
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_HOME="$STACK_DIR/postgres"
+PG_DATA="$PG_HOME/data"
+PG_RUN="$PG_HOME/run"
+PG_LOG="$PG_HOME/postgres.log"
+PG_OS_USER="${LOCAL_PG_OS_USER:-}"
+
+pg_bindir() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    if [[ -x "$dir/postgres" ]]; then echo "$dir"; fi
+  done | sort -V | tail -n 1
+}
+
+ensure_installed() {
+  if [[ -z "$(pg_bindir)" ]]; then
+    log "PostgreSQL server not found: installing Debian's postgresql package"
+    command -v apt-get >/dev/null || die "no apt-get: install a PostgreSQL server (15+) by hand"
+    local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    # Debian starts a default cluster on 5432; ours is separate, leave theirs alone.
+  fi
+  [[ -n "$(pg_bindir)" ]] || die "PostgreSQL server still missing after install"
+}
+
+# PostgreSQL refuses to run as root: use a dedicated unprivileged OS user then.
+os_user() {
+  if [[ -n "$PG_OS_USER" ]]; then echo "$PG_OS_USER"; return; fi
+  if [[ $(id -u) -eq 0 ]]; then echo "stackpg"; else id -un; fi
+}
+
+as_pg() {
+  local user; user="$(os_user)"
+  if [[ "$user" == "$(id -un)" ]]; then "$@"; else runuser -u "$user" -- "$@"; fi
+}
+
+psql_super() { as_pg "$(pg_bindir)/psql" -h "$PG_RUN" -p "$PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+is_running() { [[ -f "$PG_DATA/postmaster.pid" ]] && as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+
+ready() { psql_super -d app -tAc "select 1" 2>/dev/null | grep -q 1; }
+
+init_cluster() {
+  local user; user="$(os_user)"
+  if [[ "$user" == "stackpg" ]] && ! id stackpg >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin stackpg
+  fi
+  mkdir -p "$PG_HOME" "$PG_RUN"
+  [[ "$user" == "$(id -un)" ]] || chown -R "$user" "$PG_HOME"
+  # the OS user must be able to reach the folder
+  chmod o+x "$STACK_DIR" 2>/dev/null || true
+  log "initialising a PostgreSQL cluster in $PG_DATA"
+  as_pg "$(pg_bindir)/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 || { show_log_tail "$PG_HOME/initdb.log"; die "initdb failed"; }
+  cat >>"$PG_DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_RUN'
+shared_buffers = 256MB
+max_connections = 50
+fsync = on
+log_min_messages = warning
+CONF
+}
+
+create_roles() {
+  local owner_pw loader_pw
+  owner_pw="$(stack_secret pg_app_owner)"; loader_pw="$(stack_secret pg_loader)"
+  psql_super -d postgres -v owner_pw="$owner_pw" -v loader_pw="$loader_pw" <<'SQL'
+SELECT format('CREATE ROLE app_owner LOGIN PASSWORD %L', :'owner_pw') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_owner') \gexec
+SELECT format('ALTER ROLE app_owner PASSWORD %L', :'owner_pw') \gexec
+SELECT format('CREATE ROLE loader LOGIN PASSWORD %L', :'loader_pw') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'loader') \gexec
+SELECT format('ALTER ROLE loader PASSWORD %L', :'loader_pw') \gexec
+ALTER ROLE loader SET default_transaction_read_only = on;
+SELECT 'CREATE DATABASE app OWNER app_owner' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \gexec
+SQL
+  psql_super -d app <<'SQL'
+ALTER SCHEMA public OWNER TO app_owner;
+REVOKE ALL ON DATABASE app FROM PUBLIC;
+GRANT CONNECT ON DATABASE app TO app_owner, loader;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO loader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO loader;
+ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA public GRANT SELECT ON TABLES TO loader;
+SQL
+}
+
+up() {
+  ensure_installed
+  [[ -f "$PG_DATA/PG_VERSION" ]] || init_cluster
+  if is_running && ready; then
+    log "PostgreSQL already up on 127.0.0.1:$PG_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
+    [[ "$(os_user)" == "$(id -un)" ]] || chown -R "$(os_user)" "$PG_HOME"
+    as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PG_PORT" start -w -t 60 >/dev/null \
+      || { show_log_tail "$PG_LOG"; die "PostgreSQL did not start: see $PG_LOG"; }
+    # readiness is proven by a real query on the server, not assumed from the pid file
+    wait_until 60 "PostgreSQL" psql_super -d postgres -tAc "select 1" \
+      || { show_log_tail "$PG_LOG"; die "PostgreSQL does not answer queries: see $PG_LOG"; }
+  fi
+  create_roles
+  write_stack_env
+  log "PostgreSQL ready: $(psql_super -d app -tAc 'show server_version' | head -1) on 127.0.0.1:$PG_PORT, database app"
+}
+
+down() {
+  if is_running; then
+    as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" stop -m fast -w -t 60 >/dev/null
+    log "PostgreSQL stopped"
+  else
+    log "PostgreSQL not running"
+  fi
+}
+
+status() {
+  if is_running && ready; then
+    echo "postgresql: up on 127.0.0.1:$PG_PORT (database app, data $PG_DATA, log $PG_LOG)"
+  else
+    echo "postgresql: down"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
