@@ -1,0 +1,87 @@
+"""The `loaders` command: one entry point for the data generator, the loaders and the whole job.
+
+Each subcommand lives in its own module, which exposes ``add_arguments(parser)``
+and ``run(args) -> int``; this module only wires them together and turns the
+errors a user can fix into one line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from loaders import __version__
+from loaders.settings import SettingsError
+
+# name -> (module, one-line help); the module's docstring is the long help.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "generate": (
+        "loaders.generate.command",
+        "fill the app's PostgreSQL and Cassandra with realistic synthetic data (or append a day of activity)",
+    ),
+    "load": (
+        "loaders.load.command",
+        "extract-load PostgreSQL and Cassandra tables into the DuckDB raw schemas with dlt (incremental)",
+    ),
+    "run": (
+        "loaders.job.command",
+        "the whole job: load, dbt build, docs, publish the warehouse for readers, print the report",
+    ),
+}
+
+DESCRIPTION = """\
+Data platform of the outings app: moves the app's operational data
+(PostgreSQL + Cassandra) into a DuckDB warehouse and builds the gold marts.
+
+Connection settings come from the environment (POSTGRES_DSN, CASSANDRA_HOSTS,
+CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_KEYSPACE, CASSANDRA_LOCAL_DC,
+WAREHOUSE_PATH); when unset, the local stack's values (`make up`, `make env`)
+are used. Run `loaders <command> --help` for each command's options.
+"""
+
+
+class UserError(RuntimeError):
+    """An error the user can fix; its message is one line naming the cause and the fix."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loaders", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (never prints secrets)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(
+            name,
+            help=help_text,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except (SettingsError, UserError) as exc:
+        print(f"loaders {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"loaders {args.command}: interrupted; the next run completes or redoes this one", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
