@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from loaders import __version__
-from loaders.settings import SettingsError
+from loaders.errors import UserError
 
 # name -> (module, one-line help); the module's docstring is the long help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -41,10 +41,6 @@ CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_KEYSPACE, CASSANDRA_LOCAL_DC,
 WAREHOUSE_PATH); when unset, the local stack's values (`make up`, `make env`)
 are used. Run `loaders <command> --help` for each command's options.
 """
-
-
-class UserError(RuntimeError):
-    """An error the user can fix; its message is one line naming the cause and the fix."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except (SettingsError, UserError) as exc:
+    except UserError as exc:
         print(f"loaders {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

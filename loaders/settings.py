@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from loaders.errors import UserError
+
 PROJECT_DIR = Path(os.environ.get("PROJECT_DIR", Path(__file__).resolve().parents[1]))
 STACK_DIR = Path(os.environ.get("LOCAL_STACK_DIR", PROJECT_DIR / ".stack"))
 STACK_ENV_FILE = STACK_DIR / "env"
@@ -19,7 +21,7 @@ STACK_ENV_FILE = STACK_DIR / "env"
 DEFAULT_CASSANDRA_PORT = 9042
 
 
-class SettingsError(RuntimeError):
+class SettingsError(UserError):
     """A required setting is missing or malformed; the message names the fix."""
 
 
