@@ -36,3 +36,22 @@ env: ## print export lines for the local stack's connection settings
 	@grep '^export ' .stack/env
 
 .PHONY: help setup up down status env
+
+# ---------------------------------------------------------------------------
+# The two commands of the README
+# ---------------------------------------------------------------------------
+DEMO_SCALE ?= 0.05
+DEMO_SEED ?= 42
+
+demo: up ## THE MAIN COMMAND: stack up, demo data, load, dbt build, docs, publish, print the analyses
+	$(VENV)/bin/loaders generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --reset
+	$(VENV)/bin/loaders run
+
+test: up lint ## THE TEST COMMAND: stack up, lint, k8s validation, every test against the real servers
+	bash k8s/validate.sh
+	$(VENV)/bin/pytest
+
+lint: setup ## sqlfluff on the dbt models (duckdb dialect, dbt templater)
+	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(VENV)/bin/sqlfluff lint models analyses
+
+.PHONY: demo test lint
