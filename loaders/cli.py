@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"loaders {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"loaders {args.command}: interrupted; the next run completes or redoes this one", file=sys.stderr)
         return 130

@@ -1,0 +1,1 @@
+"""The whole job: load → dbt build → docs → publish for readers → report."""

@@ -1,0 +1,107 @@
+"""The whole job, as the Kubernetes CronJob runs it: one writer, start to finish.
+
+Steps, under one lock on the warehouse (a second run fails fast, or waits with --wait):
+  1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental)
+  2. build    dbt build: seeds, staging, intermediate, gold marts and every test
+  3. docs     dbt docs generate (static site)
+  4. publish  only if the build passed: the warehouse and the docs are swapped in atomically
+              for readers (published/warehouse.duckdb, read-only; published/docs/)
+  5. report   the analyses of analyses/ run against the published warehouse, and a test summary
+
+A failing step stops the job with one line naming the cause and a non-zero exit;
+readers keep the last good warehouse. Exit codes: 0 success, 1 dbt build failed
+(nothing published), 2 configuration or source error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from loaders.errors import UserError
+from loaders.job import publish, report
+from loaders.job.dbt_runner import run_dbt
+from loaders.settings import PROJECT_DIR, setting, warehouse_path
+
+STEPS = ("load", "build", "docs", "publish", "report")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["load", "docs"], help="skip a step (repeatable)"
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="reload every source table and rebuild incremental models"
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for a running job or load to finish instead of failing fast"
+    )
+    parser.add_argument("--as-of-date", help="dbt variable as_of_date (YYYY-MM-DD) for gold_ml_user_features")
+
+
+def _step(name: str) -> float:
+    print(f"\n==> {name}", flush=True)
+    return time.monotonic()
+
+
+def run(args: argparse.Namespace) -> int:
+    from loaders.load.lock import warehouse_lock  # the loaders' single-writer lock
+
+    started = time.monotonic()
+    build_path = warehouse_path()
+    build_path.parent.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    with warehouse_lock(build_path, wait=args.wait):
+        if "load" not in args.skip:
+            t = _step("load: PostgreSQL and Cassandra → raw schemas")
+            from loaders.load.command import load_all
+
+            load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh)
+            timings["load"] = time.monotonic() - t
+
+        t = _step("build: dbt build (seeds, models, tests)")
+        build_cmd = ["build"] + (["--full-refresh"] if args.full_refresh else [])
+        vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
+        build = run_dbt(build_cmd, vars_yaml=vars_yaml)
+        timings["build"] = time.monotonic() - t
+        if not build.success:
+            for failure in build.failures[:20]:
+                print(f"  FAILED {failure}")
+            raise _BuildFailed(
+                f"dbt build failed ({len(build.failures)} errors): nothing published, readers keep the last "
+                "good warehouse; fix the model or data named above and rerun `loaders run`"
+            )
+
+        docs_link: Path | None = None
+        if "docs" not in args.skip:
+            t = _step("docs: dbt docs generate")
+            docs = run_dbt(["docs", "generate"], vars_yaml=vars_yaml)
+            if not docs.success:
+                raise _BuildFailed("dbt docs generate failed: nothing published; see dbt's message above")
+            timings["docs"] = time.monotonic() - t
+
+        t = _step("publish: swap the new warehouse in for readers")
+        published = publish.publish_warehouse(build_path)
+        if "docs" not in args.skip:
+            docs_link = publish.publish_docs(Path(setting("DBT_TARGET_PATH", str(PROJECT_DIR / "target")) or ""))
+        timings["publish"] = time.monotonic() - t
+
+    t = _step("report")
+    print(report.render(report.run_analyses(published)))
+    print(f"\n{build.line()}")
+    for warning in build.warnings:
+        print(f"  warn  {warning}")
+    print(f"\npublished warehouse: {published} (open it read-only)")
+    if docs_link is not None:
+        print(f"published docs:      {docs_link}/index.html (serve: make docs)")
+    timings["report"] = time.monotonic() - t
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    print(f"job done in {time.monotonic() - started:.1f} s ({steps})")
+    return 0
+
+
+class _BuildFailed(UserError):
+    """The build or its tests failed: exit 1, nothing published."""
+
+    exit_code = 1

@@ -1,0 +1,67 @@
+"""Run dbt in-process and summarise what it did."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loaders.errors import UserError
+from loaders.settings import PROJECT_DIR
+
+
+@dataclass
+class DbtOutcome:
+    command: str
+    success: bool
+    counts: Counter[str] = field(default_factory=Counter)  # e.g. {"model:success": 12, "test:warn": 2}
+    failures: list[str] = field(default_factory=list)  # "test_name: message" of errors and failures
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        tests = {k.split(":")[1]: v for k, v in self.counts.items() if k.startswith(("test:", "unit_test:"))}
+        models = sum(v for k, v in self.counts.items() if k.startswith("model:"))
+        seeds = sum(v for k, v in self.counts.items() if k.startswith("seed:"))
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(tests.items()))
+        return f"dbt {self.command}: {models} models, {seeds} seeds, tests: {parts or 'none'}"
+
+
+def dbt_args(command: list[str], target_path: Path | None = None) -> list[str]:
+    args = [*command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    return args
+
+
+def run_dbt(command: list[str], *, vars_yaml: str | None = None) -> DbtOutcome:
+    """Invoke dbt (``build``, ``docs generate``…) in this process and collect its node results."""
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    try:
+        from dbt.cli.main import dbtRunner
+    except ImportError as exc:  # pragma: no cover - installation problem
+        raise UserError(f"dbt is not installed ({exc}): run `make setup`") from exc
+    args = dbt_args(command)
+    if vars_yaml:
+        args += ["--vars", vars_yaml]
+    result = dbtRunner().invoke(args)
+    outcome = DbtOutcome(command=" ".join(command), success=bool(result.success))
+    for node_result in _node_results(result.result):
+        node = getattr(node_result, "node", None)
+        resource = getattr(node, "resource_type", "node")
+        status = str(getattr(node_result, "status", "unknown"))
+        outcome.counts[f"{resource}:{status}"] += 1
+        name = getattr(node, "name", "?")
+        message = (getattr(node_result, "message", "") or "").splitlines()[0:1]
+        if status in {"error", "fail", "runtime error"}:
+            outcome.failures.append(f"{resource} {name}: {' '.join(message)}")
+        elif status == "warn":
+            outcome.warnings.append(f"{resource} {name}: {' '.join(message)}")
+    if result.exception is not None and not outcome.failures:
+        outcome.failures.append(str(result.exception).splitlines()[0])
+    return outcome
+
+
+def _node_results(result: object) -> list[object]:
+    results = getattr(result, "results", None)
+    return list(results) if results is not None else []
