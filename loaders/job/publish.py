@@ -62,7 +62,7 @@ def publish_docs(target_dir: Path, keep: int = 3) -> Path:
     if missing:
         raise FileNotFoundError(f"dbt docs files missing in {target_dir}: {', '.join(missing)}")
     root = published_dir()
-    version = root / f"docs-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    version = root / f"docs-{time.time_ns()}"
     version.mkdir(parents=True)
     for name in DOCS_FILES:
         shutil.copyfile(target_dir / name, version / name)
