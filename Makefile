@@ -55,3 +55,10 @@ lint: setup ## sqlfluff on the dbt models (duckdb dialect, dbt templater)
 	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(VENV)/bin/sqlfluff lint models analyses
 
 .PHONY: demo test lint
+
+DOCS_PORT ?= 8080
+docs: ## serve the last published dbt docs on http://127.0.0.1:$(DOCS_PORT) (read-only static site)
+	@test -e warehouse/published/docs/index.html || { echo "no published docs yet: run 'make demo'" >&2; exit 1; }
+	$(PY) -m http.server --bind 127.0.0.1 --directory warehouse/published/docs $(DOCS_PORT)
+
+.PHONY: docs
