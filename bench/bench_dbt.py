@@ -1,0 +1,133 @@
+"""Benchmark of `dbt build`: dbt's wall time beside DuckDB alone running the same SQL.
+
+For each scale: generate the demo data, load it (full refresh) and snapshot the
+raw warehouse. Then, on two copies of that snapshot:
+  * dbt      `dbt build --full-refresh` (seeds, models, tests), wall time;
+  * DuckDB   every SQL statement dbt sent (read from dbt's JSON debug log),
+             replayed in the same order by DuckDB alone, wall time;
+and, after `loaders generate --continue` and an incremental `loaders load`,
+  * incr.    an incremental `dbt build`, wall time, as a share of the full build.
+dbt's overhead is dbt minus DuckDB. Run by hand (scales 1 and 5 take minutes):
+
+    .venv/bin/python bench/bench_dbt.py --scales 1,5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SKIPPED_STATEMENTS = ("begin", "commit", "rollback")
+
+
+def run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, text=True, capture_output=quiet)
+    if proc.returncode != 0:
+        sys.stderr.write((proc.stdout or "")[-3000:] + (proc.stderr or "")[-3000:])
+        raise SystemExit(f"bench: `{' '.join(cmd)}` failed with exit {proc.returncode}")
+    return time.perf_counter() - started
+
+
+def dbt(args: list[str], warehouse: Path, log_dir: Path, env: dict[str, str]) -> float:
+    env = {**env, "WAREHOUSE_PATH": str(warehouse), "DBT_TARGET_PATH": str(log_dir / "target")}
+    cmd = [str(BIN / "dbt"), *args, "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR),
+           "--log-path", str(log_dir), "--log-format-file", "json", "--log-level-file", "debug"]
+    return run(cmd, env)
+
+
+def logged_statements(log_file: Path) -> list[str]:
+    """The SQL dbt sent, in order, without transaction control and seed inserts (bindings are not logged)."""
+    statements: list[str] = []
+    for line in log_file.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("info", {}).get("name") != "SQLQuery":
+            continue
+        data = event.get("data", {})
+        if data.get("node_info", {}).get("resource_type") == "seed":
+            continue
+        sql = data.get("sql", "").strip()
+        body = sql.split("*/", 1)[-1].strip().lower() if sql.startswith("/*") else sql.lower()
+        if body and not body.startswith(SKIPPED_STATEMENTS):
+            statements.append(sql)
+    return statements
+
+
+def replay(statements: list[str], warehouse: Path) -> float:
+    with duckdb.connect(str(warehouse)) as conn:
+        started = time.perf_counter()
+        for sql in statements:
+            conn.execute(sql)
+        return time.perf_counter() - started
+
+
+def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path) -> dict[str, float]:
+    loaders = str(BIN / "loaders")
+    raw = work / f"raw-{scale}.duckdb"
+    load_env = {**env, "WAREHOUSE_PATH": str(raw), "DLT_DATA_DIR": str(work / f"dlt-{scale}")}
+    print(f"[scale {scale}] generating and loading …", flush=True)
+    run([loaders, "generate", "--scale", scale, "--seed", str(seed), "--reset"], env)
+    run([loaders, "load", "--full-refresh"], load_env)
+
+    dbt_db, duck_db = work / f"dbt-{scale}.duckdb", work / f"duck-{scale}.duckdb"
+    shutil.copyfile(raw, dbt_db)
+    shutil.copyfile(raw, duck_db)
+    full_log = work / f"log-full-{scale}"
+    print(f"[scale {scale}] dbt build --full-refresh …", flush=True)
+    t_dbt = dbt(["build", "--full-refresh"], dbt_db, full_log, env)
+
+    print(f"[scale {scale}] DuckDB alone, same SQL …", flush=True)
+    dbt(["seed"], duck_db, work / f"log-seed-{scale}", env)  # seeds are set up untimed (bindings are not logged)
+    statements = logged_statements(full_log / "dbt.log")
+    t_duck = replay(statements, duck_db)
+
+    print(f"[scale {scale}] --continue, incremental load, incremental dbt build …", flush=True)
+    run([loaders, "generate", "--continue", "--seed", str(seed)], env)
+    run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
+    t_incr = dbt(["build"], dbt_db, work / f"log-incr-{scale}", env)
+    return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scales", default="1,5", help="comma-separated generator scales (default 1,5)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    work = Path(tempfile.mkdtemp(prefix="bench-dbt-"))
+    rows = []
+    try:
+        for scale in args.scales.split(","):
+            rows.append((scale, bench_scale(scale.strip(), args.seed, env, work)))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    header = f"{'scale':>5}  {'dbt build':>10}  {'DuckDB alone':>12}  {'dbt overhead':>12}  {'statements':>10}  " \
+             f"{'incremental':>11}  {'incr/full':>9}"
+    print(header)
+    print("-" * len(header))
+    for scale, r in rows:
+        print(f"{scale:>5}  {r['dbt']:>9.1f}s  {r['duckdb']:>11.1f}s  {r['dbt'] - r['duckdb']:>11.1f}s  "
+              f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%")
+    print("targets: dbt overhead < 5 s; incremental build < 20 % of the full build")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
