@@ -1,0 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['group_id', 'sent_date', 'sent_at', 'message_id'],
+        on_schema_change='fail'
+    )
+}}
+
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by group_id, day, sent_at, message_id
+            order by {{ latest_load_first() }}
+        ) as load_rank
+    from {{ source('raw_cassandra', 'messages') }}
+    {{ incremental_load_window() }}
+)
+
+select
+    cast(group_id as uuid) as group_id,
+    cast(day as date) as sent_date,
+    {{ to_utc_timestamp('sent_at') }} as sent_at,
+    cast(message_id as uuid) as message_id,
+    cast(user_id as uuid) as user_id,
+    body,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

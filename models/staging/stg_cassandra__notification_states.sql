@@ -1,0 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['user_id', 'notification_id'],
+        on_schema_change='fail'
+    )
+}}
+
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by user_id, notification_id
+            order by {{ latest_load_first(['updated_at']) }}
+        ) as load_rank
+    from {{ source('raw_cassandra', 'notification_states') }}
+    {{ incremental_load_window() }}
+)
+
+select
+    cast(user_id as uuid) as user_id,
+    cast(notification_id as bigint) as notification_id,
+    status,
+    {{ to_utc_timestamp('updated_at') }} as updated_at,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

@@ -1,0 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['user_id', 'event_date', 'event_time', 'event_id'],
+        on_schema_change='fail'
+    )
+}}
+
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by user_id, day, event_time, event_id
+            order by {{ latest_load_first() }}
+        ) as load_rank
+    from {{ source('raw_cassandra', 'user_events') }}
+    {{ incremental_load_window() }}
+)
+
+select
+    cast(user_id as uuid) as user_id,
+    cast(day as date) as event_date,
+    {{ to_utc_timestamp('event_time') }} as event_time,
+    cast(event_id as uuid) as event_id,
+    event_type,
+    cast(properties as json) as properties,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

@@ -1,0 +1,20 @@
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by group_id, user_id
+            order by {{ latest_load_first(['updated_at']) }}
+        ) as load_rank
+    from {{ source('raw_postgres', 'group_members') }}
+)
+
+select
+    cast(group_id as uuid) as group_id,
+    cast(user_id as uuid) as user_id,
+    role as member_role,
+    {{ to_utc_timestamp('joined_at') }} as joined_at,
+    {{ to_utc_timestamp('left_at') }} as left_at,
+    {{ to_utc_timestamp('updated_at') }} as updated_at,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

@@ -1,0 +1,20 @@
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by id
+            order by {{ latest_load_first(['updated_at']) }}
+        ) as load_rank
+    from {{ source('raw_postgres', 'groups') }}
+)
+
+select
+    cast(id as uuid) as group_id,
+    name as group_name,
+    cast(owner_id as uuid) as owner_user_id,
+    {{ to_utc_timestamp('created_at') }} as created_at,
+    {{ to_utc_timestamp('updated_at') }} as updated_at,
+    {{ to_utc_timestamp('deleted_at') }} as deleted_at,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

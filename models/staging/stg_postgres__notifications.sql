@@ -1,0 +1,20 @@
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by id
+            order by {{ latest_load_first() }}
+        ) as load_rank
+    from {{ source('raw_postgres', 'notifications') }}
+)
+
+select
+    cast(id as bigint) as notification_id,
+    cast(user_id as uuid) as user_id,
+    kind,
+    cast(outing_id as uuid) as outing_id,
+    cast(group_id as uuid) as group_id,
+    {{ to_utc_timestamp('created_at') }} as created_at,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1

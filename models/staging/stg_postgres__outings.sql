@@ -1,0 +1,23 @@
+with source_rows as (
+    select
+        *,
+        row_number() over (
+            partition by id
+            order by {{ latest_load_first(['updated_at']) }}
+        ) as load_rank
+    from {{ source('raw_postgres', 'outings') }}
+)
+
+select
+    cast(id as uuid) as outing_id,
+    cast(group_id as uuid) as group_id,
+    cast(created_by as uuid) as created_by_user_id,
+    title,
+    category,
+    status,
+    {{ to_utc_timestamp('starts_at') }} as starts_at,
+    {{ to_utc_timestamp('created_at') }} as created_at,
+    {{ to_utc_timestamp('updated_at') }} as updated_at,
+    _dlt_load_id as dlt_load_id
+from source_rows
+where load_rank = 1
