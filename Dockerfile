@@ -1,0 +1,72 @@
+# syntax=docker/dockerfile:1
+# The pipeline's image: the `loaders` CLI (dlt loaders, dbt, the whole job) and the
+# dbt project, run as a non-root user on a read-only root filesystem.
+#
+#   docker build -t outings-data-platform:0.1.0 .
+#   docker run --rm outings-data-platform:0.1.0 --help
+#
+# Layout: the project (dbt_project.yml, profiles.yml, models, macros, seeds, analyses,
+# dbt tests, the parsed manifest in /app/target) at /app, read-only; state on a volume at /data (the DuckDB warehouse, dlt's
+# working directory, the published warehouse and docs); scratch in /tmp (HOME, dbt's
+# target and logs). The Helm chart (k8s/chart) mounts /data and /tmp; nothing else is
+# written. The base is pinned by tag (Python 3.11 as in CI, Debian 13); pin its digest
+# too where a registry is at hand: FROM python:3.11.14-slim-trixie@sha256:<digest>.
+
+# ---------------------------------------------------------------------------
+# build: a virtualenv with the dependencies, then the project installed from /app
+# ---------------------------------------------------------------------------
+FROM python:3.11.14-slim-trixie AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN python -m venv /opt/venv
+WORKDIR /app
+# Dependencies first, from pyproject.toml alone: a code change keeps this layer.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --requirement /tmp/requirements.txt
+# The project (.dockerignore lets only what the job needs in), installed in place at /app.
+COPY . ./
+RUN pip install --no-deps --editable . \
+    && python -m compileall -q /app/loaders \
+    && loaders --help > /dev/null
+# The dbt project must parse in the image's layout (no database is opened); its
+# manifest stays in the image at /app/target (runs write theirs to /tmp/dbt/target).
+RUN WAREHOUSE_PATH=/tmp/dbt-parse/warehouse.duckdb DBT_TARGET_PATH=/app/target DBT_LOG_PATH=/tmp/dbt-parse/logs \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false dbt parse --project-dir /app --profiles-dir /app --quiet \
+    && rm -rf /tmp/dbt-parse /tmp/requirements.txt /app/target/partial_parse.msgpack /app/target/perf_info.json
+
+# ---------------------------------------------------------------------------
+# runtime: the virtualenv and the project, a non-root user, no build tools
+# ---------------------------------------------------------------------------
+FROM python:3.11.14-slim-trixie AS runtime
+LABEL org.opencontainers.image.title="outings-data-platform" \
+      org.opencontainers.image.description="Extract-load of the outings app's PostgreSQL and Cassandra into DuckDB (dlt), dbt marts, docs" \
+      org.opencontainers.image.version="0.1.0"
+RUN groupadd --system --gid 10001 loaders \
+    && useradd --system --uid 10001 --gid loaders --home-dir /tmp --no-create-home --shell /usr/sbin/nologin loaders \
+    && mkdir -p /data \
+    && chown loaders:loaders /data
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PROJECT_DIR=/app \
+    WAREHOUSE_PATH=/data/warehouse/warehouse.duckdb \
+    PUBLISHED_DIR=/data/published \
+    DLT_DATA_DIR=/data/dlt \
+    HOME=/tmp \
+    DBT_TARGET_PATH=/tmp/dbt/target \
+    DBT_LOG_PATH=/tmp/dbt/logs \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    RUNTIME__DLTHUB_TELEMETRY=false
+WORKDIR /app
+USER 10001:10001
+# A batch CLI: the orchestrator (the CronJob's deadlines) watches it, not a health check.
+HEALTHCHECK NONE
+ENTRYPOINT ["loaders"]
+CMD ["run"]
