@@ -32,11 +32,20 @@ events_daily as (
 ),
 
 user_days as (
-    select user_id, activity_date from payments_daily
+    select
+        user_id,
+        activity_date
+    from payments_daily
     union
-    select user_id, activity_date from messages_daily
+    select
+        user_id,
+        activity_date
+    from messages_daily
     union
-    select user_id, activity_date from events_daily
+    select
+        user_id,
+        activity_date
+    from events_daily
 )
 
 select

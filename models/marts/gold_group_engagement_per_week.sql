@@ -32,11 +32,20 @@ spend_weekly as (
 ),
 
 group_weeks as (
-    select group_id, week_start from messages_weekly
+    select
+        group_id,
+        week_start
+    from messages_weekly
     union
-    select group_id, week_start from outings_weekly
+    select
+        group_id,
+        week_start
+    from outings_weekly
     union
-    select group_id, week_start from spend_weekly
+    select
+        group_id,
+        week_start
+    from spend_weekly
 )
 
 select

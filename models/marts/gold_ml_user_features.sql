@@ -14,14 +14,17 @@ activity as (
 
 eligible_users as (
     select
-        users.user_id,
+        app_users.user_id,
         params.feature_date,
-        cast(users.created_at as date) as created_date
-    from {{ ref('stg_postgres__users') }} as users
+        cast(app_users.created_at as date) as created_date
+    from {{ ref('stg_postgres__users') }} as app_users
     cross join params
     where
-        cast(users.created_at as date) <= params.feature_date
-        and (users.deleted_at is null or cast(users.deleted_at as date) > params.feature_date)
+        cast(app_users.created_at as date) <= params.feature_date
+        and (
+            app_users.deleted_at is null
+            or cast(app_users.deleted_at as date) > params.feature_date
+        )
 ),
 
 memberships as (
@@ -87,9 +90,7 @@ notif_rates as (
         notifs.user_id,
         count(*) as notifications_30d,
         count(*) filter (
-            where
-                notifs.is_success
-                and cast(notifs.state_updated_at as date) <= params.feature_date
+            where notifs.is_success and notifs.state_updated_at < params.feature_date + 1
         ) as successes_30d
     from {{ ref('gold_notif_impact_per_day') }} as notifs
     cross join params

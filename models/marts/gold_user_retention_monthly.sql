@@ -40,7 +40,7 @@ cohort_offsets as (
 
 active_months as (
     select distinct
-        user_id,
+        activity.user_id,
         cast(date_trunc('month', activity.date) as date) as activity_month
     from activity
 ),
