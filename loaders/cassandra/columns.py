@@ -1,0 +1,239 @@
+"""Raw Cassandra cells -> Arrow arrays, a whole column at a time.
+
+A page arrives as rows of raw cell bytes (see ``raw_protocol``). Fixed-width types are
+joined into one buffer and reinterpreted with NumPy; text is handed to Arrow as binary
+and validated as UTF-8; only collections are decoded cell by cell. Types map as:
+
+=================  ==========================  ==========================================
+CQL                Arrow                       note
+=================  ==========================  ==========================================
+uuid, timeuuid     string                      canonical lower-case 8-4-4-4-12 text
+timestamp          timestamp[us, tz=UTC]       milliseconds since the epoch, UTC
+date               date32                      Cassandra stores days + 2^31 as uint32
+bigint, counter    int64
+int                int32
+text, varchar      string
+ascii              string
+boolean            bool
+double             float64
+map, set, list     string (JSON text)          null and empty collections are both null
+=================  ==========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+try:
+    import orjson
+
+    def dumps(value: Any) -> bytes:
+        return orjson.dumps(value)
+
+except ImportError:  # pragma: no cover - dlt normally brings orjson
+    import json
+
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+log = logging.getLogger(__name__)
+
+Cells = Sequence["bytes | None"]
+Converter = Callable[[Cells], pa.Array]
+
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_DASH = ord("-")
+# (source hex digit slice, target character slice) of the canonical uuid text
+_UUID_GROUPS = ((0, 8, 0, 8), (8, 12, 9, 13), (12, 16, 14, 18), (16, 20, 19, 23), (20, 32, 24, 36))
+_MAX_MS = (2**63 - 1) // 1000  # beyond this a millisecond timestamp does not fit int64 microseconds
+_INT = struct.Struct(">i")
+
+
+class UnsupportedTypeError(TypeError):
+    """A CQL type the loader does not convert."""
+
+
+def fixed_buffer(cells: Cells, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """All cells' bytes as one uint8 array of ``len(cells) * width`` and the null mask (None: no nulls).
+
+    Nulls, and Cassandra's legacy empty values of fixed-width types, become zero-filled nulls.
+    """
+    if None not in cells:
+        joined = b"".join(cells)  # type: ignore[arg-type]
+        if len(joined) == len(cells) * width:
+            return np.frombuffer(joined, dtype=np.uint8), None
+    mask = np.fromiter((cell is None or len(cell) != width for cell in cells), dtype=bool, count=len(cells))
+    filler = bytes(width)
+    joined = b"".join(filler if bad else cell for cell, bad in zip(cells, mask.tolist()))  # type: ignore[misc]
+    return np.frombuffer(joined, dtype=np.uint8), mask
+
+
+def validity_buffer(mask: np.ndarray | None) -> pa.Buffer | None:
+    if mask is None or not mask.any():
+        return None
+    return pa.py_buffer(np.packbits(~mask, bitorder="little"))
+
+
+def uuid_text(cells: Cells) -> pa.Array:
+    """uuid/timeuuid -> canonical text, built in one pass over a (n, 36) byte matrix."""
+    n = len(cells)
+    raw, mask = fixed_buffer(cells, 16)
+    octets = raw.reshape(n, 16)
+    digits = np.empty((n, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[octets >> 4]
+    digits[:, 1::2] = _HEX[octets & 0x0F]
+    text = np.full((n, 36), _DASH, dtype=np.uint8)
+    for src_start, src_end, dst_start, dst_end in _UUID_GROUPS:
+        text[:, dst_start:dst_end] = digits[:, src_start:src_end]
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(text.reshape(-1)), validity_buffer(mask)
+    )
+
+
+def timestamp_utc(cells: Cells) -> pa.Array:
+    raw, mask = fixed_buffer(cells, 8)
+    millis = raw.view(">i8").astype(np.int64)
+    out_of_range = np.abs(millis) > _MAX_MS
+    if out_of_range.any():
+        log.warning("%d timestamps beyond year 294247 loaded as null", int(out_of_range.sum()))
+        mask = out_of_range if mask is None else (mask | out_of_range)
+        millis = np.where(out_of_range, 0, millis)
+    return pa.array(millis * 1000, type=TIMESTAMP_TYPE, mask=mask)
+
+
+def simple_date(cells: Cells) -> pa.Array:
+    raw, mask = fixed_buffer(cells, 4)
+    days = (raw.view(">u4").astype(np.int64) - 2**31).astype(np.int32)
+    return pa.array(days, type=pa.date32(), mask=mask)
+
+
+def fixed_number(width: int, dtype: str, arrow_type: pa.DataType) -> Converter:
+    def convert(cells: Cells) -> pa.Array:
+        raw, mask = fixed_buffer(cells, width)
+        return pa.array(raw.view(dtype).astype(dtype.replace(">", "<")), type=arrow_type, mask=mask)
+
+    return convert
+
+
+def boolean(cells: Cells) -> pa.Array:
+    raw, mask = fixed_buffer(cells, 1)
+    return pa.array(raw != 0, type=pa.bool_(), mask=mask)
+
+
+def utf8(cells: Cells) -> pa.Array:
+    """text/varchar/ascii: Arrow validates the UTF-8 in bulk."""
+    array = pa.array(cells, type=pa.binary()).view(pa.string())
+    array.validate(full=True)  # raises ArrowInvalid on bad UTF-8
+    return array
+
+
+def decode_text_map(cell: bytes) -> dict[str, str | None]:
+    """A serialized map<text, text> (protocol v3+: int32 lengths) as a dict, in Cassandra's key order."""
+    unpack = _INT.unpack_from
+    (count,) = unpack(cell, 0)
+    pos = 4
+    out: dict[str, str | None] = {}
+    for _ in range(count):
+        (key_len,) = unpack(cell, pos)
+        pos += 4
+        key = cell[pos : pos + key_len].decode()
+        pos += key_len
+        (value_len,) = unpack(cell, pos)
+        pos += 4
+        if value_len < 0:
+            out[key] = None
+        else:
+            out[key] = cell[pos : pos + value_len].decode()
+            pos += value_len
+    return out
+
+
+def text_map_json(cells: Cells) -> pa.Array:
+    """map<text, text> -> JSON object text; null and empty maps (the same in Cassandra) -> null."""
+    texts = [None if not cell or cell == b"\0\0\0\0" else dumps(decode_text_map(cell)) for cell in cells]
+    return pa.array(texts, type=pa.binary()).view(pa.string())  # JSON encoders emit valid UTF-8
+
+
+def generic_json(cql_type: Any, protocol_version: int = 4) -> Converter:
+    """Any other collection: the driver decodes each cell; the value is written as JSON text."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict) or hasattr(value, "items"):
+            return {str(plain(k)): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)) or type(value).__name__ == "SortedSet":
+            return [plain(v) for v in value]
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return str(value)
+
+    def convert(cells: Cells) -> pa.Array:
+        texts = []
+        for cell in cells:
+            value = None if not cell else cql_type.from_binary(cell, protocol_version)
+            texts.append(dumps(plain(value)) if value else None)
+        return pa.array(texts, type=pa.binary()).view(pa.string())  # JSON encoders emit valid UTF-8
+
+    return convert
+
+
+_SIMPLE: dict[str, tuple[Converter, pa.DataType]] = {
+    "uuid": (uuid_text, pa.string()),
+    "timeuuid": (uuid_text, pa.string()),
+    "timestamp": (timestamp_utc, TIMESTAMP_TYPE),
+    "date": (simple_date, pa.date32()),
+    "bigint": (fixed_number(8, ">i8", pa.int64()), pa.int64()),
+    "counter": (fixed_number(8, ">i8", pa.int64()), pa.int64()),
+    "int": (fixed_number(4, ">i4", pa.int32()), pa.int32()),
+    "double": (fixed_number(8, ">f8", pa.float64()), pa.float64()),
+    "boolean": (boolean, pa.bool_()),
+    "text": (utf8, pa.string()),
+    "varchar": (utf8, pa.string()),
+    "ascii": (utf8, pa.string()),
+}
+
+
+def is_text(cql_type: Any) -> bool:
+    return getattr(cql_type, "typename", None) in ("text", "varchar", "ascii")
+
+
+def converter(cql_type: Any) -> tuple[Converter, pa.DataType]:
+    """The column converter and Arrow type for a driver CQL type class."""
+    name = getattr(cql_type, "typename", None)
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    if name == "map" and all(is_text(sub) for sub in cql_type.subtypes):
+        return text_map_json, pa.string()
+    if name in ("map", "set", "list"):
+        return generic_json(cql_type), pa.string()
+    raise UnsupportedTypeError(f"CQL type {getattr(cql_type, 'cql_parameterized_type', lambda: name)()} is not supported")
+
+
+def is_json(cql_type: Any) -> bool:
+    return getattr(cql_type, "typename", None) in ("map", "set", "list")
+
+
+def record_batch(rows: Sequence[tuple], converters: Sequence[Converter], schema: pa.Schema) -> pa.RecordBatch:
+    """A page of raw rows as one RecordBatch (columns built whole)."""
+    if not rows:
+        return pa.RecordBatch.from_pylist([], schema=schema)
+    columns = list(zip(*rows))
+    return pa.RecordBatch.from_arrays([convert(cells) for convert, cells in zip(converters, columns)], schema=schema)
+
+
+def random_ids(n: int, n_bytes: int = 10) -> pa.Array:
+    """``n`` random hex row ids (``_dlt_id``), built in one pass."""
+    octets = np.frombuffer(os.urandom(n * n_bytes), dtype=np.uint8).reshape(n, n_bytes)
+    digits = np.empty((n, 2 * n_bytes), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[octets >> 4]
+    digits[:, 1::2] = _HEX[octets & 0x0F]
+    offsets = np.arange(0, 2 * n_bytes * (n + 1), 2 * n_bytes, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.reshape(-1)))

@@ -1,0 +1,136 @@
+"""Raw cell bytes -> Arrow: each converter agrees with the driver's own decoding."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pyarrow as pa
+import pytest
+from cassandra import cqltypes
+from cassandra.util import Date
+
+from loaders.cassandra.columns import UnsupportedTypeError, converter, record_batch
+
+PROTOCOL = 5
+TEXT_MAP = cqltypes.MapType.apply_parameters([cqltypes.UTF8Type, cqltypes.UTF8Type])
+
+
+def encode(cql_type, values):
+    return [None if v is None else cql_type.to_binary(v, PROTOCOL) for v in values]
+
+
+def convert(cql_type, values):
+    fn, arrow_type = converter(cql_type)
+    array = fn(encode(cql_type, values))
+    assert array.type == arrow_type
+    assert len(array) == len(values)
+    return array.to_pylist()
+
+
+@pytest.mark.parametrize("cql_type", [cqltypes.UUIDType, cqltypes.TimeUUIDType])
+def test_uuid_to_canonical_text(cql_type) -> None:
+    values = [uuid.uuid4(), None, uuid.uuid1(), uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), None]
+    if cql_type is cqltypes.TimeUUIDType:
+        values = [v if v is None or v.version == 1 else uuid.uuid1() for v in values]
+    assert convert(cql_type, values) == [None if v is None else str(v) for v in values]
+
+
+def test_uuid_without_nulls_and_single_value() -> None:
+    values = [uuid.uuid4() for _ in range(1000)]
+    assert convert(cqltypes.UUIDType, values) == [str(v) for v in values]
+    assert convert(cqltypes.UUIDType, [None]) == [None]
+
+
+def test_timestamp_is_utc_microseconds() -> None:
+    values = [
+        dt.datetime(2024, 5, 1, 12, 0, 0, 123000),
+        None,
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999000),
+        dt.datetime(1, 1, 1),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999000),
+    ]
+    got = convert(cqltypes.DateType, values)
+    assert got == [None if v is None else v.replace(tzinfo=dt.timezone.utc) for v in values]
+
+
+def test_timestamp_out_of_arrow_range_is_null() -> None:
+    fn, _ = converter(cqltypes.DateType)
+    huge = (2**62).to_bytes(8, "big", signed=True)
+    assert fn([huge, None]).to_pylist() == [None, None]
+
+
+def test_date_from_cassandra_epoch_offset() -> None:
+    values = [Date(dt.date(2024, 2, 29)), None, Date(dt.date(1970, 1, 1)), Date(dt.date(1900, 3, 4))]
+    got = convert(cqltypes.SimpleDateType, values)
+    assert got == [None if v is None else v.date() for v in values]
+
+
+def test_bigint_int_double_boolean() -> None:
+    assert convert(cqltypes.LongType, [2**63 - 1, None, -(2**63), 0, 42]) == [2**63 - 1, None, -(2**63), 0, 42]
+    assert convert(cqltypes.Int32Type, [1, None, -5]) == [1, None, -5]
+    assert convert(cqltypes.DoubleType, [1.5, None]) == [1.5, None]
+    assert convert(cqltypes.BooleanType, [True, False, None]) == [True, False, None]
+
+
+def test_empty_fixed_width_value_is_null() -> None:
+    fn, _ = converter(cqltypes.LongType)
+    assert fn([b"", (7).to_bytes(8, "big")]).to_pylist() == [None, 7]
+
+
+def test_text_keeps_quotes_emoji_accents_newlines() -> None:
+    values = ["plain", None, "", "quote ' and \" ; -- ", "émoji 🎉 çà", "line\nbreak\r\n\ttab", "\x00nul"]
+    assert convert(cqltypes.UTF8Type, values) == values
+
+
+def test_invalid_utf8_is_rejected() -> None:
+    fn, _ = converter(cqltypes.UTF8Type)
+    with pytest.raises(pa.ArrowInvalid):
+        fn([b"\xff\xfe"])
+
+
+def test_text_map_to_json_text() -> None:
+    values = [{"a": "b", "é": 'x"y\n🎉'}, None, {}, {"k": ""}]
+    got = convert(TEXT_MAP, values)
+    assert json.loads(got[0]) == {"a": "b", "é": 'x"y\n🎉'}
+    assert got[1] is None and got[2] is None  # Cassandra stores an empty map as no map
+    assert json.loads(got[3]) == {"k": ""}
+
+
+def test_map_json_keeps_cassandra_key_order() -> None:
+    cell = TEXT_MAP.to_binary({"b": "2", "a": "1"}, PROTOCOL)  # the driver serialises in given order
+    fn, _ = converter(TEXT_MAP)
+    assert fn([cell]).to_pylist() == ['{"b":"2","a":"1"}']
+
+
+def test_other_collections_as_json() -> None:
+    list_int = cqltypes.ListType.apply_parameters([cqltypes.Int32Type])
+    set_text = cqltypes.SetType.apply_parameters([cqltypes.UTF8Type])
+    map_int = cqltypes.MapType.apply_parameters([cqltypes.Int32Type, cqltypes.UUIDType])
+    some = uuid.uuid4()
+    assert [json.loads(x) if x else x for x in convert(list_int, [[1, 2], None])] == [[1, 2], None]
+    assert json.loads(convert(set_text, [{"x", "y"}])[0]) == ["x", "y"]
+    assert json.loads(convert(map_int, [{3: some}])[0]) == {"3": str(some)}
+
+
+def test_unsupported_type() -> None:
+    with pytest.raises(UnsupportedTypeError):
+        converter(cqltypes.InetAddressType)
+
+
+def test_record_batch_from_rows() -> None:
+    types = [cqltypes.UUIDType, cqltypes.LongType, TEXT_MAP]
+    pairs = [converter(t) for t in types]
+    schema = pa.schema([("id", pairs[0][1]), ("n", pairs[1][1]), ("props", pairs[2][1])])
+    a, b = uuid.uuid4(), uuid.uuid4()
+    rows = [
+        tuple(t.to_binary(v, PROTOCOL) if v is not None else None for t, v in zip(types, (a, 1, {"x": "1"}))),
+        tuple(t.to_binary(v, PROTOCOL) if v is not None else None for t, v in zip(types, (b, None, None))),
+    ]
+    batch = record_batch(rows, [p[0] for p in pairs], schema)
+    assert batch.to_pylist() == [
+        {"id": str(a), "n": 1, "props": '{"x":"1"}'},
+        {"id": str(b), "n": None, "props": None},
+    ]
+    assert record_batch([], [p[0] for p in pairs], schema).num_rows == 0
