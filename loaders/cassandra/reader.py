@@ -1,0 +1,141 @@
+"""Read one source table as Arrow tables: connect, check the schema, plan ranges, scan, convert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import pyarrow as pa
+from cassandra import Unauthorized
+from cassandra.cluster import Cluster, Session
+from cassandra.metadata import TableMetadata
+
+from loaders.cassandra import columns as cols
+from loaders.cassandra.connection import connected, node_tokens, table_metadata, unauthorized_error
+from loaders.cassandra.raw_protocol import RawProtocolHandler
+from loaders.cassandra.scan import (
+    DEFAULT_FETCH_SIZE,
+    DEFAULT_MAX_ATTEMPTS,
+    RANGES_PER_WORKER,
+    PageHook,
+    ScanStatements,
+    TokenRangeScan,
+    default_parallelism,
+    prepare,
+    quote,
+)
+from loaders.cassandra.tables import TableSpec, check_columns, spec_for
+from loaders.cassandra.token_ranges import TokenRange, default_split_count, split_ring
+from loaders.errors import UserError
+from loaders.settings import CassandraSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    parallelism: int = 0  # 0: default_parallelism()
+    fetch_size: int = DEFAULT_FETCH_SIZE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    batch_rows: int = DEFAULT_BATCH_ROWS  # rows per Arrow table handed to dlt
+    page_hook: PageHook | None = None  # tests: inject failures
+
+    @property
+    def workers(self) -> int:
+        return self.parallelism or default_parallelism()
+
+
+def plan_ranges(cluster: Cluster, parallelism: int) -> list[TokenRange]:
+    """``max(parallelism * RANGES_PER_WORKER, node ranges)`` ranges cut at the node tokens."""
+    partitioner = cluster.metadata.partitioner or ""
+    if not partitioner.endswith("Murmur3Partitioner"):
+        raise UserError(
+            f"the Cassandra cluster uses {partitioner or 'an unknown partitioner'}: "
+            "the loader scans Murmur3Partitioner clusters only"
+        )
+    tokens = node_tokens(cluster)
+    return split_ring(default_split_count(parallelism, len(tokens), RANGES_PER_WORKER), tokens)
+
+
+@contextmanager
+def opened_table(settings: CassandraSettings, table: str) -> Iterator[tuple[Cluster, Session, TableSpec, TableMetadata]]:
+    """A session and the checked schema of ``table``; UserError for host, login, keyspace, table."""
+    spec = spec_for(table)
+    with connected(settings) as (cluster, session):
+        meta = table_metadata(cluster, settings, table)
+        check_columns(spec, meta, settings.keyspace)
+        yield cluster, session, spec, meta
+
+
+def prepare_scan(session: Session, settings: CassandraSettings, spec: TableSpec,
+                 since: dt.datetime | None) -> ScanStatements:
+    """The range statements, with ``AND cursor > since ALLOW FILTERING`` when incremental."""
+    extra_where, extra_params = "", ()
+    if since is not None:
+        extra_where = f"{quote(spec.cursor)} > ? ALLOW FILTERING"
+        extra_params = (since,)
+    try:
+        return prepare(session, settings.keyspace, spec.name, spec.columns, spec.partition_key,
+                       extra_where, extra_params)
+    except Unauthorized as error:
+        raise unauthorized_error(settings, spec.name, error) from None
+
+
+def read_table(
+    settings: CassandraSettings,
+    table: str,
+    since: dt.datetime | None = None,
+    options: ReadOptions = ReadOptions(),
+    *,
+    add_row_ids: bool = False,
+) -> Iterator[pa.Table]:
+    """Every row of ``table`` (with ``cursor > since`` when given) as Arrow tables of ~batch_rows rows.
+
+    Yields at least one table (possibly empty) so that the schema always reaches dlt.
+    With ``add_row_ids`` each row gets a random ``_dlt_id``.
+    """
+    with opened_table(settings, table) as (cluster, session, spec, meta):
+        statements = prepare_scan(session, settings, spec, since)
+        cql_types = [column[3] for column in statements.rest.result_metadata]
+        pairs = [cols.converter(t) for t in cql_types]
+        converters = [p[0] for p in pairs]
+        schema = pa.schema(
+            [pa.field(name, p[1], nullable=name not in spec.primary_key) for name, p in zip(spec.columns, pairs)]
+        )
+        session.client_protocol_handler = RawProtocolHandler  # from here on rows arrive as raw bytes
+        ranges = plan_ranges(cluster, options.workers)
+        scan = TokenRangeScan(
+            session,
+            statements,
+            ranges,
+            lambda rows: cols.record_batch(rows, converters, schema),
+            parallelism=options.workers,
+            fetch_size=options.fetch_size,
+            max_attempts=options.max_attempts,
+            page_hook=options.page_hook,
+            label=f"{settings.keyspace}.{table}",
+        )
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        yielded = False
+        for batch in scan:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= options.batch_rows:
+                yield finish(pending, schema, add_row_ids)
+                yielded = True
+                pending, pending_rows = [], 0
+        if pending or not yielded:
+            yield finish(pending, schema, add_row_ids)
+
+
+def finish(batches: list[pa.RecordBatch], schema: pa.Schema, add_row_ids: bool) -> pa.Table:
+    table = pa.Table.from_batches(batches, schema=schema)
+    if add_row_ids:
+        table = table.append_column(pa.field("_dlt_id", pa.string(), nullable=False), cols.random_ids(table.num_rows))
+    return table

@@ -1,0 +1,303 @@
+"""Parallel, paged, retried full scan of a Cassandra table over token ranges.
+
+The ring is split into contiguous token ranges (``token_ranges``), aligned on the
+nodes' tokens so each range has one replica set, and routed to those replicas. A pool of
+worker threads takes ranges from a queue; each reads its range page by page
+(``fetch_size`` rows) with ``SELECT ... WHERE token(pk) > ? AND token(pk) <= ?``,
+requesting the next page before converting the current one, and hands every converted
+page to the consumer through a bounded queue (memory stays bounded whatever the table
+size: at most ``2 * parallelism`` pages queued and two in flight per worker).
+
+Retries without duplicates or gaps: a page is *committed* when it is put on the output
+queue, and the driver's paging state of the next page is kept. When a request fails
+(timeout, unavailable, lost connection...), the range resumes from the paging state of
+the first uncommitted page, so a retried range never re-emits a committed row and never
+skips one. Only when ``max_attempts`` consecutive attempts of the same page fail does
+the scan fail (and the load with it: nothing is committed to the warehouse).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+
+from cassandra import DriverException, OperationTimedOut, RequestExecutionException, Unauthorized
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.connection import ConnectionException
+from cassandra.query import PreparedStatement
+
+from loaders.cassandra.token_ranges import TokenRange
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_FETCH_SIZE = 5000
+DEFAULT_MAX_ATTEMPTS = 5
+RANGES_PER_WORKER = 16
+
+
+def default_parallelism() -> int:
+    """Concurrent range readers: two per core (a reader mostly waits on the server)."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+class TransientScanError(Exception):
+    """A failure worth retrying (the test hook raises it to simulate a lost page)."""
+
+
+RETRYABLE = (
+    TransientScanError,
+    OperationTimedOut,
+    NoHostAvailable,
+    ConnectionException,
+    RequestExecutionException,  # ReadTimeout, ReadFailure, Unavailable, Overloaded, ...
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    if isinstance(error, Unauthorized):
+        return False
+    return isinstance(error, RETRYABLE) or (
+        isinstance(error, DriverException) and "connection" in str(error).lower()
+    )
+
+
+class ScanFailed(RuntimeError):
+    """A token range could not be read after all its attempts."""
+
+
+PageHook = Callable[[int, int, int], None]
+"""``hook(range_index, page_number, attempt)``, called before each page's result is used."""
+
+
+@dataclass(frozen=True)
+class ScanStatements:
+    """The prepared range query: ``first`` (``token >= ?``, the range holding MIN_TOKEN) and ``rest``.
+
+    Both bind ``(start_token, end_token, *extra_params)``.
+    """
+
+    first: PreparedStatement
+    rest: PreparedStatement
+    extra_params: tuple[Any, ...] = ()
+
+    def bind(self, token_range: TokenRange, fetch_size: int) -> Any:
+        statement = (self.first if token_range.start_inclusive else self.rest).bind(
+            (token_range.start, token_range.end, *self.extra_params)
+        )
+        statement.fetch_size = fetch_size
+        statement.routing_token = token_range.end  # read by connection.RangeAwarePolicy
+        return statement
+
+
+def range_query(keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
+                start_inclusive: bool, extra_where: str = "") -> str:
+    """``SELECT cols FROM ks.t WHERE token(pk) >[=] ? AND token(pk) <= ? [AND extra]``."""
+    token = f"token({', '.join(quote(c) for c in partition_key)})"
+    where = f"{token} {'>=' if start_inclusive else '>'} ? AND {token} <= ?"
+    if extra_where:
+        where += f" AND {extra_where}"
+    cols = ", ".join(quote(c) for c in columns)
+    return f"SELECT {cols} FROM {quote(keyspace)}.{quote(table)} WHERE {where}"
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
+            extra_where: str = "", extra_params: tuple[Any, ...] = ()) -> ScanStatements:
+    first, rest = (
+        session.prepare(range_query(keyspace, table, columns, partition_key, inclusive, extra_where))
+        for inclusive in (True, False)
+    )
+    return ScanStatements(first, rest, extra_params)
+
+
+_DONE = object()
+
+
+@dataclass
+class ScanStats:
+    rows: int = 0
+    pages: int = 0
+    retries: int = 0
+    ranges: int = 0
+    seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class TokenRangeScan(Generic[T]):
+    """Iterate over ``convert(page_rows)`` for every page of every range (ranges in any order).
+
+    ``convert`` runs in the worker threads; ``count`` tells how many rows an item holds.
+    Closing the iterator early (or an error) stops the workers.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        statements: ScanStatements,
+        ranges: Sequence[TokenRange],
+        convert: Callable[[list], T],
+        *,
+        parallelism: int,
+        fetch_size: int = DEFAULT_FETCH_SIZE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff_s: float = 0.5,
+        page_hook: PageHook | None = None,
+        label: str = "",
+    ) -> None:
+        if parallelism < 1 or fetch_size < 1 or max_attempts < 1:
+            raise ValueError("parallelism, fetch_size and max_attempts must be >= 1")
+        self.session = session
+        self.statements = statements
+        self.ranges = list(ranges)
+        self.convert = convert
+        self.parallelism = min(parallelism, max(1, len(self.ranges)))
+        self.fetch_size = fetch_size
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.page_hook = page_hook
+        self.label = label
+        self.stats = ScanStats(ranges=len(self.ranges))
+
+    # -- consumer side -----------------------------------------------------------------
+    def __iter__(self) -> Iterator[T]:
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(len(self.ranges)):
+            todo.put(index)
+        out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.parallelism)
+        stop = threading.Event()
+        workers = [
+            threading.Thread(target=self._work, args=(todo, out, stop), name=f"scan-{self.label}-{i}", daemon=True)
+            for i in range(self.parallelism)
+        ]
+        started = time.monotonic()
+        for worker in workers:
+            worker.start()
+        running = len(workers)
+        try:
+            while running:
+                item = out.get()
+                if item is _DONE:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            stop.set()
+            deadline = time.monotonic() + 5.0  # a worker may wait on an in-flight request: don't hang on it
+            while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+                try:
+                    out.get(timeout=0.05)  # unblock workers waiting on a full queue
+                except queue.Empty:
+                    pass
+            self.stats.seconds = time.monotonic() - started
+            log.info(
+                "scan %s: %d rows, %d pages, %d ranges, %d retries in %.1f s",
+                self.label, self.stats.rows, self.stats.pages, self.stats.ranges, self.stats.retries,
+                self.stats.seconds,
+            )
+
+    # -- worker side -------------------------------------------------------------------
+    def _work(self, todo: queue.SimpleQueue[int], out: queue.Queue[Any], stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    break
+                self._scan_range(index, out, stop)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            self._put(out, stop, error)
+        finally:
+            self._put(out, stop, _DONE, force=True)
+
+    def _put(self, out: queue.Queue[Any], stop: threading.Event, item: Any, force: bool = False) -> bool:
+        """Blocking put that gives up when the scan is stopped (unless ``force``: then wait)."""
+        while True:
+            if stop.is_set() and not force:
+                return False
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if stop.is_set() and force:
+                    return False
+
+    def _scan_range(self, index: int, out: queue.Queue[Any], stop: threading.Event) -> None:
+        token_range = self.ranges[index]
+        statement = self.statements.bind(token_range, self.fetch_size)
+        resume_state: bytes | None = None  # paging state of the first uncommitted page
+        page_number = 0
+        attempt = 0
+        future = self.session.execute_async(statement)
+        while not stop.is_set():
+            try:
+                if self.page_hook is not None:
+                    self.page_hook(index, page_number, attempt)
+                result = future.result()
+            except Exception as error:
+                if not is_retryable(error):
+                    raise
+                attempt += 1
+                with self.stats.lock:
+                    self.stats.retries += 1
+                if attempt >= self.max_attempts:
+                    raise ScanFailed(
+                        f"token range {token_range.start}..{token_range.end} of {self.label} failed "
+                        f"{attempt} times, last: {type(error).__name__}: {error}"
+                    ) from error
+                log.warning(
+                    "retrying page %d of token range %d of %s (attempt %d): %s: %s",
+                    page_number, index, self.label, attempt + 1, type(error).__name__, error,
+                )
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                future = self.session.execute_async(statement, paging_state=resume_state)
+                continue
+            attempt = 0
+            next_state = result.paging_state
+            rows = result.current_rows
+            # ask for the next page before converting this one, so the server works meanwhile
+            next_future = self.session.execute_async(statement, paging_state=next_state) if next_state else None
+            if rows:
+                item = self.convert(rows)
+                if not self._put(out, stop, item):
+                    return
+                with self.stats.lock:
+                    self.stats.rows += len(rows)
+                    self.stats.pages += 1
+            if next_future is None:
+                return
+            resume_state = next_state
+            page_number += 1
+            future = next_future
+
+
+def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = DEFAULT_FETCH_SIZE,
+              raw: bool = False) -> int:
+    """Rows of ``table`` read and discarded by the same token-range parallel scan, without dlt.
+
+    The benchmark baseline: rows are decoded by the driver as usual (Python objects per
+    cell), or left as raw bytes with ``raw`` (the loader's own decoding, minus Arrow).
+    """
+    from loaders.cassandra.raw_protocol import RawProtocolHandler
+    from loaders.cassandra.reader import opened_table, plan_ranges, prepare_scan
+
+    with opened_table(settings, table) as (cluster, session, spec, _meta):
+        statements = prepare_scan(session, settings, spec, None)
+        if raw:
+            session.client_protocol_handler = RawProtocolHandler
+        scan = TokenRangeScan(
+            session, statements, plan_ranges(cluster, parallelism), len,
+            parallelism=parallelism, fetch_size=fetch_size, label=f"bare {settings.keyspace}.{table}",
+        )
+        return sum(scan)

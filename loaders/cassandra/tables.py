@@ -1,0 +1,107 @@
+"""The Cassandra tables the loaders read (../shared/spec/sources.md), and how each is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra.metadata import TableMetadata
+
+from loaders.errors import UserError
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[str, ...]  # selected, in this order
+    partition_key: tuple[str, ...]
+    primary_key: tuple[str, ...]  # partition key + clustering columns: the merge key
+    cursor: str  # the incremental column (a timestamp)
+    json_columns: tuple[str, ...] = ()  # collections, landed as one JSON column each
+
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            name="notification_states",
+            columns=("user_id", "notification_id", "status", "updated_at"),
+            partition_key=("user_id",),
+            primary_key=("user_id", "notification_id"),
+            cursor="updated_at",
+        ),
+        TableSpec(
+            name="messages",
+            columns=("group_id", "day", "sent_at", "message_id", "user_id", "body"),
+            partition_key=("group_id", "day"),
+            primary_key=("group_id", "day", "sent_at", "message_id"),
+            cursor="sent_at",
+        ),
+        TableSpec(
+            name="user_events",
+            columns=("user_id", "day", "event_time", "event_id", "event_type", "properties"),
+            partition_key=("user_id", "day"),
+            primary_key=("user_id", "day", "event_time", "event_id"),
+            cursor="event_time",
+            json_columns=("properties",),
+        ),
+    )
+}
+
+TABLES: tuple[str, ...] = tuple(TABLE_SPECS)
+
+# dlt column types per CQL type name (collections are JSON)
+_DLT_TYPES = {
+    "uuid": "text",
+    "timeuuid": "text",
+    "text": "text",
+    "varchar": "text",
+    "ascii": "text",
+    "timestamp": "timestamp",
+    "date": "date",
+    "bigint": "bigint",
+    "counter": "bigint",
+    "int": "bigint",
+    "double": "double",
+    "boolean": "bool",
+}
+
+
+def spec_for(table: str) -> TableSpec:
+    try:
+        return TABLE_SPECS[table]
+    except KeyError:
+        raise UserError(f"unknown Cassandra table {table!r}: use one of {', '.join(TABLES)}") from None
+
+
+def check_columns(spec: TableSpec, meta: TableMetadata, keyspace: str) -> None:
+    """UserError when the live table lacks a column or has another key than the contract."""
+    missing = [c for c in spec.columns if c not in meta.columns]
+    if missing:
+        raise UserError(
+            f"Cassandra table {keyspace}.{spec.name} lacks column(s) {', '.join(missing)}: "
+            "apply loaders/generate/ddl/cassandra.cql (`loaders generate`) or fix CASSANDRA_KEYSPACE"
+        )
+    live_partition_key = tuple(c.name for c in meta.partition_key)
+    if live_partition_key != spec.partition_key:
+        raise UserError(
+            f"Cassandra table {keyspace}.{spec.name} has partition key ({', '.join(live_partition_key)}), "
+            f"expected ({', '.join(spec.partition_key)}): apply loaders/generate/ddl/cassandra.cql"
+        )
+
+
+def dlt_columns(spec: TableSpec, meta: TableMetadata) -> dict[str, dict[str, Any]]:
+    """dlt column hints: types from the live CQL types, keys not null, collections as JSON."""
+    columns: dict[str, dict[str, Any]] = {}
+    for name in spec.columns:
+        cql = meta.columns[name].cql_type
+        base = cql.split("<", 1)[0].strip().lower().removeprefix("frozen")
+        if name in spec.json_columns or base in ("map", "set", "list"):
+            data_type = "json"
+        else:
+            data_type = _DLT_TYPES.get(base, "text")
+        hint: dict[str, Any] = {"name": name, "data_type": data_type, "nullable": name not in spec.primary_key}
+        if data_type == "timestamp":
+            hint["timezone"] = True
+        columns[name] = hint
+    return columns
