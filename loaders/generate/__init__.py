@@ -1,0 +1,1 @@
+"""Synthetic data for the app's stores: `loaders generate` (see command.py)."""
