@@ -100,6 +100,7 @@ def validate(args: argparse.Namespace) -> None:
         )
     if not 1 <= args.days <= 3650:
         raise UserError(f"--days {args.days} is out of range: use 1 to 3650 (default {DEFAULT_DAYS})")
+    parse_end(args.end)
     if args.concurrency < 1:
         raise UserError("--concurrency must be at least 1 (default 128)")
 
