@@ -1,0 +1,131 @@
+{{/* Names, labels and the values every template shares. */}}
+
+{{- define "odp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "odp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "odp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "odp.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "odp.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "odp.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: outings-data-platform
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "odp.serviceAccountName" -}}
+{{- include "odp.fullname" . -}}
+{{- end -}}
+
+{{/* The image, pinned by digest when one is given. */}}
+{{- define "odp.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The data stores' names: the operators name Secrets and Services after them. */}}
+{{- define "odp.postgresql.clusterName" -}}
+{{- printf "%s-%s" .Values.postgresql.teamId .Values.postgresql.name -}}
+{{- end -}}
+
+{{- define "odp.cassandra.clusterName" -}}
+{{- .Values.cassandra.name -}}
+{{- end -}}
+
+{{/* Zalando names a user's Secret {user}.{cluster}.credentials.postgresql.acid.zalan.do, '_' turned into '-'. */}}
+{{- define "odp.postgresql.operatorSecret" -}}
+{{- $ := index . 0 -}}{{- $user := index . 1 -}}
+{{- printf "%s.%s.credentials.postgresql.acid.zalan.do" ($user | replace "_" "-") (include "odp.postgresql.clusterName" $) -}}
+{{- end -}}
+
+{{/* Connection of the loaders to PostgreSQL: host, port, database, Secret and its keys. */}}
+{{- define "odp.postgresql.conn" -}}
+{{- $pg := .Values.postgresql -}}
+{{- if $pg.enabled -}}
+host: {{ printf "%s.%s.svc" (include "odp.postgresql.clusterName" .) .Release.Namespace }}
+port: {{ 5432 }}
+database: {{ $pg.database }}
+secretName: {{ default (include "odp.postgresql.operatorSecret" (list . $pg.loaderUser)) $pg.loaderCredentialsSecret.name }}
+usernameKey: {{ $pg.loaderCredentialsSecret.usernameKey }}
+passwordKey: {{ $pg.loaderCredentialsSecret.passwordKey }}
+sslmode: {{ $pg.sslmode }}
+{{- else -}}
+{{- $ext := $pg.external -}}
+{{- if not $ext.host }}{{ fail "postgresql.enabled is false: set postgresql.external.host (and postgresql.external.credentialsSecret.name) to the existing database" }}{{ end -}}
+{{- if not $ext.credentialsSecret.name }}{{ fail "postgresql.enabled is false: set postgresql.external.credentialsSecret.name to a Secret holding the loaders' read-only user and password" }}{{ end -}}
+host: {{ $ext.host }}
+port: {{ $ext.port }}
+database: {{ $ext.database }}
+secretName: {{ $ext.credentialsSecret.name }}
+usernameKey: {{ $ext.credentialsSecret.usernameKey }}
+passwordKey: {{ $ext.credentialsSecret.passwordKey }}
+sslmode: {{ $pg.sslmode }}
+{{- end -}}
+{{- end -}}
+
+{{/* Connection of the loaders to Cassandra. */}}
+{{- define "odp.cassandra.conn" -}}
+{{- $c := .Values.cassandra -}}
+{{- if $c.enabled -}}
+hosts: {{ printf "%s-%s-service.%s.svc:9042" (include "odp.cassandra.clusterName" .) $c.datacenter.name .Release.Namespace }}
+localDc: {{ $c.datacenter.name }}
+secretName: {{ default (printf "%s-superuser" (include "odp.cassandra.clusterName" .)) $c.loaderCredentialsSecret.name }}
+usernameKey: {{ $c.loaderCredentialsSecret.usernameKey }}
+passwordKey: {{ $c.loaderCredentialsSecret.passwordKey }}
+{{- else -}}
+{{- $ext := $c.external -}}
+{{- if not $ext.hosts }}{{ fail "cassandra.enabled is false: set cassandra.external.hosts (host[:port],...) to the existing cluster" }}{{ end -}}
+{{- if not $ext.credentialsSecret.name }}{{ fail "cassandra.enabled is false: set cassandra.external.credentialsSecret.name to a Secret holding the loaders' read-only role" }}{{ end -}}
+hosts: {{ $ext.hosts }}
+localDc: {{ $ext.localDc }}
+secretName: {{ $ext.credentialsSecret.name }}
+usernameKey: {{ $ext.credentialsSecret.usernameKey }}
+passwordKey: {{ $ext.credentialsSecret.passwordKey }}
+{{- end -}}
+{{- end -}}
+
+{{/* The hardened container security context (Pod Security Standards "restricted"). */}}
+{{- define "odp.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "odp.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
