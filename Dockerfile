@@ -6,9 +6,9 @@
 #   docker run --rm outings-data-platform:0.1.0 --help
 #
 # Layout: the project (dbt_project.yml, profiles.yml, models, macros, seeds, analyses,
-# dbt tests, the parsed manifest in /app/target) at /app, read-only; state on a volume at /data (the DuckDB warehouse, dlt's
-# working directory, the published warehouse and docs); scratch in /tmp (HOME, dbt's
-# target and logs). The Helm chart (k8s/chart) mounts /data and /tmp; nothing else is
+# dbt tests, the parsed manifest in /app/target) at /app, read-only; state on a volume
+# at /data (the DuckDB warehouse, dlt's working directory, the published warehouse and
+# docs); scratch in /tmp (HOME, dbt's target and logs). The Helm chart (k8s/chart) mounts /data and /tmp; nothing else is
 # written. The base is pinned by tag (Python 3.11 as in CI, Debian 13); pin its digest
 # too where a registry is at hand: FROM python:3.11.14-slim-trixie@sha256:<digest>.
 
