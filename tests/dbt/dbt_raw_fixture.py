@@ -1,0 +1,481 @@
+"""A small, deterministic raw dataset in the loaders' DuckDB layout, with the nasty cases.
+
+The layout is the one dlt writes (see /tmp/preamble conventions): schemas raw_postgres and
+raw_cassandra, the source columns with uuids as canonical text, timestamptz as
+TIMESTAMP WITH TIME ZONE, plus ``_dlt_load_id`` / ``_dlt_id`` and a ``_dlt_loads`` table.
+
+Rows are plain dicts keyed "<schema>.<table>" so that ``dbt_expected`` can compute answers
+from the very same rows (and an end-to-end test can feed it rows read back with
+``read_raw``). Nasty cases on purpose: null notification states, orphan states (unknown
+notification id, and a known id under the wrong user), a payment of an unknown user, refunds
+(one refunded in a later load), pending->succeeded across loads, four currencies, a payment at
+23:30 UTC, soft-deleted users, a timestamp given with a +02:00 offset, duplicates across
+loads, a message without sender, quotes/emoji/newlines in text, an outing with no
+participants, and (``late_rows``) late-arriving rows for the incremental tests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+Row = dict[str, Any]
+RawData = dict[str, list[Row]]
+
+UTC = timezone.utc
+_NS = uuid.UUID("6f0d5f5e-0000-4000-8000-00000000d8b7")
+
+# dlt load ids: unix-epoch seconds as text.
+LOAD_1 = "1758844800.100000"  # 2025-09-26 00:00 UTC
+LOAD_2 = "1758931200.200000"  # 2025-09-27 00:00 UTC
+LOAD_LATE = "1759017600.300000"  # 2025-09-28 00:00 UTC: late rows for the incremental test
+# Older than LOAD_2 but inside the incremental lookback: a load that committed out of order.
+LOAD_OUT_OF_ORDER = "1758927600.150000"  # 2025-09-26 23:00 UTC
+
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "raw_postgres.users": [
+        ("id", "VARCHAR"), ("username", "VARCHAR"), ("email", "VARCHAR"), ("city", "VARCHAR"),
+        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.groups": [
+        ("id", "VARCHAR"), ("name", "VARCHAR"), ("owner_id", "VARCHAR"),
+        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.group_members": [
+        ("group_id", "VARCHAR"), ("user_id", "VARCHAR"), ("role", "VARCHAR"),
+        ("joined_at", "TIMESTAMPTZ"), ("left_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.outings": [
+        ("id", "VARCHAR"), ("group_id", "VARCHAR"), ("created_by", "VARCHAR"), ("title", "VARCHAR"),
+        ("category", "VARCHAR"), ("starts_at", "TIMESTAMPTZ"), ("status", "VARCHAR"),
+        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.outing_participants": [
+        ("outing_id", "VARCHAR"), ("user_id", "VARCHAR"), ("rsvp", "VARCHAR"),
+        ("updated_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.payments": [
+        ("id", "VARCHAR"), ("user_id", "VARCHAR"), ("outing_id", "VARCHAR"),
+        ("amount", "DECIMAL(12,2)"), ("currency", "VARCHAR"), ("status", "VARCHAR"),
+        ("paid_at", "TIMESTAMPTZ"), ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+    ],
+    "raw_postgres.notifications": [
+        ("id", "BIGINT"), ("user_id", "VARCHAR"), ("kind", "VARCHAR"), ("outing_id", "VARCHAR"),
+        ("group_id", "VARCHAR"), ("created_at", "TIMESTAMPTZ"),
+    ],
+    "raw_cassandra.notification_states": [
+        ("user_id", "VARCHAR"), ("notification_id", "BIGINT"), ("status", "VARCHAR"),
+        ("updated_at", "TIMESTAMPTZ"),
+    ],
+    "raw_cassandra.messages": [
+        ("group_id", "VARCHAR"), ("day", "DATE"), ("sent_at", "TIMESTAMPTZ"),
+        ("message_id", "VARCHAR"), ("user_id", "VARCHAR"), ("body", "VARCHAR"),
+    ],
+    "raw_cassandra.user_events": [
+        ("user_id", "VARCHAR"), ("day", "DATE"), ("event_time", "TIMESTAMPTZ"),
+        ("event_id", "VARCHAR"), ("event_type", "VARCHAR"), ("properties", "JSON"),
+    ],
+}
+DLT_COLUMNS = [("_dlt_load_id", "VARCHAR NOT NULL"), ("_dlt_id", "VARCHAR NOT NULL")]
+
+CATEGORIES = ["restaurant", "bar", "cinema", "concert", "sport", "trip", "other"]
+OUTING_STATUSES = ["planned", "confirmed", "cancelled", "done"]
+RSVPS = ["invited", "going", "maybe", "declined"]
+CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
+KINDS = ["outing_invite", "outing_reminder", "group_invite", "payment_request", "new_message"]
+STATE_STATUSES = ["UNSEEN", "SEEN", "CLICKED", "DELETED", None]
+EVENT_TYPES = ["app_open", "view_outing", "view_group", "share_outing", "search"]
+
+N_USERS = 30
+START = datetime(2025, 5, 1, tzinfo=UTC)
+END = datetime(2025, 9, 25, 12, tzinfo=UTC)
+
+
+def stable_uuid(name: str) -> str:
+    """Canonical text of a deterministic uuid for a fixture entity name."""
+    return str(uuid.uuid5(_NS, name))
+
+
+def _ts(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    seconds = int((end - start).total_seconds())
+    return start + timedelta(seconds=rng.randrange(max(seconds, 1)))
+
+
+class _Rows:
+    """Collects rows per table and stamps dlt metadata on each."""
+
+    def __init__(self) -> None:
+        self.data: RawData = {name: [] for name in TABLES}
+        self._n = 0
+
+    def add(self, table: str, load_id: str, **values: Any) -> Row:
+        columns = [name for name, _ in TABLES[table]]
+        unknown = set(values) - set(columns)
+        if unknown:
+            raise ValueError(f"{table}: unknown columns {sorted(unknown)}")
+        self._n += 1
+        row: Row = {name: values.get(name) for name in columns}
+        row["_dlt_load_id"] = load_id
+        row["_dlt_id"] = f"dlt{self._n:07d}"
+        self.data[table].append(row)
+        return row
+
+
+def build_raw_dataset(seed: int = 20250926) -> RawData:
+    """The base dataset: two loads (LOAD_1, then LOAD_2 with updates and duplicates)."""
+    rng = random.Random(seed)
+    rows = _Rows()
+
+    # --- users: 30, created over May..Sep; a few soft-deleted; one re-loaded with a change.
+    users = [stable_uuid(f"user-{i}") for i in range(N_USERS)]
+    created: dict[str, datetime] = {}
+    for i, user_id in enumerate(users):
+        created_at = START + timedelta(days=i * 4, hours=(i * 7) % 24, minutes=i)
+        created[user_id] = created_at
+        deleted_at = None
+        if i == 3:
+            deleted_at = datetime(2025, 7, 20, 8, tzinfo=UTC)
+        elif i == 7:
+            deleted_at = datetime(2025, 9, 20, 8, tzinfo=UTC)
+        username = f"user_{i}"
+        if i == 1:
+            username = "O'Brien \"Bob\" 🎉\nsecond line, Zoë"
+        rows.add(
+            "raw_postgres.users", LOAD_1, id=user_id, username=username,
+            email=f"user{i}@example.org", city=None if i % 5 == 0 else "Paris",
+            created_at=created_at, updated_at=created_at, deleted_at=None,
+        )
+        if deleted_at is not None or i == 5:
+            # A later load brings the changed row: soft delete, or a new city.
+            rows.add(
+                "raw_postgres.users", LOAD_2, id=user_id, username=username,
+                email=f"user{i}@example.org", city="Lyon",
+                created_at=created_at, updated_at=deleted_at or datetime(2025, 9, 1, tzinfo=UTC),
+                deleted_at=deleted_at,
+            )
+
+    # Heavy tail: low-index users act much more. Every sixth user goes quiet after
+    # 2025-08-20 (churners for the ML label).
+    weights = [1.0 / (i + 1) for i in range(N_USERS)]
+    quiet_after = datetime(2025, 8, 20, tzinfo=UTC)
+    active_until = {u: quiet_after if i % 6 == 5 else END for i, u in enumerate(users)}
+
+    def when(user_id: str) -> datetime:
+        """A random activity time of a user: after creation (and June 1), before going quiet."""
+        start = max(created[user_id], datetime(2025, 6, 1, tzinfo=UTC))
+        return _ts(rng, start, max(active_until[user_id], start + timedelta(days=1)))
+
+    def some_user(after: datetime | None = None) -> str:
+        while True:
+            user_id = rng.choices(users, weights)[0]
+            if after is None or created[user_id] <= after:
+                return user_id
+
+    # --- groups and members
+    groups = [stable_uuid(f"group-{g}") for g in range(5)]
+    members: dict[str, list[str]] = {}
+    for g, group_id in enumerate(groups):
+        owner = users[g]
+        created_at = created[owner] + timedelta(days=1)
+        rows.add(
+            "raw_postgres.groups", LOAD_1, id=group_id, name=f"Group {g} « les amis »",
+            owner_id=owner, created_at=created_at, updated_at=created_at,
+            deleted_at=datetime(2025, 9, 1, tzinfo=UTC) if g == 4 else None,
+        )
+        chosen = [owner] + rng.sample([u for u in users if u != owner], 3 + g)
+        members[group_id] = chosen
+        for m, user_id in enumerate(chosen):
+            joined_at = max(created_at, created[user_id]) + timedelta(hours=m)
+            left_at = joined_at + timedelta(days=20) if m == 2 else None
+            rows.add(
+                "raw_postgres.group_members", LOAD_1, group_id=group_id, user_id=user_id,
+                role="owner" if m == 0 else ("admin" if m == 1 else "member"),
+                joined_at=joined_at, left_at=left_at, updated_at=left_at or joined_at,
+            )
+
+    # --- outings and participants (the last outing has no participants and no payments)
+    outings: list[tuple[str, str]] = []
+    for o in range(14):
+        group_id = groups[o % len(groups)]
+        outing_id = stable_uuid(f"outing-{o}")
+        outings.append((outing_id, group_id))
+        starts_at = _ts(rng, datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 10, 10, tzinfo=UTC))
+        if o == 0:
+            starts_at = datetime(2025, 7, 6, 22, 30, tzinfo=UTC)  # a Sunday, late evening
+        if o == 1:
+            starts_at = datetime(2025, 7, 7, 0, 15, tzinfo=UTC)  # the next Monday
+        created_at = starts_at - timedelta(days=10)
+        status = rng.choice(OUTING_STATUSES)
+        rows.add(
+            "raw_postgres.outings", LOAD_1, id=outing_id, group_id=group_id,
+            created_by=members[group_id][0], title=f"Outing #{o}: \"dîner\" 🍝",
+            category=CATEGORIES[o % len(CATEGORIES)], starts_at=starts_at, status=status,
+            created_at=created_at, updated_at=created_at,
+        )
+        if o == 13:
+            continue
+        for user_id in members[group_id]:
+            rsvp = rng.choice(RSVPS)
+            rows.add(
+                "raw_postgres.outing_participants", LOAD_1, outing_id=outing_id,
+                user_id=user_id, rsvp=rsvp, updated_at=created_at + timedelta(hours=1),
+            )
+            if o == 2 and rsvp != "going":
+                # Changed answer in the next load: the later one wins.
+                rows.add(
+                    "raw_postgres.outing_participants", LOAD_2, outing_id=outing_id,
+                    user_id=user_id, rsvp="going", updated_at=created_at + timedelta(days=2),
+                )
+
+    # --- payments
+    def add_payment(
+        name: str, user_id: str, outing_id: str | None, amount: str, currency: str,
+        status: str, paid_at: datetime | None, load_id: str = LOAD_1,
+    ) -> None:
+        created_at = (paid_at or datetime(2025, 8, 1, tzinfo=UTC)) - timedelta(minutes=5)
+        rows.add(
+            "raw_postgres.payments", load_id, id=stable_uuid(name), user_id=user_id,
+            outing_id=outing_id, amount=Decimal(amount), currency=currency, status=status,
+            paid_at=paid_at if status in ("succeeded", "refunded") else None,
+            created_at=created_at, updated_at=(paid_at or created_at) + timedelta(days=1),
+        )
+
+    for p in range(70):
+        outing_id, group_id = rng.choice(outings[:13])
+        user_id = rng.choice(members[group_id])
+        status = rng.choices(["succeeded", "refunded", "pending", "failed"], [60, 15, 10, 15])[0]
+        paid_at = when(user_id)
+        amount = f"{rng.randrange(500, 20000) / 100:.2f}"
+        add_payment(
+            f"payment-{p}", user_id, outing_id if p % 4 else None, amount,
+            CURRENCIES[p % 4], status, paid_at,
+        )
+    heavy = users[0]
+    # Pending in the first load, succeeded in the second: counts once, as succeeded.
+    add_payment("payment-late-success", heavy, outings[0][0], "42.50", "USD", "pending", None)
+    add_payment(
+        "payment-late-success", heavy, outings[0][0], "42.50", "USD", "succeeded",
+        datetime(2025, 9, 10, 11, tzinfo=UTC), LOAD_2,
+    )
+    # Succeeded, then refunded in the second load: not spent.
+    add_payment(
+        "payment-refunded-later", heavy, outings[0][0], "500.00", "GBP", "succeeded",
+        datetime(2025, 8, 3, 9, tzinfo=UTC),
+    )
+    add_payment(
+        "payment-refunded-later", heavy, outings[0][0], "500.00", "GBP", "refunded",
+        datetime(2025, 8, 3, 9, tzinfo=UTC), LOAD_2,
+    )
+    # 23:30 UTC: the UTC date, whatever the session time zone.
+    add_payment(
+        "payment-near-midnight", users[2], outings[1][0], "19.99", "CHF", "succeeded",
+        datetime(2025, 7, 14, 23, 30, tzinfo=UTC),
+    )
+    # Given with a +02:00 offset: 2025-08-01 01:30+02 is 2025-07-31 23:30 UTC.
+    add_payment(
+        "payment-offset", users[4], None, "10.01", "EUR", "succeeded",
+        datetime(2025, 8, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
+    )
+    # Payment of a user PostgreSQL no longer has (orphan: relationship warns).
+    add_payment(
+        "payment-ghost", stable_uuid("user-ghost"), None, "12.34", "EUR", "succeeded",
+        datetime(2025, 8, 20, 10, tzinfo=UTC),
+    )
+    # Soft-deleted user's payment before deletion: still money spent.
+    add_payment(
+        "payment-deleted-user", users[3], None, "7.77", "GBP", "succeeded",
+        datetime(2025, 7, 2, 12, tzinfo=UTC),
+    )
+
+    # --- notifications (ids 1..300) and their states
+    notif_ids: list[tuple[int, str]] = []
+    for n in range(1, 301):
+        user_id = some_user()
+        created_at = when(user_id)
+        outing_id, group_id = rng.choice(outings)
+        kind = KINDS[n % len(KINDS)]
+        rows.add(
+            "raw_postgres.notifications", LOAD_1 if n <= 230 else LOAD_2, id=n, user_id=user_id,
+            kind=kind, outing_id=outing_id if kind.startswith("outing") else None,
+            group_id=group_id if kind == "group_invite" else None, created_at=created_at,
+        )
+        notif_ids.append((n, user_id))
+        if n % 10 == 0:
+            continue  # no state row at all
+        status = STATE_STATUSES[n % len(STATE_STATUSES)]
+        updated_at = created_at + timedelta(hours=n % 50)
+        rows.add(
+            "raw_cassandra.notification_states", LOAD_1, user_id=user_id, notification_id=n,
+            status="UNSEEN" if n % 7 == 0 else status, updated_at=updated_at,
+        )
+        if n % 7 == 0:
+            # Overwritten later: the second load's state wins.
+            rows.add(
+                "raw_cassandra.notification_states", LOAD_2, user_id=user_id,
+                notification_id=n, status="CLICKED", updated_at=updated_at + timedelta(days=1),
+            )
+    # Orphan states: unknown notification ids, and a known id under another user.
+    for orphan_id in (9001, 9002):
+        rows.add(
+            "raw_cassandra.notification_states", LOAD_1, user_id=users[0],
+            notification_id=orphan_id, status="SEEN", updated_at=datetime(2025, 8, 1, tzinfo=UTC),
+        )
+    wrong_user = users[29] if notif_ids[0][1] != users[29] else users[28]
+    rows.add(
+        "raw_cassandra.notification_states", LOAD_1, user_id=wrong_user,
+        notification_id=notif_ids[0][0], status="CLICKED",
+        updated_at=datetime(2025, 8, 2, tzinfo=UTC),
+    )
+
+    # --- messages (append-only); one without sender; one loaded twice
+    for m in range(320):
+        group_id = rng.choice(groups)
+        user_id = rng.choice(members[group_id])
+        sent_at = when(user_id)
+        if m == 0:
+            sent_at = datetime(2025, 7, 6, 23, 59, 59, tzinfo=UTC)  # Sunday, last second
+        message = dict(
+            group_id=group_id, day=sent_at.astimezone(UTC).date(), sent_at=sent_at,
+            message_id=stable_uuid(f"msg-{m}"),
+            user_id=None if m == 1 else user_id,
+            body="Salut 👋 « ça va ? »\n'quoted' \"double\"" if m % 9 == 0 else f"message {m}",
+        )
+        rows.add("raw_cassandra.messages", LOAD_1, **message)
+        if m == 5:
+            rows.add("raw_cassandra.messages", LOAD_2, **message)
+
+    # --- user events (append-only, heavy tail); one loaded twice
+    for e in range(450):
+        user_id = some_user()
+        event_time = when(user_id)
+        event = dict(
+            user_id=user_id, day=event_time.astimezone(UTC).date(), event_time=event_time,
+            event_id=stable_uuid(f"event-{e}"), event_type=EVENT_TYPES[e % len(EVENT_TYPES)],
+            properties=json.dumps({"screen": f"s{e % 3}", "note": "é\"'"}),
+        )
+        rows.add("raw_cassandra.user_events", LOAD_1, **event)
+        if e == 3:
+            rows.add("raw_cassandra.user_events", LOAD_2, **event)
+    return rows.data
+
+
+def late_rows(base: RawData) -> RawData:
+    """Rows of later loads for the incremental test: old business dates, new loads."""
+    rows = _Rows()
+    rows._n = sum(len(v) for v in base.values()) + 1000
+    users = [stable_uuid(f"user-{i}") for i in range(N_USERS)]
+    group_id = stable_uuid("group-0")
+    # A message sent in July, extracted only now.
+    sent_at = datetime(2025, 7, 15, 18, 0, tzinfo=UTC)
+    rows.add(
+        "raw_cassandra.messages", LOAD_LATE, group_id=group_id, day=sent_at.date(),
+        sent_at=sent_at, message_id=stable_uuid("msg-late"), user_id=users[0], body="late 🐢",
+    )
+    # An event of a load that committed out of order (older than the latest processed load,
+    # inside the lookback).
+    event_time = datetime(2025, 8, 9, 7, 0, tzinfo=UTC)
+    rows.add(
+        "raw_cassandra.user_events", LOAD_OUT_OF_ORDER, user_id=users[6], day=event_time.date(),
+        event_time=event_time, event_id=stable_uuid("event-late"), event_type="search",
+        properties=json.dumps({"q": "late"}),
+    )
+    # A state overwritten after the first dbt run, and a first state for a notification
+    # that had none.
+    notifications = {r["id"]: r for r in base["raw_postgres.notifications"]}
+    rows.add(
+        "raw_cassandra.notification_states", LOAD_LATE, user_id=notifications[1]["user_id"],
+        notification_id=1, status="DELETED", updated_at=datetime(2025, 9, 27, 9, tzinfo=UTC),
+    )
+    ten = notifications[10]
+    rows.add(
+        "raw_cassandra.notification_states", LOAD_LATE, user_id=ten["user_id"],
+        notification_id=10, status="CLICKED", updated_at=datetime(2025, 9, 27, 10, tzinfo=UTC),
+    )
+    # A payment refunded weeks after it succeeded.
+    paid = next(
+        r for r in base["raw_postgres.payments"]
+        if r["status"] == "succeeded" and r["_dlt_load_id"] == LOAD_1
+        and r["id"] != stable_uuid("payment-refunded-later")
+    )
+    refunded = dict(paid, status="refunded", updated_at=datetime(2025, 9, 27, 12, tzinfo=UTC))
+    refunded.pop("_dlt_load_id")
+    refunded.pop("_dlt_id")
+    rows.add("raw_postgres.payments", LOAD_LATE, **refunded)
+    return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
+
+
+def merge_raw(*datasets: RawData) -> RawData:
+    """All rows of several datasets, table by table (raw keeps duplicates across loads)."""
+    merged: RawData = {name: [] for name in TABLES}
+    for data in datasets:
+        for table, table_rows in data.items():
+            merged[table].extend(table_rows)
+    return merged
+
+
+def _load_ids(data: RawData) -> dict[str, set[str]]:
+    per_schema: dict[str, set[str]] = {"raw_postgres": set(), "raw_cassandra": set()}
+    for table, table_rows in data.items():
+        per_schema[table.split(".")[0]].update(r["_dlt_load_id"] for r in table_rows)
+    return per_schema
+
+
+def write_raw(path: Path | str, data: RawData) -> None:
+    """Create (if needed) the raw schemas and tables in a DuckDB file and append the rows."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for table, columns in TABLES.items():
+            schema = table.split(".")[0]
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns + DLT_COLUMNS)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
+        for schema in ("raw_postgres", "raw_cassandra"):
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {schema}._dlt_loads (load_id VARCHAR NOT NULL, "
+                "schema_name VARCHAR, status BIGINT NOT NULL, inserted_at TIMESTAMPTZ NOT NULL, "
+                "schema_version_hash VARCHAR)"
+            )
+        for table, table_rows in data.items():
+            if not table_rows:
+                continue
+            names = [name for name, _ in TABLES[table]] + [name for name, _ in DLT_COLUMNS]
+            placeholders = ", ".join("?" for _ in names)
+            con.executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
+                [[row[name] for name in names] for row in table_rows],
+            )
+        for schema, load_ids in _load_ids(data).items():
+            for load_id in sorted(load_ids):
+                con.execute(
+                    f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
+                    [load_id, schema, datetime.fromtimestamp(float(load_id), UTC)],
+                )
+    finally:
+        con.close()
+
+
+def read_raw(path: Path | str) -> RawData:
+    """The raw tables of a warehouse as rows (timestamps as aware UTC datetimes)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        data: RawData = {}
+        for table, columns in TABLES.items():
+            names = [name for name, _ in columns] + [name for name, _ in DLT_COLUMNS]
+            select = ", ".join(
+                f"CAST({n} AS VARCHAR) AS {n}" if t == "JSON" else n
+                for n, t in columns + DLT_COLUMNS
+            )
+            result = con.execute(f"SELECT {select} FROM {table}").fetchall()
+            data[table] = [dict(zip(names, values)) for values in result]
+        return data
+    finally:
+        con.close()
