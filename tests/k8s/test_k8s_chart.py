@@ -1,0 +1,356 @@
+"""The Helm chart, validated offline with the real tools, and its design held as facts.
+
+Every values file renders and passes helm lint --strict, kubeconform -strict (Kubernetes
+and operator CRD schemas), kube-linter and checkov; deliberately broken values and
+resources fail them; the rendered CronJob, docs server, NetworkPolicies and data stores
+say what k8s/README.md promises.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from k8s_helpers import BROKEN_VALUES, CHART, KUBE_VERSION, ROOT, TEST_VALUES, Tools, by_kind, documents, helm_args, one
+
+VALUES_CASES = [pytest.param([], id="defaults")] + [pytest.param([f], id=f.stem) for f in TEST_VALUES]
+
+
+def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def write(tmp_path: Path, name: str, manifests: str | list[dict[str, Any]]) -> Path:
+    path = tmp_path / name
+    text = manifests if isinstance(manifests, str) else yaml.safe_dump_all(manifests, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def pod_spec(cronjob: dict[str, Any]) -> dict[str, Any]:
+    return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container["env"]}
+
+
+# ---------------------------------------------------------------------------
+# every values file: lint, render, kubeconform
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("values", VALUES_CASES)
+def test_values_render_and_validate(tools: Tools, values: list[Path], tmp_path: Path) -> None:
+    lint = run(helm_args(tools, "lint", values))
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    rendered = run(helm_args(tools, "template", values))
+    assert rendered.returncode == 0, rendered.stderr
+    kinds = {doc["kind"] for doc in documents(rendered.stdout)}
+    assert {"CronJob", "ServiceAccount"} <= kinds
+    check = run(tools.kubeconform_cmd(write(tmp_path, "rendered.yaml", rendered.stdout)))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "Invalid: 0, Errors: 0, Skipped: 0" in check.stdout
+
+
+def test_linters_are_clean_on_every_render(tools: Tools, render: Any, tmp_path: Path) -> None:
+    for case in VALUES_CASES:
+        name = case.id or "defaults"
+        write(tmp_path, f"{name}.yaml", render(*case.values[0]))
+    linter = run([tools.kube_linter, "lint", "--config", str(ROOT / "k8s" / "kube-linter.yaml"), str(tmp_path)])
+    assert linter.returncode == 0, linter.stdout + linter.stderr
+    checkov = run([tools.checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--compact"])
+    assert checkov.returncode == 0, checkov.stdout[-4000:]
+    assert "Failed checks: 0" in checkov.stdout
+
+
+def test_every_disabled_finding_says_why(render: Any) -> None:
+    """kube-linter and checkov findings are disabled one by one, each with a reason."""
+    for doc in documents(render()):
+        for key, value in (doc["metadata"].get("annotations") or {}).items():
+            if key.startswith("ignore-check.kube-linter.io/"):
+                assert len(value.split()) >= 5, f"{key} on {doc['kind']} needs a one-line reason"
+            if key.startswith("checkov.io/skip"):
+                check, _, reason = value.partition("=")
+                assert re.fullmatch(r"CKV2?_K8S_\d+", check) and len(reason.split()) >= 5, value
+    config = yaml.safe_load((ROOT / "k8s" / "kube-linter.yaml").read_text())
+    text = (ROOT / "k8s" / "kube-linter.yaml").read_text()
+    for check in config["checks"]["exclude"]:
+        before = text[: text.index(f"- {check}")].rstrip().splitlines()
+        assert any(line.strip().startswith("#") for line in before[-3:]), f"exclude {check} has no reason"
+
+
+# ---------------------------------------------------------------------------
+# deliberately broken values and resources fail
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("broken", BROKEN_VALUES, ids=[p.stem for p in BROKEN_VALUES])
+def test_broken_values_fail_at_install_time(tools: Tools, broken: Path) -> None:
+    expected = re.search(r"^# expect: (.+)$", broken.read_text(), re.M)
+    assert expected, f"{broken.name} lacks its '# expect: ...' line"
+    rendered = run(helm_args(tools, "template", [broken]))
+    assert rendered.returncode != 0, f"helm template accepted {broken.name}"
+    assert expected.group(1) in rendered.stderr, rendered.stderr
+    lint = run(helm_args(tools, "lint", [broken]))
+    assert expected.group(1) in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    if "# lint: info" not in broken.read_text():  # helm lint reports a template's `fail` as INFO only
+        assert lint.returncode != 0, f"helm lint accepted {broken.name}"
+
+
+def _misspell(doc: dict[str, Any], path: list[str], new_key: str) -> None:
+    node = doc
+    for key in path[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[new_key] = node.pop(path[-1])
+
+
+BROKEN_RESOURCES = {
+    # The original design's typo, and its like in the other custom resource.
+    "postgresql numberofInstances": ("postgresql", ["spec", "numberOfInstances"], "numberofInstances"),
+    "K8ssandraCluster softPodAntiaffinity": (
+        "K8ssandraCluster", ["spec", "cassandra", "softPodAntiAffinity"], "softPodAntiaffinity"),
+    "K8ssandraCluster datacenter sise": ("K8ssandraCluster", ["spec", "cassandra", "datacenters", "0", "size"], "sise"),
+    "CronJob concurrencypolicy": ("CronJob", ["spec", "concurrencyPolicy"], "concurrencypolicy"),
+    "CronJob readOnlyRootFileSystem": (
+        "CronJob",
+        ["spec", "jobTemplate", "spec", "template", "spec", "containers", "0", "securityContext",
+         "readOnlyRootFilesystem"],
+        "readOnlyRootFileSystem",
+    ),
+    "NetworkPolicy policytypes": ("NetworkPolicy", ["spec", "policyTypes"], "policytypes"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_RESOURCES, ids=list(BROKEN_RESOURCES))
+def test_kubeconform_rejects_a_misspelt_field(tools: Tools, render: Any, tmp_path: Path, case: str) -> None:
+    kind, path, wrong = BROKEN_RESOURCES[case]
+    docs = documents(render())
+    target = next(doc for doc in docs if doc["kind"] == kind)
+    _misspell(target, path, wrong)
+    done = run(tools.kubeconform_cmd(write(tmp_path, "broken.yaml", docs)))
+    assert done.returncode != 0, done.stdout
+    assert wrong in done.stdout, done.stdout
+
+
+def test_kubeconform_rejects_a_wrong_type(tools: Tools, render: Any, tmp_path: Path) -> None:
+    docs = documents(render())
+    next(doc for doc in docs if doc["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]["backoffLimit"] = "two"
+    next(doc for doc in docs if doc["kind"] == "postgresql")["spec"]["postgresql"]["version"] = "9.6"
+    done = run(tools.kubeconform_cmd(write(tmp_path, "broken.yaml", docs)))
+    assert done.returncode != 0
+    assert "backoffLimit" in done.stdout and "/spec/postgresql/version" in done.stdout, done.stdout
+
+
+def test_linters_reject_a_weakened_pod(tools: Tools, render: Any, tmp_path: Path) -> None:
+    docs = documents(render())
+    cronjob = next(doc for doc in docs if doc["kind"] == "CronJob")
+    container = pod_spec(cronjob)["containers"][0]
+    container["securityContext"].update(readOnlyRootFilesystem=False, allowPrivilegeEscalation=True, privileged=True)
+    del container["resources"]["limits"]
+    path = write(tmp_path, "weak.yaml", docs)
+    linter = run([tools.kube_linter, "lint", "--config", str(ROOT / "k8s" / "kube-linter.yaml"), str(path)])
+    assert linter.returncode != 0
+    for check in ("no-read-only-root-fs", "privilege-escalation-container", "privileged-container",
+                  "unset-memory-requirements"):
+        assert f"check: {check}" in linter.stdout, linter.stdout
+    checkov = run([tools.checkov, "-f", str(path), "--framework", "kubernetes", "--skip-download", "--compact"])
+    assert checkov.returncode != 0
+    for check in ("CKV_K8S_22", "CKV_K8S_20", "CKV_K8S_16", "CKV_K8S_11"):
+        assert check in checkov.stdout, checkov.stdout[-3000:]
+
+
+# ---------------------------------------------------------------------------
+# the design, as rendered with the defaults
+# ---------------------------------------------------------------------------
+def test_cronjob_runs_the_whole_job_as_one_writer(render: Any) -> None:
+    cronjob = one(render(), "CronJob")
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["schedule"] == "30 2 * * *" and spec["timeZone"] == "Europe/Paris"
+    assert spec["startingDeadlineSeconds"] > 0
+    assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] >= 1 and job["activeDeadlineSeconds"] >= 3600
+    rules = job["podFailurePolicy"]["rules"]
+    assert {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [2]}} in rules
+    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]} in rules
+    pod = pod_spec(cronjob)
+    assert pod["restartPolicy"] == "Never"
+    assert pod["terminationGracePeriodSeconds"] >= 600
+    assert "initContainers" not in pod
+    (container,) = pod["containers"]
+    assert container["command"] == ["loaders", "run"]
+
+
+def _assert_restricted(pod: dict[str, Any]) -> None:
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["runAsUser"] >= 10000
+        assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(container["resources"][kind]), (container["name"], kind)
+
+
+def test_pods_meet_the_restricted_pod_security_standard(render: Any) -> None:
+    manifests = render()
+    _assert_restricted(pod_spec(one(manifests, "CronJob")))
+    _assert_restricted(one(manifests, "Deployment", "-docs")["spec"]["template"]["spec"])
+    sa = one(manifests, "ServiceAccount")
+    assert sa["automountServiceAccountToken"] is False
+
+
+def test_job_writes_only_to_the_claim_and_tmp(render: Any) -> None:
+    manifests = render()
+    pod = pod_spec(one(manifests, "CronJob"))
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == one(manifests, "PersistentVolumeClaim")["metadata"]["name"]
+    assert "sizeLimit" in volumes["tmp"]["emptyDir"]
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert set(mounts) == {"/data", "/tmp"}
+    env = env_of(pod["containers"][0])
+    assert env["WAREHOUSE_PATH"]["value"].startswith("/data/")
+    assert env["DLT_DATA_DIR"]["value"].startswith("/data/")
+    assert env["PUBLISHED_DIR"]["value"].startswith("/data/")
+    for name in ("HOME", "DBT_TARGET_PATH", "DBT_LOG_PATH"):
+        assert env[name]["value"].startswith("/tmp"), name
+    assert env["PROJECT_DIR"]["value"] == "/app"
+    pvc = one(manifests, "PersistentVolumeClaim")
+    assert pvc["spec"]["storageClassName"] == "local-path" and pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_credentials_come_from_the_operators_secrets_over_tls(render: Any) -> None:
+    env = env_of(pod_spec(one(render(), "CronJob"))["containers"][0])
+    pg_secret = "loader.outings-pg.credentials.postgresql.acid.zalan.do"
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": pg_secret, "key": "username"}
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": pg_secret, "key": "password"}
+    dsn = env["POSTGRES_DSN"]["value"]
+    assert dsn == "host=outings-pg.projet-m1.svc port=5432 dbname=app user=$(PGUSER) sslmode=require"
+    assert env["PGSSLMODE"]["value"] == "require"
+    for name in ("CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "outings-cassandra-superuser"
+    assert env["CASSANDRA_HOSTS"]["value"] == "outings-cassandra-dc1-service.projet-m1.svc:9042"
+    assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc1"
+    # no literal secret anywhere in the environment
+    assert all("valueFrom" in item or "password" not in item["value"].lower() for item in env.values())
+
+
+def test_docs_server_reads_the_published_docs_only(render: Any) -> None:
+    manifests = render()
+    deployment = one(manifests, "Deployment", "-docs")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"][:3] == ["python", "-m", "http.server"]
+    assert container["command"][-2:] == ["--directory", "/data/published/docs"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
+    assert all(m["readOnly"] is True for m in container["volumeMounts"])
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    service = one(manifests, "Service", "-docs")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    # The claim is ReadWriteOnce: the job runs on the docs server's node.
+    affinity = pod_spec(one(manifests, "CronJob"))["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert affinity[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_network_policies_fence_the_pipeline(render: Any) -> None:
+    manifests = render()
+    pipeline = one(manifests, "NetworkPolicy", "-pipeline")["spec"]
+    assert pipeline["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "pipeline"
+    assert set(pipeline["policyTypes"]) == {"Ingress", "Egress"} and pipeline["ingress"] == []
+    ports = sorted((p["port"], p["protocol"]) for rule in pipeline["egress"] for p in rule["ports"])
+    assert ports == [(53, "TCP"), (53, "UDP"), (5432, "TCP"), (9042, "TCP")]
+    peers = [peer for rule in pipeline["egress"] for peer in rule["to"]]
+    assert all("ipBlock" not in peer for peer in peers)  # in-cluster stores: pods only, no CIDR
+    docs = one(manifests, "NetworkPolicy", "-docs")["spec"]
+    assert docs["egress"] == [] and set(docs["policyTypes"]) == {"Ingress", "Egress"}
+
+
+def test_data_stores_as_designed(render: Any) -> None:
+    manifests = render()
+    pg = one(manifests, "postgresql")
+    assert pg["apiVersion"] == "acid.zalan.do/v1" and pg["metadata"]["name"] == "outings-pg"
+    spec = pg["spec"]
+    assert spec["numberOfInstances"] == 2 and spec["postgresql"]["version"] == "17"
+    assert spec["users"] == {"app_owner": [], "loader": []} and spec["databases"] == {"app": "app_owner"}
+    assert spec["volume"]["storageClass"] == "local-path"
+    k8c = one(manifests, "K8ssandraCluster")
+    cassandra = k8c["spec"]["cassandra"]
+    assert cassandra["serverVersion"].startswith("5.0.")
+    assert cassandra["softPodAntiAffinity"] is True
+    assert len(cassandra["datacenters"]) == 1
+    jvm = cassandra["config"]["jvmOptions"]
+    assert jvm["heap_initial_size"] == jvm["heap_max_size"] == "1G"
+    assert cassandra["resources"]["limits"]["memory"] == "2Gi"
+
+
+def test_external_databases_replace_the_operators(render: Any) -> None:
+    manifests = render(ROOT / "k8s" / "test-values" / "external-databases.yaml")
+    assert not by_kind(manifests, "postgresql") and not by_kind(manifests, "K8ssandraCluster")
+    env = env_of(pod_spec(one(manifests, "CronJob"))["containers"][0])
+    assert env["POSTGRES_DSN"]["value"].startswith("host=pg.db.example.internal port=5432 dbname=app")
+    assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full")
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": "app-postgres-loader", "key": "user"}
+    assert env["CASSANDRA_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == "app-cassandra-loader"
+    assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc-paris"
+    egress = one(manifests, "NetworkPolicy", "-pipeline")["spec"]["egress"]
+    cidrs = sorted(peer["ipBlock"]["cidr"] for rule in egress for peer in rule["to"] if "ipBlock" in peer)
+    assert cidrs == ["10.20.0.10/32", "10.20.0.11/32", "10.20.1.0/28"]
+
+
+def test_steps_from_values_run_in_order_in_one_pod(render: Any) -> None:
+    manifests = render(ROOT / "k8s" / "test-values" / "stores-mixed-docs-off.yaml")
+    cronjob = one(manifests, "CronJob")
+    pod = pod_spec(cronjob)
+    assert [c["name"] for c in pod["initContainers"]] == ["load"]
+    assert [c["name"] for c in pod["containers"]] == ["build"]
+    assert pod["initContainers"][0]["command"] == ["loaders", "load"]
+    assert pod["containers"][0]["command"] == ["loaders", "run", "--skip", "load"]
+    assert pod["containers"][0]["image"].endswith("@sha256:" + "0123456789abcdef" * 4)
+    assert "affinity" not in pod  # ReadWriteMany and no docs server: no co-scheduling
+    assert not by_kind(manifests, "Deployment") and not by_kind(manifests, "NetworkPolicy")
+    assert not by_kind(manifests, "PersistentVolumeClaim")  # the existing claim is used
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "outings-warehouse"
+    assert cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2, 3]
+
+
+def test_schema_rejects_unknown_keys_everywhere() -> None:
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                assert node.get("additionalProperties") is False, f"{where} accepts unknown keys"
+            for key, value in node.items():
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+
+    walk(schema, "#")
+
+
+def test_notes_tell_what_was_installed_and_how_to_run_now(tools: Tools, tmp_path: Path) -> None:
+    # helm template does not render NOTES.txt: render it through a copy of the chart.
+    chart = tmp_path / "chart"
+    subprocess.run(["cp", "-r", str(CHART), str(chart)], check=True)
+    (chart / "notes.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "notes-preview.yaml").write_text('notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n')
+    done = run([tools.helm, "template", "projet-m1", str(chart), "-n", "projet-m1", "--kube-version", KUBE_VERSION,
+                "--show-only", "templates/notes-preview.yaml"])
+    assert done.returncode == 0, done.stderr
+    notes = yaml.safe_load(done.stdout)["notes"]
+    for expected in (
+        "CronJob projet-m1-outings-data-platform",
+        "kubectl -n projet-m1 create job --from=cronjob/projet-m1-outings-data-platform",
+        "port-forward svc/projet-m1-outings-data-platform-docs",
+        "loader.outings-pg.credentials.postgresql.acid.zalan.do",
+        "outings-cassandra-superuser",
+    ):
+        assert expected in notes, expected
