@@ -459,3 +459,13 @@ def test_bad_arguments_are_user_errors() -> None:
         generate("--scale", "0", "--reset")
     with pytest.raises(UserError, match="--end"):
         generate("--end", "yesterday", "--reset")
+
+
+def test_unreachable_stores_are_user_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:
+        patch.setenv("APP_POSTGRES_DSN", "postgresql://nobody:nothing@127.0.0.1:1/app")
+        with pytest.raises(UserError, match="cannot connect to PostgreSQL.*APP_POSTGRES_DSN"):
+            generate("--scale", str(SCALE), "--reset")
+    monkeypatch.setenv("CASSANDRA_HOSTS", "127.0.0.1:1")
+    with pytest.raises(UserError, match="cannot connect to Cassandra at 127.0.0.1:1"):
+        generate("--scale", str(SCALE), "--reset")
