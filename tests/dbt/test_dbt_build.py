@@ -3,6 +3,8 @@ the only warnings are the relationship tests that report the fixture's deliberat
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from dbt_runner import BuiltWarehouse, run_dbt
@@ -109,3 +111,52 @@ def test_source_freshness_reads_load_ids(built_warehouse: BuiltWarehouse, tmp_pa
     assert fresh.returncode == 0, fresh.output[-3000:]
     assert len(fresh.statuses()) == 10
     assert set(fresh.by_status("pass")) == set(fresh.statuses())
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_every_model_source_and_column_is_documented(built_warehouse: BuiltWarehouse) -> None:
+    """The YAML documents every model, seed and source table, and exactly their columns."""
+    manifest_file = built_warehouse.work_dir / "target" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    nodes = [
+        n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")
+    ] + list(manifest["sources"].values())
+    assert len(nodes) == 19 + 1 + 10
+    con = duckdb.connect(str(built_warehouse.path), read_only=True)
+    problems = []
+    try:
+        for node in nodes:
+            name = f"{node['schema']}.{node.get('alias') or node['name']}"
+            if not node["description"].strip():
+                problems.append(f"{name}: no description")
+            documented = set(node["columns"])
+            actual = _columns(con, node["schema"], node.get("alias") or node["name"])
+            if documented != actual:
+                problems.append(f"{name}: documented {sorted(documented)} != {sorted(actual)}")
+            problems.extend(
+                f"{name}.{column}: no description"
+                for column, spec in node["columns"].items()
+                if not spec["description"].strip()
+            )
+            if node["resource_type"] == "model" and node["schema"] == "gold":
+                if not node["config"]["contract"]["enforced"]:
+                    problems.append(f"{name}: contract not enforced")
+                problems.extend(
+                    f"{name}.{column}: no data_type"
+                    for column, spec in node["columns"].items()
+                    if not spec.get("data_type")
+                )
+            if node["resource_type"] == "source":
+                if "_dlt_load_id" not in (node.get("loaded_at_field") or ""):
+                    problems.append(f"{name}: freshness not based on _dlt_load_id")
+    finally:
+        con.close()
+    assert not problems, problems
