@@ -1,6 +1,6 @@
 """A small, deterministic raw dataset in the loaders' DuckDB layout, with the nasty cases.
 
-The layout is the one dlt writes (see /tmp/preamble conventions): schemas raw_postgres and
+The layout is the one the loaders (dlt) write into the warehouse: schemas raw_postgres and
 raw_cassandra, the source columns with uuids as canonical text, timestamptz as
 TIMESTAMP WITH TIME ZONE, plus ``_dlt_load_id`` / ``_dlt_id`` and a ``_dlt_loads`` table.
 
