@@ -1,0 +1,102 @@
+"""The loaders' settings (environment, with defaults) and dlt's configuration.
+
+Environment variables (all optional):
+  DLT_DATA_DIR                  dlt's working dir; pipelines live in DLT_DATA_DIR/pipelines
+                                (default .dlt-work/ in the project). It must persist between
+                                runs: it holds the state of interrupted loads.
+  LOADERS_CURSOR_LAG_SECONDS    lag window of the incremental cursors (default 600)
+  POSTGRES_SCHEMA               the PostgreSQL schema of the app's tables (default public)
+  LOADERS_PG_STREAMS            parallel COPY streams for a full read of a big table
+                                (default: the number of CPUs, at most 4)
+  LOADERS_DUCKDB_MEMORY_LIMIT   DuckDB's memory limit while loading (default 256MB)
+  LOADERS_DUCKDB_THREADS        DuckDB's threads while loading (default: the number of CPUs)
+
+dlt reads its own settings from the environment too (``SECTION__KEY``); the
+defaults below are set only when the variable is unset, so any can be overridden.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from loaders.errors import UserError
+from loaders.settings import PROJECT_DIR, setting
+
+# dlt settings the loaders rely on; each can still be overridden from the environment.
+DLT_DEFAULTS: dict[str, str] = {
+    # never phone home (only 127.0.0.1 and the package registries are reachable anyway)
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    # raw tables carry _dlt_load_id (added at extract, a dictionary column: free)
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    # _dlt_id is made by the sources (dlt's own would rewrite every parquet file in normalize)
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false",
+    # local intermediate files: compressing them costs more CPU than the disk it saves
+    "DATA_WRITER__COMPRESSION": "none",
+    "NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION": "true",
+    # bounded files: one load job per file, so DuckDB's insert works on bounded input
+    "DATA_WRITER__FILE_MAX_ITEMS": "2000000",
+    "DATA_WRITER__BUFFER_MAX_ITEMS": "5000",
+    # one table at a time: bounded memory, and one COPY per connection
+    "EXTRACT__NEXT_ITEM_MODE": "fifo",
+    # Arrow files are imported as is: no worker processes needed
+    "NORMALIZE__WORKERS": "1",
+    # not "true": dlt 1.31 then creates the staging schema without its version table, and a later
+    # drop of tables (full refresh) fails on it; the staging tables only hold the last increment
+    "LOAD__TRUNCATE_STAGING_DATASET": "false",
+    "RUNTIME__LOG_LEVEL": "WARNING",
+}
+
+
+def apply_dlt_defaults(verbose: bool = False) -> None:
+    os.environ.setdefault("DLT_DATA_DIR", str(dlt_data_dir()))
+    for key, value in DLT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if verbose:
+        os.environ["RUNTIME__LOG_LEVEL"] = "INFO"
+
+
+def dlt_data_dir() -> Path:
+    return Path(setting("DLT_DATA_DIR", str(PROJECT_DIR / ".dlt-work")) or str(PROJECT_DIR / ".dlt-work"))
+
+
+def pipelines_dir() -> Path:
+    return dlt_data_dir() / "pipelines"
+
+
+def _int_setting(name: str, default: int, minimum: int = 0) -> int:
+    raw = setting(name, str(default)) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{name}={raw!r} is not a whole number: set it to an integer or unset it") from None
+    if value < minimum:
+        raise UserError(f"{name}={value} is below {minimum}: set it to {minimum} or more, or unset it")
+    return value
+
+
+def cursor_lag() -> timedelta:
+    return timedelta(seconds=_int_setting("LOADERS_CURSOR_LAG_SECONDS", 600))
+
+
+def postgres_schema() -> str:
+    return setting("POSTGRES_SCHEMA", "public") or "public"
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def pg_streams() -> int:
+    return _int_setting("LOADERS_PG_STREAMS", min(4, cpu_count()), minimum=1)
+
+
+def duckdb_config() -> dict[str, str | int]:
+    return {
+        "memory_limit": setting("LOADERS_DUCKDB_MEMORY_LIMIT", "256MB") or "256MB",
+        "threads": _int_setting("LOADERS_DUCKDB_THREADS", cpu_count(), minimum=1),
+    }

@@ -1,0 +1,145 @@
+"""Turn what can go wrong during a load into one line that names the cause and the fix.
+
+Every message passes through ``redact``: a DSN or a password never reaches the user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from loaders.errors import UserError
+from loaders.load.redact import redact
+from loaders.settings import setting
+
+
+class LoadFailed(UserError):
+    """A load failed for a reason the user may not be able to fix by configuration: exit 1."""
+
+    exit_code = 1
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it wraps (dlt wraps the source's error in several layers)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for attr in ("exception", "__cause__", "__context__"):
+            inner = getattr(current, attr, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of the chain dlt and the drivers build."""
+    current, seen = exc, set()
+    while id(current) not in seen:
+        seen.add(id(current))
+        inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if not isinstance(inner, BaseException):
+            break
+        current = inner
+    return current
+
+
+def first_line(text: str, limit: int = 240) -> str:
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def postgres_target() -> str:
+    """host:port/database of POSTGRES_DSN, without the credentials."""
+    dsn = setting("POSTGRES_DSN") or ""
+    try:
+        if "://" in dsn:
+            parts = urlsplit(dsn)
+            return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{parts.path.lstrip('/') or '?'}"
+        fields = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
+        return f"{fields.get('host', 'localhost')}:{fields.get('port', '5432')}/{fields.get('dbname', '?')}"
+    except ValueError:
+        return "POSTGRES_DSN"
+
+
+def _postgres_message(text: str) -> str | None:
+    where = postgres_target()
+    lower = text.lower()
+    if "password authentication failed" in lower or "authentication failed" in lower:
+        user = re.search(r'for user "([^"]+)"', text)
+        role = f" of role {user.group(1)}" if user else ""
+        return f"PostgreSQL at {where} rejected the credentials{role}: fix the user or password in POSTGRES_DSN"
+    if "connection refused" in lower or "could not connect" in lower or "no route to host" in lower:
+        return (
+            f"PostgreSQL at {where} refused the connection (is it running?): start it (`make up`) "
+            "or fix host and port in POSTGRES_DSN"
+        )
+    if "timeout expired" in lower or "timed out" in lower:
+        return f"PostgreSQL at {where} did not answer in time: check the server and the network, then rerun"
+    database = re.search(r'database "([^"]+)" does not exist', text)
+    if database:
+        return f"PostgreSQL at {where} has no database {database.group(1)}: fix the database name in POSTGRES_DSN"
+    if "could not translate host name" in lower or "name or service not known" in lower:
+        return f"PostgreSQL host of {where} cannot be resolved: fix the host in POSTGRES_DSN"
+    if "permission denied" in lower:
+        return f"PostgreSQL denied the loader role: {first_line(text)}: GRANT it SELECT on the app's tables"
+    return None
+
+
+def _cassandra_message(exc: BaseException) -> str | None:
+    name = type(exc).__name__
+    hosts = setting("CASSANDRA_HOSTS", "127.0.0.1:19042")
+    text = str(exc)
+    if name == "AuthenticationFailed" or "authentication" in text.lower() and "cassandra" in type(exc).__module__:
+        return "Cassandra rejected the credentials: fix CASSANDRA_USERNAME / CASSANDRA_PASSWORD"
+    if name == "NoHostAvailable":
+        if "authentication" in text.lower() or "bad credentials" in text.lower():
+            return "Cassandra rejected the credentials: fix CASSANDRA_USERNAME / CASSANDRA_PASSWORD"
+        return f"Cassandra at {hosts} is not reachable: start it (`make up`) or fix CASSANDRA_HOSTS"
+    return None
+
+
+def _duckdb_message(exc: BaseException, warehouse: str) -> str | None:
+    text = str(exc)
+    if "Could not set lock on file" in text or "Conflicting lock is held" in text:
+        holder = re.search(r"\(PID (\d+)\)", text)
+        who = f" by process {holder.group(1)}" if holder else ""
+        return (
+            f"the warehouse {warehouse} is open{who}: close that program (readers use the published "
+            "copy) and rerun"
+        )
+    if "No space left on device" in text:
+        return f"no space left for the warehouse {warehouse}: free disk space and rerun (the run is redone)"
+    return None
+
+
+def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> UserError:
+    """The one-line error for ``exc``, raised at ``step`` of ``pipeline``."""
+    for inner in causes(exc):
+        if isinstance(inner, UserError):
+            return type(inner)(redact(str(inner)))
+    for inner in causes(exc):
+        module = type(inner).__module__ or ""
+        if module.startswith(("psycopg2", "adbc_driver")):
+            message = _postgres_message(str(inner))
+            if message:
+                return UserError(redact(message))
+        if module.startswith("cassandra"):
+            message = _cassandra_message(inner)
+            if message:
+                return UserError(redact(message))
+        if module.startswith("duckdb") or module.startswith("_duckdb"):
+            message = _duckdb_message(inner, warehouse)
+            if message:
+                return UserError(redact(message))
+        if isinstance(inner, OSError) and inner.errno == 28:
+            return UserError(f"no space left on device during {step}: free disk space and rerun (the run is redone)")
+    root = root_cause(exc)
+    detail = redact(first_line(f"{type(root).__name__}: {root}"))
+    return LoadFailed(
+        f"{pipeline}: {step} failed ({detail}): rerun with -v for details; the next run completes or redoes this one"
+    )

@@ -1,0 +1,119 @@
+"""What the loads need to know about a raw schema, read through the dlt pipeline.
+
+Queries go through ``pipeline.sql_client()`` so that they share dlt's DuckDB
+configuration (DuckDB refuses a second connection to one file with another).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PipelineRaw:
+    """The raw schema (dataset) of one dlt pipeline, plus its schema and state."""
+
+    def __init__(self, pipeline: Any, source_name: str) -> None:
+        self.pipeline = pipeline
+        self.source_name = source_name
+        self._client: Any = None
+
+    @property
+    def dataset(self) -> str:
+        return str(self.pipeline.dataset_name)
+
+    def _connection(self) -> Any:
+        if self._client is None:
+            client = self.pipeline.sql_client()
+            client.open_connection()
+            self._client = client
+        return self._client.native_connection
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close_connection()
+            finally:
+                self._client = None
+
+    def __enter__(self) -> PipelineRaw:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the warehouse ------------------------------------------------------------------
+    def raw_tables(self) -> set[str]:
+        rows = self._connection().execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_catalog = current_database()",
+            [self.dataset],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def count_rows(self, tables: list[str]) -> dict[str, int | None]:
+        existing = self.raw_tables()
+        counts: dict[str, int | None] = {}
+        conn = self._connection()
+        for table in tables:
+            if table not in existing:
+                counts[table] = None
+                continue
+            counts[table] = int(conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}").fetchone()[0])
+        return counts
+
+    def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array:
+        """Row indexes of ``keys`` (columns ``match`` + ``__row``) with no raw row equal on all of ``match``."""
+        conn = self._connection()
+        low = pc.min(keys.column(prune)).as_py()
+        high = pc.max(keys.column(prune)).as_py()
+        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in match)
+        sql = (
+            f"SELECT k.__row FROM __loader_keys k WHERE NOT EXISTS (SELECT 1 FROM {quote(self.dataset)}.{quote(table)} r "
+            f"WHERE {on} AND r.{quote(prune)} BETWEEN ? AND ?) ORDER BY k.__row"
+        )
+        conn.register("__loader_keys", keys)
+        try:
+            result = conn.execute(sql, [low, high]).fetch_arrow_table()
+        finally:
+            conn.unregister("__loader_keys")
+        return result.column(0).combine_chunks() if result.num_rows else pa.array([], type=pa.int64())
+
+    def duplicate_keys(self, table: str, key: list[str]) -> int:
+        """How many rows of a raw table repeat a key (0 unless a load job ran twice)."""
+        cols = ", ".join(quote(c) for c in key)
+        q = f"{quote(self.dataset)}.{quote(table)}"
+        row = self._connection().execute(f"SELECT count(*) - count(DISTINCT ({cols})) FROM {q}").fetchone()
+        return int(row[0])
+
+    def remove_duplicate_keys(self, table: str, key: list[str]) -> int:
+        """Keep one row per key (the latest load's); returns how many rows were removed."""
+        cols = ", ".join(quote(c) for c in key)
+        q = f"{quote(self.dataset)}.{quote(table)}"
+        conn = self._connection()
+        before = int(conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+        conn.execute(
+            f"DELETE FROM {q} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
+            f"(PARTITION BY {cols} ORDER BY _dlt_load_id DESC) AS rn FROM {q}) WHERE rn > 1)"
+        )
+        after = int(conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+        return before - after
+
+    # -- dlt's view ---------------------------------------------------------------------
+    def known_columns(self, table: str) -> dict[str, dict[str, Any]]:
+        schema = self.pipeline.schemas.get(self.source_name) if self.source_name in self.pipeline.schemas else None
+        if schema is None or table not in schema.tables:
+            return {}
+        return dict(schema.get_table_columns(table))
+
+    def primary_key(self, table: str) -> list[str]:
+        return [name for name, col in self.known_columns(table).items() if col.get("primary_key")]
+
+    def resource_state(self, table: str) -> dict[str, Any]:
+        sources = self.pipeline.state.get("sources", {})
+        return dict(sources.get(self.source_name, {}).get("resources", {}).get(table, {}))

@@ -1,0 +1,270 @@
+"""Run one source's dlt pipeline, crash-safe: finish what an interrupted run left, then load.
+
+Steps of ``run_source`` (the warehouse lock is held by the caller):
+
+1. resume  a package left extracted or normalized by a killed run is
+           normalized and loaded first (dlt keeps which jobs were done); if a
+           job may have been applied twice (killed between DuckDB's commit and
+           dlt's bookkeeping), the keys of its tables are de-duplicated.
+2. sync    the local pipeline state must describe this warehouse: dlt adopts
+           a newer state from the warehouse (or forgets a local one whose
+           dataset is gone); a local state ahead of the warehouse (warehouse
+           restored or replaced) is dropped and restored from the warehouse.
+3. extract the source's tables (a consistent snapshot; see the sources),
+4. normalize and load (parquet files, DuckDB).
+
+dlt's working directory (``DLT_DATA_DIR``) must persist between runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loaders.errors import UserError
+from loaders.load import testhooks
+from loaders.load.config import duckdb_config, pipelines_dir
+from loaders.load.errors import user_error
+from loaders.load.raw import PipelineRaw, quote
+from loaders.load.redact import install_log_redaction
+from loaders.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TableResult:
+    source: str
+    table: str
+    mode: str = ""
+    rows_extracted: int = 0
+    rows_in_raw: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SourceResult:
+    source: str
+    pipeline: str
+    tables: list[TableResult] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    resumed_packages: int = 0
+    repaired_rows: int = 0
+    error: UserError | None = None
+
+
+@dataclass
+class Extract:
+    """One dlt extract of a run: the source and whether its tables are dropped and recreated first."""
+
+    source: Any
+    refresh: str | None = None
+
+
+# (pipeline, raw view, selected tables, full refresh, stats by table, progress) -> extracts
+Opener = Callable[[Any, PipelineRaw, list[str], bool, dict[str, Any], Progress], AbstractContextManager[list[Extract]]]
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    key: str  # postgres | cassandra
+    pipeline_name: str
+    dataset_name: str
+    schema_name: str  # dlt source (schema) name
+    tables: Callable[[], tuple[str, ...]]
+    open: Opener
+
+
+def make_pipeline(kind: SourceKind, warehouse: Path) -> Any:
+    import dlt
+    from dlt.destinations import duckdb as duckdb_destination
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_config())
+    pipeline = dlt.pipeline(
+        pipeline_name=kind.pipeline_name,
+        pipelines_dir=str(pipelines_dir()),
+        destination=duckdb_destination(credentials=credentials),
+        dataset_name=kind.dataset_name,
+    )
+    install_log_redaction()
+    return pipeline
+
+
+def _package_tables(pipeline: Any, load_id: str) -> set[str]:
+    info = pipeline.get_load_package_info(load_id)
+    tables: set[str] = set()
+    for jobs in info.jobs.values():
+        for job in jobs:
+            name = job.job_file_info.table_name
+            if not name.startswith("_dlt"):
+                tables.add(name)
+    return tables
+
+
+def finish_pending(pipeline: Any, progress: Progress) -> tuple[int, set[str]]:
+    """Normalize and load the packages an interrupted run left; (packages, their tables)."""
+    extracted = list(pipeline.list_extracted_load_packages())
+    normalized = list(pipeline.list_normalized_load_packages())
+    if not extracted and not normalized:
+        return 0, set()
+    tables: set[str] = set()
+    for load_id in extracted + normalized:
+        tables |= _package_tables(pipeline, load_id)
+    progress.step(
+        f"finishing {len(extracted) + len(normalized)} load package(s) of an interrupted run "
+        f"({', '.join(sorted(tables)) or 'state only'})"
+    )
+    if extracted:
+        pipeline.normalize()
+    pipeline.load()
+    return len(extracted) + len(normalized), tables
+
+
+def _remote_state_version(pipeline: Any, raw: PipelineRaw) -> int | None:
+    if "_dlt_pipeline_state" not in raw.raw_tables() or "_dlt_loads" not in raw.raw_tables():
+        return None
+    ds = quote(raw.dataset)
+    row = raw._connection().execute(
+        f"SELECT max(s.version) FROM {ds}._dlt_pipeline_state s JOIN {ds}._dlt_loads l "
+        f"ON l.load_id = s._dlt_load_id WHERE s.pipeline_name = ? AND l.status = 0",
+        [pipeline.pipeline_name],
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def reconcile_state(pipeline: Any, progress: Progress) -> Any:
+    """Make the local state that of the warehouse; returns the (possibly re-created) pipeline."""
+    pipeline.sync_destination()
+    local = int(pipeline.state.get("_state_version", 0))
+    with PipelineRaw(pipeline, "") as raw:
+        remote = _remote_state_version(pipeline, raw)
+    if local > (remote or 0) and pipeline.state.get("sources"):
+        progress.step(
+            f"the local state (v{local}) is ahead of the warehouse (v{remote or 0}): "
+            "restoring it from the warehouse (tables without state are reloaded in full)"
+        )
+        pipeline = pipeline.drop()
+        pipeline.sync_destination()
+    return pipeline
+
+
+def _repair(raw: PipelineRaw, tables: set[str], progress: Progress) -> int:
+    removed = 0
+    existing = raw.raw_tables()
+    for table in sorted(tables & existing):
+        key = raw.primary_key(table)
+        if key and raw.duplicate_keys(table, key):
+            n = raw.remove_duplicate_keys(table, key)
+            progress.step(f"{table}: removed {n:,} duplicate row(s) left by the interrupted run")
+            removed += n
+    return removed
+
+
+def _load_seconds(load_info: Any) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    try:
+        for metrics in load_info.metrics.values():
+            for step in metrics:
+                for job in step.get("job_metrics", {}).values():
+                    if job.finished_at and job.started_at:
+                        elapsed = (job.finished_at - job.started_at).total_seconds()
+                        seconds[job.table_name] = seconds.get(job.table_name, 0.0) + elapsed
+    except (AttributeError, TypeError):  # metrics are informative only
+        log.debug("no load job metrics", exc_info=True)
+    return seconds
+
+
+def _extract_metrics(extract_info: Any) -> dict[str, tuple[int, float]]:
+    """rows and seconds per table from dlt's extract metrics (sources that track nothing themselves)."""
+    out: dict[str, tuple[int, float]] = {}
+    try:
+        for metrics in extract_info.metrics.values():
+            for step in metrics:
+                spans: dict[str, list[float]] = {}
+                for job_id, m in step.get("job_metrics", {}).items():
+                    table = job_id.split(".")[0]
+                    spans.setdefault(table, []).extend([m.created, m.last_modified])
+                for table, m in step.get("table_metrics", {}).items():
+                    span = spans.get(table, [0.0, 0.0])
+                    rows, secs = out.get(table, (0, 0.0))
+                    out[table] = (rows + m.items_count, secs + max(span) - min(span))
+    except (AttributeError, TypeError):
+        log.debug("no extract metrics", exc_info=True)
+    return out
+
+
+def run_source(
+    kind: SourceKind, tables: list[str], full_refresh: bool, warehouse: Path, progress: Progress
+) -> SourceResult:
+    """Load ``tables`` of one source into its raw schema; errors come back as one-line UserErrors."""
+    result = SourceResult(kind.key, kind.pipeline_name)
+    step = "start"
+    try:
+        testhooks.install()
+        pipeline = make_pipeline(kind, warehouse)
+        step = "resume"
+        t = time.monotonic()
+        result.resumed_packages, resumed_tables = finish_pending(pipeline, progress)
+        step = "sync"
+        pipeline = reconcile_state(pipeline, progress)
+        if resumed_tables:
+            with PipelineRaw(pipeline, kind.schema_name) as raw:
+                result.repaired_rows = _repair(raw, resumed_tables, progress)
+        if result.resumed_packages:
+            result.phases["resume"] = time.monotonic() - t
+
+        step = "extract"
+        t = time.monotonic()
+        stats: dict[str, Any] = {}
+        extract_infos = []
+        progress.step(f"extract: {', '.join(tables)}")
+        with PipelineRaw(pipeline, kind.schema_name) as raw:
+            with kind.open(pipeline, raw, tables, full_refresh, stats, progress) as extracts:
+                for extract in extracts:
+                    extract_infos.append(
+                        pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
+                    )
+        result.phases["extract"] = time.monotonic() - t
+
+        step = "normalize"
+        t = time.monotonic()
+        progress.step("normalize")
+        pipeline.normalize()
+        result.phases["normalize"] = time.monotonic() - t
+
+        step = "load"
+        t = time.monotonic()
+        progress.step(f"load into {warehouse.name} schema {kind.dataset_name}")
+        load_info = pipeline.load()
+        result.phases["load"] = time.monotonic() - t
+
+        step = "count"
+        load_seconds = _load_seconds(load_info)
+        generic: dict[str, tuple[int, float]] = {}
+        for info in extract_infos:
+            for table, (rows, secs) in _extract_metrics(info).items():
+                prev = generic.get(table, (0, 0.0))
+                generic[table] = (prev[0] + rows, prev[1] + secs)
+        with PipelineRaw(pipeline, kind.schema_name) as raw:
+            counts = raw.count_rows(tables)
+        for table in tables:
+            stat = stats.get(table)
+            rows, secs = generic.get(table, (0, 0.0))
+            mode = getattr(stat, "mode", "") or ("full" if full_refresh else "")
+            if stat is not None and getattr(stat, "done", True):
+                rows, secs = stat.rows_extracted, stat.seconds
+            result.tables.append(
+                TableResult(kind.key, table, mode, rows, counts.get(table), secs + load_seconds.get(table, 0.0))
+            )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        log.debug("%s failed at %s", kind.pipeline_name, step, exc_info=True)
+        result.error = user_error(exc, step, kind.pipeline_name, str(warehouse))
+    return result

@@ -1,0 +1,99 @@
+"""The sources ``loaders load`` knows, each a dlt pipeline into its own raw schema.
+
+PostgreSQL is built in (``loaders.postgres``). Cassandra plugs in through
+``loaders.cassandra.source`` (``cassandra_source(settings, tables,
+full_refresh)`` and ``TABLES``), imported only when asked for: without it,
+``--source cassandra`` fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from loaders.errors import UserError
+from loaders.load import testhooks
+from loaders.load.config import cursor_lag, pg_streams, postgres_schema
+from loaders.load.raw import PipelineRaw
+from loaders.load.runner import Extract, SourceKind
+from loaders.progress import Progress
+
+CASSANDRA_MODULE = "loaders.cassandra.source"
+
+
+class CassandraLoaderMissing(UserError):
+    pass
+
+
+def cassandra_module() -> ModuleType:
+    try:
+        return importlib.import_module(CASSANDRA_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name and CASSANDRA_MODULE.startswith(exc.name):
+            raise CassandraLoaderMissing(
+                f"the Cassandra loader is not installed ({CASSANDRA_MODULE} is missing): "
+                "load PostgreSQL only with `--source postgres`"
+            ) from None
+        raise
+
+
+def postgres_tables() -> tuple[str, ...]:
+    from loaders.postgres.tables import TABLES
+
+    return TABLES
+
+
+def cassandra_tables() -> tuple[str, ...]:
+    return tuple(cassandra_module().TABLES)
+
+
+@contextmanager
+def open_postgres(
+    pipeline: Any, raw: PipelineRaw, tables: list[str], full_refresh: bool, stats: dict[str, Any], progress: Progress
+) -> Iterator[list[Extract]]:
+    from loaders.postgres.session import PostgresSession, SessionOptions
+    from loaders.postgres.source import PostgresOptions, plan_tables, postgres_source
+    from loaders.settings import PostgresSettings
+
+    settings = PostgresSettings.from_env()
+    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag())
+    first_rows: list[bool] = []
+
+    def on_rows(table: str, rows: int) -> None:
+        progress.rows(table, rows)
+        if not first_rows:
+            first_rows.append(True)
+            testhooks.pause("extract")
+
+    with PostgresSession(settings.dsn, SessionOptions(streams=pg_streams())) as session:
+        plans = plan_tables(session, raw, tables, full_refresh, options)
+        for plan in plans:
+            progress.step(f"{plan.spec.name}: {'full' if plan.full else 'incremental'} ({plan.reason})")
+        extracts = []
+        dropped = [p for p in plans if p.refresh]
+        kept = [p for p in plans if not p.refresh]
+        if dropped:
+            extracts.append(Extract(postgres_source(session, raw, dropped, options, stats, on_rows), "drop_resources"))
+        if kept:
+            extracts.append(Extract(postgres_source(session, raw, kept, options, stats, on_rows), None))
+        yield extracts
+
+
+@contextmanager
+def open_cassandra(
+    pipeline: Any, raw: PipelineRaw, tables: list[str], full_refresh: bool, stats: dict[str, Any], progress: Progress
+) -> Iterator[list[Extract]]:
+    from loaders.settings import CassandraSettings
+
+    module = cassandra_module()
+    source = module.cassandra_source(CassandraSettings.from_env(), list(tables), full_refresh)
+    yield [Extract(source, "drop_resources" if full_refresh else None)]
+
+
+SOURCES: dict[str, SourceKind] = {
+    "postgres": SourceKind("postgres", "raw_postgres", "raw_postgres", "postgres", postgres_tables, open_postgres),
+    "cassandra": SourceKind("cassandra", "raw_cassandra", "raw_cassandra", "cassandra", cassandra_tables, open_cassandra),
+}

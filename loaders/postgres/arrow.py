@@ -1,0 +1,162 @@
+"""Arrow conversions from what ADBC decodes to the raw types of the warehouse.
+
+- uuid: ADBC yields the canonical ``arrow.uuid`` extension (16 bytes). It is
+  kept as is through dlt's parquet files (parquet logical type UUID) and DuckDB
+  casts it to canonical VARCHAR text while inserting, in C++ and in parallel:
+  the cheapest place to format 36-character strings. dlt 1.31 has no mapping
+  for the extension type, so ``enable_uuid_as_text`` teaches it one (text).
+  ``uuid_to_text`` formats in numpy where text is needed in Python (keys).
+- numeric(p, s): travels as unscaled int8 (see catalog.py) and becomes
+  decimal128(p, s) here, bit-exact; wider numerics arrive as text and are cast.
+- any other extension type (opaque, json) is replaced by its storage.
+- ``_dlt_id``: a random unique row id, 16 random bytes as a uuid, cheap to make.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from loaders.postgres.catalog import SourceColumn
+
+UUID_EXTENSION = "arrow.uuid"
+DLT_ID = "_dlt_id"
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# byte -> its two hex characters as one little-endian uint16 (first character in the low byte)
+_HEX_PAIRS = (_HEX[np.arange(256) >> 4].astype(np.uint16) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8))
+_DASH = ord("-")
+
+
+def is_uuid_type(dtype: pa.DataType) -> bool:
+    return isinstance(dtype, pa.BaseExtensionType) and dtype.extension_name == UUID_EXTENSION
+
+
+def _uuid_bytes(array: pa.Array) -> np.ndarray:
+    storage = array.storage if isinstance(array.type, pa.BaseExtensionType) else array
+    n = len(storage)
+    data = storage.buffers()[1]
+    start = storage.offset * 16
+    return np.frombuffer(data, dtype=np.uint8, count=start + n * 16)[start:].reshape(n, 16)
+
+
+def uuid_to_text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Canonical lowercase 8-4-4-4-12 text of a uuid (or fixed_size_binary(16)) array."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    storage = array.storage if isinstance(array.type, pa.BaseExtensionType) else array
+    n = len(storage)
+    raw = _uuid_bytes(storage)
+    hexed = np.take(_HEX_PAIRS, raw).view(np.uint8).reshape(n, 32)
+    out = np.empty((n, 36), dtype=np.uint8)
+    out[:, 0:8] = hexed[:, 0:8]
+    out[:, 9:13] = hexed[:, 8:12]
+    out[:, 14:18] = hexed[:, 12:16]
+    out[:, 19:23] = hexed[:, 16:20]
+    out[:, 24:36] = hexed[:, 20:32]
+    out[:, [8, 13, 18, 23]] = _DASH
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    validity = None
+    if storage.null_count:
+        validity = pa.array(storage.is_valid()).buffers()[1]  # bitmap aligned at offset 0
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out), validity, storage.null_count)
+
+
+def random_uuids(n: int) -> pa.Array:
+    """``n`` random 128-bit ids (not RFC-4122 versioned: unique row ids, not identifiers)."""
+    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(os.urandom(16 * n))])
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+
+
+def unscaled_to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
+    """decimal128(precision, scale) from int64 unscaled values (value * 10^scale), exactly."""
+    n = len(array)
+    if array.null_count:
+        values = array.fill_null(0).to_numpy()
+        validity = pa.array(array.is_valid()).buffers()[1]
+    else:
+        values = array.to_numpy(zero_copy_only=False)
+        validity = None
+    values = values.astype(np.int64, copy=False)
+    wide = np.empty((n, 2), dtype=np.int64)
+    wide[:, 0] = values
+    wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian words)
+    return pa.Array.from_buffers(
+        pa.decimal128(precision, scale), n, [validity, pa.py_buffer(wide)], null_count=array.null_count
+    )
+
+
+def convert_batch(
+    batch: pa.RecordBatch, columns: Iterable[SourceColumn], *, uuid_as_text: bool = False, add_dlt_id: bool = True
+) -> pa.RecordBatch:
+    """The batch with raw types: decimals rebuilt, extension types resolved, a ``_dlt_id`` appended."""
+    by_name = {c.name: c for c in columns}
+    arrays: list[pa.Array] = []
+    fields: list[pa.Field] = []
+    for fld, array in zip(batch.schema, batch.columns):
+        column = by_name.get(fld.name)
+        decimal = column.as_int8_decimal if column is not None else None
+        if decimal is not None and pa.types.is_integer(array.type):
+            array = unscaled_to_decimal(array, *decimal)
+        elif is_uuid_type(array.type):
+            if uuid_as_text:
+                array = uuid_to_text(array)
+        elif isinstance(array.type, pa.BaseExtensionType):
+            array = array.storage
+            ps = column.numeric_precision_scale if column is not None else None
+            if ps is not None and ps[0] <= 38 and pa.types.is_string(array.type):
+                array = array.cast(pa.decimal128(*ps))
+        fields.append(pa.field(fld.name, array.type, nullable=True))
+        arrays.append(array)
+    if add_dlt_id:
+        ids = random_uuids(batch.num_rows)
+        if uuid_as_text:
+            ids = uuid_to_text(ids)
+        fields.append(pa.field(DLT_ID, ids.type, nullable=False))
+        arrays.append(ids)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def key_table(batch: pa.RecordBatch | pa.Table, keys: Iterable[str]) -> pa.Table:
+    """The key columns of ``batch`` as comparable plain types (uuid as text), plus the row index."""
+    arrays = {}
+    for key in keys:
+        array = batch.column(key)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if is_uuid_type(array.type):
+            array = uuid_to_text(array)
+        elif isinstance(array.type, pa.BaseExtensionType):
+            array = array.storage
+        arrays[key] = array
+    arrays["__row"] = pa.array(np.arange(batch.num_rows, dtype=np.int64))
+    return pa.table(arrays)
+
+
+_ENABLED = False
+
+
+def enable_uuid_as_text() -> None:
+    """Teach dlt that Arrow's uuid extension is a text column (DuckDB casts it while loading).
+
+    dlt 1.31 rejects extension types in ``get_column_type_from_py_arrow``; the
+    replacement maps ``arrow.uuid`` to text and delegates everything else.
+    ``tests/unit/test_postgres_arrow.py`` fails loudly if a dlt upgrade breaks it.
+    """
+    global _ENABLED
+    if _ENABLED:
+        return
+    from dlt.common.libs import pyarrow as dlt_pyarrow
+
+    original = dlt_pyarrow.get_column_type_from_py_arrow
+
+    def get_column_type_from_py_arrow(dtype: pa.DataType):  # type: ignore[no-untyped-def]
+        if is_uuid_type(dtype):
+            return {"data_type": "text"}
+        return original(dtype)
+
+    dlt_pyarrow.get_column_type_from_py_arrow = get_column_type_from_py_arrow
+    _ENABLED = True

@@ -1,0 +1,209 @@
+"""One consistent read of PostgreSQL: a snapshot shared by parallel binary COPY streams.
+
+A coordinator connection (psycopg2) opens a REPEATABLE READ, READ ONLY
+transaction, exports its snapshot and reads the catalog. Worker connections
+(ADBC: COPY BINARY decoded to Arrow in C++) import that snapshot, so every
+table and every stream of a table sees the same instant: a full read can be
+split by heap page ranges (``ctid``) over several connections and stays
+consistent, and cross-table references in one load are consistent too.
+
+Streams run in threads (ADBC and pyarrow release the GIL while reading and
+decoding); batches go through a small bounded queue, which bounds memory
+whatever the table size.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+_DONE = object()
+
+
+@dataclass
+class SessionOptions:
+    streams: int = 2  # parallel COPY streams for a full read of a large table
+    min_blocks_per_stream: int = 4096  # 32 MiB of heap per stream at least
+    batch_size_hint_bytes: int = 16 << 20
+    queue_batches: int = 2  # decoded batches waiting per table (bounds memory)
+
+
+@dataclass
+class _Worker:
+    connection: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class PostgresSession:
+    """A snapshot of the database and a pool of ADBC connections that read inside it."""
+
+    def __init__(self, dsn: str, options: SessionOptions | None = None) -> None:
+        import psycopg2
+
+        self._dsn = dsn
+        self.options = options or SessionOptions()
+        self._coordinator = psycopg2.connect(dsn, application_name="loaders-load")
+        self._coordinator.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        cur = self._coordinator.cursor()
+        cur.execute("SELECT pg_export_snapshot(), statement_timestamp()")
+        self.snapshot_id, self.snapshot_time = cur.fetchone()
+        self._workers: list[_Worker] = []
+        self._pool_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def snapshot_at(self) -> datetime:
+        return self.snapshot_time
+
+    def cursor(self) -> Any:
+        """A cursor of the coordinator, inside the snapshot (catalog, small queries)."""
+        return self._coordinator.cursor()
+
+    def _connect_worker(self) -> _Worker:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        conn = adbc.connect(self._dsn, autocommit=True)
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cur.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
+        finally:
+            cur.close()
+        return _Worker(conn)
+
+    def _acquire(self) -> _Worker:
+        """A connection no other stream is using (one query at a time per connection)."""
+        with self._pool_lock:
+            for worker in self._workers:
+                if worker.lock.acquire(blocking=False):
+                    return worker
+            worker = self._connect_worker()
+            worker.lock.acquire()
+            self._workers.append(worker)
+            return worker
+
+    def stream_count(self, blocks: int, full_scan: bool) -> int:
+        if not full_scan:
+            return 1
+        by_size = max(1, blocks // max(1, self.options.min_blocks_per_stream))
+        return max(1, min(self.options.streams, by_size))
+
+    def read(self, queries: list[str], convert: BatchFn) -> Iterator[pa.RecordBatch]:
+        """Run ``queries`` (one per stream) in parallel and yield their converted batches."""
+        if len(queries) == 1:
+            yield from self._read_one(queries[0], convert)
+            return
+        out: queue.Queue[Any] = queue.Queue(maxsize=max(1, self.options.queue_batches))
+        stop = threading.Event()
+
+        def run(sql: str) -> None:
+            try:
+                for batch in self._read_one(sql, convert):
+                    while not stop.is_set():
+                        try:
+                            out.put(batch, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                out.put(_DONE)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+                out.put(exc)
+
+        threads = [
+            threading.Thread(target=run, args=(q,), name=f"pg-stream-{i}", daemon=True)
+            for i, q in enumerate(queries)
+        ]
+        for t in threads:
+            t.start()
+        remaining = len(threads)
+        try:
+            while remaining:
+                item = out.get()
+                if item is _DONE:
+                    remaining -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            stop.set()
+            while any(t.is_alive() for t in threads):
+                try:
+                    out.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+
+    def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:
+        worker = self._acquire()
+        try:
+            cur = worker.connection.cursor()
+            try:
+                cur.adbc_statement.set_options(
+                    **{"adbc.postgresql.batch_size_hint_bytes": str(self.options.batch_size_hint_bytes)}
+                )
+                log.debug("COPY stream: %s", sql)
+                cur.execute(sql)
+                reader = cur.fetch_record_batch()
+                yielded = False
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    if batch.num_rows or not yielded:
+                        yielded = True
+                        yield convert(batch)
+                if not yielded:  # no batch at all: an empty one keeps the columns
+                    empty = [pa.array([], type=f.type) for f in reader.schema]
+                    yield convert(pa.RecordBatch.from_arrays(empty, schema=reader.schema))
+            finally:
+                cur.close()
+        finally:
+            worker.lock.release()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for worker in self._workers:
+            try:
+                worker.connection.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                log.debug("closing a PostgreSQL stream connection failed", exc_info=True)
+        try:
+            self._coordinator.rollback()
+            self._coordinator.close()
+        except Exception:  # noqa: BLE001
+            log.debug("closing the PostgreSQL coordinator connection failed", exc_info=True)
+
+    def __enter__(self) -> PostgresSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def ctid_ranges(blocks: int, parts: int) -> list[str]:
+    """WHERE clauses splitting a heap of ``blocks`` pages into ``parts`` TID ranges (last one open)."""
+    if parts <= 1:
+        return ["TRUE"]
+    bounds = [blocks * i // parts for i in range(parts)]
+    clauses = []
+    for i, low in enumerate(bounds):
+        clause = f"ctid >= '({low},0)'::tid"
+        if i + 1 < len(bounds):
+            clause += f" AND ctid < '({bounds[i + 1]},0)'::tid"
+        clauses.append(clause)
+    return clauses
