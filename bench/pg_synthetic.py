@@ -77,7 +77,7 @@ def fill(dsn: str, schema: str, payments: int, loader_role: str = "loader") -> d
         f"""INSERT INTO payments
             SELECT md5('p' || i)::uuid, md5('u' || (1 + i % {u}))::uuid,
                    CASE WHEN i % 5 = 0 THEN NULL ELSE md5('o' || (1 + i % {o}))::uuid END,
-                   ((i * 7919) % 50000 + 1) / 100.0, (ARRAY['EUR','USD','GBP','CHF'])[1 + i % 4],
+                   ((i::bigint * 7919) % 50000 + 1) / 100.0, (ARRAY['EUR','USD','GBP','CHF'])[1 + i % 4],
                    (ARRAY['pending','succeeded','refunded','failed'])[1 + i % 4],
                    CASE WHEN i % 4 IN (1, 2) THEN ts END, ts - interval '1 hour', ts
             FROM (SELECT i, now() - interval '1 hour' - (i % 15552000) * interval '1 second' AS ts

@@ -24,6 +24,7 @@ from loaders.postgres.catalog import SourceColumn
 
 UUID_EXTENSION = "arrow.uuid"
 DLT_ID = "_dlt_id"
+DLT_LOAD_ID = "_dlt_load_id"
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # byte -> its two hex characters as one little-endian uint16 (first character in the low byte)
@@ -90,7 +91,12 @@ def unscaled_to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array
 
 
 def convert_batch(
-    batch: pa.RecordBatch, columns: Iterable[SourceColumn], *, uuid_as_text: bool = False, add_dlt_id: bool = True
+    batch: pa.RecordBatch,
+    columns: Iterable[SourceColumn],
+    *,
+    uuid_as_text: bool = False,
+    add_dlt_id: bool = True,
+    not_null: frozenset[str] | set[str] = frozenset(),
 ) -> pa.RecordBatch:
     """The batch with raw types: decimals rebuilt, extension types resolved, a ``_dlt_id`` appended."""
     by_name = {c.name: c for c in columns}
@@ -104,14 +110,18 @@ def convert_batch(
         elif is_uuid_type(array.type):
             if uuid_as_text:
                 array = uuid_to_text(array)
-        elif isinstance(array.type, pa.BaseExtensionType):
-            array = array.storage
+        else:
+            if isinstance(array.type, pa.BaseExtensionType):
+                array = array.storage
             ps = column.numeric_precision_scale if column is not None else None
             if ps is not None and ps[0] <= 38 and pa.types.is_string(array.type):
-                array = array.cast(pa.decimal128(*ps))
-        fields.append(pa.field(fld.name, array.type, nullable=True))
+                array = array.cast(pa.decimal128(*ps))  # a wide numeric ADBC formatted as text
+        fields.append(pa.field(fld.name, array.type, nullable=fld.name not in not_null or array.null_count > 0))
         arrays.append(array)
     if add_dlt_id:
+        # dlt fills _dlt_load_id in place of this placeholder: raw keeps dlt's column order
+        fields.append(pa.field(DLT_LOAD_ID, pa.string()))
+        arrays.append(pa.nulls(batch.num_rows, pa.string()))
         ids = random_uuids(batch.num_rows)
         if uuid_as_text:
             ids = uuid_to_text(ids)

@@ -213,7 +213,12 @@ def _resource_rows(
     state = dlt.current.resource_state()
     started = time.monotonic()
     stats.mode = "full" if plan.full else "incremental"
-    convert = partial(convert_batch, columns=plan.table.columns, uuid_as_text=options.uuid_as_text)
+    convert = partial(
+        convert_batch,
+        columns=plan.table.columns,
+        uuid_as_text=options.uuid_as_text,
+        not_null=set(spec.primary_key),
+    )
     queries = _table_queries(session, plan)
     old_cursor = _parse_cursor(state.get("cursor"))
     cursor_value: Any = None if plan.full else old_cursor
@@ -256,12 +261,13 @@ def _resource_rows(
 def _hints(plan: TablePlan) -> dict[str, Any]:
     spec = plan.spec
     columns: dict[str, Any] = {key: {"name": key, "nullable": False} for key in spec.primary_key}
-    if not spec.append_only:
-        columns[spec.cursor] = {"name": spec.cursor, "dedup_sort": "desc"}
+    columns["_dlt_id"] = {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True}
     if plan.full:
         disposition: Any = "replace"
     else:
         disposition = {"disposition": "merge", "strategy": "delete-insert"}
+        if not spec.append_only:  # the latest version of a row wins if a batch holds two
+            columns[spec.cursor] = {"name": spec.cursor, "dedup_sort": "desc"}
     return {"write_disposition": disposition, "primary_key": list(spec.primary_key), "columns": columns}
 
 

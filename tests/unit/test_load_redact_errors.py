@@ -1,0 +1,74 @@
+"""Credentials never reach a message; failures become one line naming the fix."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg2
+import pytest
+
+from loaders.errors import UserError
+from loaders.load.errors import LoadFailed, user_error
+from loaders.load.redact import RedactingFilter, redact
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could not connect to postgresql://loader:s3cr3t-pw@127.0.0.1:5432/app",
+        "dsn host=127.0.0.1 user=loader password=s3cr3t-pw dbname=app",
+        "dsn password='s3cr3t-pw' host=x",
+        "plain s3cr3t-pw inside",
+    ],
+)
+def test_redact_masks_passwords(text: str) -> None:
+    out = redact(text, ["s3cr3t-pw"])
+    assert "s3cr3t-pw" not in out
+    assert "***" in out
+
+
+def test_redact_leaves_urls_without_password() -> None:
+    assert redact("see https://example.com/a:b", []) == "see https://example.com/a:b"
+
+
+def test_log_filter_masks_message_args_and_traceback() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "dsn %s", ("postgresql://u:pw12345@h/db",), None)
+    try:
+        raise RuntimeError("boom postgresql://u:pw12345@h/db")
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "pw12345" not in text and "boom" in text
+
+
+def test_postgres_errors_become_one_line_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTGRES_DSN", "postgresql://loader:topsecret@db.example:6543/app")
+    refused = psycopg2.OperationalError(
+        'connection to server at "db.example", port 6543 failed: Connection refused\n\tIs the server running?'
+    )
+    message = str(user_error(refused, "extract", "raw_postgres", "/w.duckdb"))
+    assert "db.example:6543/app" in message and "make up" in message and "\n" not in message
+    assert "topsecret" not in message
+    auth = psycopg2.OperationalError('FATAL:  password authentication failed for user "loader"')
+    message = str(user_error(auth, "extract", "raw_postgres", "/w.duckdb"))
+    assert "credentials of role loader" in message and "POSTGRES_DSN" in message
+
+
+def test_wrapped_user_error_is_kept() -> None:
+    try:
+        try:
+            raise UserError("table x missing: create it")
+        except UserError as inner:
+            raise RuntimeError("dlt wrapper") from inner
+    except RuntimeError as outer:
+        error = user_error(outer, "extract", "raw_postgres", "/w.duckdb")
+    assert str(error) == "table x missing: create it"
+
+
+def test_unknown_failure_names_the_step_and_the_next_run() -> None:
+    error = user_error(ValueError("weird\nsecond line"), "load", "raw_postgres", "/w.duckdb")
+    assert isinstance(error, LoadFailed) and error.exit_code == 1
+    assert "load failed" in str(error) and "ValueError: weird" in str(error) and "\n" not in str(error)
