@@ -1,0 +1,241 @@
+"""`loaders load --source postgres` against the real local PostgreSQL and a scratch warehouse.
+
+The module's tests run in order on one source schema: first load, incremental
+runs, a rerun with no change, then the source's surprises (late commits, a new
+column, an unknown value, a changed type, a missing table, a server down, bad
+credentials).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from loaders.settings import PostgresSettings
+from pg_load_helpers import (
+    KEYS,
+    LoaderEnv,
+    assert_raw_matches_source,
+    drop_schema,
+    make_schema,
+    owner_execute,
+    raw_columns,
+    raw_rows,
+    source_columns,
+)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoaderEnv]:
+    schema = make_schema(payments=3000)
+    try:
+        yield LoaderEnv(schema, tmp_path_factory.mktemp("load_postgres"))
+    finally:
+        drop_schema(schema)
+
+
+def summary(stdout: str) -> dict[str, tuple[str, int, int]]:
+    """table -> (mode, rows extracted, rows in raw) from the printed summary."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 7 and parts[0] == "postgres":
+            rows[parts[1]] = (parts[2], int(parts[3].replace(",", "")), int(parts[4].replace(",", "")))
+    return rows
+
+
+def test_first_load_copies_every_table_exactly(env: LoaderEnv) -> None:
+    proc = env.load()
+    result = summary(proc.stdout)
+    assert set(result) == set(KEYS)
+    assert all(mode == "full" for mode, _, _ in result.values())
+    assert all(extracted == in_raw for _, extracted, in_raw in result.values())
+    assert "extract" in proc.stderr  # progress
+    assert_raw_matches_source(env)
+
+
+def test_raw_layout_and_types(env: LoaderEnv) -> None:
+    for table in KEYS:
+        columns = raw_columns(env.warehouse, table)
+        names = [name for name, _ in columns]
+        assert names == source_columns(env.schema, table) + ["_dlt_load_id", "_dlt_id"]
+    types = dict(raw_columns(env.warehouse, "payments"))
+    assert types["id"] == "VARCHAR" and types["user_id"] == "VARCHAR" and types["outing_id"] == "VARCHAR"
+    assert types["amount"] == "DECIMAL(12,2)"
+    assert types["paid_at"] == types["created_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["currency"] == types["status"] == "VARCHAR"
+    assert types["_dlt_load_id"] == types["_dlt_id"] == "VARCHAR"
+    assert dict(raw_columns(env.warehouse, "notifications"))["id"] == "BIGINT"
+    amounts = {r[0]: r[1] for r in raw_rows(env.warehouse, "payments", ["id", "amount"])}
+    assert amounts["00000000-0000-0000-0000-0000000000aa"] == Decimal("9999999999.99")
+    assert amounts["00000000-0000-0000-0000-0000000000ab"] == Decimal("0.01")
+    load_ids = {r[0] for r in raw_rows(env.warehouse, "users", ["_dlt_load_id"])}
+    assert len(load_ids) == 1 and re.fullmatch(r"\d{10}\.\d+", load_ids.pop())
+    dlt_ids = [r[0] for r in raw_rows(env.warehouse, "payments", ["_dlt_id"])]
+    assert len(set(dlt_ids)) == len(dlt_ids)
+
+
+def test_rerun_without_source_change_changes_nothing(env: LoaderEnv) -> None:
+    before = {t: sorted(raw_rows(env.warehouse, t), key=str) for t in KEYS}
+    proc = env.load()
+    result = summary(proc.stdout)
+    assert all(mode == "incremental" for mode, _, _ in result.values())
+    assert all(extracted == 0 for _, extracted, _ in result.values()), proc.stdout
+    after = {t: sorted(raw_rows(env.warehouse, t), key=str) for t in KEYS}
+    assert after == before  # same rows, same _dlt_load_id and _dlt_id: nothing was rewritten
+
+
+def test_incremental_run_merges_changes_and_appends(env: LoaderEnv) -> None:
+    owner_execute(
+        """
+        UPDATE payments SET status = 'refunded', updated_at = now() WHERE id IN (SELECT id FROM payments ORDER BY id LIMIT 30);
+        UPDATE users SET city = 'Lyon', updated_at = now() WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 5);
+        UPDATE outing_participants SET rsvp = 'declined', updated_at = now()
+            WHERE (outing_id, user_id) IN (SELECT outing_id, user_id FROM outing_participants LIMIT 7);
+        INSERT INTO payments SELECT gen_random_uuid(), id, NULL, 12.34, 'EUR', 'pending', NULL, now(), now()
+            FROM users LIMIT 11;
+        INSERT INTO notifications (user_id, kind, created_at) SELECT id, 'new_message', now() FROM users LIMIT 13;
+        """,
+        schema=env.schema,
+    )
+    proc = env.load()
+    result = summary(proc.stdout)
+    assert result["payments"][:2] == ("incremental", 41)
+    assert result["users"][1] == 5
+    assert result["outing_participants"][1] == 7
+    assert result["notifications"][1] == 13
+    assert result["groups"][1] == 0
+    assert_raw_matches_source(env)
+
+
+def test_a_row_committed_late_inside_the_lag_window_is_loaded(env: LoaderEnv) -> None:
+    """A transaction that stamped updated_at before the last load's cursor but committed after it is
+    loaded if it is within the lag (10 minutes); beyond the lag it is missed until a full refresh."""
+    owner_execute(
+        """
+        UPDATE groups SET name = 'late commit', updated_at = (SELECT max(updated_at) FROM groups) - interval '3 minutes'
+            WHERE id = (SELECT id FROM groups ORDER BY id LIMIT 1);
+        UPDATE groups SET name = 'too late', updated_at = (SELECT max(updated_at) FROM groups) - interval '20 minutes'
+            WHERE id = (SELECT id FROM groups ORDER BY id DESC LIMIT 1);
+        """,
+        schema=env.schema,
+    )
+    proc = env.load("--tables", "groups")
+    assert summary(proc.stdout)["groups"][1] == 1
+    names = {r[0] for r in raw_rows(env.warehouse, "groups", ["name"])}
+    assert "late commit" in names and "too late" not in names
+    env.load("--tables", "groups", "--full-refresh")
+    assert_raw_matches_source(env, ["groups"])
+
+
+def test_unknown_status_value_loads_into_raw(env: LoaderEnv) -> None:
+    owner_execute("ALTER TABLE payments DROP CONSTRAINT IF EXISTS payments_status_check", schema=env.schema)
+    owner_execute(
+        "UPDATE payments SET status = 'chargeback 💸', updated_at = now() "
+        "WHERE id = '00000000-0000-0000-0000-0000000000ab'",
+        schema=env.schema,
+    )
+    env.load("--tables", "payments")
+    statuses = {r[0]: r[1] for r in raw_rows(env.warehouse, "payments", ["id", "status"])}
+    assert statuses["00000000-0000-0000-0000-0000000000ab"] == "chargeback 💸"
+
+
+def test_new_source_column_appears_in_raw_with_its_values(env: LoaderEnv) -> None:
+    owner_execute("ALTER TABLE users ADD COLUMN nickname text DEFAULT 'nick'", schema=env.schema)
+    owner_execute(
+        "UPDATE users SET nickname = NULL WHERE id = '00000000-0000-0000-0000-000000000001'", schema=env.schema
+    )
+    proc = env.load("--tables", "users")
+    assert summary(proc.stdout)["users"][0] == "full"
+    assert "nickname" in proc.stderr  # the reason is shown
+    assert "nickname" in [c for c, _ in raw_columns(env.warehouse, "users")]  # added at the end of the table
+    assert_raw_matches_source(env, ["users"])
+    # and the next run is incremental again
+    proc = env.load("--tables", "users")
+    assert summary(proc.stdout)["users"][:2] == ("incremental", 0)
+
+
+def test_changed_column_type_stops_with_the_fix_then_full_refresh_takes_it(env: LoaderEnv) -> None:
+    owner_execute("ALTER TABLE payments ALTER COLUMN amount TYPE numeric(14,3)", schema=env.schema)
+    proc = env.load("--tables", "payments,users", check=False)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1
+    assert "payments.amount changed type" in lines[0] and "--full-refresh" in lines[0]
+    proc = env.load("--tables", "payments", "--full-refresh")
+    assert summary(proc.stdout)["payments"][0] == "full"
+    assert dict(raw_columns(env.warehouse, "payments"))["amount"] == "DECIMAL(14,3)"
+    assert_raw_matches_source(env, ["payments"])
+
+
+def test_empty_source_table_still_gets_its_raw_table(env: LoaderEnv) -> None:
+    owner_execute("CREATE TABLE IF NOT EXISTS empty_probe (id int)", schema=env.schema)  # unrelated noise
+    owner_execute("DELETE FROM notifications", schema=env.schema)
+    proc = env.load("--tables", "notifications", "--full-refresh")
+    assert summary(proc.stdout)["notifications"] == ("full", 0, 0)
+    assert [c for c, _ in raw_columns(env.warehouse, "notifications")][:2] == ["id", "user_id"]
+
+
+def test_missing_source_table_names_the_fix(env: LoaderEnv) -> None:
+    owner_execute("ALTER TABLE outing_participants RENAME TO outing_participants_old", schema=env.schema)
+    try:
+        proc = env.load(check=False)
+    finally:
+        owner_execute("ALTER TABLE outing_participants_old RENAME TO outing_participants", schema=env.schema)
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]
+    assert f"{env.schema}.outing_participants not found in PostgreSQL" in error and "--tables" in error
+
+
+def test_unknown_table_name_lists_the_valid_ones(env: LoaderEnv) -> None:
+    proc = env.load("--tables", "paymentz", check=False)
+    assert proc.returncode == 2 and "choose among" in proc.stderr and "payments" in proc.stderr
+
+
+def _dsn_with(**parts: str) -> str:
+    dsn = PostgresSettings.from_env().dsn
+    match = re.fullmatch(r"(postgres(?:ql)?://)([^:]+):([^@]*)@([^:/]+):(\d+)/(.*)", dsn)
+    assert match, "the tests expect a URL-style POSTGRES_DSN"
+    scheme, user, password, host, port, db = match.groups()
+    values = {"user": user, "password": password, "host": host, "port": port, "db": db, **parts}
+    return f"{scheme}{values['user']}:{values['password']}@{values['host']}:{values['port']}/{values['db']}"
+
+
+def test_source_down_fails_fast_with_the_fix(env: LoaderEnv) -> None:
+    started = time.monotonic()
+    proc = env.load(check=False, POSTGRES_DSN=_dsn_with(port="9"))
+    assert time.monotonic() - started < 60
+    assert proc.returncode == 2
+    error = proc.stderr.strip().splitlines()[-1]
+    assert "refused the connection" in error and "make up" in error and "POSTGRES_DSN" in error
+
+
+def test_bad_password_is_reported_and_never_printed(env: LoaderEnv) -> None:
+    secret = "Wr0ng-Secret-" + "x" * 8
+    proc = env.load(check=False, verbose=True, POSTGRES_DSN=_dsn_with(password=secret))
+    assert proc.returncode == 2
+    assert "rejected the credentials" in proc.stderr.strip().splitlines()[-1]
+    assert secret not in proc.stdout and secret not in proc.stderr
+    real = PostgresSettings.from_env().dsn.split(":")[2].split("@")[0]
+    assert real not in proc.stdout and real not in proc.stderr
+
+
+def test_real_password_never_in_verbose_logs(env: LoaderEnv) -> None:
+    proc = env.load("--tables", "groups", verbose=True)
+    password = PostgresSettings.from_env().dsn.split(":")[2].split("@")[0]
+    assert password not in proc.stdout and password not in proc.stderr
+    assert "DEBUG" in proc.stderr or "INFO" in proc.stderr
+
+
+def test_full_refresh_reloads_everything(env: LoaderEnv) -> None:
+    proc = env.load("--full-refresh")
+    result = summary(proc.stdout)
+    assert all(mode == "full" for mode, _, _ in result.values())
+    assert_raw_matches_source(env)
