@@ -85,6 +85,9 @@ def make_pipeline(kind: SourceKind, warehouse: Path) -> Any:
     from dlt.destinations import duckdb as duckdb_destination
     from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+    from loaders.load.dlt_tuning import tune_parquet_writer
+
+    tune_parquet_writer()
     credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_config())
     pipeline = dlt.pipeline(
         pipeline_name=kind.pipeline_name,
@@ -199,6 +202,16 @@ def _extract_metrics(extract_info: Any) -> dict[str, tuple[int, float]]:
     return out
 
 
+def _release_memory() -> None:
+    """Give the Arrow buffers of the extract back to the system before DuckDB needs memory."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # noqa: BLE001 - an optimisation only
+        log.debug("could not release Arrow memory", exc_info=True)
+
+
 def run_source(
     kind: SourceKind, tables: list[str], full_refresh: bool, warehouse: Path, progress: Progress
 ) -> SourceResult:
@@ -231,6 +244,7 @@ def run_source(
                         pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
                     )
         result.phases["extract"] = time.monotonic() - t
+        _release_memory()
 
         step = "normalize"
         t = time.monotonic()

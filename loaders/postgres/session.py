@@ -34,8 +34,8 @@ _DONE = object()
 class SessionOptions:
     streams: int = 2  # parallel COPY streams for a full read of a large table
     min_blocks_per_stream: int = 4096  # 32 MiB of heap per stream at least
-    batch_size_hint_bytes: int = 16 << 20
-    queue_batches: int = 2  # decoded batches waiting per table (bounds memory)
+    batch_size_hint_bytes: int = 8 << 20
+    queue_batches: int = 1  # decoded batches waiting per table (bounds memory)
 
 
 @dataclass
@@ -99,10 +99,10 @@ class PostgresSession:
         return max(1, min(self.options.streams, by_size))
 
     def read(self, queries: list[str], convert: BatchFn) -> Iterator[pa.RecordBatch]:
-        """Run ``queries`` (one per stream) in parallel and yield their converted batches."""
-        if len(queries) == 1:
-            yield from self._read_one(queries[0], convert)
-            return
+        """Run ``queries`` (one per stream) in parallel and yield their converted batches.
+
+        Even one stream reads in a thread: decoding the next batch overlaps with the caller
+        writing the previous one (dlt's parquet writer)."""
         out: queue.Queue[Any] = queue.Queue(maxsize=max(1, self.options.queue_batches))
         stop = threading.Event()
 
