@@ -8,6 +8,7 @@ Environment variables (all optional):
   POSTGRES_SCHEMA               the PostgreSQL schema of the app's tables (default public)
   LOADERS_PG_STREAMS            parallel COPY streams for a full read of a big table
                                 (default: the number of CPUs, at most 4)
+  LOADERS_PG_MIN_BLOCKS_PER_STREAM  heap pages (8 KiB) per stream at least (default 4096)
   LOADERS_DUCKDB_MEMORY_LIMIT   DuckDB's memory limit while loading (default 128MB)
   LOADERS_DUCKDB_THREADS        DuckDB's threads while loading (default: the number of CPUs)
 
@@ -93,6 +94,10 @@ def cpu_count() -> int:
 
 def pg_streams() -> int:
     return _int_setting("LOADERS_PG_STREAMS", min(4, cpu_count()), minimum=1)
+
+
+def pg_min_blocks_per_stream() -> int:
+    return _int_setting("LOADERS_PG_MIN_BLOCKS_PER_STREAM", 4096, minimum=1)
 
 
 def duckdb_config() -> dict[str, str | int | bool]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from loaders.errors import UserError
 from loaders.load import testhooks
-from loaders.load.config import cursor_lag, pg_streams, postgres_schema
+from loaders.load.config import cursor_lag, pg_min_blocks_per_stream, pg_streams, postgres_schema
 from loaders.load.raw import PipelineRaw
 from loaders.load.runner import Extract, SourceKind
 from loaders.progress import Progress
@@ -68,10 +68,11 @@ def open_postgres(
             first_rows.append(True)
             testhooks.pause("extract")
 
-    with PostgresSession(settings.dsn, SessionOptions(streams=pg_streams())) as session:
+    with PostgresSession(settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())) as session:
         plans = plan_tables(session, raw, tables, full_refresh, options)
         for plan in plans:
-            progress.step(f"{plan.spec.name}: {'full' if plan.full else 'incremental'} ({plan.reason})")
+            mode = "full" if plan.full else "incremental"
+            progress.step(f"{plan.spec.name}: {mode}" + (f" ({plan.reason})" if plan.reason != mode else ""))
         extracts = []
         dropped = [p for p in plans if p.refresh]
         kept = [p for p in plans if not p.refresh]

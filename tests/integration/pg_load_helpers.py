@@ -225,3 +225,13 @@ def assert_raw_matches_source(env: LoaderEnv, tables: list[str] | None = None) -
         assert not missing and not extra, f"{table}: {len(missing)} rows missing, {len(extra)} extra"
         different = [k for k in source if source[k] != raw_by_key[k]]
         assert not different, f"{table}: {len(different)} rows differ, e.g. {source[different[0]]} vs {raw_by_key[different[0]]}"
+
+
+def summary(stdout: str) -> dict[str, tuple[str, int, int]]:
+    """table -> (mode, rows extracted, rows in raw) from the printed summary."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 7 and parts[0] == "postgres":
+            rows[parts[1]] = (parts[2], int(parts[3].replace(",", "")), int(parts[4].replace(",", "")))
+    return rows

@@ -29,6 +29,7 @@ from pg_load_helpers import (
     raw_columns,
     raw_rows,
     source_columns,
+    summary,
 )
 
 
@@ -39,16 +40,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoaderEnv]:
         yield LoaderEnv(schema, tmp_path_factory.mktemp("load_postgres"))
     finally:
         drop_schema(schema)
-
-
-def summary(stdout: str) -> dict[str, tuple[str, int, int]]:
-    """table -> (mode, rows extracted, rows in raw) from the printed summary."""
-    rows = {}
-    for line in stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 7 and parts[0] == "postgres":
-            rows[parts[1]] = (parts[2], int(parts[3].replace(",", "")), int(parts[4].replace(",", "")))
-    return rows
 
 
 def test_first_load_copies_every_table_exactly(env: LoaderEnv) -> None:
