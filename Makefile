@@ -52,7 +52,7 @@ test: up lint ## THE TEST COMMAND: stack up, lint, k8s validation, every test ag
 	$(VENV)/bin/pytest
 
 lint: setup ## sqlfluff on the dbt models (duckdb dialect, dbt templater)
-	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(VENV)/bin/sqlfluff lint models analyses
+	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(VENV)/bin/sqlfluff lint models
 
 .PHONY: demo test lint
 
