@@ -15,7 +15,8 @@ and rebuilt), loads every row. Then:
   - a column added in the source reloads its table so the column is filled; a
     column whose type changed stops that table with the fix (--full-refresh).
 
-A run killed at any point is completed (or cleanly redone) by the next one.
+A run killed at any point is completed (or cleanly redone) by the next one;
+--discard-pending drops what it left instead (its rows are then read again).
 One writer at a time: a second run fails fast (or waits, --wait) on the lock
 file beside the warehouse.
 
@@ -61,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wait", action="store_true", help="wait for a running load or job to finish instead of failing fast"
+    )
+    parser.add_argument(
+        "--discard-pending",
+        action="store_true",
+        help="drop what an interrupted run left instead of finishing it (its rows are read again)",
     )
 
 
@@ -115,6 +121,7 @@ def load_all(
     *,
     wait: bool = False,
     verbose: bool = False,
+    discard_pending: bool = False,
 ) -> list[SourceResult]:
     """Load the sources into the warehouse under its lock; raises UserError if any source failed.
 
@@ -144,7 +151,7 @@ def load_all(
                     result.error = exc
                 results.append(result)
                 continue
-            results.append(run_source(kind, names, full_refresh, warehouse, progress))
+            results.append(run_source(kind, names, full_refresh, warehouse, progress, discard_pending))
     print(render(results, str(warehouse)), flush=True)
     errors = [r.error for r in results if r.error is not None]
     if len(errors) == 1:
@@ -165,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             tables=parse_tables(args.tables),
             wait=args.wait,
             verbose=bool(getattr(args, "verbose", False)),
+            discard_pending=args.discard_pending,
         )
     except UserError:
         raise

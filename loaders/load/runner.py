@@ -66,8 +66,10 @@ class Extract:
     refresh: str | None = None
 
 
-# (pipeline, raw view, selected tables, full refresh, stats by table, progress) -> extracts
-Opener = Callable[[Any, PipelineRaw, list[str], bool, dict[str, Any], Progress], AbstractContextManager[list[Extract]]]
+# (pipeline, raw view, selected tables, tables to reload in full, stats by table, progress) -> extracts
+Opener = Callable[
+    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress], AbstractContextManager[list[Extract]]
+]
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,12 @@ def _package_tables(pipeline: Any, load_id: str) -> set[str]:
     return tables
 
 
-def finish_pending(pipeline: Any, progress: Progress) -> tuple[int, set[str]]:
-    """Normalize and load the packages an interrupted run left; (packages, their tables)."""
+def finish_pending(pipeline: Any, progress: Progress, discard: bool = False) -> tuple[int, set[str]]:
+    """Normalize and load the packages an interrupted run left; (packages, their tables).
+
+    With ``discard`` they are deleted instead: the state sync then restores the cursors of
+    the last completed load from the warehouse, so their rows are read again.
+    """
     extracted = list(pipeline.list_extracted_load_packages())
     normalized = list(pipeline.list_normalized_load_packages())
     if not extracted and not normalized:
@@ -119,6 +125,17 @@ def finish_pending(pipeline: Any, progress: Progress) -> tuple[int, set[str]]:
     tables: set[str] = set()
     for load_id in extracted + normalized:
         tables |= _package_tables(pipeline, load_id)
+    if discard:
+        progress.step(
+            f"discarding {len(extracted) + len(normalized)} pending load package(s) (--discard-pending); "
+            f"reloading in full: {', '.join(sorted(tables)) or 'nothing'}"
+        )
+        try:
+            pipeline.abort_packages()
+        except Exception as exc:  # noqa: BLE001 - dlt raises when it aborts the package being loaded
+            if "abort" not in f"{type(exc).__name__} {exc}".lower():
+                raise
+        return 0, tables
     progress.step(
         f"finishing {len(extracted) + len(normalized)} load package(s) of an interrupted run "
         f"({', '.join(sorted(tables)) or 'state only'})"
@@ -202,6 +219,22 @@ def _extract_metrics(extract_info: Any) -> dict[str, tuple[int, float]]:
     return out
 
 
+def _detail(error: Exception) -> str:
+    text = str(error)
+    start = text.find("(")
+    end = text.find("):", start)
+    return text[start + 1 : end] if start >= 0 and end > start else text
+
+
+def _mode_from_schema(pipeline: Any, schema_name: str, table: str) -> str:
+    """full (replace) or incremental (merge, append), from the table's write disposition."""
+    try:
+        disposition = pipeline.schemas[schema_name].get_table(table).get("write_disposition")
+    except (KeyError, AttributeError):
+        return ""
+    return {"replace": "full", "merge": "incremental", "append": "incremental"}.get(str(disposition), "")
+
+
 def _release_memory() -> None:
     """Give the Arrow buffers of the extract back to the system before DuckDB needs memory."""
     try:
@@ -213,7 +246,12 @@ def _release_memory() -> None:
 
 
 def run_source(
-    kind: SourceKind, tables: list[str], full_refresh: bool, warehouse: Path, progress: Progress
+    kind: SourceKind,
+    tables: list[str],
+    full_refresh: bool,
+    warehouse: Path,
+    progress: Progress,
+    discard_pending: bool = False,
 ) -> SourceResult:
     """Load ``tables`` of one source into its raw schema; errors come back as one-line UserErrors."""
     result = SourceResult(kind.key, kind.pipeline_name)
@@ -223,10 +261,12 @@ def run_source(
         pipeline = make_pipeline(kind, warehouse)
         step = "resume"
         t = time.monotonic()
-        result.resumed_packages, resumed_tables = finish_pending(pipeline, progress)
+        result.resumed_packages, resumed_tables = finish_pending(pipeline, progress, discard_pending)
+        # tables of discarded packages may be half loaded (a replace truncates first): reload them
+        full_tables = set(tables) if full_refresh else (set(tables) & resumed_tables if discard_pending else set())
         step = "sync"
         pipeline = reconcile_state(pipeline, progress)
-        if resumed_tables:
+        if resumed_tables and not discard_pending:
             with PipelineRaw(pipeline, kind.schema_name) as raw:
                 result.repaired_rows = _repair(raw, resumed_tables, progress)
         if result.resumed_packages:
@@ -238,7 +278,7 @@ def run_source(
         extract_infos = []
         progress.step(f"extract: {', '.join(tables)}")
         with PipelineRaw(pipeline, kind.schema_name) as raw:
-            with kind.open(pipeline, raw, tables, full_refresh, stats, progress) as extracts:
+            with kind.open(pipeline, raw, tables, full_tables, stats, progress) as extracts:
                 for extract in extracts:
                     extract_infos.append(
                         pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
@@ -270,7 +310,7 @@ def run_source(
         for table in tables:
             stat = stats.get(table)
             rows, secs = generic.get(table, (0, 0.0))
-            mode = getattr(stat, "mode", "") or ("full" if full_refresh else "")
+            mode = getattr(stat, "mode", "") or _mode_from_schema(pipeline, kind.schema_name, table)
             if stat is not None and getattr(stat, "done", True):
                 rows, secs = stat.rows_extracted, stat.seconds
             result.tables.append(
@@ -281,4 +321,10 @@ def run_source(
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line
         log.debug("%s failed at %s", kind.pipeline_name, step, exc_info=True)
         result.error = user_error(exc, step, kind.pipeline_name, str(warehouse))
+        if step == "resume" and type(result.error).__name__ == "LoadFailed":
+            result.error = type(result.error)(
+                f"{kind.pipeline_name}: finishing the interrupted load failed ({_detail(result.error)}): "
+                "rerun to retry; if it keeps failing, drop it with `loaders load --discard-pending` "
+                "(its rows are read again from the source)"
+            )
     return result

@@ -52,7 +52,7 @@ def cassandra_tables() -> tuple[str, ...]:
 
 @contextmanager
 def open_postgres(
-    pipeline: Any, raw: PipelineRaw, tables: list[str], full_refresh: bool, stats: dict[str, Any], progress: Progress
+    pipeline: Any, raw: PipelineRaw, tables: list[str], full_tables: set[str], stats: dict[str, Any], progress: Progress
 ) -> Iterator[list[Extract]]:
     from loaders.postgres.session import PostgresSession, SessionOptions
     from loaders.postgres.source import PostgresOptions, plan_tables, postgres_source
@@ -69,7 +69,7 @@ def open_postgres(
             testhooks.pause("extract")
 
     with PostgresSession(settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())) as session:
-        plans = plan_tables(session, raw, tables, full_refresh, options)
+        plans = plan_tables(session, raw, tables, full_tables, options)
         for plan in plans:
             mode = "full" if plan.full else "incremental"
             progress.step(f"{plan.spec.name}: {mode}" + (f" ({plan.reason})" if plan.reason != mode else ""))
@@ -85,11 +85,12 @@ def open_postgres(
 
 @contextmanager
 def open_cassandra(
-    pipeline: Any, raw: PipelineRaw, tables: list[str], full_refresh: bool, stats: dict[str, Any], progress: Progress
+    pipeline: Any, raw: PipelineRaw, tables: list[str], full_tables: set[str], stats: dict[str, Any], progress: Progress
 ) -> Iterator[list[Extract]]:
     from loaders.settings import CassandraSettings
 
     module = cassandra_module()
+    full_refresh = bool(full_tables)  # the Cassandra source reloads all its selected tables or none
     source = module.cassandra_source(CassandraSettings.from_env(), list(tables), full_refresh)
     yield [Extract(source, "drop_resources" if full_refresh else None)]
 

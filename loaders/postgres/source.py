@@ -113,9 +113,12 @@ def _known_type(column: dict[str, Any]) -> tuple[str, int | None, int | None] | 
 
 
 def plan_tables(
-    session: PostgresSession, view: RawView, names: list[str], full_refresh: bool, options: PostgresOptions
+    session: PostgresSession, view: RawView, names: list[str], full_tables: set[str], options: PostgresOptions
 ) -> list[TablePlan]:
-    """Decide full or incremental per table; fail with the fix on a missing table or a type change."""
+    """Decide full or incremental per table; fail with the fix on a missing table or a type change.
+
+    ``full_tables`` are dropped and reloaded whatever their state (--full-refresh, discarded loads).
+    """
     catalog = read_catalog(session.cursor(), options.schema, names)
     missing = [n for n in names if n not in catalog]
     if missing:
@@ -144,8 +147,8 @@ def plan_tables(
         state = view.resource_state(name)
         known = {k: v for k, v in view.known_columns(name).items() if not k.startswith("_dlt_")}
         cursor = _parse_cursor(state.get("cursor"))
-        if full_refresh:
-            plans.append(TablePlan(spec, table, True, "--full-refresh", refresh=bool(known) or name in raw_tables))
+        if name in full_tables:
+            plans.append(TablePlan(spec, table, True, "reloaded in full", refresh=bool(known) or name in raw_tables))
             continue
         if cursor is None or not known:
             plans.append(TablePlan(spec, table, True, "first load", refresh=bool(known) or name in raw_tables))

@@ -177,3 +177,17 @@ def test_parallel_streams_read_one_consistent_snapshot(env: LoaderEnv) -> None:
     """Full reads split over several connections (ctid ranges) see exactly the rows of one instant."""
     env.load("--full-refresh", LOADERS_PG_STREAMS="3", LOADERS_PG_MIN_BLOCKS_PER_STREAM="1")
     assert_raw_matches_source(env)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-load", "incremental"])
+def test_discard_pending_redoes_the_interrupted_tables(env: LoaderEnv, schema: str, first: bool) -> None:
+    """The escape hatch for a package that cannot be finished: it is dropped and its tables reloaded."""
+    if not first:
+        env.load()
+        change_source(schema)
+    kill_at(env, "load")
+    proc = env.load("--discard-pending")
+    assert "discarding 1 pending load package(s)" in proc.stderr
+    assert_raw_matches_source(env)
+    proc = env.load()
+    assert all(extracted == 0 for _, extracted, _ in summary(proc.stdout).values())

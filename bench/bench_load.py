@@ -1,0 +1,263 @@
+"""Benchmark of `loaders load`: the binary COPY floor and the loader, side by side, in one run.
+
+    .venv/bin/python bench/bench_load.py                       # 2,000,000 payments (minutes)
+    .venv/bin/python bench/bench_load.py --payments 20000      # the CI scale (seconds)
+    .venv/bin/python bench/bench_load.py --reuse               # keep the filled schema of a previous run
+    .venv/bin/python bench/bench_load.py --cassandra           # also bare Cassandra scan vs loader
+
+PostgreSQL: a private schema (default loaders_bench) of the app's seven tables is
+filled by SQL (bench/pg_synthetic.py, sizes after --payments) with the app
+owner's role. Then, against the local stack, in this order:
+
+1. floor   per table, `COPY (SELECT * FROM t) TO STDOUT (FORMAT binary)` into a null
+           sink with psycopg2 and the loader's role (best of two): what reading the
+           table costs PostgreSQL and the wire, with no decoding at all;
+2. full    per table, `loaders load --source postgres --tables t --full-refresh` as a
+           subprocess into a scratch warehouse: the table's seconds from the loader's
+           summary (extract + load jobs), the process wall time (Python start, dlt,
+           state sync included) and the process's peak RSS (wait4);
+3. all     one full load of every table, then 1 % of each mutable table's rows
+           updated and 1 % notifications appended, then the incremental run: per-table
+           seconds and wall time, beside the full load.
+
+Cassandra (--cassandra): for each table of loaders.cassandra.source.TABLES, the
+bare token-range scan (loaders.cassandra.scan.bare_scan(settings, table,
+parallelism)) beside `loaders load --source cassandra --tables t --full-refresh`;
+skipped when the Cassandra loader or its bare scan is not there.
+
+Real code paths only: the loader runs as the `loaders` command, reading the
+schema through POSTGRES_SCHEMA with its read-only role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "bench"))
+
+import psycopg2  # noqa: E402
+
+from loaders.postgres.tables import TABLES  # noqa: E402
+from loaders.settings import PostgresSettings, app_postgres_dsn  # noqa: E402
+from pg_synthetic import append_notifications, fill, sizes, touch  # noqa: E402
+
+MUTABLE = [t for t in TABLES if t != "notifications"]
+
+
+class NullSink(io.RawIOBase):
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        return len(b)
+
+    def writable(self) -> bool:
+        return True
+
+
+@dataclass
+class Run:
+    wall: float
+    peak_rss_mb: float
+    tables: dict[str, tuple[str, int, float]]  # table -> (mode, rows extracted, seconds)
+    stdout: str
+    stderr: str
+
+
+def copy_floor(schema: str, table: str, repeat: int = 2) -> float:
+    best = float("inf")
+    conn = psycopg2.connect(PostgresSettings.from_env().dsn)
+    try:
+        with conn.cursor() as cur:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                cur.copy_expert(f'COPY (SELECT * FROM "{schema}".{table}) TO STDOUT (FORMAT binary)', NullSink())
+                best = min(best, time.perf_counter() - started)
+        conn.rollback()
+    finally:
+        conn.close()
+    return best
+
+
+def parse_summary(stdout: str) -> dict[str, tuple[str, int, float]]:
+    tables = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 7 and parts[0] in ("postgres", "cassandra") and parts[3][0].isdigit():
+            tables[parts[1]] = (parts[2], int(parts[3].replace(",", "")), float(parts[5]))
+    return tables
+
+
+def run_loader(args: list[str], env: dict[str, str]) -> Run:
+    """``loaders load`` as a child process: wall time, peak RSS (wait4) and its summary."""
+    out = tempfile.TemporaryFile(mode="w+")
+    err = tempfile.TemporaryFile(mode="w+")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "loaders.cli", "load", *args], env=env, stdout=out, stderr=err, cwd=PROJECT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"loaders load {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}")
+    return Run(wall, usage.ru_maxrss / 1024, parse_summary(stdout), stdout, stderr)
+
+
+def loader_env(schema: str, work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOADERS_TEST_")}
+    env.update(
+        POSTGRES_SCHEMA=schema,
+        WAREHOUSE_PATH=str(work / "warehouse" / "bench.duckdb"),
+        DLT_DATA_DIR=str(work / "dlt"),
+    )
+    return env
+
+
+def schema_rows(schema: str) -> dict[str, int]:
+    conn = psycopg2.connect(app_postgres_dsn())
+    try:
+        with conn.cursor() as cur:
+            counts = {}
+            for table in TABLES:
+                cur.execute(f'SELECT count(*) FROM "{schema}".{table}')
+                counts[table] = cur.fetchone()[0]
+            return counts
+    except psycopg2.Error:
+        return {}
+    finally:
+        conn.close()
+
+
+def fmt_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}" if seconds > 0 and rows else "-"
+
+
+def bench_postgres(args: argparse.Namespace, work: Path) -> None:
+    schema = args.schema
+    rows = schema_rows(schema) if args.reuse else {}
+    if not rows or rows.get("payments") != args.payments:
+        print(f"filling schema {schema} ({args.payments:,} payments) ...", flush=True)
+        started = time.perf_counter()
+        fill(app_postgres_dsn(), schema, args.payments)
+        print(f"  filled in {time.perf_counter() - started:.0f} s", flush=True)
+        rows = schema_rows(schema)
+    env = loader_env(schema, work)
+    tables = [t for t in TABLES if not args.tables or t in args.tables.split(",")]
+
+    print(f"\nPostgreSQL, schema {schema}: full load of each table alone (one `loaders load` process per table)")
+    header = f"{'table':<20} {'rows':>11} {'COPY floor s':>12} {'loader s':>9} {'ratio':>6} {'rows/s':>11} {'wall s':>7} {'peak RSS MB':>11}"
+    print(header)
+    print("-" * len(header))
+    full_alone: dict[str, float] = {}
+    for table in tables:
+        floor = copy_floor(schema, table)
+        run = run_loader(["--source", "postgres", "--tables", table, "--full-refresh"], env)
+        mode, extracted, seconds = run.tables[table]
+        full_alone[table] = seconds
+        print(
+            f"{table:<20} {extracted:>11,} {floor:>12.2f} {seconds:>9.2f} {seconds / floor:>6.1f} "
+            f"{fmt_rate(extracted, seconds):>11} {run.wall:>7.2f} {run.peak_rss_mb:>11.0f}",
+            flush=True,
+        )
+
+    print("\nAll tables in one run: full load, then 1 % of rows changed and the incremental run")
+    full = run_loader(["--source", "postgres", "--full-refresh", *(["--tables", ",".join(tables)] if args.tables else [])], env)
+    changed: dict[str, int] = {}
+    for table in tables:
+        if table in MUTABLE:
+            changed[table] = touch(app_postgres_dsn(), schema, table, 0.01)
+        else:
+            n = max(1, rows.get(table, 0) // 100)
+            append_notifications(app_postgres_dsn(), schema, n)
+            changed[table] = n
+    incr = run_loader(["--source", "postgres", *(["--tables", ",".join(tables)] if args.tables else [])], env)
+    header = f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
+    print(header)
+    print("-" * len(header))
+    for table in tables:
+        _, full_rows, full_s = full.tables[table]
+        _, incr_rows, incr_s = incr.tables[table]
+        print(
+            f"{table:<20} {full_rows:>11,} {full_s:>8.2f} {changed[table]:>9,} {incr_rows:>10,} {incr_s:>8.2f} "
+            f"{(incr_s / full_s if full_s else 0):>8.0%}",
+            flush=True,
+        )
+    print(
+        f"{'process wall':<20} {'':>11} {full.wall:>8.2f} {'':>9} {'':>10} {incr.wall:>8.2f} {incr.wall / full.wall:>8.0%}"
+    )
+    print(f"peak RSS: full {full.peak_rss_mb:.0f} MB, incremental {incr.peak_rss_mb:.0f} MB")
+    totals = [line for line in full.stdout.splitlines() if line.startswith("raw_postgres:")]
+    print(f"full-load phases: {totals[-1] if totals else '?'}")
+
+
+def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
+    try:
+        from loaders.cassandra.scan import bare_scan
+        from loaders.cassandra.source import TABLES as CASSANDRA_TABLES
+    except ImportError as exc:
+        print(f"\nCassandra: skipped ({exc})")
+        return
+    from loaders.settings import CassandraSettings
+
+    try:
+        from loaders.cassandra.scan import default_parallelism
+
+        parallelism = args.cassandra_parallelism or default_parallelism()
+    except ImportError:
+        parallelism = args.cassandra_parallelism or 4
+    settings = CassandraSettings.from_env()
+    env = loader_env(args.schema, work)
+    print(f"\nCassandra, keyspace {settings.keyspace}: bare token-range scan vs loader (parallelism {parallelism})")
+    header = f"{'table':<20} {'rows':>11} {'bare s':>8} {'loader s':>9} {'ratio':>6} {'wall s':>7} {'peak RSS MB':>11}"
+    print(header)
+    print("-" * len(header))
+    for table in CASSANDRA_TABLES:
+        started = time.perf_counter()
+        bare_rows = bare_scan(settings, table, parallelism)
+        bare = time.perf_counter() - started
+        run = run_loader(["--source", "cassandra", "--tables", table, "--full-refresh"], env)
+        _, extracted, seconds = run.tables.get(table, ("", 0, 0.0))
+        ratio = seconds / bare if bare else 0.0
+        print(
+            f"{table:<20} {bare_rows:>11,} {bare:>8.2f} {seconds:>9.2f} {ratio:>6.1f} {run.wall:>7.2f} {run.peak_rss_mb:>11.0f}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--payments", type=int, default=2_000_000, help="rows of payments (other tables scale with it)")
+    parser.add_argument("--schema", default="loaders_bench", help="PostgreSQL schema to fill and read")
+    parser.add_argument("--reuse", action="store_true", help="reuse the schema if it already has that many payments")
+    parser.add_argument("--tables", help="only these PostgreSQL tables (comma-separated)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch warehouse and dlt directory")
+    parser.add_argument("--cassandra", action="store_true", help="also bench the Cassandra loader against a bare scan")
+    parser.add_argument("--cassandra-parallelism", type=int, default=0)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"sizes at --payments {args.payments:,}: {sizes(args.payments)}; CPUs: {os.cpu_count()}")
+    work = Path(tempfile.mkdtemp(prefix="bench_load_"))
+    try:
+        if not args.no_postgres:
+            bench_postgres(args, work)
+        if args.cassandra:
+            bench_cassandra(args, work)
+    finally:
+        if args.keep:
+            print(f"\nscratch kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
