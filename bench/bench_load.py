@@ -244,6 +244,7 @@ def main() -> None:
     parser.add_argument("--cassandra", action="store_true", help="also bench the Cassandra loader against a bare scan")
     parser.add_argument("--cassandra-parallelism", type=int, default=0)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--drop-schema", action="store_true", help="drop the PostgreSQL schema at the end (CI)")
     args = parser.parse_args()
     print(f"sizes at --payments {args.payments:,}: {sizes(args.payments)}; CPUs: {os.cpu_count()}")
     work = Path(tempfile.mkdtemp(prefix="bench_load_"))
@@ -253,6 +254,11 @@ def main() -> None:
         if args.cassandra:
             bench_cassandra(args, work)
     finally:
+        if args.drop_schema:
+            conn = psycopg2.connect(app_postgres_dsn())
+            with conn, conn.cursor() as cur:
+                cur.execute(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE')
+            conn.close()
         if args.keep:
             print(f"\nscratch kept in {work}")
         else:

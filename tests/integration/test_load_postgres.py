@@ -230,3 +230,27 @@ def test_full_refresh_reloads_everything(env: LoaderEnv) -> None:
     result = summary(proc.stdout)
     assert all(mode == "full" for mode, _, _ in result.values())
     assert_raw_matches_source(env)
+
+
+def test_benchmark_runs_at_tiny_scale() -> None:
+    """bench/bench_load.py (run by hand at 2 M payments) works end to end, here at a tiny scale."""
+    import subprocess
+    import sys
+    import uuid
+
+    from loaders.settings import PROJECT_DIR
+
+    schema = f"lt_bench_{uuid.uuid4().hex[:8]}"
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "bench" / "bench_load.py"), "--payments", "2000", "--schema", schema, "--drop-schema"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PROJECT_DIR,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    payments = [line for line in lines if line.startswith("payments ")]
+    assert len(payments) == 2  # the full load alone, and the full/incremental pair
+    assert payments[0].split()[1] == "2,000"
+    assert any(line.startswith("peak RSS") for line in lines)
