@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,11 @@ def build_context_files(root: Path = ROOT) -> list[str]:
             if in_build_context(relative, rules):
                 kept.append(relative)
     return kept
+
+
+def image_app_dir(target: Path) -> Path:
+    """A copy of /app as the image holds it: the files .dockerignore lets in."""
+    for relative in build_context_files():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, target / relative)
+    return target

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from k8s_helpers import (
     build_context_files,
     dockerfile_stages,
     dockerignore_rules,
+    image_app_dir,
     image_env,
     in_build_context,
 )
@@ -104,14 +104,6 @@ def test_build_context_holds_what_the_job_reads_and_nothing_else() -> None:
         assert not in_build_context(left_out, rules), left_out
     for folder in UNWALKED:
         assert not in_build_context(f"{folder}/anything", rules), folder
-
-
-def image_app_dir(target: Path) -> Path:
-    """A copy of /app as the image holds it: the files .dockerignore lets in."""
-    for relative in build_context_files():
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / relative, target / relative)
-    return target
 
 
 def test_dbt_project_parses_from_the_image_layout(tmp_path: Path) -> None:

@@ -26,8 +26,7 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import pytest
 import yaml
-from k8s_helpers import ROOT, dockerfile_stages, image_env, one
-from test_k8s_image import image_app_dir
+from k8s_helpers import ROOT, dockerfile_stages, image_app_dir, image_env, one
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
