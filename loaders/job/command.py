@@ -56,8 +56,14 @@ def run(args: argparse.Namespace) -> int:
         if "load" not in args.skip:
             t = _step("load: PostgreSQL and Cassandra → raw schemas")
             from loaders.load.command import load_all
+            from loaders.load.errors import user_error
 
-            load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh)
+            try:
+                load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait)
+            except UserError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one line, never a traceback with a DSN in it
+                raise user_error(exc, "load", "loaders run", str(build_path)) from None
             timings["load"] = time.monotonic() - t
 
         t = _step("build: dbt build (seeds, models, tests)")
