@@ -20,7 +20,11 @@ class DbtOutcome:
     warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        tests = {k.split(":")[1]: v for k, v in self.counts.items() if k.startswith(("test:", "unit_test:"))}
+        tests: Counter[str] = Counter()
+        for key, count in self.counts.items():
+            resource, status = key.split(":", 1)
+            if resource in {"test", "unit_test"}:
+                tests[status] += count
         models = sum(v for k, v in self.counts.items() if k.startswith("model:"))
         seeds = sum(v for k, v in self.counts.items() if k.startswith("seed:"))
         parts = ", ".join(f"{n} {s}" for s, n in sorted(tests.items()))

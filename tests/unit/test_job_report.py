@@ -30,3 +30,16 @@ def test_run_analyses_reads_sql_files_read_only(tmp_path: Path) -> None:
     assert [r.name for r in results] == ["a_count", "b_total"]
     assert results[0].rows == [(5,)] and results[1].rows == [(10,)]
     assert "== b total (1 rows) ==" in report.render(results)
+
+
+def test_dbt_outcome_line_sums_data_and_unit_tests() -> None:
+    from collections import Counter
+
+    from loaders.job.dbt_runner import DbtOutcome
+
+    outcome = DbtOutcome(
+        "build",
+        True,
+        Counter({"model:success": 19, "seed:success": 1, "test:pass": 205, "test:warn": 2, "unit_test:pass": 9}),
+    )
+    assert outcome.line() == "dbt build: 19 models, 1 seeds, tests: 214 pass, 2 warn"
