@@ -199,17 +199,19 @@ def _repair(raw: PipelineRaw, tables: set[str], progress: Progress) -> int:
 
 
 def _load_seconds(load_info: Any) -> dict[str, float]:
-    seconds: dict[str, float] = {}
+    """Per table, the time from its first load job's start to its last one's end (jobs run in parallel)."""
+    spans: dict[str, list[Any]] = {}
     try:
         for metrics in load_info.metrics.values():
             for step in metrics:
                 for job in step.get("job_metrics", {}).values():
                     if job.finished_at and job.started_at:
-                        elapsed = (job.finished_at - job.started_at).total_seconds()
-                        seconds[job.table_name] = seconds.get(job.table_name, 0.0) + elapsed
+                        span = spans.setdefault(job.table_name, [job.started_at, job.finished_at])
+                        span[0] = min(span[0], job.started_at)
+                        span[1] = max(span[1], job.finished_at)
     except (AttributeError, TypeError):  # metrics are informative only
         log.debug("no load job metrics", exc_info=True)
-    return seconds
+    return {table: (end - start).total_seconds() for table, (start, end) in spans.items()}
 
 
 def _extract_metrics(extract_info: Any) -> dict[str, tuple[int, float]]:
