@@ -47,10 +47,10 @@ sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
 import psycopg2  # noqa: E402
+from pg_synthetic import append_notifications, fill, sizes, touch  # noqa: E402
 
 from loaders.postgres.tables import TABLES  # noqa: E402
 from loaders.settings import PostgresSettings, app_postgres_dsn  # noqa: E402
-from pg_synthetic import append_notifications, fill, sizes, touch  # noqa: E402
 
 MUTABLE = [t for t in TABLES if t != "notifications"]
 
@@ -101,7 +101,9 @@ def run_loader(args: list[str], env: dict[str, str]) -> Run:
     out = tempfile.TemporaryFile(mode="w+")
     err = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "loaders.cli", "load", *args], env=env, stdout=out, stderr=err, cwd=PROJECT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loaders.cli", "load", *args], env=env, stdout=out, stderr=err, cwd=PROJECT
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -171,7 +173,9 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
         )
 
     print("\nAll tables in one run: full load, then 1 % of rows changed and the incremental run")
-    full = run_loader(["--source", "postgres", "--full-refresh", *(["--tables", ",".join(tables)] if args.tables else [])], env)
+    full = run_loader(
+        ["--source", "postgres", "--full-refresh", *(["--tables", ",".join(tables)] if args.tables else [])], env
+    )
     changed: dict[str, int] = {}
     for table in tables:
         if table in MUTABLE:
@@ -181,7 +185,9 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
             append_notifications(app_postgres_dsn(), schema, n)
             changed[table] = n
     incr = run_loader(["--source", "postgres", *(["--tables", ",".join(tables)] if args.tables else [])], env)
-    header = f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
+    header = (
+        f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
+    )
     print(header)
     print("-" * len(header))
     for table in tables:

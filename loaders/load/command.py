@@ -51,9 +51,7 @@ SOURCE_CHOICES = ("postgres", "cassandra", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--source", choices=SOURCE_CHOICES, default="all", help="which store to load (default: all)"
-    )
+    parser.add_argument("--source", choices=SOURCE_CHOICES, default="all", help="which store to load (default: all)")
     parser.add_argument(
         "--tables", metavar="A,B", help="only these tables (comma-separated names, of the chosen sources)"
     )

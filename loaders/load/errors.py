@@ -108,10 +108,7 @@ def _duckdb_message(exc: BaseException, warehouse: str) -> str | None:
     if "Could not set lock on file" in text or "Conflicting lock is held" in text:
         holder = re.search(r"\(PID (\d+)\)", text)
         who = f" by process {holder.group(1)}" if holder else ""
-        return (
-            f"the warehouse {warehouse} is open{who}: close that program (readers use the published "
-            "copy) and rerun"
-        )
+        return f"the warehouse {warehouse} is open{who}: close that program (readers use the published copy) and rerun"
     if "No space left on device" in text:
         return f"no space left for the warehouse {warehouse}: free disk space and rerun (the run is redone)"
     return None

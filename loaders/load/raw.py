@@ -50,10 +50,14 @@ class PipelineRaw:
 
     # -- the warehouse ------------------------------------------------------------------
     def raw_tables(self) -> set[str]:
-        rows = self._connection().execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_catalog = current_database()",
-            [self.dataset],
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_catalog = current_database()",
+                [self.dataset],
+            )
+            .fetchall()
+        )
         return {r[0] for r in rows}
 
     def count_rows(self, tables: list[str]) -> dict[str, int | None]:
@@ -64,7 +68,9 @@ class PipelineRaw:
             if table not in existing:
                 counts[table] = None
                 continue
-            counts[table] = int(conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}").fetchone()[0])
+            counts[table] = int(
+                conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}").fetchone()[0]
+            )
         return counts
 
     def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array:

@@ -162,11 +162,15 @@ def _remote_state_version(pipeline: Any, raw: PipelineRaw) -> int | None:
     if "_dlt_pipeline_state" not in raw.raw_tables() or "_dlt_loads" not in raw.raw_tables():
         return None
     ds = quote(raw.dataset)
-    row = raw._connection().execute(
-        f"SELECT max(s.version) FROM {ds}._dlt_pipeline_state s JOIN {ds}._dlt_loads l "
-        f"ON l.load_id = s._dlt_load_id WHERE s.pipeline_name = ? AND l.status = 0",
-        [pipeline.pipeline_name],
-    ).fetchone()
+    row = (
+        raw._connection()
+        .execute(
+            f"SELECT max(s.version) FROM {ds}._dlt_pipeline_state s JOIN {ds}._dlt_loads l "
+            f"ON l.load_id = s._dlt_load_id WHERE s.pipeline_name = ? AND l.status = 0",
+            [pipeline.pipeline_name],
+        )
+        .fetchone()
+    )
     return None if row is None or row[0] is None else int(row[0])
 
 

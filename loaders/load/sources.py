@@ -68,7 +68,9 @@ def open_postgres(
             first_rows.append(True)
             testhooks.pause("extract")
 
-    with PostgresSession(settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())) as session:
+    with PostgresSession(
+        settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())
+    ) as session:
         plans = plan_tables(session, raw, tables, full_tables, options)
         for plan in plans:
             mode = "full" if plan.full else "incremental"
@@ -97,5 +99,7 @@ def open_cassandra(
 
 SOURCES: dict[str, SourceKind] = {
     "postgres": SourceKind("postgres", "raw_postgres", "raw_postgres", "postgres", postgres_tables, open_postgres),
-    "cassandra": SourceKind("cassandra", "raw_cassandra", "raw_cassandra", "cassandra", cassandra_tables, open_cassandra),
+    "cassandra": SourceKind(
+        "cassandra", "raw_cassandra", "raw_cassandra", "cassandra", cassandra_tables, open_cassandra
+    ),
 }

@@ -28,7 +28,7 @@ DLT_LOAD_ID = "_dlt_load_id"
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # byte -> its two hex characters as one little-endian uint16 (first character in the low byte)
-_HEX_PAIRS = (_HEX[np.arange(256) >> 4].astype(np.uint16) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8))
+_HEX_PAIRS = _HEX[np.arange(256) >> 4].astype(np.uint16) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8)
 _DASH = ord("-")
 
 

@@ -122,8 +122,7 @@ class PostgresSession:
                 out.put(exc)
 
         threads = [
-            threading.Thread(target=run, args=(q,), name=f"pg-stream-{i}", daemon=True)
-            for i, q in enumerate(queries)
+            threading.Thread(target=run, args=(q,), name=f"pg-stream-{i}", daemon=True) for i, q in enumerate(queries)
         ]
         for t in threads:
             t.start()

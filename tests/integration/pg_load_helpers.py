@@ -181,7 +181,9 @@ def raw_rows(warehouse: Path, table: str, columns: list[str] | None = None) -> l
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-        return [tuple(_norm(v) for v in row) for row in conn.execute(f"SELECT {cols} FROM raw_postgres.{table}").fetchall()]
+        return [
+            tuple(_norm(v) for v in row) for row in conn.execute(f"SELECT {cols} FROM raw_postgres.{table}").fetchall()
+        ]
 
 
 def raw_columns(warehouse: Path, table: str) -> list[tuple[str, str]]:
@@ -224,7 +226,9 @@ def assert_raw_matches_source(env: LoaderEnv, tables: list[str] | None = None) -
         extra = set(raw_by_key) - set(source)
         assert not missing and not extra, f"{table}: {len(missing)} rows missing, {len(extra)} extra"
         different = [k for k in source if source[k] != raw_by_key[k]]
-        assert not different, f"{table}: {len(different)} rows differ, e.g. {source[different[0]]} vs {raw_by_key[different[0]]}"
+        assert not different, (
+            f"{table}: {len(different)} rows differ, e.g. {source[different[0]]} vs {raw_by_key[different[0]]}"
+        )
 
 
 def summary(stdout: str) -> dict[str, tuple[str, int, int]]:

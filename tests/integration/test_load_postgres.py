@@ -11,14 +11,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg2
 import pytest
-
-from loaders.settings import PostgresSettings
 from pg_load_helpers import (
     KEYS,
     LoaderEnv,
@@ -31,6 +26,8 @@ from pg_load_helpers import (
     source_columns,
     summary,
 )
+
+from loaders.settings import PostgresSettings
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +239,15 @@ def test_benchmark_runs_at_tiny_scale() -> None:
 
     schema = f"lt_bench_{uuid.uuid4().hex[:8]}"
     proc = subprocess.run(
-        [sys.executable, str(PROJECT_DIR / "bench" / "bench_load.py"), "--payments", "2000", "--schema", schema, "--drop-schema"],
+        [
+            sys.executable,
+            str(PROJECT_DIR / "bench" / "bench_load.py"),
+            "--payments",
+            "2000",
+            "--schema",
+            schema,
+            "--drop-schema",
+        ],
         capture_output=True,
         text=True,
         timeout=600,

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from pg_load_helpers import (
     LoaderEnv,
     assert_raw_matches_source,
@@ -156,7 +155,12 @@ def test_warehouse_restored_from_an_older_copy_catches_up(env: LoaderEnv, schema
 def test_warehouse_held_open_by_another_program(env: LoaderEnv) -> None:
     env.load()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)", str(env.warehouse)],
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)",
+            str(env.warehouse),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -34,9 +34,9 @@ def test_missing_cassandra_loader(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing() -> tuple[str, ...]:
         raise sources.CassandraLoaderMissing("the Cassandra loader is not installed: use --source postgres")
 
-    monkeypatch.setattr(sources.SOURCES["cassandra"], "tables", missing, raising=False) if False else None
-    kind = sources.SOURCES["cassandra"]
-    monkeypatch.setitem(sources.SOURCES, "cassandra", type(kind)(kind.key, kind.pipeline_name, kind.dataset_name, kind.schema_name, missing, kind.open))
+    from dataclasses import replace
+
+    monkeypatch.setitem(sources.SOURCES, "cassandra", replace(sources.SOURCES["cassandra"], tables=missing))
     # all sources, postgres tables only: Cassandra is skipped silently
     assert select_tables(["postgres", "cassandra"], ["users"]) == {"postgres": ["users"]}
     # all tables: Cassandra is selected empty and reported as failed by load_all

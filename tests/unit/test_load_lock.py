@@ -71,10 +71,16 @@ def test_reentrant_in_one_process(tmp_path: Path) -> None:
             pass
         # still held by the outer block: another process fails
         check = subprocess.run(
-            [sys.executable, "-c", "import sys; from loaders.load.lock import warehouse_lock\n"
-             "try:\n with warehouse_lock(sys.argv[1]): print('got it')\nexcept Exception as e: print(type(e).__name__)",
-             str(warehouse)],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from loaders.load.lock import warehouse_lock\n"
+                "try:\n with warehouse_lock(sys.argv[1]): print('got it')\nexcept Exception as e: print(type(e).__name__)",
+                str(warehouse),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         assert check.stdout.strip() == "WarehouseBusy"
     with warehouse_lock(warehouse):

@@ -21,7 +21,11 @@ def numeric(precision: int, scale: int) -> int:
             '("amount" * 100)::int8 AS "amount"',
             ("decimal", 12, 2),
         ),
-        (SourceColumn("whole", "numeric", "numeric(18,0)", numeric(18, 0)), '("whole" * 1)::int8 AS "whole"', ("decimal", 18, 0)),
+        (
+            SourceColumn("whole", "numeric", "numeric(18,0)", numeric(18, 0)),
+            '("whole" * 1)::int8 AS "whole"',
+            ("decimal", 18, 0),
+        ),
         (SourceColumn("wide", "numeric", "numeric(30,4)", numeric(30, 4)), '"wide"', ("decimal", 30, 4)),
         (SourceColumn("free", "numeric", "numeric"), '"free"::text AS "free"', ("text", None, None)),
         (SourceColumn("doc", "jsonb", "jsonb"), '"doc"::text AS "doc"', ("text", None, None)),
@@ -43,7 +47,9 @@ def test_numeric_typmod_decoding() -> None:
 
 
 def test_table_select_list_and_name() -> None:
-    table = SourceTable("public", "payments", [SourceColumn("id", "uuid", "uuid"), SourceColumn("status", "text", "text")])
+    table = SourceTable(
+        "public", "payments", [SourceColumn("id", "uuid", "uuid"), SourceColumn("status", "text", "text")]
+    )
     assert table.qualified == '"public"."payments"'
     assert table.select_list() == '"id", "status"'
     assert quote_ident("a") == '"a"'
