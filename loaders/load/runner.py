@@ -59,6 +59,14 @@ class SourceResult:
 
 
 @dataclass
+class TableFailure:
+    """A table a source could not load (the others were); its error ends the run."""
+
+    error: UserError
+    mode: str = "failed"
+
+
+@dataclass
 class Extract:
     """One dlt extract of a run: the source and whether its tables are dropped and recreated first."""
 
@@ -327,8 +335,14 @@ def run_source(
                 generic[table] = (prev[0] + rows, prev[1] + secs)
         with PipelineRaw(pipeline, kind.schema_name) as raw:
             counts = raw.count_rows(tables)
+        failures = [stat.error for stat in stats.values() if isinstance(stat, TableFailure)]
+        if failures:
+            result.error = failures[0] if len(failures) == 1 else UserError("; ".join(str(e) for e in failures))
         for table in tables:
             stat = stats.get(table)
+            if isinstance(stat, TableFailure):
+                result.tables.append(TableResult(kind.key, table, "failed", 0, counts.get(table), 0.0))
+                continue
             rows, secs = generic.get(table, (0, 0.0))
             mode = getattr(stat, "mode", "") or _mode_from_schema(pipeline, kind.schema_name, table)
             if stat is not None and getattr(stat, "done", True):

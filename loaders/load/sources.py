@@ -18,7 +18,7 @@ from loaders.errors import UserError
 from loaders.load import testhooks
 from loaders.load.config import cursor_lag, pg_min_blocks_per_stream, pg_streams, postgres_schema
 from loaders.load.raw import PipelineRaw
-from loaders.load.runner import Extract, SourceKind
+from loaders.load.runner import Extract, SourceKind, TableFailure
 from loaders.progress import Progress
 
 CASSANDRA_MODULE = "loaders.cassandra.source"
@@ -71,7 +71,10 @@ def open_postgres(
     with PostgresSession(
         settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())
     ) as session:
-        plans = plan_tables(session, raw, tables, full_tables, options)
+        plans, failures = plan_tables(session, raw, tables, full_tables, options)
+        for table, error in failures.items():
+            stats[table] = TableFailure(error)
+            progress.step(f"{table}: not loaded: {error}")
         for plan in plans:
             mode = "full" if plan.full else "incremental"
             progress.step(f"{plan.spec.name}: {mode}" + (f" ({plan.reason})" if plan.reason != mode else ""))

@@ -114,66 +114,76 @@ def _known_type(column: dict[str, Any]) -> tuple[str, int | None, int | None] | 
 
 def plan_tables(
     session: PostgresSession, view: RawView, names: list[str], full_tables: set[str], options: PostgresOptions
-) -> list[TablePlan]:
-    """Decide full or incremental per table; fail with the fix on a missing table or a type change.
+) -> tuple[list[TablePlan], dict[str, UserError]]:
+    """Decide full or incremental per table; (plans, one-line error per table that cannot be loaded).
 
-    ``full_tables`` are dropped and reloaded whatever their state (--full-refresh, discarded loads).
+    A missing or unreadable table, a missing key column or a changed column type stops that
+    table only: the others are loaded. ``full_tables`` are dropped and reloaded whatever their
+    state (--full-refresh, discarded loads).
     """
     catalog = read_catalog(session.cursor(), options.schema, names)
-    missing = [n for n in names if n not in catalog]
-    if missing:
-        raise SourceTableMissing(
-            f"table(s) {', '.join(f'{options.schema}.{n}' for n in missing)} not found in PostgreSQL: "
-            "create them (`loaders generate`) or leave them out with --tables"
-        )
-    unreadable = [n for n in names if not catalog[n].readable]
-    if unreadable:
-        raise UserError(
-            f"the loader role may not read {', '.join(f'{options.schema}.{n}' for n in unreadable)}: "
-            f"GRANT SELECT ON them (or ON ALL TABLES IN SCHEMA {options.schema}) TO the role of POSTGRES_DSN"
-        )
     raw_tables = view.raw_tables()
     plans: list[TablePlan] = []
+    failures: dict[str, UserError] = {}
     for name in names:
-        spec = SPECS_BY_NAME[name]
-        table = catalog[name]
-        needed = [*spec.primary_key, spec.cursor] + ([APPEND_TIME_COLUMN] if spec.append_only else [])
-        absent = [c for c in needed if table.column(c) is None]
-        if absent:
-            raise SourceTableMissing(
-                f"{options.schema}.{name} has no column(s) {', '.join(absent)} (key or cursor of the contract): "
-                "restore them in the source, the loader needs them"
-            )
-        state = view.resource_state(name)
-        known = {k: v for k, v in view.known_columns(name).items() if not k.startswith("_dlt_")}
-        cursor = _parse_cursor(state.get("cursor"))
-        if name in full_tables:
-            plans.append(TablePlan(spec, table, True, "reloaded in full", refresh=bool(known) or name in raw_tables))
-            continue
-        if cursor is None or not known:
-            plans.append(TablePlan(spec, table, True, "first load", refresh=bool(known) or name in raw_tables))
-            continue
-        if name not in raw_tables:
-            plans.append(TablePlan(spec, table, True, "raw table missing: reloaded", refresh=True))
-            continue
-        for column in table.columns:
-            before = _known_type(known.get(column.name, {}))
-            if before is not None and before != column.dlt_type:
-                raise SourceColumnTypeChanged(
-                    f"column {name}.{column.name} changed type in PostgreSQL ({_describe(before)} in raw, now "
-                    f"{column.declared}): reload the table with `loaders load --source postgres --tables {name} "
-                    "--full-refresh`"
-                )
-        new_columns = [c.name for c in table.columns if c.name not in known]
-        if new_columns:
-            plans.append(TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded"))
-            continue
-        if spec.append_only:
-            since: Any = int(cursor)
+        try:
+            plan = _plan_table(name, catalog, raw_tables, view, full_tables, options)
+        except UserError as exc:
+            failures[name] = exc
         else:
-            since = cursor - options.lag
-        plans.append(TablePlan(spec, table, False, "incremental", since=since))
-    return plans
+            plans.append(plan)
+    return plans, failures
+
+
+def _plan_table(
+    name: str,
+    catalog: dict[str, SourceTable],
+    raw_tables: set[str],
+    view: RawView,
+    full_tables: set[str],
+    options: PostgresOptions,
+) -> TablePlan:
+    spec = SPECS_BY_NAME[name]
+    table = catalog.get(name)
+    if table is None:
+        raise SourceTableMissing(
+            f"table {options.schema}.{name} not found in PostgreSQL: create it (`loaders generate`) "
+            "or leave it out with --tables"
+        )
+    if not table.readable:
+        raise UserError(
+            f"the loader role may not read {options.schema}.{name}: GRANT SELECT ON it (or ON ALL TABLES IN "
+            f"SCHEMA {options.schema}) TO the role of POSTGRES_DSN"
+        )
+    needed = [*spec.primary_key, spec.cursor] + ([APPEND_TIME_COLUMN] if spec.append_only else [])
+    absent = [c for c in needed if table.column(c) is None]
+    if absent:
+        raise SourceTableMissing(
+            f"{options.schema}.{name} has no column(s) {', '.join(absent)} (key or cursor of the contract): "
+            "restore them in the source, the loader needs them"
+        )
+    state = view.resource_state(name)
+    known = {k: v for k, v in view.known_columns(name).items() if not k.startswith("_dlt_")}
+    cursor = _parse_cursor(state.get("cursor"))
+    if name in full_tables:
+        return TablePlan(spec, table, True, "reloaded in full", refresh=bool(known) or name in raw_tables)
+    if cursor is None or not known:
+        return TablePlan(spec, table, True, "first load", refresh=bool(known) or name in raw_tables)
+    if name not in raw_tables:
+        return TablePlan(spec, table, True, "raw table missing: reloaded", refresh=True)
+    for column in table.columns:
+        before = _known_type(known.get(column.name, {}))
+        if before is not None and before != column.dlt_type:
+            raise SourceColumnTypeChanged(
+                f"column {name}.{column.name} changed type in PostgreSQL ({_describe(before)} in raw, now "
+                f"{column.declared}): reload the table with `loaders load --source postgres --tables {name} "
+                "--full-refresh`"
+            )
+    new_columns = [c.name for c in table.columns if c.name not in known]
+    if new_columns:
+        return TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded")
+    since: Any = int(cursor) if spec.append_only else cursor - options.lag
+    return TablePlan(spec, table, False, "incremental", since=since)
 
 
 def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:

@@ -150,13 +150,18 @@ def test_new_source_column_appears_in_raw_with_its_values(env: LoaderEnv) -> Non
     assert summary(proc.stdout)["users"][:2] == ("incremental", 0)
 
 
-def test_changed_column_type_stops_with_the_fix_then_full_refresh_takes_it(env: LoaderEnv) -> None:
+def test_changed_column_type_stops_that_table_with_the_fix_then_full_refresh_takes_it(env: LoaderEnv) -> None:
     owner_execute("ALTER TABLE payments ALTER COLUMN amount TYPE numeric(14,3)", schema=env.schema)
+    owner_execute("UPDATE users SET city = 'Nantes', updated_at = now() WHERE city IS NULL", schema=env.schema)
     proc = env.load("--tables", "payments,users", check=False)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(lines) == 1
     assert "payments.amount changed type" in lines[0] and "--full-refresh" in lines[0]
+    result = summary(proc.stdout)
+    assert result["payments"][0] == "failed"
+    assert result["users"][0] == "incremental" and result["users"][1] > 0  # the other table was loaded
+    assert_raw_matches_source(env, ["users"])
     proc = env.load("--tables", "payments", "--full-refresh")
     assert summary(proc.stdout)["payments"][0] == "full"
     assert dict(raw_columns(env.warehouse, "payments"))["amount"] == "DECIMAL(14,3)"
@@ -180,6 +185,9 @@ def test_missing_source_table_names_the_fix(env: LoaderEnv) -> None:
     assert proc.returncode == 2
     error = proc.stderr.strip().splitlines()[-1]
     assert f"{env.schema}.outing_participants not found in PostgreSQL" in error and "--tables" in error
+    result = summary(proc.stdout)
+    assert result["outing_participants"][0] == "failed"
+    assert all(mode != "failed" for table, (mode, _, _) in result.items() if table != "outing_participants")
 
 
 def test_unknown_table_name_lists_the_valid_ones(env: LoaderEnv) -> None:
