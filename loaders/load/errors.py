@@ -78,6 +78,8 @@ def _postgres_message(text: str) -> str | None:
             f"PostgreSQL at {where} refused the connection (is it running?): start it (`make up`) "
             "or fix host and port in POSTGRES_DSN"
         )
+    if "ssl negotiation" in lower or "server closed the connection unexpectedly" in lower:
+        return f"the server at {where} does not answer as PostgreSQL: fix host and port in POSTGRES_DSN"
     if "timeout expired" in lower or "timed out" in lower:
         return f"PostgreSQL at {where} did not answer in time: check the server and the network, then rerun"
     database = re.search(r'database "([^"]+)" does not exist', text)

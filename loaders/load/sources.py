@@ -9,6 +9,7 @@ full_refresh)`` and ``TABLES``), imported only when asked for: without it,
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -60,6 +61,9 @@ def open_postgres(
 
     settings = PostgresSettings.from_env()
     options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag())
+    # libpq (psycopg2 and ADBC): an unreachable host fails in 10 s, not after TCP's minutes;
+    # a connect_timeout in POSTGRES_DSN still wins
+    os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
     first_rows: list[bool] = []
 
     def on_rows(table: str, rows: int) -> None:

@@ -72,3 +72,10 @@ def test_unknown_failure_names_the_step_and_the_next_run() -> None:
     error = user_error(ValueError("weird\nsecond line"), "load", "raw_postgres", "/w.duckdb")
     assert isinstance(error, LoadFailed) and error.exit_code == 1
     assert "load failed" in str(error) and "ValueError: weird" in str(error) and "\n" not in str(error)
+
+
+def test_not_a_postgres_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTGRES_DSN", "postgresql://loader:pw@127.0.0.1:8080/app")
+    error = psycopg2.OperationalError('connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H')
+    message = str(user_error(error, "extract", "raw_postgres", "/w.duckdb"))
+    assert "does not answer as PostgreSQL" in message and "127.0.0.1:8080/app" in message
