@@ -1,0 +1,165 @@
+"""`loaders run` end to end on the real stores: generator → load → dbt build → publish → analyses.
+
+The analyses' answers are checked against figures computed in plain Python from
+the source stores themselves (tests/dbt/dbt_expected.py), not from the warehouse.
+A bad value in a source (an unknown notification status) fails the build: the
+job exits non-zero with one line, readers keep the last good warehouse, and the
+next run after the fix publishes with no duplicate and no lost row.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg2
+import psycopg2.extras
+import pytest
+
+from loaders.settings import CassandraSettings, app_postgres_dsn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
+from dbt_expected import (  # noqa: E402
+    check_top_n,
+    notif_success_by_day,
+    same_notif_day,
+    same_spender,
+    top_spenders,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+LOADERS = Path(sys.executable).parent / "loaders"
+SCALE, SEED = "0.01", "7"
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LOADERS), *args], cwd=REPO, env=env, text=True, capture_output=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def job_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    work = tmp_path_factory.mktemp("job")
+    env = {
+        **os.environ,
+        "WAREHOUSE_PATH": str(work / "warehouse.duckdb"),
+        "PUBLISHED_DIR": str(work / "published"),
+        "DLT_DATA_DIR": str(work / "dlt"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    generated = _run(["generate", "--scale", SCALE, "--seed", SEED, "--reset", "--quiet"], env)
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    yield env
+
+
+def _cassandra_session(settings: CassandraSettings) -> Any:
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster(
+        [h for h, _ in settings.hosts],
+        port=settings.hosts[0][1],
+        auth_provider=PlainTextAuthProvider(settings.username, settings.password),
+    )
+    return cluster, cluster.connect(settings.keyspace)
+
+
+def source_rows() -> dict[str, list[dict[str, Any]]]:
+    """The source stores' rows in the raw layout dbt_expected reads (one load, unique ids)."""
+    raw: dict[str, list[dict[str, Any]]] = {}
+    with psycopg2.connect(app_postgres_dsn()) as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        for table in ("payments", "notifications"):
+            cur.execute(f"select * from {table}")
+            raw[f"raw_postgres.{table}"] = [dict(r) for r in cur.fetchall()]
+    settings = CassandraSettings.from_env(owner=True)
+    cluster, session = _cassandra_session(settings)
+    try:
+        for table in ("notification_states", "messages", "user_events"):
+            rows = []
+            for row in session.execute(f"select * from {table}"):
+                record = row._asdict()
+                for column in ("updated_at", "sent_at", "event_time"):
+                    if record.get(column) is not None:
+                        record[column] = record[column].replace(tzinfo=timezone.utc)
+                rows.append(record)
+            raw[f"raw_cassandra.{table}"] = rows
+    finally:
+        cluster.shutdown()
+    for rows in raw.values():
+        for i, row in enumerate(rows):
+            row["_dlt_load_id"], row["_dlt_id"] = "1", str(i)
+    return raw
+
+
+def published_analysis(env: dict[str, str], name: str) -> list[dict[str, Any]]:
+    sql = (REPO / "analyses" / f"{name}.sql").read_text(encoding="utf-8")
+    with duckdb.connect(str(Path(env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
+        cursor = conn.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def test_the_job_publishes_marts_whose_analyses_match_the_sources(job_env: dict[str, str]) -> None:
+    result = _run(["run"], job_env)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    assert "== notif success rate top days (10 rows) ==" in result.stdout
+    assert "== top spenders (20 rows) ==" in result.stdout
+    assert "published warehouse:" in result.stdout
+    assert (Path(job_env["PUBLISHED_DIR"]) / "docs" / "index.html").is_file()
+
+    raw = source_rows()
+    days = published_analysis(job_env, "notif_success_rate_top_days")
+    assert not check_top_n(days, notif_success_by_day(raw), "notif_date", "success_rate", 10, same_notif_day)
+    spenders = [{**r, "user_id": uuid.UUID(str(r["user_id"]))} for r in published_analysis(job_env, "top_spenders")]
+    assert not check_top_n(spenders, top_spenders(raw), "user_id", "total_spent", 20, same_spender)
+
+
+def _published_mtime(env: dict[str, str]) -> float:
+    return (Path(env["PUBLISHED_DIR"]) / "warehouse.duckdb").stat().st_mtime_ns
+
+
+def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[str, str]) -> None:
+    before = _published_mtime(job_env)
+    settings = CassandraSettings.from_env(owner=True)
+    cluster, session = _cassandra_session(settings)
+    user_id, notification_id = uuid.uuid4(), 10**12
+    insert = session.prepare(
+        "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
+    )
+    try:
+        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(timezone.utc)))
+        failed = _run(["run"], job_env)
+        assert failed.returncode == 1, failed.stdout[-3000:]
+        error_lines = [line for line in failed.stderr.splitlines() if line.startswith("loaders run: error:")]
+        assert len(error_lines) == 1 and "nothing published" in error_lines[0]
+        assert "accepted_values" in failed.stdout and "notification_states" in failed.stdout
+        assert _published_mtime(job_env) == before, "a failed build must not replace the readers' warehouse"
+
+        # the app fixes the value; the next run completes
+        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(timezone.utc)))
+        fixed = _run(["run"], job_env)
+        assert fixed.returncode == 0, (fixed.stdout[-3000:], fixed.stderr[-3000:])
+    finally:
+        session.execute(
+            "delete from notification_states where user_id = %s and notification_id = %s", (user_id, notification_id)
+        )
+        cluster.shutdown()
+    assert _published_mtime(job_env) != before
+    with duckdb.connect(str(Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
+        raw_count, distinct_keys = conn.execute(
+            "select count(*), count(distinct (user_id, notification_id)) from raw_cassandra.notification_states"
+        ).fetchone()
+        staged = conn.execute(
+            "select status from staging.stg_cassandra__notification_states where notification_id = ?",
+            [notification_id],
+        ).fetchall()
+    assert raw_count == distinct_keys, "no duplicate in raw after the failed and the fixed run"
+    assert staged == [("SEEN",)]
