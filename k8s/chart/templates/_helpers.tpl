@@ -129,3 +129,21 @@ runAsGroup: {{ .Values.securityContext.runAsGroup }}
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* The kube-score/ignore annotation of a pod's resource: the checks given (their reasons are
+YAML comments beside the call) and those the values turn off, each after its reason. */}}
+{{- define "odp.kubeScoreIgnore" -}}
+{{- $ := .ctx -}}
+{{- $checks := .checks -}}
+{{- if ne $.Values.image.pullPolicy "Always" }}
+# container-image-pull-policy: {{ $.Values.image.pullPolicy }} so that an image imported into the node (k3s) is used; image.digest pins the content.
+{{- $checks = append $checks "container-image-pull-policy" }}
+{{- end }}
+{{- if not $.Values.networkPolicy.enabled }}
+# pod-networkpolicy: networkPolicy.enabled is false, so the cluster's own NetworkPolicies fence this pod.
+{{- $checks = append $checks "pod-networkpolicy" }}
+{{- end }}
+{{- with $checks }}
+kube-score/ignore: {{ join "," . }}
+{{- end }}
+{{- end -}}
