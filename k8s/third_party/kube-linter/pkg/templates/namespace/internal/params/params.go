@@ -1,5 +1,0 @@
-package params
-
-// Params represents the params accepted by this template.
-type Params struct {
-}

@@ -1,9 +1,0 @@
-package params
-
-// Params represents the params accepted by this template.
-type Params struct {
-	// Array of all priority class names that are accepted.
-	// +noregex
-	// +notnegatable
-	AcceptedPriorityClassNames []string `json:"acceptedPriorityClassNames"`
-}

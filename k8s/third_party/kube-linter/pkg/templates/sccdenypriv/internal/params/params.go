@@ -1,8 +1,0 @@
-package params
-
-// Params represents the params accepted by this template.
-type Params struct {
-
-	// allowPrivilegedContainer value
-	AllowPrivilegedContainer bool
-}
