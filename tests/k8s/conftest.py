@@ -30,7 +30,7 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Tools:
     return Tools(
         helm=paths["helm"],
         kubeconform=paths["kubeconform"],
-        kube_linter=paths["kube-linter"],
+        kube_score=paths["kube-score"],
         hadolint=paths["hadolint"],
         checkov=paths["checkov"],
         kube_schemas=str(schemas / "kubernetes")

@@ -24,7 +24,7 @@ RELEASE = NAMESPACE = "projet-m1"
 class Tools:
     helm: str
     kubeconform: str
-    kube_linter: str
+    kube_score: str
     hadolint: str
     checkov: str
     kube_schemas: str
@@ -34,6 +34,13 @@ class Tools:
         return [
             self.kubeconform, "-strict", "-summary", "-kubernetes-version", KUBE_VERSION,
             "-schema-location", self.kube_schemas, "-schema-location", self.crd_schemas, *map(str, files),
+        ]
+
+    def kube_score_cmd(self, file: Path | str, output: str = "ci") -> list[str]:
+        """kube-score as k8s/validate.sh runs it, on one render (one release)."""
+        return [
+            self.kube_score, "score", "--kubernetes-version", "v" + KUBE_VERSION.rsplit(".", 1)[0],
+            "--output-format", output, "--exit-one-on-warning", "--color", "never", str(file),
         ]
 
 

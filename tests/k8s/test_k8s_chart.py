@@ -1,13 +1,14 @@
 """The Helm chart, validated offline with the real tools, and its design held as facts.
 
 Every values file renders and passes helm lint --strict, kubeconform -strict (Kubernetes
-and operator CRD schemas), kube-linter and checkov; deliberately broken values and
+and operator CRD schemas), kube-score and checkov; deliberately broken values and
 resources fail them; the rendered CronJob, docs server, NetworkPolicies and data stores
 say what k8s/README.md promises.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -18,6 +19,10 @@ import yaml
 from k8s_helpers import BROKEN_VALUES, CHART, KUBE_VERSION, ROOT, TEST_VALUES, Tools, by_kind, documents, helm_args, one
 
 VALUES_CASES = [pytest.param([], id="defaults")] + [pytest.param([f], id=f.stem) for f in TEST_VALUES]
+# Renders for the linters: every values file, and values under which the chart needs no kube-score ignore of its own.
+LINT_CASES = [(case.id or "defaults", case.values[0], []) for case in VALUES_CASES] + [
+    ("pull-always", [], ["image.pullPolicy=Always"]),
+]
 
 
 def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -39,6 +44,39 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in container["env"]}
 
 
+def kube_score_findings(ci_output: str) -> list[str]:
+    """The CRITICAL and WARNING lines of kube-score's `ci` output."""
+    return re.findall(r"^\[(?:CRITICAL|WARNING)\].*$", ci_output, re.M)
+
+
+def kube_score_checks(tools: Tools) -> dict[str, str]:
+    """kube-score's checks: id -> 'default' or 'optional'."""
+    listed = run([tools.kube_score, "list"])
+    assert listed.returncode == 0, listed.stderr
+    return {row.split(",")[0]: row.rsplit(",", 1)[1] for row in listed.stdout.splitlines() if row.count(",") >= 3}
+
+
+def kube_score_ignores(manifests: str) -> list[tuple[str, list[str], dict[str, str]]]:
+    """Per kube-score/ignore annotation: the resource, the checks ignored, and the reasons
+    given in the `# check-id: reason` comment lines just above it."""
+    found = []
+    for text in re.split(r"^---$", manifests, flags=re.M):
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            match = re.fullmatch(r"\s*kube-score/ignore: (.+)", line)
+            if not match:
+                continue
+            reasons, j = {}, i - 1
+            while j >= 0 and lines[j].lstrip().startswith("#"):
+                if comment := re.fullmatch(r"\s*# ([a-z0-9-]+): (.+)", lines[j]):
+                    reasons[comment.group(1)] = comment.group(2)
+                j -= 1
+            kind, name = (re.search(rf"^{field} (\S+)", text, re.M) for field in ("kind:", "  name:"))
+            where = f"{kind.group(1) if kind else '?'} {name.group(1) if name else '?'}"
+            found.append((where, [c.strip() for c in match.group(1).split(",")], reasons))
+    return found
+
+
 # ---------------------------------------------------------------------------
 # every values file: lint, render, kubeconform
 # ---------------------------------------------------------------------------
@@ -56,30 +94,42 @@ def test_values_render_and_validate(tools: Tools, values: list[Path], tmp_path: 
 
 
 def test_linters_are_clean_on_every_render(tools: Tools, render: Any, tmp_path: Path) -> None:
-    for case in VALUES_CASES:
-        name = case.id or "defaults"
-        write(tmp_path, f"{name}.yaml", render(*case.values[0]))
-    linter = run([tools.kube_linter, "lint", "--config", str(ROOT / "k8s" / "kube-linter.yaml"), str(tmp_path)])
-    assert linter.returncode == 0, linter.stdout + linter.stderr
+    for name, values, sets in LINT_CASES:
+        path = write(tmp_path, f"{name}.yaml", render(*values, sets=sets))
+        # One render at a time: its NetworkPolicies and Service must match its own pods.
+        score = run(tools.kube_score_cmd(path))
+        assert score.returncode == 0 and not kube_score_findings(score.stdout), f"{name}:\n" + "\n".join(kube_score_findings(score.stdout)) + score.stderr
+        assert "[OK]" in score.stdout, f"kube-score scored nothing in {name}"
     checkov = run([tools.checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--compact"])
     assert checkov.returncode == 0, checkov.stdout[-4000:]
     assert "Failed checks: 0" in checkov.stdout
 
 
-def test_every_disabled_finding_says_why(render: Any) -> None:
-    """kube-linter and checkov findings are disabled one by one, each with a reason."""
-    for doc in documents(render()):
-        for key, value in (doc["metadata"].get("annotations") or {}).items():
-            if key.startswith("ignore-check.kube-linter.io/"):
-                assert len(value.split()) >= 5, f"{key} on {doc['kind']} needs a one-line reason"
-            if key.startswith("checkov.io/skip"):
-                check, _, reason = value.partition("=")
-                assert re.fullmatch(r"CKV2?_K8S_\d+", check) and len(reason.split()) >= 5, value
-    config = yaml.safe_load((ROOT / "k8s" / "kube-linter.yaml").read_text())
-    text = (ROOT / "k8s" / "kube-linter.yaml").read_text()
-    for check in config["checks"]["exclude"]:
-        before = text[: text.index(f"- {check}")].rstrip().splitlines()
-        assert any(line.strip().startswith("#") for line in before[-3:]), f"exclude {check} has no reason"
+def test_every_disabled_finding_says_why(tools: Tools, render: Any) -> None:
+    """kube-score and checkov findings are disabled one by one on their resource, each with a reason;
+    validate.sh turns no kube-score check off for everything."""
+    checks = kube_score_checks(tools)
+    assert {"container-security-context-privileged", "pod-networkpolicy"} <= set(checks)
+    ignored = set()
+    for name, values, sets in LINT_CASES:
+        manifests = render(*values, sets=sets)
+        for doc in documents(manifests):
+            annotations = doc["metadata"].get("annotations") or {}
+            for key, value in annotations.items():
+                if key.startswith("checkov.io/skip"):
+                    check, _, reason = value.partition("=")
+                    assert re.fullmatch(r"CKV2?_K8S_\d+", check) and len(reason.split()) >= 5, value
+            for check in annotations.get("kube-score/enable", "").split(","):
+                assert not check or checks.get(check.strip()) == "optional", f"kube-score/enable: {check}"
+        for where, ids, reasons in kube_score_ignores(manifests):
+            for check in ids:
+                assert check in checks, f"{where}: kube-score has no check {check}"
+                assert len(reasons.get(check, "").split()) >= 5, f"{where} ({name}): '# {check}: <reason>' missing"
+                ignored.add(check)
+            assert set(reasons) <= set(ids), f"{where} ({name}): a reason for a check not ignored"
+    assert "pod-networkpolicy" in ignored  # only where networkPolicy.enabled is false
+    script = (ROOT / "k8s" / "validate.sh").read_text()
+    assert "--ignore-test" not in script and "--ignore-container" not in script
 
 
 # ---------------------------------------------------------------------------
@@ -146,14 +196,21 @@ def test_linters_reject_a_weakened_pod(tools: Tools, render: Any, tmp_path: Path
     docs = documents(render())
     cronjob = next(doc for doc in docs if doc["kind"] == "CronJob")
     container = pod_spec(cronjob)["containers"][0]
-    container["securityContext"].update(readOnlyRootFilesystem=False, allowPrivilegeEscalation=True, privileged=True)
+    container["securityContext"].update(
+        readOnlyRootFilesystem=False, allowPrivilegeEscalation=True, privileged=True, runAsUser=0)
     del container["resources"]["limits"]
     path = write(tmp_path, "weak.yaml", docs)
-    linter = run([tools.kube_linter, "lint", "--config", str(ROOT / "k8s" / "kube-linter.yaml"), str(path)])
-    assert linter.returncode != 0
-    for check in ("no-read-only-root-fs", "privilege-escalation-container", "privileged-container",
-                  "unset-memory-requirements"):
-        assert f"check: {check}" in linter.stdout, linter.stdout
+    ci = run(tools.kube_score_cmd(path))
+    assert ci.returncode != 0
+    assert any("CronJob" in line for line in kube_score_findings(ci.stdout)), ci.stdout
+    scored = run(tools.kube_score_cmd(path, output="json"))
+    failed = {
+        check["check"]["id"]
+        for obj in json.loads(scored.stdout) if obj["type_meta"]["kind"] == "CronJob"
+        for check in obj["checks"] if not check["skipped"] and check["grade"] <= 5  # 1 CRITICAL, 5 WARNING
+    }
+    assert {"container-security-context-readonlyrootfilesystem", "container-security-context-privileged",
+            "container-security-context-user-group-id", "container-resources"} <= failed, failed
     checkov = run([tools.checkov, "-f", str(path), "--framework", "kubernetes", "--skip-download", "--compact"])
     assert checkov.returncode != 0
     for check in ("CKV_K8S_22", "CKV_K8S_20", "CKV_K8S_16", "CKV_K8S_11"):
