@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from cassandra import DriverException, OperationTimedOut, RequestExecutionException, Unauthorized
-from cassandra.cluster import NoHostAvailable, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, ResponseFuture, Session
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
@@ -123,6 +123,29 @@ def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str],
 _DONE = object()
 
 
+class PageRows:
+    """One page's rows, handed over once.
+
+    The driver's response future sits in a reference cycle (it and its timeout timer),
+    which only a full garbage collection frees; if the future held the rows, hundreds
+    of megabytes of pages would wait for it. It holds this box instead, emptied by ``take``.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list) -> None:
+        self.rows: list | None = rows
+
+    def take(self) -> list:
+        rows, self.rows = self.rows, None
+        return rows or []
+
+
+def page_rows_factory(_column_names: list, rows: list) -> PageRows:
+    """Row factory of the scan's execution profile: the page's rows as they were parsed."""
+    return PageRows(rows)
+
+
 @dataclass
 class ScanStats:
     rows: int = 0
@@ -167,6 +190,7 @@ class TokenRangeScan(Generic[T]):
         self.page_hook = page_hook
         self.label = label
         self.stats = ScanStats(ranges=len(self.ranges))
+        self.profile = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=page_rows_factory)
 
     # -- consumer side -----------------------------------------------------------------
     def __iter__(self) -> Iterator[T]:
@@ -233,13 +257,16 @@ class TokenRangeScan(Generic[T]):
                 if stop.is_set() and force:
                     return False
 
+    def _request(self, statement: Any, paging_state: bytes | None) -> ResponseFuture:
+        return self.session.execute_async(statement, paging_state=paging_state, execution_profile=self.profile)
+
     def _scan_range(self, index: int, out: queue.Queue[Any], stop: threading.Event) -> None:
         token_range = self.ranges[index]
         statement = self.statements.bind(token_range, self.fetch_size)
         resume_state: bytes | None = None  # paging state of the first uncommitted page
         page_number = 0
         attempt = 0
-        future = self.session.execute_async(statement)
+        future = self._request(statement, None)
         while not stop.is_set():
             try:
                 if self.page_hook is not None:
@@ -261,13 +288,14 @@ class TokenRangeScan(Generic[T]):
                     page_number, index, self.label, attempt + 1, type(error).__name__, error,
                 )
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
-                future = self.session.execute_async(statement, paging_state=resume_state)
+                future = self._request(statement, resume_state)
                 continue
             attempt = 0
             next_state = result.paging_state
-            rows = result.current_rows
+            rows = result.current_rows[0].take() if result.current_rows else []
+            del result
             # ask for the next page before converting this one, so the server works meanwhile
-            next_future = self.session.execute_async(statement, paging_state=next_state) if next_state else None
+            next_future = self._request(statement, next_state) if next_state else None
             if rows:
                 item = self.convert(rows)
                 if not self._put(out, stop, item):
