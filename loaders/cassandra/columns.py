@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
+from loaders.cassandra import map_json
+
 try:
     import orjson
 
@@ -49,10 +51,10 @@ Cells = Sequence["bytes | None"]
 Converter = Callable[[Cells], pa.Array]
 
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX_PAIRS = np.array([ord(f"{i:02x}"[0]) | ord(f"{i:02x}"[1]) << 8 for i in range(256)], dtype="<u2")
 _DASH = ord("-")
-# (source hex digit slice, target character slice) of the canonical uuid text
-_UUID_GROUPS = ((0, 8, 0, 8), (8, 12, 9, 13), (12, 16, 14, 18), (16, 20, 19, 23), (20, 32, 24, 36))
+# canonical uuid text as positions in a row of 32 hex digits followed by a dash (position 32, 2 bytes wide)
+_UUID_LAYOUT = np.array([*range(0, 8), 32, *range(8, 12), 32, *range(12, 16), 32, *range(16, 20), 32, *range(20, 32)])
 _MAX_MS = (2**63 - 1) // 1000  # beyond this a millisecond timestamp does not fit int64 microseconds
 _INT = struct.Struct(">i")
 
@@ -83,20 +85,15 @@ def validity_buffer(mask: np.ndarray | None) -> pa.Buffer | None:
 
 
 def uuid_text(cells: Cells) -> pa.Array:
-    """uuid/timeuuid -> canonical text, built in one pass over a (n, 36) byte matrix."""
+    """uuid/timeuuid -> canonical text: one table lookup (byte -> two hex digits), one gather adding dashes."""
     n = len(cells)
     raw, mask = fixed_buffer(cells, 16)
-    octets = raw.reshape(n, 16)
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[octets >> 4]
-    digits[:, 1::2] = _HEX[octets & 0x0F]
-    text = np.full((n, 36), _DASH, dtype=np.uint8)
-    for src_start, src_end, dst_start, dst_end in _UUID_GROUPS:
-        text[:, dst_start:dst_end] = digits[:, src_start:src_end]
+    digits = np.empty((n, 17), dtype="<u2")  # 16 hex pairs, then a '-' to gather from
+    digits[:, :16] = _HEX_PAIRS[raw.reshape(n, 16)]
+    digits[:, 16] = _DASH
+    text = digits.view(np.uint8)[:, _UUID_LAYOUT]
     offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(text.reshape(-1)), validity_buffer(mask)
-    )
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.reshape(-1)), validity_buffer(mask))
 
 
 def timestamp_utc(cells: Cells) -> pa.Array:
@@ -154,13 +151,20 @@ def decode_text_map(cell: bytes) -> dict[str, str | None]:
         else:
             out[key] = cell[pos : pos + value_len].decode()
             pos += value_len
+    if pos != len(cell):
+        raise ValueError(f"malformed map<text, text> cell ({len(cell)} bytes, {pos} parsed)")
     return out
+
+
+def text_map_json_per_cell(cells: Cells) -> pa.Array:
+    """map<text, text> -> JSON object text, cell by cell (the reference for ``text_map_json``)."""
+    texts = [None if not cell or cell == b"\0\0\0\0" else dumps(decode_text_map(cell)) for cell in cells]
+    return pa.array(texts, type=pa.binary()).view(pa.string())  # JSON encoders emit valid UTF-8
 
 
 def text_map_json(cells: Cells) -> pa.Array:
     """map<text, text> -> JSON object text; null and empty maps (the same in Cassandra) -> null."""
-    texts = [None if not cell or cell == b"\0\0\0\0" else dumps(decode_text_map(cell)) for cell in cells]
-    return pa.array(texts, type=pa.binary()).view(pa.string())  # JSON encoders emit valid UTF-8
+    return map_json.cells_or_fallback(cells, lambda cell: dumps(decode_text_map(cell)))
 
 
 def generic_json(cql_type: Any, protocol_version: int = 4) -> Converter:
@@ -232,8 +236,6 @@ def record_batch(rows: Sequence[tuple], converters: Sequence[Converter], schema:
 def random_ids(n: int, n_bytes: int = 10) -> pa.Array:
     """``n`` random hex row ids (``_dlt_id``), built in one pass."""
     octets = np.frombuffer(os.urandom(n * n_bytes), dtype=np.uint8).reshape(n, n_bytes)
-    digits = np.empty((n, 2 * n_bytes), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[octets >> 4]
-    digits[:, 1::2] = _HEX[octets & 0x0F]
+    digits = _HEX_PAIRS[octets].view(np.uint8)
     offsets = np.arange(0, 2 * n_bytes * (n + 1), 2 * n_bytes, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.reshape(-1)))

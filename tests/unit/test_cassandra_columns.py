@@ -134,3 +134,77 @@ def test_record_batch_from_rows() -> None:
         {"id": str(b), "n": None, "props": None},
     ]
     assert record_batch([], [p[0] for p in pairs], schema).num_rows == 0
+
+
+def random_text(rng, alphabet: str) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_vectorised_map_json_equals_the_per_cell_encoding(seed: int) -> None:
+    import random
+
+    from loaders.cassandra.columns import decode_text_map, dumps, text_map_json, text_map_json_per_cell
+    from loaders.cassandra.map_json import text_maps_to_json
+
+    rng = random.Random(seed)
+    plain = "abcxyz019 -_é🎉ü"
+    nasty = plain + '"\\\n\t\x01/'
+    values: list = []
+    for _ in range(rng.randint(0, 300)):
+        roll = rng.random()
+        if roll < 0.1:
+            values.append(None)
+        elif roll < 0.15:
+            values.append({})
+        else:
+            alphabet = nasty if rng.random() < 0.2 else plain
+            values.append({random_text(rng, alphabet): random_text(rng, alphabet) for _ in range(rng.randint(1, 6))})
+    cells = encode(TEXT_MAP, values)
+    fast = text_maps_to_json(cells, lambda cell: dumps(decode_text_map(cell)))  # no fallback: must not raise
+    assert text_map_json(cells).equals(fast)
+    slow = text_map_json_per_cell(cells)
+    assert fast.to_pylist() == slow.to_pylist()
+    for text, value in zip(fast.to_pylist(), values):
+        assert (json.loads(text) if text else None) == (value or None)
+
+
+def test_map_json_all_null_empty_and_escaped_only() -> None:
+    from loaders.cassandra.columns import decode_text_map, dumps, text_map_json
+    from loaders.cassandra.map_json import text_maps_to_json
+
+    slow = lambda cell: dumps(decode_text_map(cell))  # noqa: E731
+    assert text_maps_to_json([], slow).to_pylist() == []
+    assert text_maps_to_json([None, b"\0\0\0\0", None], slow).to_pylist() == [None, None, None]
+    assert text_map_json([]).to_pylist() == []
+    assert text_map_json([None, b"\0\0\0\0"]).to_pylist() == [None, None]
+    cells = encode(TEXT_MAP, [{'q"': "a\\b"}])
+    assert json.loads(text_map_json(cells)[0].as_py()) == {'q"': "a\\b"}
+
+
+def test_map_json_with_a_null_value_cell() -> None:
+    from loaders.cassandra.columns import text_map_json
+
+    # count 1, key "k", value length -1 (null): not writable by CQL, still decoded safely
+    cell = (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"k" + (-1).to_bytes(4, "big", signed=True)
+    good = encode(TEXT_MAP, [{"a": "b"}])[0]
+    assert [json.loads(x) for x in text_map_json([cell, good]).to_pylist()] == [{"k": None}, {"a": "b"}]
+
+
+def test_malformed_map_cell_falls_back_to_the_per_cell_decoder_which_raises() -> None:
+    from loaders.cassandra.columns import text_map_json
+    from loaders.cassandra.map_json import text_maps_to_json
+
+    truncated = encode(TEXT_MAP, [{"key": "value"}])[0][:-2]
+    with pytest.raises((IndexError, ValueError)):
+        text_maps_to_json([truncated], lambda cell: b"{}")
+    with pytest.raises(Exception):
+        text_map_json([truncated])
+
+
+def test_random_row_ids_are_distinct_hex() -> None:
+    from loaders.cassandra.columns import random_ids
+
+    ids = random_ids(10_000).to_pylist()
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 20 and int(i, 16) >= 0 for i in ids[:100])
