@@ -34,7 +34,7 @@ from loaders.settings import CassandraSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_ROWS = 100_000
+DEFAULT_BATCH_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -137,5 +137,7 @@ def read_table(
 def finish(batches: list[pa.RecordBatch], schema: pa.Schema, add_row_ids: bool) -> pa.Table:
     table = pa.Table.from_batches(batches, schema=schema)
     if add_row_ids:
+        # dlt fills _dlt_load_id in place of this placeholder, so raw keeps dlt's column order
+        table = table.append_column(pa.field("_dlt_load_id", pa.string()), pa.nulls(table.num_rows, pa.string()))
         table = table.append_column(pa.field("_dlt_id", pa.string(), nullable=False), cols.random_ids(table.num_rows))
     return table
