@@ -1,0 +1,174 @@
+"""Cassandra loader vs a bare driver scan of the same table, with the same parallelism.
+
+    python bench/bench_cassandra_load.py fill --rows 1500000 [--table user_events] [--keyspace loader_bench]
+    python bench/bench_cassandra_load.py run [--table user_events] [--parallelism 4] [--keyspace loader_bench]
+
+``fill`` writes synthetic rows with the app owner's role (skewed users, 1-3 properties per
+event, text with accents and emoji). ``run`` measures, each in a fresh process so that
+peak RSS is per phase: (1) the bare scan with the driver's usual decoding (rows read and
+discarded), (2) the same scan keeping raw cells (the loader's decoding, no Arrow), and
+(3) the full load through dlt into a scratch DuckDB (extract + normalize + load,
+``full_refresh``). It prints rows/s, the load/bare ratio and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from loaders.settings import CassandraSettings  # noqa: E402
+
+DDL = PROJECT / "loaders" / "generate" / "ddl" / "cassandra.cql"
+
+
+def ddl_statements(keyspace: str) -> list[str]:
+    text = "\n".join(line for line in DDL.read_text().splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in text.format(keyspace=keyspace).split(";") if s.strip()]
+
+
+def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    from loaders.cassandra.connection import connected
+
+    settings = replace(CassandraSettings.from_env(owner=True), keyspace=keyspace)
+    rng = random.Random(seed)
+    users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(20_000)]
+    cum_weights = list(itertools.accumulate(1.0 / (i + 1) ** 0.8 for i in range(len(users))))  # heavy tail
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    with connected(settings) as (_cluster, session):
+        for statement in ddl_statements(keyspace):
+            session.execute(statement)
+        if table == "user_events":
+            insert = session.prepare(
+                f"INSERT INTO {keyspace}.user_events (user_id, day, event_time, event_id, event_type, properties) "
+                "VALUES (?, ?, ?, ?, ?, ?)"
+            )
+        elif table == "messages":
+            insert = session.prepare(
+                f"INSERT INTO {keyspace}.messages (group_id, day, sent_at, message_id, user_id, body) VALUES (?, ?, ?, ?, ?, ?)"
+            )
+        else:
+            insert = session.prepare(
+                f"INSERT INTO {keyspace}.notification_states (user_id, notification_id, status, updated_at) VALUES (?, ?, ?, ?)"
+            )
+        kinds = ["app_open", "view_outing", "view_group", "share_outing", "search"]
+        started = time.monotonic()
+        chunk = 20_000
+        for offset in range(0, rows, chunk):
+            params = []
+            for i in range(offset, min(rows, offset + chunk)):
+                who = rng.choices(users, cum_weights=cum_weights)[0]
+                when = start + dt.timedelta(seconds=rng.randrange(0, 120 * 86400), milliseconds=rng.randrange(1000))
+                if table == "user_events":
+                    props = {"source": rng.choice(["push", "feed", "search", "link"])}
+                    if rng.random() < 0.7:
+                        props["outing_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                    if rng.random() < 0.3:
+                        props["query"] = rng.choice(["sushi à Paris", "concert 🎸", "bar \"chez Lou\"", "trip\nweekend"])
+                    params.append((who, when.date(), when, uuid.uuid1(), rng.choice(kinds), props if rng.random() < 0.95 else None))
+                elif table == "messages":
+                    body = rng.choice(["on se retrouve à 20h ?", "🎉🎉", "I'll bring \"snacks\"", "line1\nline2", "ok"]) * rng.randint(1, 4)
+                    params.append((who, when.date(), when, uuid.uuid1(), rng.choice(users), body))
+                else:
+                    params.append((who, i, rng.choice(["UNSEEN", "SEEN", "CLICKED", "DELETED", None]), when))
+            execute_concurrent_with_args(session, insert, params, concurrency=128, raise_on_first_error=True)
+            done = min(rows, offset + chunk)
+            print(f"  {done} rows ({done / (time.monotonic() - started):,.0f} rows/s)", flush=True)
+
+
+def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) -> dict:
+    """Run in a child process: one measurement and this process's peak RSS."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = replace(CassandraSettings.from_env(), keyspace=keyspace)
+    started = time.perf_counter()
+    if kind in ("bare", "bare_raw"):
+        from loaders.cassandra.scan import bare_scan
+
+        rows = bare_scan(settings, table, parallelism, raw=(kind == "bare_raw"))
+    else:
+        import dlt
+        import duckdb
+
+        from loaders.cassandra.source import cassandra_source
+
+        pipeline = dlt.pipeline(
+            pipeline_name="bench_cassandra",
+            destination=dlt.destinations.duckdb(str(Path(workdir) / "bench.duckdb")),
+            dataset_name="raw_cassandra",
+            pipelines_dir=str(Path(workdir) / "dlt"),
+        )
+        pipeline.run(cassandra_source(settings, [table], full_refresh=True, parallelism=parallelism))
+        with duckdb.connect(str(Path(workdir) / "bench.duckdb"), read_only=True) as con:
+            rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"kind": kind, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": peak_mb}
+
+
+def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
+    results: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(repeat):
+            for kind in ("bare", "bare_raw", "load"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "_phase", kind, keyspace, table, str(parallelism), workdir],
+                    check=True, capture_output=True, text=True,
+                )
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                results.setdefault(kind, []).append(result)
+                print(
+                    f"{kind:9s} {result['rows']:>9,} rows in {result['seconds']:6.1f} s = "
+                    f"{result['rows_per_s']:>9,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
+    best = {kind: min(r["seconds"] for r in rs) for kind, rs in results.items()}
+    print(f"table {keyspace}.{table}, parallelism {parallelism}, best of {repeat}:")
+    print(f"  load / bare scan     = {best['load'] / best['bare']:.2f}")
+    print(f"  load / raw bare scan = {best['load'] / best['bare_raw']:.2f}")
+    print(f"  peak RSS of the load = {max(r['peak_rss_mb'] for r in results['load']):.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_fill = sub.add_parser("fill")
+    p_fill.add_argument("--rows", type=int, default=1_500_000)
+    p_fill.add_argument("--table", default="user_events")
+    p_fill.add_argument("--keyspace", default="loader_bench")
+    p_fill.add_argument("--seed", type=int, default=1)
+    p_run = sub.add_parser("run")
+    p_run.add_argument("--table", default="user_events")
+    p_run.add_argument("--keyspace", default="loader_bench")
+    p_run.add_argument("--parallelism", type=int, default=4)
+    p_run.add_argument("--repeat", type=int, default=1)
+    p_phase = sub.add_parser("_phase")
+    for name in ("kind", "keyspace", "table", "parallelism", "workdir"):
+        p_phase.add_argument(name)
+    args = parser.parse_args()
+    if args.command == "fill":
+        fill(args.keyspace, args.table, args.rows, args.seed)
+    elif args.command == "run":
+        run(args.keyspace, args.table, args.parallelism, args.repeat)
+    else:
+        print(json.dumps(phase(args.kind, args.keyspace, args.table, int(args.parallelism), args.workdir)))
+
+
+if __name__ == "__main__":
+    main()
