@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import pyarrow as pa
-from cassandra import Unauthorized
+import pyarrow.compute as pc
+from cassandra import InvalidRequest, Unauthorized
 from cassandra.cluster import Cluster, Session
 from cassandra.metadata import TableMetadata
 
 from loaders.cassandra import columns as cols
-from loaders.cassandra.connection import connected, node_tokens, table_metadata, unauthorized_error
+from loaders.cassandra.connection import connected, node_tokens, one_line, table_metadata, unauthorized_error
 from loaders.cassandra.raw_protocol import RawProtocolHandler
 from loaders.cassandra.scan import (
     DEFAULT_FETCH_SIZE,
@@ -73,17 +74,43 @@ def opened_table(settings: CassandraSettings, table: str) -> Iterator[tuple[Clus
 
 
 def prepare_scan(session: Session, settings: CassandraSettings, spec: TableSpec,
-                 since: dt.datetime | None) -> ScanStatements:
-    """The range statements, with ``AND cursor > since ALLOW FILTERING`` when incremental."""
-    extra_where, extra_params = "", ()
-    if since is not None:
-        extra_where = f"{quote(spec.cursor)} > ? ALLOW FILTERING"
-        extra_params = (since,)
+                 since: dt.datetime | None) -> tuple[ScanStatements, bool]:
+    """The range statements, and whether the rows still need ``cursor > since`` filtering here.
+
+    Incremental reads filter on the server (``AND cursor > ? ALLOW FILTERING``, so only new
+    rows travel); a cluster whose guardrails refuse ALLOW FILTERING is scanned in full and
+    filtered here instead.
+    """
     try:
-        return prepare(session, settings.keyspace, spec.name, spec.columns, spec.partition_key,
-                       extra_where, extra_params)
+        if since is not None:
+            try:
+                statements = prepare(session, settings.keyspace, spec.name, spec.columns, spec.partition_key,
+                                     f"{quote(spec.cursor)} > ? ALLOW FILTERING", (since,))
+                return statements, False
+            except InvalidRequest as error:
+                if "filtering" not in str(error).lower():
+                    raise
+                log.warning("%s.%s: the cluster refuses ALLOW FILTERING (%s): full scan, filtered by the loader",
+                            settings.keyspace, spec.name, one_line(error, 120))
+        statements = prepare(session, settings.keyspace, spec.name, spec.columns, spec.partition_key)
+        return statements, since is not None
     except Unauthorized as error:
         raise unauthorized_error(settings, spec.name, error) from None
+
+
+def arrow_columns(spec: TableSpec, cql_types: list, table: str) -> tuple[list[cols.Converter], pa.Schema]:
+    converters, fields = [], []
+    for name, cql_type in zip(spec.columns, cql_types):
+        try:
+            convert, arrow_type = cols.converter(cql_type)
+        except cols.UnsupportedTypeError as error:
+            raise UserError(
+                f"column {name} of Cassandra table {table}: {error}: "
+                "restore the contract's type (loaders/generate/ddl/cassandra.cql)"
+            ) from None
+        converters.append(convert)
+        fields.append(pa.field(name, arrow_type, nullable=name not in spec.primary_key))
+    return converters, pa.schema(fields)
 
 
 def read_table(
@@ -100,13 +127,9 @@ def read_table(
     With ``add_row_ids`` each row gets a random ``_dlt_id``.
     """
     with opened_table(settings, table) as (cluster, session, spec, meta):
-        statements = prepare_scan(session, settings, spec, since)
+        statements, filter_here = prepare_scan(session, settings, spec, since)
         cql_types = [column[3] for column in statements.rest.result_metadata]
-        pairs = [cols.converter(t) for t in cql_types]
-        converters = [p[0] for p in pairs]
-        schema = pa.schema(
-            [pa.field(name, p[1], nullable=name not in spec.primary_key) for name, p in zip(spec.columns, pairs)]
-        )
+        converters, schema = arrow_columns(spec, cql_types, f"{settings.keyspace}.{table}")
         session.client_protocol_handler = RawProtocolHandler  # from here on rows arrive as raw bytes
         ranges = plan_ranges(cluster, options.workers)
         scan = TokenRangeScan(
@@ -123,7 +146,9 @@ def read_table(
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         yielded = False
-        for batch in scan:
+        for batch in guarded(scan, settings, table):
+            if filter_here:
+                batch = batch.filter(pc.greater(batch.column(spec.cursor), pa.scalar(since, schema.field(spec.cursor).type)))
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= options.batch_rows:
@@ -132,6 +157,14 @@ def read_table(
                 pending, pending_rows = [], 0
         if pending or not yielded:
             yield finish(pending, schema, add_row_ids)
+
+
+def guarded(scan: Iterator[pa.RecordBatch], settings: CassandraSettings, table: str) -> Iterator[pa.RecordBatch]:
+    """The scan, with a permission lost mid-scan as a UserError."""
+    try:
+        yield from scan
+    except Unauthorized as error:
+        raise unauthorized_error(settings, table, error) from None
 
 
 def finish(batches: list[pa.RecordBatch], schema: pa.Schema, add_row_ids: bool) -> pa.Table:

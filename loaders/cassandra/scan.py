@@ -31,7 +31,9 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, ResponseFut
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
+from loaders.cassandra.connection import one_line
 from loaders.cassandra.token_ranges import TokenRange
+from loaders.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,8 @@ def is_retryable(error: BaseException) -> bool:
     )
 
 
-class ScanFailed(RuntimeError):
-    """A token range could not be read after all its attempts."""
+class ScanFailed(UserError):
+    """A token range could not be read after all its attempts (the load of the table stops)."""
 
 
 PageHook = Callable[[int, int, int], None]
@@ -280,8 +282,9 @@ class TokenRangeScan(Generic[T]):
                     self.stats.retries += 1
                 if attempt >= self.max_attempts:
                     raise ScanFailed(
-                        f"token range {token_range.start}..{token_range.end} of {self.label} failed "
-                        f"{attempt} times, last: {type(error).__name__}: {error}"
+                        f"Cassandra failed to serve token range {token_range.start}..{token_range.end} of "
+                        f"{self.label} {attempt} times (last: {type(error).__name__}: {one_line(error, 160)}): "
+                        "check the cluster's health (nodetool status) and rerun; nothing of the run was committed"
                     ) from error
                 log.warning(
                     "retrying page %d of token range %d of %s (attempt %d): %s: %s",
@@ -321,7 +324,7 @@ def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = 
     from loaders.cassandra.reader import opened_table, plan_ranges, prepare_scan
 
     with opened_table(settings, table) as (cluster, session, spec, _meta):
-        statements = prepare_scan(session, settings, spec, None)
+        statements, _ = prepare_scan(session, settings, spec, None)
         if raw:
             session.client_protocol_handler = RawProtocolHandler
         scan = TokenRangeScan(

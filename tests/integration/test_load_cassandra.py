@@ -339,9 +339,32 @@ def test_a_range_failing_every_attempt_fails_the_scan(reader: CassandraSettings,
             raise TransientScanError("injected permanent failure")
 
     options = ReadOptions(parallelism=2, fetch_size=100, max_attempts=3, page_hook=broken)
-    with pytest.raises(ScanFailed, match="failed 3 times"):
+    with pytest.raises(ScanFailed, match="3 times") as caught:
         for _ in read_table(reader, "messages", None, options):
             pass
+    assert isinstance(caught.value, UserError) and "\n" not in str(caught.value)
+
+
+def test_incremental_read_without_allow_filtering_filters_in_the_loader(
+    owner: Any, reader: CassandraSettings, filled: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loaders.cassandra.reader as reader_module
+    from cassandra import InvalidRequest
+
+    real_prepare = reader_module.prepare
+
+    def guarded_prepare(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > 5 or kwargs.get("extra_where"):
+            raise InvalidRequest("Error from server: code=2200 [Invalid query] message=\"ALLOW FILTERING is not allowed\"")
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(reader_module, "prepare", guarded_prepare)
+    rows = cassandra_rows(owner, "user_events")
+    since = sorted(r[2] for r in rows.values())[len(rows) // 2]
+    expected = {k for k, r in rows.items() if r[2] > since}
+    tables = list(read_table(reader, "user_events", since, ReadOptions(parallelism=2)))
+    got = {(r["user_id"], r["day"], r["event_time"], r["event_id"]) for t in tables for r in t.to_pylist()}
+    assert got == expected and len(expected) > 100
 
 
 def test_scan_reads_every_row_once_with_any_parallelism(owner: Any, reader: CassandraSettings, filled: dict) -> None:
