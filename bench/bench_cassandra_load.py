@@ -7,8 +7,10 @@
 event, text with accents and emoji). ``run`` measures, each in a fresh process so that
 peak RSS is per phase: (1) the bare scan with the driver's usual decoding (rows read and
 discarded), (2) the same scan keeping raw cells (the loader's decoding, no Arrow), and
-(3) the full load through dlt into a scratch DuckDB (extract + normalize + load,
-``full_refresh``). It prints rows/s, the load/bare ratio and peak RSS.
+(3) the full load through a plain dlt pipeline into a scratch DuckDB (extract +
+normalize + load, ``full_refresh``, dlt's defaults) and (4) the same through the
+product's ``loaders load --source cassandra --full-refresh`` (its dlt and DuckDB
+settings). It prints rows/s, the load/bare ratios and peak RSS.
 """
 
 from __future__ import annotations
@@ -102,6 +104,21 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
         from loaders.cassandra.scan import bare_scan
 
         rows = bare_scan(settings, table, parallelism, raw=(kind == "bare_raw"))
+    elif kind == "load_cli":  # the product's path: `loaders load --source cassandra --full-refresh`
+        import os
+
+        import duckdb
+
+        from loaders.load.command import load_all
+
+        os.environ.update(
+            WAREHOUSE_PATH=str(Path(workdir) / "cli.duckdb"),
+            DLT_DATA_DIR=str(Path(workdir) / "cli-dlt"),
+            CASSANDRA_KEYSPACE=keyspace,
+        )
+        load_all(["cassandra"], full_refresh=True, tables=[table])
+        with duckdb.connect(str(Path(workdir) / "cli.duckdb"), read_only=True) as con:
+            rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     else:
         import dlt
         import duckdb
@@ -126,7 +143,7 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeat):
-            for kind in ("bare", "bare_raw", "load"):
+            for kind in ("bare", "bare_raw", "load", "load_cli"):
                 out = subprocess.run(
                     [sys.executable, __file__, "_phase", kind, keyspace, table, str(parallelism), workdir],
                     check=True, capture_output=True, text=True,
@@ -140,9 +157,10 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
                 )
     best = {kind: min(r["seconds"] for r in rs) for kind, rs in results.items()}
     print(f"table {keyspace}.{table}, parallelism {parallelism}, best of {repeat}:")
-    print(f"  load / bare scan     = {best['load'] / best['bare']:.2f}")
-    print(f"  load / raw bare scan = {best['load'] / best['bare_raw']:.2f}")
-    print(f"  peak RSS of the load = {max(r['peak_rss_mb'] for r in results['load']):.0f} MB")
+    for kind in ("load", "load_cli"):
+        print(f"  {kind} / bare scan     = {best[kind] / best['bare']:.2f}")
+        print(f"  {kind} / raw bare scan = {best[kind] / best['bare_raw']:.2f}")
+        print(f"  peak RSS of {kind} = {max(r['peak_rss_mb'] for r in results[kind]):.0f} MB")
 
 
 def main() -> None:
