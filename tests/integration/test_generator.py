@@ -82,6 +82,7 @@ def pg() -> Iterator[Any]:
 def cass() -> Iterator[Session]:
     settings = CassandraSettings.from_env(owner=True)
     cluster, session = cassandra_store.connect(settings)
+    cassandra_store.apply_schema(cluster, session, settings.keyspace)  # a fresh stack has no keyspace yet
     session.set_keyspace(settings.keyspace)
     yield session
     cluster.shutdown()
