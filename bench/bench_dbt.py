@@ -75,20 +75,26 @@ def replay(statements: list[str], warehouse: Path) -> float:
         return time.perf_counter() - started
 
 
-def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path) -> dict[str, float]:
+def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate: bool) -> dict[str, float]:
     loaders = str(BIN / "loaders")
-    raw = work / f"raw-{scale}.duckdb"
+    raw = work / f"raw-{scale}" / "warehouse.duckdb"
+    raw.parent.mkdir()
     load_env = {**env, "WAREHOUSE_PATH": str(raw), "DLT_DATA_DIR": str(work / f"dlt-{scale}")}
     print(f"[scale {scale}] generating and loading …", flush=True)
-    run([loaders, "generate", "--scale", scale, "--seed", str(seed), "--reset"], env)
+    if generate:
+        run([loaders, "generate", "--scale", scale, "--seed", str(seed), "--reset"], env)
     run([loaders, "load", "--full-refresh"], load_env)
 
-    dbt_db, duck_db = work / f"dbt-{scale}.duckdb", work / f"duck-{scale}.duckdb"
+    # same file name in two folders: DuckDB names the catalog after the file, and dbt's SQL names it
+    dbt_db, duck_db = work / f"dbt-{scale}" / "warehouse.duckdb", work / f"duck-{scale}" / "warehouse.duckdb"
+    dbt_db.parent.mkdir()
+    duck_db.parent.mkdir()
     shutil.copyfile(raw, dbt_db)
     shutil.copyfile(raw, duck_db)
     full_log = work / f"log-full-{scale}"
     print(f"[scale {scale}] dbt build --full-refresh …", flush=True)
     t_dbt = dbt(["build", "--full-refresh"], dbt_db, full_log, env)
+    print(f"[scale {scale}] dbt build: {t_dbt:.1f} s", flush=True)
 
     print(f"[scale {scale}] DuckDB alone, same SQL …", flush=True)
     dbt(["seed"], duck_db, work / f"log-seed-{scale}", env)  # seeds are set up untimed (bindings are not logged)
@@ -107,13 +113,16 @@ def main() -> int:
     parser.add_argument("--scales", default="1,5", help="comma-separated generator scales (default 1,5)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--no-generate", action="store_true", help="use the stores as they are (one scale only: the data there)"
+    )
     args = parser.parse_args()
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     work = Path(tempfile.mkdtemp(prefix="bench-dbt-"))
     rows = []
     try:
         for scale in args.scales.split(","):
-            rows.append((scale, bench_scale(scale.strip(), args.seed, env, work)))
+            rows.append((scale, bench_scale(scale.strip(), args.seed, env, work, not args.no_generate)))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
