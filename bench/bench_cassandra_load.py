@@ -62,11 +62,13 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
             )
         elif table == "messages":
             insert = session.prepare(
-                f"INSERT INTO {keyspace}.messages (group_id, day, sent_at, message_id, user_id, body) VALUES (?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO {keyspace}.messages (group_id, day, sent_at, message_id, user_id, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)"
             )
         else:
             insert = session.prepare(
-                f"INSERT INTO {keyspace}.notification_states (user_id, notification_id, status, updated_at) VALUES (?, ?, ?, ?)"
+                f"INSERT INTO {keyspace}.notification_states (user_id, notification_id, status, updated_at) "
+                "VALUES (?, ?, ?, ?)"
             )
         kinds = ["app_open", "view_outing", "view_group", "share_outing", "search"]
         started = time.monotonic()
@@ -82,9 +84,11 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
                         props["outing_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                     if rng.random() < 0.3:
                         props["query"] = rng.choice(["sushi à Paris", "concert 🎸", "bar \"chez Lou\"", "trip\nweekend"])
-                    params.append((who, when.date(), when, uuid.uuid1(), rng.choice(kinds), props if rng.random() < 0.95 else None))
+                    props_or_none = props if rng.random() < 0.95 else None
+                    params.append((who, when.date(), when, uuid.uuid1(), rng.choice(kinds), props_or_none))
                 elif table == "messages":
-                    body = rng.choice(["on se retrouve à 20h ?", "🎉🎉", "I'll bring \"snacks\"", "line1\nline2", "ok"]) * rng.randint(1, 4)
+                    texts = ["on se retrouve à 20h ?", "🎉🎉", "I'll bring \"snacks\"", "line1\nline2", "ok"]
+                    body = rng.choice(texts) * rng.randint(1, 4)
                     params.append((who, when.date(), when, uuid.uuid1(), rng.choice(users), body))
                 else:
                     params.append((who, i, rng.choice(["UNSEEN", "SEEN", "CLICKED", "DELETED", None]), when))

@@ -218,7 +218,8 @@ def converter(cql_type: Any) -> tuple[Converter, pa.DataType]:
         return text_map_json, pa.string()
     if name in ("map", "set", "list"):
         return generic_json(cql_type), pa.string()
-    raise UnsupportedTypeError(f"CQL type {getattr(cql_type, 'cql_parameterized_type', lambda: name)()} is not supported")
+    described = getattr(cql_type, "cql_parameterized_type", lambda: name)()
+    raise UnsupportedTypeError(f"CQL type {described} is not supported")
 
 
 def is_json(cql_type: Any) -> bool:

@@ -64,7 +64,9 @@ def plan_ranges(cluster: Cluster, parallelism: int) -> list[TokenRange]:
 
 
 @contextmanager
-def opened_table(settings: CassandraSettings, table: str) -> Iterator[tuple[Cluster, Session, TableSpec, TableMetadata]]:
+def opened_table(
+    settings: CassandraSettings, table: str
+) -> Iterator[tuple[Cluster, Session, TableSpec, TableMetadata]]:
     """A session and the checked schema of ``table``; UserError for host, login, keyspace, table."""
     spec = spec_for(table)
     with connected(settings) as (cluster, session):
@@ -148,7 +150,8 @@ def read_table(
         yielded = False
         for batch in guarded(scan, settings, table):
             if filter_here:
-                batch = batch.filter(pc.greater(batch.column(spec.cursor), pa.scalar(since, schema.field(spec.cursor).type)))
+                bound = pa.scalar(since, schema.field(spec.cursor).type)
+                batch = batch.filter(pc.greater(batch.column(spec.cursor), bound))
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= options.batch_rows:

@@ -81,7 +81,9 @@ def parse_cursor(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def next_cursor(previous: dt.datetime | None, max_seen: dt.datetime | None, scan_started: dt.datetime) -> dt.datetime | None:
+def next_cursor(
+    previous: dt.datetime | None, max_seen: dt.datetime | None, scan_started: dt.datetime
+) -> dt.datetime | None:
     """The cursor after a scan: the greatest value read, capped at the scan's start, never moving back."""
     if max_seen is None:
         return previous
@@ -180,7 +182,9 @@ def cassandra_source(
     for spec in specs:
         columns = dict(hints[spec.name])
         if not dlt_adds_row_ids:
-            columns["_dlt_id"] = {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True}
+            columns["_dlt_id"] = {
+                "name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True
+            }
         yield dlt.resource(
             table_rows(settings, spec, full_refresh, lag, options, not dlt_adds_row_ids),
             name=spec.name,

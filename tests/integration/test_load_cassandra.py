@@ -194,7 +194,8 @@ def assert_same(owner: Any, path: Path, table: str) -> dict[tuple, tuple]:
     source, loaded = cassandra_rows(owner, table), duckdb_rows(path, table)
     assert set(loaded) == set(source), f"{table}: keys differ ({len(loaded)} loaded, {len(source)} in Cassandra)"
     differing = [k for k in source if source[k] != loaded[k]]
-    assert not differing, f"{table}: {len(differing)} rows differ, e.g. {source[differing[0]]} != {loaded[differing[0]]}"
+    example = differing[0] if differing else None
+    assert not differing, f"{table}: {len(differing)} rows differ, e.g. {source.get(example)} != {loaded.get(example)}"
     return loaded
 
 
@@ -284,7 +285,8 @@ def test_incremental_picks_up_new_and_updated_rows_then_idempotent(
     insert(owner, "user_events", user_events(rng, 200, fresh_moment))
     updated = random.Random(8).sample(sorted(before["notification_states"]), 150)
     update = owner.prepare(
-        f"UPDATE {KEYSPACE}.notification_states SET status = ?, updated_at = ? WHERE user_id = ? AND notification_id = ?"
+        f"UPDATE {KEYSPACE}.notification_states SET status = ?, updated_at = ? "
+        "WHERE user_id = ? AND notification_id = ?"
     )
     for user_id, notification_id in updated:
         owner.execute(update, ("CLICKED", fresh_moment, uuid.UUID(user_id), notification_id))
@@ -355,7 +357,7 @@ def test_incremental_read_without_allow_filtering_filters_in_the_loader(
 
     def guarded_prepare(*args: Any, **kwargs: Any) -> Any:
         if len(args) > 5 or kwargs.get("extra_where"):
-            raise InvalidRequest("Error from server: code=2200 [Invalid query] message=\"ALLOW FILTERING is not allowed\"")
+            raise InvalidRequest("Error from server: code=2200 [Invalid query] message=\"ALLOW FILTERING is refused\"")
         return real_prepare(*args, **kwargs)
 
     monkeypatch.setattr(reader_module, "prepare", guarded_prepare)
