@@ -5,14 +5,21 @@
 
     source_name / source_table: the raw table (a dbt source); source_key_columns: its key
     columns as named in raw; key_columns: the same key as named in the model.
+    committed_only: count only the raw rows of committed dlt loads (the source's
+    `_dlt_loads`), for models that read nothing else (committed_loads_window).
 #}
-{% test distinct_keys_match_source(model, source_name, source_table, source_key_columns, key_columns) %}
+{% test distinct_keys_match_source(
+    model, source_name, source_table, source_key_columns, key_columns, committed_only=false
+) %}
 
 with raw_keys as (
     select count(*) as n_keys
     from (
         select distinct {{ source_key_columns | join(', ') }}
         from {{ source(source_name, source_table) }}
+        {%- if committed_only %}
+            {{ committed_loads_window(source(source_name, '_dlt_loads')) }}
+        {%- endif %}
     ) as keys
 ),
 

@@ -22,7 +22,7 @@ with states as (
             order by updated_at desc nulls last, {{ load_id_number('dlt_load_id') }} desc
         ) as state_rank
     from {{ ref('stg_cassandra__notification_states') }}
-    {{ incremental_load_window('dlt_load_id', 'dlt_load_id') }}
+    {{ committed_loads_window(source('raw_cassandra', '_dlt_loads'), 'dlt_load_id') }}
 )
 
 select

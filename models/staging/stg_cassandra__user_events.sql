@@ -15,7 +15,7 @@ with source_rows as (
             order by {{ latest_load_first() }}
         ) as load_rank
     from {{ source('raw_cassandra', 'user_events') }}
-    {{ incremental_load_window() }}
+    {{ committed_loads_window(source('raw_cassandra', '_dlt_loads')) }}
 )
 
 select

@@ -36,8 +36,11 @@ _NS = uuid.UUID("6f0d5f5e-0000-4000-8000-00000000d8b7")
 LOAD_1 = "1758844800.100000"  # 2025-09-26 00:00 UTC
 LOAD_2 = "1758931200.200000"  # 2025-09-27 00:00 UTC
 LOAD_LATE = "1759017600.300000"  # 2025-09-28 00:00 UTC: late rows for the incremental test
-# Older than LOAD_2 but inside the incremental lookback: a load that committed out of order.
+# Older than LOAD_2 but committed after it (LATE_COMMIT): a load that committed out of order.
 LOAD_OUT_OF_ORDER = "1758927600.150000"  # 2025-09-26 23:00 UTC
+LATE_COMMIT = datetime(2025, 9, 28, 1, 0, tzinfo=UTC)  # when the late loads commit
+# A load killed before it committed: rows in raw, no _dlt_loads row until a later run.
+LOAD_UNCOMMITTED = "1759021200.400000"  # 2025-09-28 01:00 UTC
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "raw_postgres.users": [
@@ -378,8 +381,8 @@ def late_rows(base: RawData) -> RawData:
         "raw_cassandra.messages", LOAD_LATE, group_id=group_id, day=sent_at.date(),
         sent_at=sent_at, message_id=stable_uuid("msg-late"), user_id=users[0], body="late 🐢",
     )
-    # An event of a load that committed out of order (older than the latest processed load,
-    # inside the lookback).
+    # An event of a load that committed out of order (its id is older than the latest
+    # processed load; it commits at LATE_COMMIT with the others).
     event_time = datetime(2025, 8, 9, 7, 0, tzinfo=UTC)
     rows.add(
         "raw_cassandra.user_events", LOAD_OUT_OF_ORDER, user_id=users[6], day=event_time.date(),
@@ -411,6 +414,31 @@ def late_rows(base: RawData) -> RawData:
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 
+def uncommitted_rows(base: RawData) -> RawData:
+    """Rows of a load killed before it committed: an event that no model may read yet."""
+    rows = _Rows()
+    rows._n = sum(len(v) for v in base.values()) + 2000
+    event_time = datetime(2025, 9, 27, 23, 0, tzinfo=UTC)
+    rows.add(
+        "raw_cassandra.user_events", LOAD_UNCOMMITTED, user_id=stable_uuid("user-3"),
+        day=event_time.date(), event_time=event_time, event_id=stable_uuid("event-uncommitted"),
+        event_type="app_open", properties=json.dumps({}),
+    )
+    return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
+
+
+def commit_load(path: Path | str, schema: str, load_id: str, committed_at: datetime) -> None:
+    """Register a load in ``<schema>._dlt_loads``, as dlt does when the load commits."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
+            [load_id, schema, committed_at],
+        )
+    finally:
+        con.close()
+
+
 def merge_raw(*datasets: RawData) -> RawData:
     """All rows of several datasets, table by table (raw keeps duplicates across loads)."""
     merged: RawData = {name: [] for name in TABLES}
@@ -427,8 +455,15 @@ def _load_ids(data: RawData) -> dict[str, set[str]]:
     return per_schema
 
 
-def write_raw(path: Path | str, data: RawData) -> None:
-    """Create (if needed) the raw schemas and tables in a DuckDB file and append the rows."""
+def write_raw(
+    path: Path | str, data: RawData, committed_at: datetime | None = None, commit: bool = True
+) -> None:
+    """Create (if needed) the raw schemas and tables in a DuckDB file and append the rows.
+
+    Each load is registered in the schema's ``_dlt_loads`` as dlt does when a load commits,
+    at ``committed_at`` (default: the time in its load id). ``commit=False`` leaves the rows
+    of a load that was killed before it committed (no ``_dlt_loads`` row).
+    """
     con = duckdb.connect(str(path))
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -452,14 +487,11 @@ def write_raw(path: Path | str, data: RawData) -> None:
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
                 [[row[name] for name in names] for row in table_rows],
             )
-        for schema, load_ids in _load_ids(data).items():
-            for load_id in sorted(load_ids):
-                con.execute(
-                    f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
-                    [load_id, schema, datetime.fromtimestamp(float(load_id), UTC)],
-                )
     finally:
         con.close()
+    for schema, load_ids in _load_ids(data).items():
+        for load_id in sorted(load_ids) if commit else []:
+            commit_load(path, schema, load_id, committed_at or datetime.fromtimestamp(float(load_id), UTC))
 
 
 def read_raw(path: Path | str) -> RawData:

@@ -2,17 +2,28 @@
 
 A built warehouse receives later loads: rows with old business dates (a July message, a
 notification state overwritten, a first state for a notification, a payment refunded
-weeks later) and a load older than the latest processed one but inside the lookback (a
-load that committed out of order). The incremental `dbt build` on it must give exactly the
-tables that `dbt build --full-refresh` gives on a copy of the same raw data.
+weeks later), a load whose id is older than the latest processed one but which committed
+after it (out of order), and the rows of a load killed before it committed. The
+incremental `dbt build` on it must give exactly the tables that `dbt build --full-refresh`
+gives on a copy of the same raw data; neither reads the uncommitted load until it commits.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import pytest
 
-from dbt_raw_fixture import late_rows, stable_uuid, write_raw
+from dbt_raw_fixture import (
+    LATE_COMMIT,
+    LOAD_UNCOMMITTED,
+    commit_load,
+    late_rows,
+    stable_uuid,
+    uncommitted_rows,
+    write_raw,
+)
 from dbt_runner import BuiltWarehouse, run_dbt
 
 INCREMENTAL_MODELS = [
@@ -38,7 +49,8 @@ def incremental_and_full(built_warehouse: BuiltWarehouse, tmp_path_factory):
     assert built_warehouse.build.returncode == 0, built_warehouse.build.output[-3000:]
     work = tmp_path_factory.mktemp("dbt_incremental")
     incremental = built_warehouse.copy_to(work / "incremental.duckdb")
-    write_raw(incremental, late_rows(built_warehouse.raw))
+    write_raw(incremental, late_rows(built_warehouse.raw), committed_at=LATE_COMMIT)
+    write_raw(incremental, uncommitted_rows(built_warehouse.raw), commit=False)
     inc_run = run_dbt(["build"], incremental, work / "inc")
     full = work / "full.duckdb"
     full.write_bytes(incremental.read_bytes())
@@ -57,7 +69,7 @@ def test_incremental_run_was_incremental(incremental_and_full) -> None:
     }
     for model in INCREMENTAL_MODELS:
         name = model.split(".")[1]
-        assert "* 3600" in compiled[name], f"{name} did not run with its incremental window"
+        assert "committed.inserted_at >" in compiled[name], f"{name} did not run with its incremental window"
 
 
 def test_late_rows_arrived(incremental_and_full) -> None:
@@ -112,3 +124,27 @@ def test_incremental_equals_full_refresh(incremental_and_full) -> None:
         assert not differences, differences
     finally:
         con.close()
+
+
+def _event_count(warehouse, event_name: str) -> int:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
+            "select count(*) from staging.stg_cassandra__user_events where event_id = ?",
+            [stable_uuid(event_name)],
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_uncommitted_load_is_read_once_committed(incremental_and_full, tmp_path) -> None:
+    incremental, _, full, _ = incremental_and_full
+    assert _event_count(incremental, "event-uncommitted") == 0
+    assert _event_count(full, "event-uncommitted") == 0
+    warehouse = tmp_path / "committed.duckdb"
+    warehouse.write_bytes(incremental.read_bytes())
+    commit_load(warehouse, "raw_cassandra", LOAD_UNCOMMITTED, LATE_COMMIT + timedelta(hours=1))
+    run = run_dbt(["run", "--select", "stg_cassandra__user_events"], warehouse, tmp_path / "run")
+    assert run.returncode == 0, run.output[-5000:]
+    assert _event_count(warehouse, "event-uncommitted") == 1
+    assert _event_count(warehouse, "event-late") == 1
