@@ -10,9 +10,14 @@
     cast({{ column }} at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
-{#- dlt's load id is a unix-epoch seconds string ('1764052345.123456'): order it as a number. -#}
+{#-
+    dlt's load id is a unix-epoch seconds string ('1764052345.123456'): order it as a number.
+    decimal(18, 6) holds 12 integer digits (good until the year 33658) and is an int64 in
+    DuckDB; a wider decimal is a 128-bit one, whose cast from text is ~150x slower (it was
+    most of the build time at scale 1: 7.6 s per 500 k rows against 0.05 s).
+-#}
 {% macro load_id_number(column='_dlt_load_id') -%}
-    cast({{ column }} as decimal(20, 6))
+    cast({{ column }} as decimal(18, 6))
 {%- endmacro %}
 
 {#-

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wait", action="store_true", help="wait for a running job or load to finish instead of failing fast"
     )
     parser.add_argument("--as-of-date", help="dbt variable as_of_date (YYYY-MM-DD) for gold_ml_user_features")
+    parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="also run dbt's unit tests (they test the SQL logic, not the data: CI and `make test` run them; "
+        "the scheduled job skips them, as dbt recommends for production)",
+    )
 
 
 def _step(name: str) -> float:
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
         t = _step("build: dbt build (seeds, models, tests)")
         build_cmd = ["build"] + (["--full-refresh"] if args.full_refresh else [])
+        if not args.unit_tests:
+            build_cmd += ["--exclude-resource-type", "unit_test"]
         vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
         build = run_dbt(build_cmd, vars_yaml=vars_yaml)
         timings["build"] = time.monotonic() - t
