@@ -1,10 +1,8 @@
 """Arrow conversions from what ADBC decodes to the raw types of the warehouse.
 
 - uuid: ADBC yields the canonical ``arrow.uuid`` extension (16 bytes). It is
-  kept as is through dlt's parquet files (parquet logical type UUID) and DuckDB
-  casts it to canonical VARCHAR text while inserting, in C++ and in parallel:
-  the cheapest place to format 36-character strings. dlt 1.31 has no mapping
-  for the extension type, so ``enable_uuid_as_text`` teaches it one (text).
+  kept as is through dlt's parquet files (parquet logical type UUID) into a
+  DuckDB ``UUID`` column (``loaders.load.uuid_columns``): never formatted.
   ``uuid_to_text`` formats in numpy where text is needed in Python (keys).
 - numeric(p, s): travels as unscaled int8 (see catalog.py) and becomes
   decimal128(p, s) here, bit-exact; wider numerics arrive as text and are cast.
@@ -20,9 +18,9 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
+from loaders.load.uuid_columns import is_uuid_type
 from loaders.postgres.catalog import SourceColumn
 
-UUID_EXTENSION = "arrow.uuid"
 DLT_ID = "_dlt_id"
 DLT_LOAD_ID = "_dlt_load_id"
 
@@ -30,10 +28,6 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # byte -> its two hex characters as one little-endian uint16 (first character in the low byte)
 _HEX_PAIRS = _HEX[np.arange(256) >> 4].astype(np.uint16) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8)
 _DASH = ord("-")
-
-
-def is_uuid_type(dtype: pa.DataType) -> bool:
-    return isinstance(dtype, pa.BaseExtensionType) and dtype.extension_name == UUID_EXTENSION
 
 
 def _uuid_bytes(array: pa.Array) -> np.ndarray:
@@ -144,29 +138,3 @@ def key_table(batch: pa.RecordBatch | pa.Table, keys: Iterable[str]) -> pa.Table
         arrays[key] = array
     arrays["__row"] = pa.array(np.arange(batch.num_rows, dtype=np.int64))
     return pa.table(arrays)
-
-
-_ENABLED = False
-
-
-def enable_uuid_as_text() -> None:
-    """Teach dlt that Arrow's uuid extension is a text column (DuckDB casts it while loading).
-
-    dlt 1.31 rejects extension types in ``get_column_type_from_py_arrow``; the
-    replacement maps ``arrow.uuid`` to text and delegates everything else.
-    ``tests/unit/test_postgres_arrow.py`` fails loudly if a dlt upgrade breaks it.
-    """
-    global _ENABLED
-    if _ENABLED:
-        return
-    from dlt.common.libs import pyarrow as dlt_pyarrow
-
-    original = dlt_pyarrow.get_column_type_from_py_arrow
-
-    def get_column_type_from_py_arrow(dtype: pa.DataType):  # type: ignore[no-untyped-def]
-        if is_uuid_type(dtype):
-            return {"data_type": "text"}
-        return original(dtype)
-
-    dlt_pyarrow.get_column_type_from_py_arrow = get_column_type_from_py_arrow
-    _ENABLED = True

@@ -35,7 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from loaders.errors import UserError
-from loaders.postgres.arrow import convert_batch, enable_uuid_as_text, key_table
+from loaders.load.uuid_columns import enable_uuid_columns
+from loaders.postgres.arrow import convert_batch, key_table
 from loaders.postgres.catalog import SourceTable, read_catalog
 from loaders.postgres.session import PostgresSession, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
@@ -295,7 +296,7 @@ def postgres_source(
     """A dlt source with one resource per planned table, reading inside ``session``'s snapshot."""
     import dlt
 
-    enable_uuid_as_text()
+    enable_uuid_columns()
 
     @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
     def postgres() -> Any:

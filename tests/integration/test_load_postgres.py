@@ -55,11 +55,11 @@ def test_raw_layout_and_types(env: LoaderEnv) -> None:
         names = [name for name, _ in columns]
         assert names == source_columns(env.schema, table) + ["_dlt_load_id", "_dlt_id"]
     types = dict(raw_columns(env.warehouse, "payments"))
-    assert types["id"] == "VARCHAR" and types["user_id"] == "VARCHAR" and types["outing_id"] == "VARCHAR"
+    assert types["id"] == types["user_id"] == types["outing_id"] == "UUID"  # 16 bytes, not text
     assert types["amount"] == "DECIMAL(12,2)"
     assert types["paid_at"] == types["created_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["currency"] == types["status"] == "VARCHAR"
-    assert types["_dlt_load_id"] == types["_dlt_id"] == "VARCHAR"
+    assert types["_dlt_load_id"] == "VARCHAR" and types["_dlt_id"] == "UUID"
     assert dict(raw_columns(env.warehouse, "notifications"))["id"] == "BIGINT"
     amounts = {r[0]: r[1] for r in raw_rows(env.warehouse, "payments", ["id", "amount"])}
     assert amounts["00000000-0000-0000-0000-0000000000aa"] == Decimal("9999999999.99")

@@ -11,13 +11,12 @@ import pytest
 from loaders.postgres.arrow import (
     DLT_ID,
     convert_batch,
-    enable_uuid_as_text,
-    is_uuid_type,
     key_table,
     random_uuids,
     unscaled_to_decimal,
     uuid_to_text,
 )
+from loaders.load.uuid_columns import is_uuid_type
 from loaders.postgres.catalog import SourceColumn
 
 
@@ -90,17 +89,6 @@ def test_key_table_makes_uuid_keys_text_and_numbers_rows() -> None:
     keys = key_table(batch, ["id"])
     assert keys.column("id").to_pylist() == [str(v) for v in ids]
     assert keys.column("__row").to_pylist() == [0, 1, 2]
-
-
-def test_dlt_accepts_uuid_extension_as_text() -> None:
-    """Fails if a dlt upgrade changes the function the loader teaches about arrow.uuid."""
-    from dlt.common.libs import pyarrow as dlt_pyarrow
-
-    enable_uuid_as_text()
-    schema = pa.schema([pa.field("id", pa.uuid()), pa.field("n", pa.int64())])
-    columns = dlt_pyarrow.py_arrow_to_table_schema_columns(schema)
-    assert columns["id"]["data_type"] == "text"
-    assert columns["n"]["data_type"] == "bigint"
 
 
 @pytest.mark.parametrize("n", [0, 1, 7])
