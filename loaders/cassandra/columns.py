@@ -7,7 +7,7 @@ and validated as UTF-8; only collections are decoded cell by cell. Types map as:
 =================  ==========================  ==========================================
 CQL                Arrow                       note
 =================  ==========================  ==========================================
-uuid, timeuuid     string                      canonical lower-case 8-4-4-4-12 text
+uuid, timeuuid     uuid (arrow.uuid)           16 bytes as they are; DuckDB stores UUID
 timestamp          timestamp[us, tz=UTC]       milliseconds since the epoch, UTC
 date               date32                      Cassandra stores days + 2^31 as uint32
 bigint, counter    int64
@@ -52,9 +52,6 @@ Converter = Callable[[Cells], pa.Array]
 
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 _HEX_PAIRS = np.array([ord(f"{i:02x}"[0]) | ord(f"{i:02x}"[1]) << 8 for i in range(256)], dtype="<u2")
-_DASH = ord("-")
-# canonical uuid text as positions in a row of 32 hex digits followed by a dash (position 32, 2 bytes wide)
-_UUID_LAYOUT = np.array([*range(0, 8), 32, *range(8, 12), 32, *range(12, 16), 32, *range(16, 20), 32, *range(20, 32)])
 _MAX_MS = (2**63 - 1) // 1000  # beyond this a millisecond timestamp does not fit int64 microseconds
 _INT = struct.Struct(">i")
 
@@ -84,16 +81,13 @@ def validity_buffer(mask: np.ndarray | None) -> pa.Buffer | None:
     return pa.py_buffer(np.packbits(~mask, bitorder="little"))
 
 
-def uuid_text(cells: Cells) -> pa.Array:
-    """uuid/timeuuid -> canonical text: one table lookup (byte -> two hex digits), one gather adding dashes."""
-    n = len(cells)
+def uuid_value(cells: Cells) -> pa.Array:
+    """uuid/timeuuid -> Arrow's uuid extension: the 16 bytes of every cell in one buffer, never formatted."""
     raw, mask = fixed_buffer(cells, 16)
-    digits = np.empty((n, 17), dtype="<u2")  # 16 hex pairs, then a '-' to gather from
-    digits[:, :16] = _HEX_PAIRS[raw.reshape(n, 16)]
-    digits[:, 16] = _DASH
-    text = digits.view(np.uint8)[:, _UUID_LAYOUT]
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.reshape(-1)), validity_buffer(mask))
+    storage = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(cells), [validity_buffer(mask), pa.py_buffer(raw)]
+    )
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
 def timestamp_utc(cells: Cells) -> pa.Array:
@@ -190,8 +184,8 @@ def generic_json(cql_type: Any, protocol_version: int = 4) -> Converter:
 
 
 _SIMPLE: dict[str, tuple[Converter, pa.DataType]] = {
-    "uuid": (uuid_text, pa.string()),
-    "timeuuid": (uuid_text, pa.string()),
+    "uuid": (uuid_value, pa.uuid()),
+    "timeuuid": (uuid_value, pa.uuid()),
     "timestamp": (timestamp_utc, TIMESTAMP_TYPE),
     "date": (simple_date, pa.date32()),
     "bigint": (fixed_number(8, ">i8", pa.int64()), pa.int64()),

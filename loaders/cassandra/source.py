@@ -32,6 +32,7 @@ from loaders.cassandra.reader import ReadOptions, read_table
 from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
 from loaders.errors import UserError
+from loaders.load.uuid_columns import enable_uuid_columns
 from loaders.settings import CassandraSettings, setting
 
 __all__ = ["TABLES", "cassandra_source", "default_lag"]
@@ -170,6 +171,7 @@ def cassandra_source(
     600 s). ``parallelism`` 0 means two range readers per core. ``page_hook`` is for tests
     (inject a failing page).
     """
+    enable_uuid_columns()
     names = list(TABLES if tables is None else tables)
     if not names:
         raise UserError("no Cassandra table selected: name at least one of " + ", ".join(TABLES))

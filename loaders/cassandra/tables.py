@@ -8,6 +8,7 @@ from typing import Any
 from cassandra.metadata import TableMetadata
 
 from loaders.errors import UserError
+from loaders.load.uuid_columns import uuid_column_type
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def dlt_columns(spec: TableSpec, meta: TableMetadata) -> dict[str, dict[str, Any
         else:
             data_type = _DLT_TYPES.get(base, "text")
         hint: dict[str, Any] = {"name": name, "data_type": data_type, "nullable": name not in spec.primary_key}
+        if base in ("uuid", "timeuuid"):
+            hint.update(uuid_column_type())  # DuckDB UUID, 16 bytes
         if data_type == "timestamp":
             hint["timezone"] = True
         columns[name] = hint

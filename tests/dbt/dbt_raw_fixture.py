@@ -44,46 +44,46 @@ LOAD_UNCOMMITTED = "1759021200.400000"  # 2025-09-28 01:00 UTC
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "raw_postgres.users": [
-        ("id", "VARCHAR"), ("username", "VARCHAR"), ("email", "VARCHAR"), ("city", "VARCHAR"),
+        ("id", "UUID"), ("username", "VARCHAR"), ("email", "VARCHAR"), ("city", "VARCHAR"),
         ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.groups": [
-        ("id", "VARCHAR"), ("name", "VARCHAR"), ("owner_id", "VARCHAR"),
+        ("id", "UUID"), ("name", "VARCHAR"), ("owner_id", "UUID"),
         ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.group_members": [
-        ("group_id", "VARCHAR"), ("user_id", "VARCHAR"), ("role", "VARCHAR"),
+        ("group_id", "UUID"), ("user_id", "UUID"), ("role", "VARCHAR"),
         ("joined_at", "TIMESTAMPTZ"), ("left_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.outings": [
-        ("id", "VARCHAR"), ("group_id", "VARCHAR"), ("created_by", "VARCHAR"), ("title", "VARCHAR"),
+        ("id", "UUID"), ("group_id", "UUID"), ("created_by", "UUID"), ("title", "VARCHAR"),
         ("category", "VARCHAR"), ("starts_at", "TIMESTAMPTZ"), ("status", "VARCHAR"),
         ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.outing_participants": [
-        ("outing_id", "VARCHAR"), ("user_id", "VARCHAR"), ("rsvp", "VARCHAR"),
+        ("outing_id", "UUID"), ("user_id", "UUID"), ("rsvp", "VARCHAR"),
         ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.payments": [
-        ("id", "VARCHAR"), ("user_id", "VARCHAR"), ("outing_id", "VARCHAR"),
+        ("id", "UUID"), ("user_id", "UUID"), ("outing_id", "UUID"),
         ("amount", "DECIMAL(12,2)"), ("currency", "VARCHAR"), ("status", "VARCHAR"),
         ("paid_at", "TIMESTAMPTZ"), ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.notifications": [
-        ("id", "BIGINT"), ("user_id", "VARCHAR"), ("kind", "VARCHAR"), ("outing_id", "VARCHAR"),
-        ("group_id", "VARCHAR"), ("created_at", "TIMESTAMPTZ"),
+        ("id", "BIGINT"), ("user_id", "UUID"), ("kind", "VARCHAR"), ("outing_id", "UUID"),
+        ("group_id", "UUID"), ("created_at", "TIMESTAMPTZ"),
     ],
     "raw_cassandra.notification_states": [
-        ("user_id", "VARCHAR"), ("notification_id", "BIGINT"), ("status", "VARCHAR"),
+        ("user_id", "UUID"), ("notification_id", "BIGINT"), ("status", "VARCHAR"),
         ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_cassandra.messages": [
-        ("group_id", "VARCHAR"), ("day", "DATE"), ("sent_at", "TIMESTAMPTZ"),
-        ("message_id", "VARCHAR"), ("user_id", "VARCHAR"), ("body", "VARCHAR"),
+        ("group_id", "UUID"), ("day", "DATE"), ("sent_at", "TIMESTAMPTZ"),
+        ("message_id", "UUID"), ("user_id", "UUID"), ("body", "VARCHAR"),
     ],
     "raw_cassandra.user_events": [
-        ("user_id", "VARCHAR"), ("day", "DATE"), ("event_time", "TIMESTAMPTZ"),
-        ("event_id", "VARCHAR"), ("event_type", "VARCHAR"), ("properties", "JSON"),
+        ("user_id", "UUID"), ("day", "DATE"), ("event_time", "TIMESTAMPTZ"),
+        ("event_id", "UUID"), ("event_type", "VARCHAR"), ("properties", "JSON"),
     ],
 }
 DLT_COLUMNS = [("_dlt_load_id", "VARCHAR NOT NULL"), ("_dlt_id", "VARCHAR NOT NULL")]
@@ -495,7 +495,7 @@ def write_raw(
 
 
 def read_raw(path: Path | str) -> RawData:
-    """The raw tables of a warehouse as rows (timestamps as aware UTC datetimes)."""
+    """The raw tables of a warehouse as rows (timestamps as aware UTC datetimes, ids as text)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -503,7 +503,7 @@ def read_raw(path: Path | str) -> RawData:
         for table, columns in TABLES.items():
             names = [name for name, _ in columns] + [name for name, _ in DLT_COLUMNS]
             select = ", ".join(
-                f"CAST({n} AS VARCHAR) AS {n}" if t == "JSON" else n
+                f"CAST({n} AS VARCHAR) AS {n}" if t in ("JSON", "UUID") else n
                 for n, t in columns + DLT_COLUMNS
             )
             result = con.execute(f"SELECT {select} FROM {table}").fetchall()
