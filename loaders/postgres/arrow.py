@@ -88,7 +88,6 @@ def convert_batch(
     batch: pa.RecordBatch,
     columns: Iterable[SourceColumn],
     *,
-    uuid_as_text: bool = False,
     add_dlt_id: bool = True,
     not_null: frozenset[str] | set[str] = frozenset(),
 ) -> pa.RecordBatch:
@@ -102,8 +101,7 @@ def convert_batch(
         if decimal is not None and pa.types.is_integer(array.type):
             array = unscaled_to_decimal(array, *decimal)
         elif is_uuid_type(array.type):
-            if uuid_as_text:
-                array = uuid_to_text(array)
+            pass  # kept as 16 bytes: a DuckDB UUID column (loaders.load.uuid_columns)
         else:
             if isinstance(array.type, pa.BaseExtensionType):
                 array = array.storage
@@ -117,8 +115,6 @@ def convert_batch(
         fields.append(pa.field(DLT_LOAD_ID, pa.string()))
         arrays.append(pa.nulls(batch.num_rows, pa.string()))
         ids = random_uuids(batch.num_rows)
-        if uuid_as_text:
-            ids = uuid_to_text(ids)
         fields.append(pa.field(DLT_ID, ids.type, nullable=False))
         arrays.append(ids)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))

@@ -90,7 +90,6 @@ class TableStats:
 class PostgresOptions:
     schema: str = "public"
     lag: timedelta = timedelta(minutes=10)
-    uuid_as_text: bool = False  # format uuids in Python instead of letting DuckDB do it
 
 
 def _parse_cursor(value: Any) -> Any:
@@ -230,7 +229,6 @@ def _resource_rows(
     convert = partial(
         convert_batch,
         columns=plan.table.columns,
-        uuid_as_text=options.uuid_as_text,
         not_null=set(spec.primary_key),
     )
     queries = _table_queries(session, plan)
