@@ -427,14 +427,20 @@ def uncommitted_rows(base: RawData) -> RawData:
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 
+def _register_load(
+    con: duckdb.DuckDBPyConnection, schema: str, load_id: str, committed_at: datetime
+) -> None:
+    con.execute(
+        f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
+        [load_id, schema, committed_at],
+    )
+
+
 def commit_load(path: Path | str, schema: str, load_id: str, committed_at: datetime) -> None:
     """Register a load in ``<schema>._dlt_loads``, as dlt does when the load commits."""
     con = duckdb.connect(str(path))
     try:
-        con.execute(
-            f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
-            [load_id, schema, committed_at],
-        )
+        _register_load(con, schema, load_id, committed_at)
     finally:
         con.close()
 
@@ -487,11 +493,13 @@ def write_raw(
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
                 [[row[name] for name in names] for row in table_rows],
             )
+        for schema, load_ids in _load_ids(data).items():
+            for load_id in sorted(load_ids) if commit else []:
+                _register_load(
+                    con, schema, load_id, committed_at or datetime.fromtimestamp(float(load_id), UTC)
+                )
     finally:
         con.close()
-    for schema, load_ids in _load_ids(data).items():
-        for load_id in sorted(load_ids) if commit else []:
-            commit_load(path, schema, load_id, committed_at or datetime.fromtimestamp(float(load_id), UTC))
 
 
 def read_raw(path: Path | str) -> RawData:
