@@ -27,10 +27,11 @@ from pathlib import Path
 
 import duckdb
 
+from loaders.job.command import build_command
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SKIPPED_STATEMENTS = ("begin", "commit", "rollback")
-JOB_BUILD_ARGS = ["--exclude-resource-type", "unit_test"]  # what `loaders run` builds
 
 
 def run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> float:
@@ -95,7 +96,7 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     shutil.copyfile(raw, duck_db)
     full_log = work / f"log-full-{scale}"
     print(f"[scale {scale}] dbt build --full-refresh …", flush=True)
-    t_dbt = dbt(["build", "--full-refresh", *JOB_BUILD_ARGS], dbt_db, full_log, env)
+    t_dbt = dbt(build_command(full_refresh=True, unit_tests=False), dbt_db, full_log, env)
     print(f"[scale {scale}] dbt build: {t_dbt:.1f} s", flush=True)
 
     print(f"[scale {scale}] DuckDB alone, same SQL …", flush=True)
@@ -106,7 +107,7 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     print(f"[scale {scale}] --continue, incremental load, incremental dbt build …", flush=True)
     run([loaders, "generate", "--continue", "--seed", str(seed)], env)
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
-    t_incr = dbt(["build", *JOB_BUILD_ARGS], dbt_db, work / f"log-incr-{scale}", env)
+    t_incr = dbt(build_command(full_refresh=False, unit_tests=False), dbt_db, work / f"log-incr-{scale}", env)
     return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr}
 
 

@@ -46,6 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# dbt's unit tests check the SQL logic, not the data: the scheduled job leaves them to CI,
+# as dbt recommends for production (`loaders run --unit-tests` runs them too).
+SKIP_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
+
+def build_command(*, full_refresh: bool, unit_tests: bool) -> list[str]:
+    """The job's `dbt build` arguments."""
+    return ["build", *(["--full-refresh"] if full_refresh else []), *([] if unit_tests else SKIP_UNIT_TESTS)]
+
+
 def _step(name: str) -> float:
     print(f"\n==> {name}", flush=True)
     return time.monotonic()
@@ -73,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
             timings["load"] = time.monotonic() - t
 
         t = _step("build: dbt build (seeds, models, tests)")
-        build_cmd = ["build"] + (["--full-refresh"] if args.full_refresh else [])
-        if not args.unit_tests:
-            build_cmd += ["--exclude-resource-type", "unit_test"]
+        build_cmd = build_command(full_refresh=args.full_refresh, unit_tests=args.unit_tests)
         vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
         build = run_dbt(build_cmd, vars_yaml=vars_yaml)
         timings["build"] = time.monotonic() - t
