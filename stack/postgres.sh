@@ -45,6 +45,21 @@ is_running() { [[ -f "$PG_DATA/postmaster.pid" ]] && as_pg "$(pg_bindir)/pg_ctl"
 
 ready() { psql_super -d app -tAc "select 1" 2>/dev/null | grep -q 1; }
 
+# The OS user that runs PostgreSQL must be able to traverse every folder above its data
+# (a clone inside `mktemp -d`, mode 0700, is not). Grant traverse only (o+x), and say so.
+let_os_user_reach_home() {
+  local user dir; user="$(os_user)"
+  [[ "$user" == "$(id -un)" ]] && return 0
+  dir="$STACK_DIR"
+  while [[ "$dir" != "/" ]]; do
+    if ! runuser -u "$user" -- test -x "$dir" 2>/dev/null; then
+      log "letting the PostgreSQL OS user $user traverse $dir (chmod o+x)"
+      chmod o+x "$dir" || die "cannot let $user reach $PG_HOME: give it traverse (x) permission on $dir"
+    fi
+    dir="$(dirname "$dir")"
+  done
+}
+
 init_cluster() {
   local user; user="$(os_user)"
   if [[ "$user" == "stackpg" ]] && ! id stackpg >/dev/null 2>&1; then
@@ -52,8 +67,7 @@ init_cluster() {
   fi
   mkdir -p "$PG_HOME" "$PG_RUN"
   [[ "$user" == "$(id -un)" ]] || chown -R "$user" "$PG_HOME"
-  # the OS user must be able to reach the folder
-  chmod o+x "$STACK_DIR" 2>/dev/null || true
+  let_os_user_reach_home
   log "initialising a PostgreSQL cluster in $PG_DATA"
   as_pg "$(pg_bindir)/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
     -E UTF8 --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 || { show_log_tail "$PG_HOME/initdb.log"; die "initdb failed"; }
@@ -98,6 +112,7 @@ up() {
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
     [[ "$(os_user)" == "$(id -un)" ]] || chown -R "$(os_user)" "$PG_HOME"
+    let_os_user_reach_home
     as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $PG_PORT" start -w -t 60 >/dev/null \
       || { show_log_tail "$PG_LOG"; die "PostgreSQL did not start: see $PG_LOG"; }
     # readiness is proven by a real query on the server, not assumed from the pid file

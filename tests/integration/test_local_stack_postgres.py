@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+
 import psycopg2
 import psycopg2.errors
 import pytest
 
-from loaders.settings import PostgresSettings, app_postgres_dsn
+from loaders.settings import PROJECT_DIR, PostgresSettings, app_postgres_dsn
 
 
 def test_server_answers_a_real_query() -> None:
@@ -49,3 +53,25 @@ def test_wrong_password_is_rejected() -> None:
     bad = user_part.rsplit(":", 1)[0] + ":not-the-password@" + host_part
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(bad)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root the cluster runs as a separate OS user (stackpg)")
+def test_cluster_starts_inside_a_private_folder(tmp_path) -> None:
+    """A clone inside `mktemp -d` (mode 0700): the OS user running PostgreSQL can still reach its data."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    env = dict(os.environ, LOCAL_STACK_DIR=str(private / "stack"), LOCAL_PG_PORT=str(_free_port()))
+    script = str(PROJECT_DIR / "stack" / "postgres.sh")
+    try:
+        up = subprocess.run(["bash", script, "up"], env=env, capture_output=True, text=True, timeout=300)
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        assert "PostgreSQL ready" in up.stdout + up.stderr
+    finally:
+        subprocess.run(["bash", script, "down"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
