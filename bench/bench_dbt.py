@@ -7,7 +7,10 @@ raw warehouse. Then, on two copies of that snapshot:
   * DuckDB   every SQL statement dbt sent (read from dbt's JSON debug log),
              replayed in the same order by DuckDB alone, wall time;
 and, after `loaders generate --continue` and an incremental `loaders load`,
-  * incr.    an incremental `dbt build`, wall time, as a share of the full build.
+  * incr.    an incremental `dbt build` as the job runs it (dbt's partial parsing, data tests
+             on the new loads only), wall time, as a share of the full build;
+  * no new data  the same build once more with nothing new loaded: dbt's own cost per run
+             (start, parse, a query or more per node), the floor of any incremental build.
 dbt's overhead is dbt minus DuckDB. Run by hand (scales 1 and 5 take minutes):
 
     .venv/bin/python bench/bench_dbt.py --scales 1,5
@@ -24,10 +27,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from loaders.job.command import build_command
+from loaders.job.command import build_command, data_tests_scope_env
+from loaders.job.publish import newest_committed_load
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -43,8 +48,9 @@ def run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> float:
     return time.perf_counter() - started
 
 
-def dbt(args: list[str], warehouse: Path, log_dir: Path, env: dict[str, str]) -> float:
-    env = {**env, "WAREHOUSE_PATH": str(warehouse), "DBT_TARGET_PATH": str(log_dir / "target")}
+def dbt(args: list[str], warehouse: Path, log_dir: Path, env: dict[str, str], target: Path | None = None) -> float:
+    target = target or log_dir / "target"
+    env = {**env, "WAREHOUSE_PATH": str(warehouse), "DBT_TARGET_PATH": str(target)}
     cmd = [str(BIN / "dbt"), *args, "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR),
            "--log-path", str(log_dir), "--log-format-file", "json", "--log-level-file", "debug"]
     return run(cmd, env)
@@ -78,7 +84,7 @@ def replay(statements: list[str], warehouse: Path) -> float:
         return time.perf_counter() - started
 
 
-def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate: bool) -> dict[str, float]:
+def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate: bool) -> dict[str, Any]:
     loaders = str(BIN / "loaders")
     raw = work / f"raw-{scale}" / "warehouse.duckdb"
     raw.parent.mkdir()
@@ -105,10 +111,26 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     t_duck = replay(statements, duck_db)
 
     print(f"[scale {scale}] --continue, incremental load, incremental dbt build …", flush=True)
+    tested_through = newest_committed_load(dbt_db)  # what the job would have published
     run([loaders, "generate", "--continue", "--seed", str(seed)], env)
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
-    t_incr = dbt(build_command(full_refresh=False, unit_tests=False), dbt_db, work / f"log-incr-{scale}", env)
-    return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr}
+    # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads
+    incr_env = {**env, **{k: v for k, v in data_tests_scope_env(tested_through).items() if v is not None}}
+    incr_cmd = build_command(full_refresh=False, unit_tests=False)
+    t_incr = dbt(incr_cmd, dbt_db, work / f"log-incr-{scale}", incr_env, target=full_log / "target")
+    slowest = slowest_nodes(full_log / "target" / "run_results.json")
+    # the same build again, nothing new loaded: what dbt costs by itself (start, parse, one
+    # query or more per node) — the floor under any incremental build
+    idle_env = {**env, **{k: v for k, v in data_tests_scope_env(newest_committed_load(dbt_db)).items() if v}}
+    t_idle = dbt(incr_cmd, dbt_db, work / f"log-idle-{scale}", idle_env, target=full_log / "target")
+    return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr, "idle": t_idle,
+            "slowest": slowest}
+
+
+def slowest_nodes(run_results: Path, top: int = 6) -> list[tuple[str, float]]:
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results), key=lambda x: -x[1])
+    return timed[:top]
 
 
 def main() -> int:
@@ -131,13 +153,16 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     print()
     header = f"{'scale':>5}  {'dbt build':>10}  {'DuckDB alone':>12}  {'dbt overhead':>12}  {'statements':>10}  " \
-             f"{'incremental':>11}  {'incr/full':>9}"
+             f"{'incremental':>11}  {'incr/full':>9}  {'no new data':>11}"
     print(header)
     print("-" * len(header))
     for scale, r in rows:
         print(f"{scale:>5}  {r['dbt']:>9.1f}s  {r['duckdb']:>11.1f}s  {r['dbt'] - r['duckdb']:>11.1f}s  "
-              f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%")
+              f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%  {r['idle']:>10.1f}s")
     print("targets: dbt overhead < 5 s; incremental build < 20 % of the full build")
+    for scale, r in rows:
+        nodes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["slowest"])
+        print(f"scale {scale}, slowest nodes of the incremental build: {nodes}")
     return 0
 
 

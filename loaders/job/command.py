@@ -2,7 +2,8 @@
 
 Steps, under one lock on the warehouse (a second run fails fast, or waits with --wait):
   1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental)
-  2. build    dbt build: seeds, staging, intermediate, gold marts and every test
+  2. build    dbt build: seeds, staging, intermediate, gold marts and every test (in an
+              incremental run, staging tests read only the loads newer than the published warehouse)
   3. docs     dbt docs generate (static site)
   4. publish  only if the build passed: the warehouse and the docs are swapped in atomically
               for readers (published/warehouse.duckdb, read-only; published/docs/)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import datetime
 from pathlib import Path
 
 from loaders.errors import UserError
@@ -56,6 +58,24 @@ def build_command(*, full_refresh: bool, unit_tests: bool) -> list[str]:
     return ["build", *(["--full-refresh"] if full_refresh else []), *([] if unit_tests else SKIP_UNIT_TESTS)]
 
 
+# macros/tests/loads_under_test.sql: staging tests read only the rows of loads committed after it
+TESTS_SCOPE_ENV = "OUTINGS_TEST_LOADS_AFTER"
+
+
+def data_tests_scope_env(tested_through: datetime | None) -> dict[str, str | None]:
+    """The build's environment: tests scoped to loads newer than the published (tested) warehouse."""
+    return {TESTS_SCOPE_ENV: tested_through.isoformat() if tested_through is not None else None}
+
+
+def data_tests_scope_line(tested_through: datetime | None) -> str:
+    if tested_through is None:
+        return "data tests: every row (full refresh, or no published warehouse yet)"
+    return (
+        f"data tests on staging: the rows of loads committed after {tested_through.isoformat()} "
+        "(older rows were tested before the last publish)"
+    )
+
+
 def _step(name: str) -> float:
     print(f"\n==> {name}", flush=True)
     return time.monotonic()
@@ -85,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         t = _step("build: dbt build (seeds, models, tests)")
         build_cmd = build_command(full_refresh=args.full_refresh, unit_tests=args.unit_tests)
         vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
-        build = run_dbt(build_cmd, vars_yaml=vars_yaml)
+        readers_copy = publish.published_warehouse_path()
+        tested_through = None if args.full_refresh else publish.newest_committed_load(readers_copy)
+        print(f"  {data_tests_scope_line(tested_through)}", flush=True)
+        build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through))
         timings["build"] = time.monotonic() - t
         if not build.success:
             for failure in build.failures[:20]:

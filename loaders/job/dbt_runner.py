@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +40,13 @@ def dbt_args(command: list[str], target_path: Path | None = None) -> list[str]:
     return args
 
 
-def run_dbt(command: list[str], *, vars_yaml: str | None = None) -> DbtOutcome:
-    """Invoke dbt (``build``, ``docs generate``…) in this process and collect its node results."""
+def run_dbt(
+    command: list[str], *, vars_yaml: str | None = None, env: dict[str, str | None] | None = None
+) -> DbtOutcome:
+    """Invoke dbt (``build``, ``docs generate``…) in this process and collect its node results.
+
+    env: environment variables set (None: unset) for this invocation only.
+    """
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     try:
         from dbt.cli.main import dbtRunner
@@ -48,7 +55,8 @@ def run_dbt(command: list[str], *, vars_yaml: str | None = None) -> DbtOutcome:
     args = dbt_args(command)
     if vars_yaml:
         args += ["--vars", vars_yaml]
-    result = dbtRunner().invoke(args)
+    with _environment(env or {}):
+        result = dbtRunner().invoke(args)
     outcome = DbtOutcome(command=" ".join(command), success=bool(result.success))
     for node_result in _node_results(result.result):
         node = getattr(node_result, "node", None)
@@ -64,6 +72,25 @@ def run_dbt(command: list[str], *, vars_yaml: str | None = None) -> DbtOutcome:
     if result.exception is not None and not outcome.failures:
         outcome.failures.append(str(result.exception).splitlines()[0])
     return outcome
+
+
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _node_results(result: object) -> list[object]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ import duckdb
 from loaders.settings import setting, warehouse_path
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+RAW_SCHEMAS = ("raw_postgres", "raw_cassandra")
 
 
 def published_dir() -> Path:
@@ -29,6 +31,32 @@ def published_dir() -> Path:
 
 def published_warehouse_path() -> Path:
     return published_dir() / "warehouse.duckdb"
+
+
+def newest_committed_load(warehouse: Path) -> datetime | None:
+    """Commit time of the newest dlt load in a warehouse's raw schemas (None: no load, no file).
+
+    Every row of a published warehouse passed the tests, so the loads committed after this
+    time in the build warehouse are the ones an incremental build still has to test
+    (OUTINGS_TEST_LOADS_AFTER, macros/tests/loads_under_test.sql).
+    """
+    if not warehouse.is_file():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        present = {
+            row[0]
+            for row in conn.execute(
+                "select table_schema from information_schema.tables where table_name = '_dlt_loads'"
+            ).fetchall()
+        }
+        selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in RAW_SCHEMAS
+                   if schema in present]
+        if not selects:
+            return None
+        union = " union all ".join(selects)
+        row = conn.execute(f"select max(inserted_at) at time zone 'UTC' from ({union})").fetchone()
+    newest = row[0] if row else None
+    return newest.replace(tzinfo=timezone.utc) if newest is not None else None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -7,6 +7,11 @@
     columns as named in raw; key_columns: the same key as named in the model.
     committed_only: count only the raw rows of committed dlt loads (the source's
     `_dlt_loads`), for models that read nothing else (committed_loads_window).
+
+    When the test is scoped to the loads under test (its where config, see
+    loads_under_test.sql), both sides count only the keys of those loads: a key of a new
+    load is staged with that load's id (the latest load of a key wins), and a staged row
+    carrying a new load's id has its key in that load, so the two counts still match.
 #}
 {% test distinct_keys_match_source(
     model, source_name, source_table, source_key_columns, key_columns, committed_only=false
@@ -17,9 +22,17 @@ with raw_keys as (
     from (
         select distinct {{ source_key_columns | join(', ') }}
         from {{ source(source_name, source_table) }}
-        {%- if committed_only %}
-            {{ committed_loads_window(source(source_name, '_dlt_loads')) }}
-        {%- endif %}
+        where
+            {% if committed_only -%}
+                _dlt_load_id in (
+                    select load_id from {{ source(source_name, '_dlt_loads') }} where status = 0
+                )
+            {%- else -%}
+                true
+            {%- endif %}
+            {%- if scoped_to_loads_under_test() %}
+                and {{ loads_under_test_condition('_dlt_load_id') }}
+            {%- endif %}
     ) as keys
 ),
 

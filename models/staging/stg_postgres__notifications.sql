@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['notification_id'],
+        on_schema_change='fail'
+    )
+}}
+
 with source_rows as (
     select
         *,
@@ -6,6 +15,7 @@ with source_rows as (
             order by {{ latest_load_first() }}
         ) as load_rank
     from {{ source('raw_postgres', 'notifications') }}
+    {{ committed_loads_window(source('raw_postgres', '_dlt_loads')) }}
 )
 
 select

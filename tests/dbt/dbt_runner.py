@@ -48,7 +48,9 @@ def dbt_env(warehouse: Path, work_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(args: list[str], warehouse: Path, work_dir: Path, timeout: int = 540) -> DbtResult:
+def run_dbt(
+    args: list[str], warehouse: Path, work_dir: Path, timeout: int = 540, extra_env: dict[str, str] | None = None
+) -> DbtResult:
     """`dbt <args>` on the project; returns its exit code, output and run_results.json."""
     work_dir.mkdir(parents=True, exist_ok=True)
     # `dbt source freshness` writes sources.json instead of run_results.json.
@@ -60,7 +62,7 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path, timeout: int = 540
         "--profiles-dir", str(REPO), "--project-dir", str(REPO),
     ]
     proc = subprocess.run(
-        cmd, cwd=work_dir, env=dbt_env(warehouse, work_dir), text=True,
+        cmd, cwd=work_dir, env={**dbt_env(warehouse, work_dir), **(extra_env or {})}, text=True,
         capture_output=True, timeout=timeout, check=False,
     )
     run_results: dict[str, Any] = {}

@@ -27,6 +27,8 @@ from dbt_raw_fixture import (
 from dbt_runner import BuiltWarehouse, run_dbt
 
 INCREMENTAL_MODELS = [
+    "staging.stg_postgres__notifications",
+    "staging.stg_postgres__payments",
     "staging.stg_cassandra__notification_states",
     "staging.stg_cassandra__messages",
     "staging.stg_cassandra__user_events",

@@ -141,6 +141,8 @@ def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[s
         error_lines = [line for line in failed.stderr.splitlines() if line.startswith("loaders run: error:")]
         assert len(error_lines) == 1 and "nothing published" in error_lines[0]
         assert "accepted_values" in failed.stdout and "notification_states" in failed.stdout
+        # the run tested only the loads newer than the published warehouse, and that was enough
+        assert "data tests on staging: the rows of loads committed after" in failed.stdout
         assert _published_mtime(job_env) == before, "a failed build must not replace the readers' warehouse"
 
         # the app fixes the value; the next run completes

@@ -58,3 +58,30 @@ def test_publish_docs_refuses_an_incomplete_site(tmp_path: Path, published_dir: 
     with pytest.raises(FileNotFoundError, match="catalog.json"):
         publish.publish_docs(tmp_path)
     assert not (published_dir / "docs").exists()
+
+
+def _loads(path: Path, schema: str, rows: list[tuple[str, int, str]]) -> None:
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(f"create schema if not exists {schema}")
+        conn.execute(
+            f"create table if not exists {schema}._dlt_loads "
+            "(load_id varchar, status bigint, inserted_at timestamp with time zone)"
+        )
+        conn.executemany(f"insert into {schema}._dlt_loads values (?, ?, cast(? as timestamptz))", rows)
+
+
+def test_newest_committed_load_spans_both_raw_schemas_and_skips_unfinished_loads(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    _loads(warehouse, "raw_postgres", [("1.0", 0, "2026-11-30 08:00:00+00"), ("2.0", 0, "2026-11-30 09:15:30.25+01")])
+    _loads(warehouse, "raw_cassandra", [("3.0", 0, "2026-11-30 08:20:00+00"), ("4.0", 1, "2026-11-30 10:00:00+00")])
+
+    newest = publish.newest_committed_load(warehouse)
+
+    assert newest is not None and newest.isoformat() == "2026-11-30T08:20:00+00:00"
+
+
+def test_newest_committed_load_is_none_without_loads(tmp_path: Path) -> None:
+    assert publish.newest_committed_load(tmp_path / "missing.duckdb") is None
+    empty = tmp_path / "empty.duckdb"
+    _build(empty, 1)
+    assert publish.newest_committed_load(empty) is None
