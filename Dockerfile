@@ -34,7 +34,7 @@ RUN pip install --no-deps --editable . \
     && python -m compileall -q /app/loaders \
     && loaders --help > /dev/null
 # The dbt project must parse in the image's layout (no database is opened); its
-# manifest stays in the image at /app/target (runs write theirs to /tmp/dbt/target).
+# manifest stays in the image at /app/target (runs write theirs to /data/dbt/target).
 RUN WAREHOUSE_PATH=/tmp/dbt-parse/warehouse.duckdb DBT_TARGET_PATH=/app/target DBT_LOG_PATH=/tmp/dbt-parse/logs \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false dbt parse --project-dir /app --profiles-dir /app --quiet \
     && rm -rf /tmp/dbt-parse /tmp/requirements.txt /app/target/partial_parse.msgpack /app/target/perf_info.json
@@ -60,7 +60,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PUBLISHED_DIR=/data/published \
     DLT_DATA_DIR=/data/dlt \
     HOME=/tmp \
-    DBT_TARGET_PATH=/tmp/dbt/target \
+    DBT_TARGET_PATH=/data/dbt/target \
     DBT_LOG_PATH=/tmp/dbt/logs \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false \
     RUNTIME__DLTHUB_TELEMETRY=false

@@ -34,7 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skip", action="append", default=[], choices=["load", "docs"], help="skip a step (repeatable)"
     )
     parser.add_argument(
-        "--full-refresh", action="store_true", help="reload every source table and rebuild incremental models"
+        "--full-refresh",
+        action="store_true",
+        help="reload every source table, rebuild incremental models and test every row",
+    )
+    parser.add_argument(
+        "--test-every-row",
+        action="store_true",
+        help="run the data tests on every row, not only on the loads newer than the published warehouse "
+        "(do it after changing a staging model's SQL)",
     )
     parser.add_argument(
         "--wait", action="store_true", help="wait for a running job or load to finish instead of failing fast"
@@ -69,7 +77,7 @@ def data_tests_scope_env(tested_through: datetime | None) -> dict[str, str | Non
 
 def data_tests_scope_line(tested_through: datetime | None) -> str:
     if tested_through is None:
-        return "data tests: every row (full refresh, or no published warehouse yet)"
+        return "data tests: every row (--full-refresh, --test-every-row, or no published warehouse yet)"
     return (
         f"data tests on staging: the rows of loads committed after {tested_through.isoformat()} "
         "(older rows were tested before the last publish)"
@@ -106,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         build_cmd = build_command(full_refresh=args.full_refresh, unit_tests=args.unit_tests)
         vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
         readers_copy = publish.published_warehouse_path()
-        tested_through = None if args.full_refresh else publish.newest_committed_load(readers_copy)
+        every_row = args.full_refresh or args.test_every_row
+        tested_through = None if every_row else publish.newest_committed_load(readers_copy)
         print(f"  {data_tests_scope_line(tested_through)}", flush=True)
         build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through))
         timings["build"] = time.monotonic() - t

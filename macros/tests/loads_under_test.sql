@@ -15,9 +15,9 @@
     accepted values, ranges and relationships (child side) are row or key properties, and
     the rows they could break are exactly the rows of the new loads.
 
-    Unset (a plain `dbt build`, `loaders run --full-refresh`, no published warehouse yet):
-    the placeholder becomes `true` and every test reads its whole table. After a change to
-    a model's SQL, rebuild with `--full-refresh` (or a plain `dbt build`) to test all rows.
+    Unset (a plain `dbt build`, `loaders run --test-every-row` or `--full-refresh`, no
+    published warehouse yet): the placeholder becomes `true` and every test reads its whole
+    table. After a change to a model's SQL, run one of those to test all rows.
 #}
 
 {% macro loads_under_test_after() -%}

@@ -10,6 +10,7 @@ next run after the fix publishes with no duplicate and no lost row.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -165,3 +166,20 @@ def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[s
         ).fetchall()
     assert raw_count == distinct_keys, "no duplicate in raw after the failed and the fixed run"
     assert staged == [("SEEN",)]
+
+
+def test_test_every_row_runs_the_staging_tests_on_all_rows(job_env: dict[str, str]) -> None:
+    scoped = _run(["run", "--skip", "load", "--skip", "docs"], job_env)
+    assert scoped.returncode == 0, scoped.stdout[-3000:]
+    assert "data tests on staging: the rows of loads committed after" in scoped.stdout
+
+    every_row = _run(["run", "--skip", "load", "--skip", "docs", "--test-every-row"], job_env)
+    assert every_row.returncode == 0, every_row.stdout[-3000:]
+    assert "data tests: every row" in every_row.stdout
+    # the same nodes either way: only the rows the staging tests read differ, and with no
+    # new load they read none, so no staging orphan can warn
+    node_totals = r" of (\d+) (?:PASS|WARN|FAIL|ERROR|OK) "
+    scoped_totals = set(re.findall(node_totals, scoped.stdout))
+    every_row_totals = set(re.findall(node_totals, every_row.stdout))
+    assert len(scoped_totals) == 1 and scoped_totals == every_row_totals
+    assert len(re.findall(r" WARN \d+ ", scoped.stdout)) <= len(re.findall(r" WARN \d+ ", every_row.stdout))

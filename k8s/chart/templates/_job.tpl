@@ -18,11 +18,13 @@
       value: /data/published
     - name: DLT_DATA_DIR
       value: /data/dlt
-    # The root filesystem is read-only: HOME and dbt's target and logs go to /tmp (an emptyDir).
+    # The root filesystem is read-only: HOME and dbt's logs go to /tmp (an emptyDir). dbt's
+    # target lives on the claim: its partial_parse.msgpack lets the next run skip a full
+    # parse of the project (dbt re-parses what changed, all of it after an image upgrade).
     - name: HOME
       value: /tmp
     - name: DBT_TARGET_PATH
-      value: /tmp/dbt/target
+      value: /data/dbt/target
     - name: DBT_LOG_PATH
       value: /tmp/dbt/logs
     - name: DBT_SEND_ANONYMOUS_USAGE_STATS
