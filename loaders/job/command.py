@@ -23,7 +23,7 @@ from pathlib import Path
 
 from loaders.errors import UserError
 from loaders.job import publish, report
-from loaders.job.dbt_runner import run_dbt
+from loaders.job.dbt_runner import parse_project, run_dbt
 from loaders.settings import PROJECT_DIR, setting, warehouse_path
 
 STEPS = ("load", "build", "docs", "publish", "report")
@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         every_row = args.full_refresh or args.test_every_row
         tested_through = None if every_row else publish.newest_committed_load(readers_copy)
         print(f"  {data_tests_scope_line(tested_through)}", flush=True)
-        build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through))
+        manifest = parse_project(vars_yaml=vars_yaml)  # one parse for the build and the docs
+        build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest)
         timings["build"] = time.monotonic() - t
         if not build.success:
             for failure in build.failures[:20]:
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         docs_link: Path | None = None
         if "docs" not in args.skip:
             t = _step("docs: dbt docs generate")
-            docs = run_dbt(["docs", "generate"], vars_yaml=vars_yaml)
+            docs = run_dbt(["docs", "generate"], vars_yaml=vars_yaml, manifest=manifest)
             if not docs.success:
                 raise _BuildFailed("dbt docs generate failed: nothing published; see dbt's message above")
             timings["docs"] = time.monotonic() - t

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loaders.errors import UserError
 from loaders.settings import PROJECT_DIR
@@ -40,23 +41,42 @@ def dbt_args(command: list[str], target_path: Path | None = None) -> list[str]:
     return args
 
 
-def run_dbt(
-    command: list[str], *, vars_yaml: str | None = None, env: dict[str, str | None] | None = None
-) -> DbtOutcome:
-    """Invoke dbt (``build``, ``docs generate``…) in this process and collect its node results.
-
-    env: environment variables set (None: unset) for this invocation only.
-    """
+def _runner_class() -> Any:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     try:
         from dbt.cli.main import dbtRunner
     except ImportError as exc:  # pragma: no cover - installation problem
         raise UserError(f"dbt is not installed ({exc}): run `make setup`") from exc
-    args = dbt_args(command)
-    if vars_yaml:
-        args += ["--vars", vars_yaml]
+    return dbtRunner
+
+
+def _with_vars(args: list[str], vars_yaml: str | None) -> list[str]:
+    return [*args, "--vars", vars_yaml] if vars_yaml else args
+
+
+def parse_project(*, vars_yaml: str | None = None) -> Any | None:
+    """Parse the project once (dbt's partial parsing applies); the manifest serves the job's next
+    invocations, which then skip their own parse. None if parsing failed: the next invocation
+    parses again and reports the error itself."""
+    result = _runner_class()().invoke(_with_vars(dbt_args(["parse"]), vars_yaml))
+    return result.result if result.success else None
+
+
+def run_dbt(
+    command: list[str],
+    *,
+    vars_yaml: str | None = None,
+    env: dict[str, str | None] | None = None,
+    manifest: Any | None = None,
+) -> DbtOutcome:
+    """Invoke dbt (``build``, ``docs generate``…) in this process and collect its node results.
+
+    env: environment variables set (None: unset) for this invocation only.
+    manifest: a manifest from parse_project (parsed with the same vars), or None to parse.
+    """
+    runner = _runner_class()(manifest=manifest)
     with _environment(env or {}):
-        result = dbtRunner().invoke(args)
+        result = runner.invoke(_with_vars(dbt_args(command), vars_yaml))
     outcome = DbtOutcome(command=" ".join(command), success=bool(result.success))
     for node_result in _node_results(result.result):
         node = getattr(node_result, "node", None)
