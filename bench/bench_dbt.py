@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,16 +116,21 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     run([loaders, "generate", "--continue", "--seed", str(seed)], env)
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
     # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads
-    incr_env = {**env, **{k: v for k, v in data_tests_scope_env(tested_through).items() if v is not None}}
     incr_cmd = build_command(full_refresh=False, unit_tests=False)
-    t_incr = dbt(incr_cmd, dbt_db, work / f"log-incr-{scale}", incr_env, target=full_log / "target")
+    t_incr = dbt(incr_cmd, dbt_db, work / f"log-incr-{scale}", scoped(env, tested_through), target=full_log / "target")
     slowest = slowest_nodes(full_log / "target" / "run_results.json")
     # the same build again, nothing new loaded: what dbt costs by itself (start, parse, one
     # query or more per node) — the floor under any incremental build
-    idle_env = {**env, **{k: v for k, v in data_tests_scope_env(newest_committed_load(dbt_db)).items() if v}}
+    idle_env = scoped(env, newest_committed_load(dbt_db))
     t_idle = dbt(incr_cmd, dbt_db, work / f"log-idle-{scale}", idle_env, target=full_log / "target")
     return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr, "idle": t_idle,
             "slowest": slowest}
+
+
+def scoped(env: dict[str, str], tested_through: datetime | None) -> dict[str, str]:
+    """env with the job's test scope: tests on the loads committed after tested_through."""
+    scope = data_tests_scope_env(tested_through)
+    return {**env, **{k: v for k, v in scope.items() if v is not None}}
 
 
 def slowest_nodes(run_results: Path, top: int = 6) -> list[tuple[str, float]]:

@@ -21,7 +21,6 @@ import duckdb
 from loaders.settings import setting, warehouse_path
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
-RAW_SCHEMAS = ("raw_postgres", "raw_cassandra")
 
 
 def published_dir() -> Path:
@@ -40,8 +39,11 @@ def newest_committed_load(warehouse: Path) -> datetime | None:
     time in the build warehouse are the ones an incremental build still has to test
     (OUTINGS_TEST_LOADS_AFTER, macros/tests/loads_under_test.sql).
     """
+    from loaders.load.sources import SOURCES  # the raw schemas (imported here: it pulls in pyarrow)
+
     if not warehouse.is_file():
         return None
+    raw_schemas = [kind.dataset_name for kind in SOURCES.values()]
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         present = {
             row[0]
@@ -49,7 +51,7 @@ def newest_committed_load(warehouse: Path) -> datetime | None:
                 "select table_schema from information_schema.tables where table_name = '_dlt_loads'"
             ).fetchall()
         }
-        selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in RAW_SCHEMAS
+        selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in raw_schemas
                    if schema in present]
         if not selects:
             return None

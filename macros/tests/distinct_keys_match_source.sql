@@ -22,17 +22,12 @@ with raw_keys as (
     from (
         select distinct {{ source_key_columns | join(', ') }}
         from {{ source(source_name, source_table) }}
-        where
-            {% if committed_only -%}
-                _dlt_load_id in (
-                    select load_id from {{ source(source_name, '_dlt_loads') }} where status = 0
-                )
-            {%- else -%}
-                true
-            {%- endif %}
-            {%- if scoped_to_loads_under_test() %}
-                and {{ loads_under_test_condition('_dlt_load_id') }}
-            {%- endif %}
+        {%- if committed_only %}
+            {{ committed_loads_window(source(source_name, '_dlt_loads')) }}
+        {%- endif %}
+        {%- if scoped_to_loads_under_test() %}
+            {{ 'and' if committed_only else 'where' }} {{ loads_under_test_condition('_dlt_load_id') }}
+        {%- endif %}
     ) as keys
 ),
 

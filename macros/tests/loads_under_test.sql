@@ -68,7 +68,7 @@
 {#- dbt's own macro, overridden to resolve the placeholder; otherwise unchanged. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') or '' -%}
-    {%- if '__loads_under_test__' in where -%}
+    {%- if scoped_to_loads_under_test() -%}
         {%- set where = where | replace('__loads_under_test__', loads_under_test_condition()) -%}
     {%- endif -%}
     {%- if where -%}

@@ -18,7 +18,7 @@ import pytest
 from dbt_raw_fixture import LATE_COMMIT, late_rows, stable_uuid, write_raw
 from dbt_runner import BuiltWarehouse, DbtResult, run_dbt
 
-SCOPE_ENV = "OUTINGS_TEST_LOADS_AFTER"
+from loaders.job.command import TESTS_SCOPE_ENV as SCOPE_ENV
 LOAD_BAD = "1759028400.500000"  # 2025-09-28 03:00 UTC
 BAD_COMMIT = LATE_COMMIT + timedelta(hours=2)
 STATUS_TEST = "test.outings.accepted_values_stg_postgres__payments_status"
