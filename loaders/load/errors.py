@@ -123,7 +123,9 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             return type(inner)(redact(str(inner)))
     for inner in causes(exc):
         module = type(inner).__module__ or ""
-        if module.startswith(("psycopg2", "adbc_driver")):
+        # the PostgreSQL streams are DuckDB's postgres_scanner: its errors carry libpq's text
+        from_scanner = module.startswith(("duckdb", "_duckdb")) and "postgres" in str(inner).lower()
+        if module.startswith("psycopg2") or from_scanner:
             message = _postgres_message(str(inner))
             if message:
                 return UserError(redact(message))

@@ -61,7 +61,7 @@ def open_postgres(
 
     settings = PostgresSettings.from_env()
     options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag())
-    # libpq (psycopg2 and ADBC): an unreachable host fails in 10 s, not after TCP's minutes;
+    # libpq (psycopg2 and DuckDB's postgres_scanner): an unreachable host fails in 10 s, not after TCP's minutes;
     # a connect_timeout in POSTGRES_DSN still wins
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
     first_rows: list[bool] = []

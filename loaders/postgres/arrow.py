@@ -1,12 +1,12 @@
-"""Arrow conversions from what ADBC decodes to the raw types of the warehouse.
+"""Arrow conversions from what the scanner decodes to the raw types of the warehouse.
 
-- uuid: ADBC yields the canonical ``arrow.uuid`` extension (16 bytes). It is
-  kept as is through dlt's parquet files (parquet logical type UUID) into a
-  DuckDB ``UUID`` column (``loaders.load.uuid_columns``): never formatted.
+- uuid: the scanner yields the canonical ``arrow.uuid`` extension (16 bytes).
+  It is kept as is through dlt's parquet files (parquet logical type UUID) into
+  a DuckDB ``UUID`` column (``loaders.load.uuid_columns``): never formatted.
   ``uuid_to_text`` formats in numpy where text is needed in Python (keys).
-- numeric(p, s): travels as unscaled int8 (see catalog.py) and becomes
-  decimal128(p, s) here, bit-exact; wider numerics arrive as text and are cast.
-- any other extension type (opaque, json) is replaced by its storage.
+- numeric(p, s): arrives as decimal128(p, s) (see catalog.py), kept as is.
+- boolean: ``arrow.bool8`` (one byte per value) becomes a plain Arrow boolean.
+- any other extension type is replaced by its storage.
 - ``_dlt_id``: a random unique row id, 16 random bytes as a uuid, cheap to make.
 """
 
@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 
 from loaders.load.uuid_columns import is_uuid_type
-from loaders.postgres.catalog import SourceColumn
 
 DLT_ID = "_dlt_id"
 DLT_LOAD_ID = "_dlt_load_id"
@@ -66,48 +65,21 @@ def random_uuids(n: int) -> pa.Array:
     return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 
-def unscaled_to_decimal(array: pa.Array, precision: int, scale: int) -> pa.Array:
-    """decimal128(precision, scale) from int64 unscaled values (value * 10^scale), exactly."""
-    n = len(array)
-    if array.null_count:
-        values = array.fill_null(0).to_numpy()
-        validity = pa.array(array.is_valid()).buffers()[1]
-    else:
-        values = array.to_numpy(zero_copy_only=False)
-        validity = None
-    values = values.astype(np.int64, copy=False)
-    wide = np.empty((n, 2), dtype=np.int64)
-    wide[:, 0] = values
-    wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian words)
-    return pa.Array.from_buffers(
-        pa.decimal128(precision, scale), n, [validity, pa.py_buffer(wide)], null_count=array.null_count
-    )
-
-
 def convert_batch(
     batch: pa.RecordBatch,
-    columns: Iterable[SourceColumn],
     *,
     add_dlt_id: bool = True,
     not_null: frozenset[str] | set[str] = frozenset(),
 ) -> pa.RecordBatch:
-    """The batch with raw types: decimals rebuilt, extension types resolved, a ``_dlt_id`` appended."""
-    by_name = {c.name: c for c in columns}
+    """The batch with raw types: extension types resolved (uuid kept), a ``_dlt_id`` appended."""
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for fld, array in zip(batch.schema, batch.columns):
-        column = by_name.get(fld.name)
-        decimal = column.as_int8_decimal if column is not None else None
-        if decimal is not None and pa.types.is_integer(array.type):
-            array = unscaled_to_decimal(array, *decimal)
-        elif is_uuid_type(array.type):
+        if is_uuid_type(array.type):
             pass  # kept as 16 bytes: a DuckDB UUID column (loaders.load.uuid_columns)
-        else:
-            if isinstance(array.type, pa.BaseExtensionType):
-                array = array.storage
-            ps = column.numeric_precision_scale if column is not None else None
-            if ps is not None and ps[0] <= 38 and pa.types.is_string(array.type):
-                array = array.cast(pa.decimal128(*ps))  # a wide numeric ADBC formatted as text
+        elif isinstance(array.type, pa.BaseExtensionType):
+            is_bool8 = array.type.extension_name == "arrow.bool8"
+            array = array.storage.cast(pa.bool_()) if is_bool8 else array.storage
         fields.append(pa.field(fld.name, array.type, nullable=fld.name not in not_null or array.null_count > 0))
         arrays.append(array)
     if add_dlt_id:

@@ -1,15 +1,13 @@
 """The source tables' columns, read from PostgreSQL's catalog, and how each is selected.
 
-Each column gets a SELECT expression chosen for speed and exactness of the
-Arrow data that ADBC decodes from binary COPY:
+Each column gets a SELECT expression chosen for exactness of the Arrow data
+that DuckDB's postgres_scanner decodes from binary COPY (see ``scanner``):
 
 - uuid is selected as is (16 bytes on the wire, Arrow ``arrow.uuid``); the
-  warehouse stores it as canonical text (see ``loaders.postgres.arrow``);
-- numeric(p, s) with p <= 18 travels as its unscaled int8 (``amount * 100``),
-  rebuilt exactly as decimal128(p, s) in Arrow (ADBC would otherwise format
-  every numeric as a string, which costs more than the whole COPY);
+  warehouse stores it as a DuckDB UUID (see ``loaders.load.uuid_columns``);
+- numeric(p, s) with p <= 38 is selected as is: decimal128(p, s), exactly;
 - types Arrow has no lossless mapping for (json, interval, arrays, enums,
-  unconstrained numeric, ...) are selected as text.
+  unconstrained or wider numeric, ...) are selected as text.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# PostgreSQL types ADBC decodes to a plain Arrow type, and the dlt data type they land as.
+# PostgreSQL types the scanner decodes to a plain Arrow type, and the dlt data type they land as.
 NATIVE_TYPES: dict[str, str] = {
     "bool": "bool",
     "int2": "bigint",
@@ -34,7 +32,7 @@ NATIVE_TYPES: dict[str, str] = {
     "timestamptz": "timestamp",
     "bytea": "binary",
 }
-MAX_INT8_DECIMAL_PRECISION = 18
+MAX_DECIMAL_PRECISION = 38  # Arrow decimal128
 
 
 @dataclass(frozen=True)
@@ -52,13 +50,13 @@ class SourceColumn:
         return (packed >> 16) & 0xFFFF, packed & 0xFFFF
 
     @property
-    def as_int8_decimal(self) -> tuple[int, int] | None:
-        """(precision, scale) when the value travels as an unscaled int8."""
+    def decimal(self) -> tuple[int, int] | None:
+        """(precision, scale) when the value travels as decimal128(p, s)."""
         ps = self.numeric_precision_scale
         if ps is None:
             return None
         precision, scale = ps
-        if precision > MAX_INT8_DECIMAL_PRECISION or not 0 <= scale <= precision:
+        if precision > MAX_DECIMAL_PRECISION or not 0 <= scale <= precision:
             return None
         return ps
 
@@ -67,22 +65,15 @@ class SourceColumn:
         """(data_type, precision, scale) of the raw column dlt creates for this source column."""
         if self.type_name == "uuid":
             return ("text", None, None)
-        decimal = self.as_int8_decimal or self.numeric_precision_scale
-        if decimal is not None and decimal[0] <= 38 and 0 <= decimal[1] <= decimal[0]:
+        decimal = self.decimal
+        if decimal is not None:
             return ("decimal", decimal[0], decimal[1])
         return (NATIVE_TYPES.get(self.type_name, "text"), None, None)
 
     def select_expression(self) -> str:
         quoted = quote_ident(self.name)
-        if self.type_name in NATIVE_TYPES or self.type_name == "uuid":
+        if self.type_name in NATIVE_TYPES or self.type_name == "uuid" or self.decimal is not None:
             return quoted
-        decimal = self.as_int8_decimal
-        if decimal is not None:
-            factor = "1" + "0" * decimal[1]
-            return f"({quoted} * {factor})::int8 AS {quoted}"
-        ps = self.numeric_precision_scale
-        if ps is not None and ps[0] <= 38 and 0 <= ps[1] <= ps[0]:
-            return quoted  # ADBC formats it as text; arrow.py casts it to decimal128(p, s)
         return f"{quoted}::text AS {quoted}"
 
 

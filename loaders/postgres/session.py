@@ -1,13 +1,14 @@
 """One consistent read of PostgreSQL: a snapshot shared by parallel binary COPY streams.
 
 A coordinator connection (psycopg2) opens a REPEATABLE READ, READ ONLY
-transaction, exports its snapshot and reads the catalog. Worker connections
-(ADBC: COPY BINARY decoded to Arrow in C++) import that snapshot, so every
-table and every stream of a table sees the same instant: a full read can be
-split by heap page ranges (``ctid``) over several connections and stays
-consistent, and cross-table references in one load are consistent too.
+transaction, exports its snapshot and reads the catalog. Stream connections
+(DuckDB's postgres_scanner: COPY BINARY decoded to Arrow in C++, see
+``scanner``) import that snapshot, so every table and every stream of a table
+sees the same instant: a full read can be split by heap page ranges (``ctid``)
+over several connections and stays consistent, and cross-table references in
+one load are consistent too.
 
-Streams run in threads (ADBC and pyarrow release the GIL while reading and
+Streams run in threads (DuckDB and pyarrow release the GIL while reading and
 decoding); batches go through a small bounded queue, which bounds memory
 whatever the table size.
 """
@@ -34,7 +35,7 @@ _DONE = object()
 class SessionOptions:
     streams: int = 2  # parallel COPY streams for a full read of a large table
     min_blocks_per_stream: int = 4096  # 32 MiB of heap per stream at least
-    batch_size_hint_bytes: int = 8 << 20
+    batch_rows: int = 102_400  # rows per Arrow batch (about 10 MB of payments)
     queue_batches: int = 1  # decoded batches waiting per table (bounds memory)
 
 
@@ -45,7 +46,7 @@ class _Worker:
 
 
 class PostgresSession:
-    """A snapshot of the database and a pool of ADBC connections that read inside it."""
+    """A snapshot of the database and a pool of scanner connections that read inside it."""
 
     def __init__(self, dsn: str, options: SessionOptions | None = None) -> None:
         import psycopg2
@@ -58,6 +59,7 @@ class PostgresSession:
         cur.execute("SELECT pg_export_snapshot(), statement_timestamp()")
         self.snapshot_id, self.snapshot_time = cur.fetchone()
         self._workers: list[_Worker] = []
+        self._scanner: Any = None
         self._pool_lock = threading.Lock()
         self._closed = False
 
@@ -70,16 +72,11 @@ class PostgresSession:
         return self._coordinator.cursor()
 
     def _connect_worker(self) -> _Worker:
-        import adbc_driver_postgresql.dbapi as adbc
+        from loaders.postgres.scanner import open_scanner, snapshot_cursor
 
-        conn = adbc.connect(self._dsn, autocommit=True)
-        cur = conn.cursor()
-        try:
-            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cur.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
-        finally:
-            cur.close()
-        return _Worker(conn)
+        if self._scanner is None:
+            self._scanner = open_scanner(self._dsn)
+        return _Worker(snapshot_cursor(self._scanner, self.snapshot_id))
 
     def _acquire(self) -> _Worker:
         """A connection no other stream is using (one query at a time per connection)."""
@@ -145,30 +142,20 @@ class PostgresSession:
                     pass
 
     def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:
+        from loaders.postgres.scanner import query_sql
+
         worker = self._acquire()
         try:
-            cur = worker.connection.cursor()
-            try:
-                cur.adbc_statement.set_options(
-                    **{"adbc.postgresql.batch_size_hint_bytes": str(self.options.batch_size_hint_bytes)}
-                )
-                log.debug("COPY stream: %s", sql)
-                cur.execute(sql)
-                reader = cur.fetch_record_batch()
-                yielded = False
-                while True:
-                    try:
-                        batch = reader.read_next_batch()
-                    except StopIteration:
-                        break
-                    if batch.num_rows or not yielded:
-                        yielded = True
-                        yield convert(batch)
-                if not yielded:  # no batch at all: an empty one keeps the columns
-                    empty = [pa.array([], type=f.type) for f in reader.schema]
-                    yield convert(pa.RecordBatch.from_arrays(empty, schema=reader.schema))
-            finally:
-                cur.close()
+            log.debug("COPY stream: %s", sql)
+            reader = worker.connection.execute(query_sql(sql)).fetch_record_batch(self.options.batch_rows)
+            yielded = False
+            for batch in reader:
+                if batch.num_rows:
+                    yielded = True
+                    yield convert(batch)
+            if not yielded:  # no row at all: an empty batch keeps the columns
+                empty = [pa.array([], type=f.type) for f in reader.schema]
+                yield convert(pa.RecordBatch.from_arrays(empty, schema=reader.schema))
         finally:
             worker.lock.release()
 
@@ -181,6 +168,11 @@ class PostgresSession:
                 worker.connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 log.debug("closing a PostgreSQL stream connection failed", exc_info=True)
+        if self._scanner is not None:
+            try:
+                self._scanner.close()
+            except Exception:  # noqa: BLE001
+                log.debug("closing the PostgreSQL scanner failed", exc_info=True)
         try:
             self._coordinator.rollback()
             self._coordinator.close()

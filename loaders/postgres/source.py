@@ -226,11 +226,7 @@ def _resource_rows(
     state = dlt.current.resource_state()
     started = time.monotonic()
     stats.mode = "full" if plan.full else "incremental"
-    convert = partial(
-        convert_batch,
-        columns=plan.table.columns,
-        not_null=set(spec.primary_key),
-    )
+    convert = partial(convert_batch, not_null=set(spec.primary_key))
     queries = _table_queries(session, plan)
     old_cursor = _parse_cursor(state.get("cursor"))
     cursor_value: Any = None if plan.full else old_cursor

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -24,9 +25,13 @@ from pg_load_helpers import (
     raw_columns,
     raw_rows,
     source_columns,
+    source_rows,
     summary,
 )
 
+from loaders.postgres.arrow import uuid_to_text
+from loaders.postgres.catalog import read_catalog
+from loaders.postgres.session import PostgresSession, SessionOptions, ctid_ranges
 from loaders.settings import PostgresSettings
 
 
@@ -150,6 +155,51 @@ def test_new_source_column_appears_in_raw_with_its_values(env: LoaderEnv) -> Non
     assert summary(proc.stdout)["users"][:2] == ("incremental", 0)
 
 
+def test_columns_of_other_types_keep_their_values(env: LoaderEnv) -> None:
+    """Types outside the contract, added in the source: exact values, the raw type a user expects."""
+    owner_execute(
+        "ALTER TABLE groups ADD COLUMN flag boolean, ADD COLUMN small int2, ADD COLUMN wide numeric(40,2), "
+        "ADD COLUMN free numeric, ADD COLUMN doc jsonb, ADD COLUMN born date, ADD COLUMN code char(3), "
+        "ADD COLUMN blob bytea, ADD COLUMN local_at timestamp, ADD COLUMN tags text[]",
+        schema=env.schema,
+    )
+    owner_execute(
+        "UPDATE groups SET flag = true, small = -7, wide = 123456789012345678901234567890123456.78, "
+        """free = 1.000000000000000000001, doc = '{"k": [1, "é"]}', born = '2001-02-03', code = 'ab', """
+        r"blob = '\x00ff', local_at = '2026-01-02 03:04:05.678901', tags = ARRAY['a', 'b''c']",
+        schema=env.schema,
+    )
+    owner_execute(
+        "UPDATE groups SET flag = false, small = NULL WHERE id = (SELECT id FROM groups ORDER BY id LIMIT 1)",
+        schema=env.schema,
+    )
+    env.load("--tables", "groups")
+    types = dict(raw_columns(env.warehouse, "groups"))
+    assert types["flag"] == "BOOLEAN" and types["small"] == "SMALLINT"
+    assert types["wide"] == types["free"] == types["doc"] == types["tags"] == "VARCHAR"  # no exact Arrow type
+    assert types["born"] == "DATE" and types["blob"] == "BLOB"
+    assert types["local_at"] == "TIMESTAMP WITH TIME ZONE"  # dlt's timestamp: a wall time is taken as UTC
+    columns = ["flag", "small", "wide", "free", "doc", "born", "code", "blob", "local_at", "tags"]
+    values = set(raw_rows(env.warehouse, "groups", columns))
+    assert values == {
+        (
+            flag,
+            small,
+            "123456789012345678901234567890123456.78",
+            "1.000000000000000000001",
+            '{"k": [1, "é"]}',
+            date(2001, 2, 3),
+            "ab",
+            b"\x00\xff",
+            datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc),
+            "{a,b'c}",  # PostgreSQL's text of the array
+        )
+        for flag, small in ((True, -7), (False, None))
+    }
+    # the other tests compare raw with the source generically: the source drops them again
+    owner_execute(f"ALTER TABLE groups {', '.join(f'DROP COLUMN {c}' for c in columns)}", schema=env.schema)
+
+
 def test_changed_column_type_stops_that_table_with_the_fix_then_full_refresh_takes_it(env: LoaderEnv) -> None:
     owner_execute("ALTER TABLE payments ALTER COLUMN amount TYPE numeric(14,3)", schema=env.schema)
     owner_execute("UPDATE users SET city = 'Nantes', updated_at = now() WHERE city IS NULL", schema=env.schema)
@@ -228,6 +278,27 @@ def test_real_password_never_in_verbose_logs(env: LoaderEnv) -> None:
     password = PostgresSettings.from_env().dsn.split(":")[2].split("@")[0]
     assert password not in proc.stdout and password not in proc.stderr
     assert "DEBUG" in proc.stderr or "INFO" in proc.stderr
+
+
+def test_parallel_streams_read_the_coordinators_snapshot(env: LoaderEnv) -> None:
+    """Rows committed after the session's snapshot are seen by no stream, however the heap is split."""
+    with PostgresSession(PostgresSettings.from_env().dsn, SessionOptions(streams=3, min_blocks_per_stream=1)) as session:
+        table = read_catalog(session.cursor(), env.schema, ["payments"])["payments"]
+        before = len(source_rows(env.schema, "payments"))
+        owner_execute(
+            "INSERT INTO payments SELECT gen_random_uuid(), user_id, outing_id, amount, currency, status, paid_at, "
+            "created_at, updated_at FROM payments LIMIT 50; DELETE FROM payments WHERE ctid IN "
+            "(SELECT ctid FROM payments ORDER BY id LIMIT 7)",
+            schema=env.schema,
+        )
+        parts = ctid_ranges(table.blocks, session.stream_count(table.blocks, full_scan=True))
+        assert len(parts) == 3
+        queries = [f"SELECT {table.select_list()} FROM {table.qualified} WHERE {where}" for where in parts]
+        ids: list[str] = []
+        for batch in session.read(queries, lambda batch: batch):
+            ids += uuid_to_text(batch.column("id")).to_pylist()
+    assert len(ids) == len(set(ids)) == before  # the snapshot's rows, each once
+    assert len(source_rows(env.schema, "payments")) == before + 50 - 7  # the changes did commit
 
 
 def test_full_refresh_reloads_everything(env: LoaderEnv) -> None:

@@ -1,0 +1,39 @@
+"""The scanner's SQL and connection strings: quoting, and the password kept out of the ATTACH string."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from loaders.postgres.scanner import ALIAS, query_sql, split_password, sql_literal
+
+
+def test_sql_literal_doubles_quotes() -> None:
+    assert sql_literal("it's") == "'it''s'"
+    assert duckdb.sql(f"SELECT {sql_literal(chr(39) * 3 + 'x')}").fetchone() == ("'''x",)
+
+
+def test_query_sql_embeds_the_postgres_query_as_one_literal() -> None:
+    sql = query_sql("SELECT 'a' AS \"x\" WHERE ctid >= '(0,0)'::tid")
+    assert sql == (
+        f"SELECT * FROM postgres_query('{ALIAS}', 'SELECT ''a'' AS \"x\" WHERE ctid >= ''(0,0)''::tid')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("dsn", "conninfo", "password"),
+    [
+        (
+            "postgresql://loader:s3cr%40t@db.example:6432/app?sslmode=require",
+            "user='loader' dbname='app' host='db.example' port='6432' sslmode='require'",
+            "s3cr@t",
+        ),
+        ("host=h user=u password='p w' dbname=d", "host='h' user='u' dbname='d'", "p w"),
+        ("host=h user=u dbname=d application_name=it\\'s", "host='h' user='u' dbname='d' application_name='it\\'s'", None),
+    ],
+)
+def test_split_password(dsn: str, conninfo: str, password: str | None) -> None:
+    got_conninfo, got_password = split_password(dsn)
+    assert got_password == password
+    assert sorted(got_conninfo.split(" ")) == sorted(conninfo.split(" "))
+    assert password is None or password not in got_conninfo
