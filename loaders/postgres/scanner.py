@@ -93,7 +93,7 @@ def open_scanner(dsn: str, memory_limit: str = "256MB") -> Any:
     )
     try:
         load_extension(connection)
-        connection.execute("SET TimeZone = 'UTC'")  # Arrow timestamps labelled UTC, as they are
+        connection.execute("SET GLOBAL TimeZone = 'UTC'")  # Arrow timestamps labelled UTC, as they are
         secret = ""
         if password:
             connection.execute(f"CREATE TEMPORARY SECRET {ALIAS}_login (TYPE postgres, PASSWORD {sql_literal(password)})")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 from pg_load_helpers import (
     KEYS,
@@ -297,6 +298,7 @@ def test_parallel_streams_read_the_coordinators_snapshot(env: LoaderEnv) -> None
         ids: list[str] = []
         for batch in session.read(queries, lambda batch: batch):
             ids += uuid_to_text(batch.column("id")).to_pylist()
+            assert batch.schema.field("created_at").type == pa.timestamp("us", tz="UTC")
     assert len(ids) == len(set(ids)) == before  # the snapshot's rows, each once
     assert len(source_rows(env.schema, "payments")) == before + 50 - 7  # the changes did commit
 
