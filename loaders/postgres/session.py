@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,7 +60,10 @@ class PostgresSession:
         cur.execute("SELECT pg_export_snapshot(), statement_timestamp()")
         self.snapshot_id, self.snapshot_time = cur.fetchone()
         self._workers: list[_Worker] = []
-        self._scanner: Any = None
+        # the scanner (extension load, ATTACH, first query: ~0.5 s) opens while the caller
+        # reads the catalog and plans: off the critical path
+        self._scanner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-scanner")
+        self._scanner: Future[Any] = self._scanner_pool.submit(_open_warm_scanner, dsn)
         self._pool_lock = threading.Lock()
         self._closed = False
 
@@ -72,11 +76,9 @@ class PostgresSession:
         return self._coordinator.cursor()
 
     def _connect_worker(self) -> _Worker:
-        from loaders.postgres.scanner import open_scanner, snapshot_cursor
+        from loaders.postgres.scanner import snapshot_cursor
 
-        if self._scanner is None:
-            self._scanner = open_scanner(self._dsn)
-        return _Worker(snapshot_cursor(self._scanner, self.snapshot_id))
+        return _Worker(snapshot_cursor(self._scanner.result(), self.snapshot_id))
 
     def _acquire(self) -> _Worker:
         """A connection no other stream is using (one query at a time per connection)."""
@@ -168,11 +170,11 @@ class PostgresSession:
                 worker.connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 log.debug("closing a PostgreSQL stream connection failed", exc_info=True)
-        if self._scanner is not None:
-            try:
-                self._scanner.close()
-            except Exception:  # noqa: BLE001
-                log.debug("closing the PostgreSQL scanner failed", exc_info=True)
+        self._scanner_pool.shutdown(wait=True)
+        try:
+            self._scanner.result().close()
+        except Exception:  # noqa: BLE001 - a scanner that failed to open, or a broken one
+            log.debug("closing the PostgreSQL scanner failed", exc_info=True)
         try:
             self._coordinator.rollback()
             self._coordinator.close()
@@ -184,6 +186,14 @@ class PostgresSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_warm_scanner(dsn: str) -> Any:
+    from loaders.postgres.scanner import open_scanner, query_sql
+
+    scanner = open_scanner(dsn)
+    scanner.execute(query_sql("SELECT 1")).fetchall()  # its first query costs ~0.2 s (connection, catalog)
+    return scanner
 
 
 def ctid_ranges(blocks: int, parts: int) -> list[str]:

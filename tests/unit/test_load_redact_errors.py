@@ -79,3 +79,18 @@ def test_not_a_postgres_server(monkeypatch: pytest.MonkeyPatch) -> None:
     error = psycopg2.OperationalError('connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H')
     message = str(user_error(error, "extract", "raw_postgres", "/w.duckdb"))
     assert "does not answer as PostgreSQL" in message and "127.0.0.1:8080/app" in message
+
+
+def test_errors_of_the_scanner_streams_get_the_postgres_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The streams are DuckDB's postgres_scanner: its errors carry libpq's text in a DuckDB exception."""
+    import duckdb
+
+    monkeypatch.setenv("POSTGRES_DSN", "postgresql://loader:topsecret@db.example:6543/app")
+    dropped = duckdb.IOException(
+        "IO Error: Unable to connect to Postgres at \"user='loader' host='db.example' port='6543'\": connection to "
+        'server at "db.example", port 6543 failed: Connection refused'
+    )
+    message = str(user_error(dropped, "extract", "raw_postgres", "/w.duckdb"))
+    assert "refused the connection" in message and "db.example:6543/app" in message
+    lock = duckdb.IOException("IO Error: Could not set lock on file \"/w.duckdb\": Conflicting lock is held (PID 7)")
+    assert "open by process 7" in str(user_error(lock, "load", "raw_postgres", "/w.duckdb"))  # not a PostgreSQL one
