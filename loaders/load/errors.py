@@ -123,8 +123,9 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             return type(inner)(redact(str(inner)))
     for inner in causes(exc):
         module = type(inner).__module__ or ""
+        from_duckdb = module.startswith(("duckdb", "_duckdb"))
         # the PostgreSQL streams are DuckDB's postgres_scanner: its errors carry libpq's text
-        from_scanner = module.startswith(("duckdb", "_duckdb")) and "postgres" in str(inner).lower()
+        from_scanner = from_duckdb and "postgres" in str(inner).lower()
         if module.startswith("psycopg2") or from_scanner:
             message = _postgres_message(str(inner))
             if message:
@@ -133,7 +134,7 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             message = _cassandra_message(inner)
             if message:
                 return UserError(redact(message))
-        if module.startswith("duckdb") or module.startswith("_duckdb"):
+        if from_duckdb:
             message = _duckdb_message(inner, warehouse)
             if message:
                 return UserError(redact(message))

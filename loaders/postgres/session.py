@@ -52,7 +52,6 @@ class PostgresSession:
     def __init__(self, dsn: str, options: SessionOptions | None = None) -> None:
         import psycopg2
 
-        self._dsn = dsn
         self.options = options or SessionOptions()
         self._coordinator = psycopg2.connect(dsn, application_name="loaders-load")
         self._coordinator.set_session(isolation_level="REPEATABLE READ", readonly=True)
