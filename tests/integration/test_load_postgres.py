@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import duckdb
 import pyarrow as pa
 import pytest
 from pg_load_helpers import (
@@ -30,8 +31,10 @@ from pg_load_helpers import (
     summary,
 )
 
+from loaders.load.errors import user_error
 from loaders.postgres.arrow import uuid_to_text
 from loaders.postgres.catalog import read_catalog
+from loaders.postgres.scanner import open_scanner
 from loaders.postgres.session import PostgresSession, SessionOptions, ctid_ranges
 from loaders.settings import PostgresSettings
 
@@ -272,6 +275,17 @@ def test_bad_password_is_reported_and_never_printed(env: LoaderEnv) -> None:
     assert secret not in proc.stdout and secret not in proc.stderr
     real = PostgresSettings.from_env().dsn.split(":")[2].split("@")[0]
     assert real not in proc.stdout and real not in proc.stderr
+
+
+def test_scanner_connection_errors_never_carry_the_password(env: LoaderEnv) -> None:
+    """DuckDB repeats its ATTACH string in connection errors: the password goes into a secret instead."""
+    secret = "Wr0ng-Scanner-" + "y" * 8
+    with pytest.raises(duckdb.Error) as caught:
+        open_scanner(_dsn_with(password=secret))
+    assert "password authentication failed" in str(caught.value)
+    assert secret not in str(caught.value)
+    error = user_error(caught.value, "extract", "raw_postgres", str(env.warehouse))
+    assert "rejected the credentials" in str(error) and secret not in str(error)
 
 
 def test_real_password_never_in_verbose_logs(env: LoaderEnv) -> None:

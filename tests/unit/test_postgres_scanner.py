@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
-from loaders.postgres.scanner import ALIAS, query_sql, split_password, sql_literal
+from loaders.postgres import scanner
+from loaders.postgres.scanner import ALIAS, ScannerMissing, load_extension, query_sql, split_password, sql_literal
 
 
 def test_sql_literal_doubles_quotes() -> None:
@@ -37,3 +40,14 @@ def test_split_password(dsn: str, conninfo: str, password: str | None) -> None:
     assert got_password == password
     assert sorted(got_conninfo.split(" ")) == sorted(conninfo.split(" "))
     assert password is None or password not in got_conninfo
+
+
+def test_an_extension_duckdb_cannot_load_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "postgres_scanner.duckdb_extension"
+    broken.write_bytes(b"not an extension")
+    monkeypatch.setattr(scanner, "_wheel_extension_path", lambda version: broken)
+    with pytest.raises(ScannerMissing) as caught:
+        load_extension(duckdb.connect())
+    message = str(caught.value)
+    assert f"pip install duckdb-extension-postgres-scanner=={duckdb.__version__}" in message
+    assert "\n" not in message
