@@ -27,6 +27,9 @@ FEATURES = [
     "days_since_last_active",
 ]
 
+# a stratified 25 % split puts at least one user of each class in the held-out set from 4 on
+MIN_PER_CLASS, MIN_USERS = 4, 40
+
 
 def load_features(warehouse: Path) -> tuple[list[list[float]], list[int]]:
     # nulls carry meaning (never active, no notifications): encode them as a sentinel the trees can split on
@@ -64,8 +67,12 @@ def main() -> int:
     features, labels = load_features(args.warehouse)
     churned = sum(labels)
     print(f"{len(labels)} users, {churned} churned ({100 * churned / max(len(labels), 1):.1f} %)")
-    if churned == 0 or churned == len(labels) or len(labels) < 40:
-        print("error: the label has a single class or too few users: generate a larger scale", file=sys.stderr)
+    if min(churned, len(labels) - churned) < MIN_PER_CLASS or len(labels) < MIN_USERS:
+        print(
+            f"error: {len(labels)} users, {churned} churned: the held-out split needs at least {MIN_USERS} users "
+            f"and {MIN_PER_CLASS} of each class; generate a larger scale (`loaders generate --scale 0.05`)",
+            file=sys.stderr,
+        )
         return 2
     x_train, x_test, y_train, y_test = train_test_split(
         features, labels, test_size=0.25, stratify=labels, random_state=args.seed
