@@ -34,6 +34,7 @@ from cassandra.query import PreparedStatement
 from loaders.cassandra.connection import one_line
 from loaders.cassandra.token_ranges import TokenRange
 from loaders.errors import UserError
+from loaders.fan_in import DONE, consume, put_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,6 @@ def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str],
     return ScanStatements(first, rest, extra_params)
 
 
-_DONE = object()
 
 
 class PageRows:
@@ -206,26 +206,10 @@ class TokenRangeScan(Generic[T]):
             for i in range(self.parallelism)
         ]
         started = time.monotonic()
-        for worker in workers:
-            worker.start()
-        running = len(workers)
         try:
-            while running:
-                item = out.get()
-                if item is _DONE:
-                    running -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    yield item
+            # a worker may wait on an in-flight request after a stop: don't hang on it
+            yield from consume(workers, out, stop, unblock_for=5.0)
         finally:
-            stop.set()
-            deadline = time.monotonic() + 5.0  # a worker may wait on an in-flight request: don't hang on it
-            while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
-                try:
-                    out.get(timeout=0.05)  # unblock workers waiting on a full queue
-                except queue.Empty:
-                    pass
             self.stats.seconds = time.monotonic() - started
             log.info(
                 "scan %s: %d rows, %d pages, %d ranges, %d retries in %.1f s",
@@ -243,21 +227,9 @@ class TokenRangeScan(Generic[T]):
                     break
                 self._scan_range(index, out, stop)
         except BaseException as error:  # handed to the consumer, which re-raises it
-            self._put(out, stop, error)
+            put_until_stopped(out, stop, error)
         finally:
-            self._put(out, stop, _DONE, force=True)
-
-    def _put(self, out: queue.Queue[Any], stop: threading.Event, item: Any, force: bool = False) -> bool:
-        """Blocking put that gives up when the scan is stopped (unless ``force``: then wait)."""
-        while True:
-            if stop.is_set() and not force:
-                return False
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                if stop.is_set() and force:
-                    return False
+            put_until_stopped(out, stop, DONE, force=True)
 
     def _request(self, statement: Any, paging_state: bytes | None) -> ResponseFuture:
         return self.session.execute_async(statement, paging_state=paging_state, execution_profile=self.profile)
@@ -301,7 +273,7 @@ class TokenRangeScan(Generic[T]):
             next_future = self._request(statement, next_state) if next_state else None
             if rows:
                 item = self.convert(rows)
-                if not self._put(out, stop, item):
+                if not put_until_stopped(out, stop, item):
                     return
                 with self.stats.lock:
                     self.stats.rows += len(rows)

@@ -26,10 +26,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from loaders.fan_in import DONE, consume, put_until_stopped
+
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
-_DONE = object()
 
 
 @dataclass
@@ -107,40 +108,17 @@ class PostgresSession:
         def run(sql: str) -> None:
             try:
                 for batch in self._read_one(sql, convert):
-                    while not stop.is_set():
-                        try:
-                            out.put(batch, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not put_until_stopped(out, stop, batch):
                         return
-                out.put(_DONE)
             except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
-                out.put(exc)
+                put_until_stopped(out, stop, exc)
+            finally:
+                put_until_stopped(out, stop, DONE, force=True)
 
         threads = [
             threading.Thread(target=run, args=(q,), name=f"pg-stream-{i}", daemon=True) for i, q in enumerate(queries)
         ]
-        for t in threads:
-            t.start()
-        remaining = len(threads)
-        try:
-            while remaining:
-                item = out.get()
-                if item is _DONE:
-                    remaining -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                else:
-                    yield item
-        finally:
-            stop.set()
-            while any(t.is_alive() for t in threads):
-                try:
-                    out.get(timeout=0.1)
-                except queue.Empty:
-                    pass
+        yield from consume(threads, out, stop)
 
     def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:
         from loaders.postgres.scanner import query_sql

@@ -1,0 +1,65 @@
+"""Worker threads feeding one consumer through a bounded queue: the parallel scans of both sources.
+
+Each worker puts its items, then ``DONE``; an exception it raises is put in the queue and
+raised again in the consumer. When the consumer stops early (an error, or the caller closing
+the generator), the workers see ``stop`` at their next put and end; the consumer drains the
+queue meanwhile so that none stays blocked on a full queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+DONE = object()  # a worker's last item
+
+
+def put_until_stopped(out: queue.Queue[Any], stop: threading.Event, item: Any, *, force: bool = False) -> bool:
+    """Put ``item``, waiting while the queue is full; False if the consumer stopped first.
+
+    force: put even after the stop, as long as the queue has room (a worker's ``DONE``)."""
+    while True:
+        if stop.is_set() and not force:
+            return False
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            if stop.is_set():
+                return False
+
+
+def consume(
+    workers: Sequence[threading.Thread],
+    out: queue.Queue[Any],
+    stop: threading.Event,
+    *,
+    unblock_for: float | None = None,
+) -> Iterator[Any]:
+    """Start the workers and yield their items until each has put ``DONE``.
+
+    unblock_for: after an early stop, how long to keep draining for workers still running
+    (None: until they all end). A worker waiting on a request in flight may outlive it."""
+    for worker in workers:
+        worker.start()
+    running = len(workers)
+    try:
+        while running:
+            item = out.get()
+            if item is DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        deadline = None if unblock_for is None else time.monotonic() + unblock_for
+        while any(w.is_alive() for w in workers) and (deadline is None or time.monotonic() < deadline):
+            try:
+                out.get(timeout=0.05)  # unblock workers waiting on a full queue
+            except queue.Empty:
+                pass
