@@ -29,3 +29,21 @@
     {{ load_id_number('_dlt_load_id') }} desc
     {%- for column in tie_breakers %}, {{ column }} desc nulls last{% endfor %}, _dlt_id desc
 {%- endmacro %}
+
+{#-
+    The staging de-duplication: the raw rows of `relation` keeping, for each key, the
+    version to stage (latest_load_first). With `committed_loads` (the raw schema's
+    `_dlt_loads`), only rows of committed loads are read, and in an incremental run only
+    those of loads committed since the last run (committed_loads_window).
+-#}
+{% macro latest_version_per_key(relation, key_columns, tie_breakers=[], committed_loads=none) -%}
+    select *
+    from {{ relation }}
+    {%- if committed_loads is not none %}
+    {{ committed_loads_window(committed_loads) }}
+    {%- endif %}
+    qualify row_number() over (
+        partition by {{ key_columns | join(', ') }}
+        order by {{ latest_load_first(tie_breakers) }}
+    ) = 1
+{%- endmacro %}

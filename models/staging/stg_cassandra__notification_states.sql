@@ -8,14 +8,14 @@
 }}
 
 with source_rows as (
-    select
-        *,
-        row_number() over (
-            partition by user_id, notification_id
-            order by {{ latest_load_first(['updated_at']) }}
-        ) as load_rank
-    from {{ source('raw_cassandra', 'notification_states') }}
-    {{ committed_loads_window(source('raw_cassandra', '_dlt_loads')) }}
+    {{
+        latest_version_per_key(
+            source('raw_cassandra', 'notification_states'),
+            ['user_id', 'notification_id'],
+            tie_breakers=['updated_at'],
+            committed_loads=source('raw_cassandra', '_dlt_loads')
+        )
+    }}
 )
 
 select
@@ -25,4 +25,3 @@ select
     {{ to_utc_timestamp('updated_at') }} as updated_at,
     _dlt_load_id as dlt_load_id
 from source_rows
-where load_rank = 1

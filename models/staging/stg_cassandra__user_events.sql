@@ -8,14 +8,13 @@
 }}
 
 with source_rows as (
-    select
-        *,
-        row_number() over (
-            partition by user_id, day, event_time, event_id
-            order by {{ latest_load_first() }}
-        ) as load_rank
-    from {{ source('raw_cassandra', 'user_events') }}
-    {{ committed_loads_window(source('raw_cassandra', '_dlt_loads')) }}
+    {{
+        latest_version_per_key(
+            source('raw_cassandra', 'user_events'),
+            ['user_id', 'day', 'event_time', 'event_id'],
+            committed_loads=source('raw_cassandra', '_dlt_loads')
+        )
+    }}
 )
 
 select
@@ -27,4 +26,3 @@ select
     cast(properties as json) as properties,
     _dlt_load_id as dlt_load_id
 from source_rows
-where load_rank = 1

@@ -1,11 +1,11 @@
 with source_rows as (
-    select
-        *,
-        row_number() over (
-            partition by id
-            order by {{ latest_load_first(['updated_at']) }}
-        ) as load_rank
-    from {{ source('raw_postgres', 'groups') }}
+    {{
+        latest_version_per_key(
+            source('raw_postgres', 'groups'),
+            ['id'],
+            tie_breakers=['updated_at']
+        )
+    }}
 )
 
 select
@@ -17,4 +17,3 @@ select
     {{ to_utc_timestamp('deleted_at') }} as deleted_at,
     _dlt_load_id as dlt_load_id
 from source_rows
-where load_rank = 1

@@ -8,14 +8,13 @@
 }}
 
 with source_rows as (
-    select
-        *,
-        row_number() over (
-            partition by id
-            order by {{ latest_load_first() }}
-        ) as load_rank
-    from {{ source('raw_postgres', 'notifications') }}
-    {{ committed_loads_window(source('raw_postgres', '_dlt_loads')) }}
+    {{
+        latest_version_per_key(
+            source('raw_postgres', 'notifications'),
+            ['id'],
+            committed_loads=source('raw_postgres', '_dlt_loads')
+        )
+    }}
 )
 
 select
@@ -27,4 +26,3 @@ select
     {{ to_utc_timestamp('created_at') }} as created_at,
     _dlt_load_id as dlt_load_id
 from source_rows
-where load_rank = 1

@@ -8,14 +8,14 @@
 }}
 
 with source_rows as (
-    select
-        *,
-        row_number() over (
-            partition by id
-            order by {{ latest_load_first(['updated_at']) }}
-        ) as load_rank
-    from {{ source('raw_postgres', 'payments') }}
-    {{ committed_loads_window(source('raw_postgres', '_dlt_loads')) }}
+    {{
+        latest_version_per_key(
+            source('raw_postgres', 'payments'),
+            ['id'],
+            tie_breakers=['updated_at'],
+            committed_loads=source('raw_postgres', '_dlt_loads')
+        )
+    }}
 )
 
 select
@@ -30,4 +30,3 @@ select
     {{ to_utc_timestamp('updated_at') }} as updated_at,
     _dlt_load_id as dlt_load_id
 from source_rows
-where load_rank = 1
