@@ -9,6 +9,7 @@ next run after the fix publishes with no duplicate and no lost row.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -114,7 +115,15 @@ def test_the_job_publishes_marts_whose_analyses_match_the_sources(job_env: dict[
     assert "== notif success rate top days (10 rows) ==" in result.stdout
     assert "== top spenders (20 rows) ==" in result.stdout
     assert "published warehouse:" in result.stdout
-    assert (Path(job_env["PUBLISHED_DIR"]) / "docs" / "index.html").is_file()
+    docs = Path(job_env["PUBLISHED_DIR"]) / "docs"
+    assert (docs / "index.html").is_file()
+    # the docs reuse the build's compiled SQL (docs generate --no-compile): every model and
+    # data test the build ran shows its compiled code, and the catalog has every table
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    built = [n for n in manifest["nodes"].values() if n["resource_type"] in {"model", "test"}]
+    assert len(built) > 100 and all(n.get("compiled_code") for n in built)
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
+    assert {n["unique_id"] for n in built if n["resource_type"] == "model"} <= set(catalog["nodes"])
 
     raw = source_rows()
     days = published_analysis(job_env, "notif_success_rate_top_days")
