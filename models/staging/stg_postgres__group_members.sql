@@ -1,9 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['group_id', 'user_id'],
+        on_schema_change='fail'
+    )
+}}
+
 with source_rows as (
     {{
         latest_version_per_key(
             source('raw_postgres', 'group_members'),
             ['group_id', 'user_id'],
-            tie_breakers=['updated_at']
+            tie_breakers=['updated_at'],
+            committed_loads=source('raw_postgres', '_dlt_loads')
         )
     }}
 )

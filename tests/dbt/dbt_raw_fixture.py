@@ -411,6 +411,29 @@ def late_rows(base: RawData) -> RawData:
     refunded.pop("_dlt_load_id")
     refunded.pop("_dlt_id")
     rows.add("raw_postgres.payments", LOAD_LATE, **refunded)
+
+    # New versions of rows of the other PostgreSQL tables: a user soft-deleted, a member who
+    # left, an outing cancelled, an answer changed. Each replaces its row in staging and
+    # reaches the marts (retention, features, engagement, outing summary).
+    late = datetime(2025, 9, 27, 13, tzinfo=UTC)
+
+    def later_version(table: str, key: dict[str, Any], **changes: Any) -> None:
+        base_row = next(r for r in base[table] if all(r[k] == v for k, v in key.items()))
+        row = {k: v for k, v in base_row.items() if not k.startswith("_dlt_")}
+        rows.add(table, LOAD_LATE, **{**row, **changes, "updated_at": late})
+
+    later_version("raw_postgres.users", {"id": users[2]}, deleted_at=late, city="Nantes")
+    member = next(r for r in base["raw_postgres.group_members"] if r["left_at"] is None and r["role"] == "member")
+    later_version(
+        "raw_postgres.group_members", {"group_id": member["group_id"], "user_id": member["user_id"]}, left_at=late
+    )
+    outing = next(r for r in base["raw_postgres.outings"] if r["status"] != "cancelled")
+    later_version("raw_postgres.outings", {"id": outing["id"]}, status="cancelled")
+    answer = next(r for r in base["raw_postgres.outing_participants"] if r["rsvp"] != "going")
+    later_version(
+        "raw_postgres.outing_participants", {"outing_id": answer["outing_id"], "user_id": answer["user_id"]},
+        rsvp="going",
+    )
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 

@@ -27,6 +27,11 @@ from dbt_raw_fixture import (
 from dbt_runner import BuiltWarehouse, run_dbt
 
 INCREMENTAL_MODELS = [
+    "staging.stg_postgres__users",
+    "staging.stg_postgres__groups",
+    "staging.stg_postgres__group_members",
+    "staging.stg_postgres__outings",
+    "staging.stg_postgres__outing_participants",
     "staging.stg_postgres__notifications",
     "staging.stg_postgres__payments",
     "staging.stg_cassandra__notification_states",
@@ -92,8 +97,13 @@ def test_late_rows_arrived(incremental_and_full) -> None:
                 "where notification_id in (1, 10)"
             ).fetchall()
         )
+        deleted_user = con.execute(
+            "select city, deleted_at is not null from staging.stg_postgres__users where user_id = ?",
+            [stable_uuid("user-2")],
+        ).fetchall()
     finally:
         con.close()
+    assert deleted_user == [("Nantes", True)], "the late version of a user replaces the old one"
     assert late_message == (1,)
     assert out_of_order_event == (1,)
     assert states == {1: "DELETED", 10: "CLICKED"}
