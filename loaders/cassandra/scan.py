@@ -123,8 +123,6 @@ def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str],
     return ScanStatements(first, rest, extra_params)
 
 
-
-
 class PageRows:
     """One page's rows, handed over once.
 
