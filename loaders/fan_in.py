@@ -1,9 +1,9 @@
 """Worker threads feeding one consumer through a bounded queue: the parallel scans of both sources.
 
-Each worker puts its items, then ``DONE``; an exception it raises is put in the queue and
-raised again in the consumer. When the consumer stops early (an error, or the caller closing
-the generator), the workers see ``stop`` at their next put and end; the consumer drains the
-queue meanwhile so that none stays blocked on a full queue.
+Each worker (worker_thread) puts its items, then ``DONE``; an exception it raises is put in
+the queue and raised again in the consumer. When the consumer stops early (an error, or the
+caller closing the generator), the workers see ``stop`` at their next put and end; the
+consumer drains the queue meanwhile so that none stays blocked on a full queue.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 DONE = object()  # a worker's last item
@@ -30,6 +30,23 @@ def put_until_stopped(out: queue.Queue[Any], stop: threading.Event, item: Any, *
         except queue.Full:
             if stop.is_set():
                 return False
+
+
+def worker_thread(
+    out: queue.Queue[Any], stop: threading.Event, work: Callable[[], None], *, name: str
+) -> threading.Thread:
+    """A daemon thread that runs ``work`` (which puts its items with put_until_stopped), hands
+    an exception it raises to the consumer, then puts ``DONE``. Started by consume."""
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - raised again in the consumer
+            put_until_stopped(out, stop, error)
+        finally:
+            put_until_stopped(out, stop, DONE, force=True)
+
+    return threading.Thread(target=run, name=name, daemon=True)
 
 
 def consume(

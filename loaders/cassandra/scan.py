@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from cassandra import DriverException, OperationTimedOut, RequestExecutionException, Unauthorized
@@ -34,7 +35,7 @@ from cassandra.query import PreparedStatement
 from loaders.cassandra.connection import one_line
 from loaders.cassandra.token_ranges import TokenRange
 from loaders.errors import UserError
-from loaders.fan_in import DONE, consume, put_until_stopped
+from loaders.fan_in import consume, put_until_stopped, worker_thread
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class TokenRangeScan(Generic[T]):
         out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.parallelism)
         stop = threading.Event()
         workers = [
-            threading.Thread(target=self._work, args=(todo, out, stop), name=f"scan-{self.label}-{i}", daemon=True)
+            worker_thread(out, stop, partial(self._scan_ranges, todo, out, stop), name=f"scan-{self.label}-{i}")
             for i in range(self.parallelism)
         ]
         started = time.monotonic()
@@ -216,18 +217,13 @@ class TokenRangeScan(Generic[T]):
             )
 
     # -- worker side -------------------------------------------------------------------
-    def _work(self, todo: queue.SimpleQueue[int], out: queue.Queue[Any], stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    index = todo.get_nowait()
-                except queue.Empty:
-                    break
-                self._scan_range(index, out, stop)
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            put_until_stopped(out, stop, error)
-        finally:
-            put_until_stopped(out, stop, DONE, force=True)
+    def _scan_ranges(self, todo: queue.SimpleQueue[int], out: queue.Queue[Any], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            self._scan_range(index, out, stop)
 
     def _request(self, statement: Any, paging_state: bytes | None) -> ResponseFuture:
         return self.session.execute_async(statement, paging_state=paging_state, execution_profile=self.profile)

@@ -21,12 +21,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from loaders.fan_in import DONE, consume, put_until_stopped
+from loaders.fan_in import consume, put_until_stopped, worker_thread
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +106,12 @@ class PostgresSession:
         out: queue.Queue[Any] = queue.Queue(maxsize=max(1, self.options.queue_batches))
         stop = threading.Event()
 
-        def run(sql: str) -> None:
-            try:
-                for batch in self._read_one(sql, convert):
-                    if not put_until_stopped(out, stop, batch):
-                        return
-            except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
-                put_until_stopped(out, stop, exc)
-            finally:
-                put_until_stopped(out, stop, DONE, force=True)
+        def stream(sql: str) -> None:
+            for batch in self._read_one(sql, convert):
+                if not put_until_stopped(out, stop, batch):
+                    return
 
-        threads = [
-            threading.Thread(target=run, args=(q,), name=f"pg-stream-{i}", daemon=True) for i, q in enumerate(queries)
-        ]
+        threads = [worker_thread(out, stop, partial(stream, q), name=f"pg-stream-{i}") for i, q in enumerate(queries)]
         yield from consume(threads, out, stop)
 
     def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
-from loaders.fan_in import DONE, consume, put_until_stopped
+from loaders.fan_in import consume, put_until_stopped, worker_thread
 
 Work = Callable[[queue.Queue, threading.Event], None]
 
@@ -16,19 +17,8 @@ Work = Callable[[queue.Queue, threading.Event], None]
 def workers(*bodies: Work, maxsize: int = 1) -> tuple[list[threading.Thread], queue.Queue, threading.Event]:
     out: queue.Queue = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
-
-    def wrap(body: Work) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                body(out, stop)
-            except BaseException as exc:  # noqa: BLE001 - what the scans do
-                put_until_stopped(out, stop, exc)
-            finally:
-                put_until_stopped(out, stop, DONE, force=True)
-
-        return run
-
-    return [threading.Thread(target=wrap(b), daemon=True) for b in bodies], out, stop
+    threads = [worker_thread(out, stop, partial(body, out, stop), name=f"w{i}") for i, body in enumerate(bodies)]
+    return threads, out, stop
 
 
 def producing(name: str, count: int) -> Work:
