@@ -32,16 +32,14 @@
 
 {#-
     The staging de-duplication: the raw rows of `relation` keeping, for each key, the
-    version to stage (latest_load_first). With `committed_loads` (the raw schema's
-    `_dlt_loads`), only rows of committed loads are read, and in an incremental run only
-    those of loads committed since the last run (committed_loads_window).
+    version to stage (latest_load_first). Only rows of loads committed in `committed_loads`
+    (the raw schema's `_dlt_loads`) are read, and in an incremental run only those of loads
+    committed since the last run (committed_loads_window).
 -#}
-{% macro latest_version_per_key(relation, key_columns, tie_breakers=[], committed_loads=none) -%}
+{% macro latest_version_per_key(relation, key_columns, committed_loads, tie_breakers=[]) -%}
     select *
     from {{ relation }}
-    {%- if committed_loads is not none %}
     {{ committed_loads_window(committed_loads) }}
-    {%- endif %}
     qualify row_number() over (
         partition by {{ key_columns | join(', ') }}
         order by {{ latest_load_first(tie_breakers) }}
