@@ -39,12 +39,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TableResult:
+    """What one run did to one raw table (the summary, ``ops.table_loads`` and the reconciliation)."""
+
     source: str
     table: str
     mode: str = ""
     rows_extracted: int = 0
     rows_in_raw: int | None = None
     seconds: float = 0.0
+    # rows of the table in the source, counted inside the load's own snapshot (None: not counted)
+    source_rows: int | None = None
+    deleted_rows: int = 0  # keys gone from the source since the last load, deleted from raw (tombstoned)
+    rejected_rows: int = 0  # rows quarantined in ops.rejected_rows (bad cells), not loaded
+    bytes_extracted: int | None = None
+    cursor_before: str | None = None  # the table's incremental position before and after this run (text)
+    cursor_after: str | None = None
 
 
 @dataclass
