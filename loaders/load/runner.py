@@ -49,11 +49,14 @@ class TableResult:
     seconds: float = 0.0
     # rows of the table in the source, counted inside the load's own snapshot (None: not counted)
     source_rows: int | None = None
+    in_flight_rows: int = 0  # a source/raw difference the source explains (writes during a non-snapshot scan)
     deleted_rows: int = 0  # keys gone from the source since the last load, deleted from raw (tombstoned)
     rejected_rows: int = 0  # rows quarantined in ops.rejected_rows (bad cells), not loaded
     bytes_extracted: int | None = None
     cursor_before: str | None = None  # the table's incremental position before and after this run (text)
     cursor_after: str | None = None
+    late_rows: int = 0
+    future_rows: int = 0
 
 
 @dataclass

@@ -1,0 +1,43 @@
+"""What a source reports about each table it extracted, read by the load runner without guessing.
+
+Both sources (``loaders.postgres``, ``loaders.cassandra``) fill one ``TableStats`` per
+table while their dlt resource runs; the runner turns them into the run's
+``TableResult`` rows (summary, ``ops.table_loads``, reconciliation) and writes the
+rejected rows to ``ops.rejected_rows``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# a raw row with this column set is a tombstone: its key was deleted in the source
+DELETED_AT_COLUMN = "_loader_deleted_at"
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A source row that could not be loaded (a bad cell): quarantined with its key and the reason."""
+
+    table: str
+    key: str  # the row's primary key as JSON text
+    column: str
+    reason: str
+
+
+@dataclass
+class TableStats:
+    table: str
+    mode: str = ""  # full | incremental | sweep
+    rows_read: int = 0  # rows read from the source
+    rows_extracted: int = 0  # rows handed to dlt (after dropping the ones already in raw)
+    seconds: float = 0.0
+    done: bool = False  # the resource ran to its end (the counts are complete)
+    source_rows: int | None = None  # rows in the source, counted in the load's snapshot
+    in_flight_rows: int = 0  # a difference the source explains (writes during a non-snapshot scan)
+    deleted_rows: int = 0  # tombstones written for keys gone from the source
+    late_rows: int = 0  # rows changed behind the app's clock (stamped before the cursor) found by change capture
+    future_rows: int = 0  # rows stamped after the snapshot's clock (loaded, never moving the cursor)
+    bytes_extracted: int | None = None
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    rejected: list[RejectedRow] = field(default_factory=list)
