@@ -35,6 +35,7 @@ class TableStats:
     source_rows: int | None = None  # rows in the source, counted in the load's snapshot
     in_flight_rows: int = 0  # a difference the source explains (writes during a non-snapshot scan)
     deleted_rows: int = 0  # tombstones written for keys gone from the source
+    lost_rows: int = 0  # source rows raw lacked without a reason (reported; the next run reloads the table)
     late_rows: int = 0  # rows changed behind the app's clock (stamped before the cursor) found by change capture
     future_rows: int = 0  # rows stamped after the snapshot's clock (loaded, never moving the cursor)
     bytes_extracted: int | None = None

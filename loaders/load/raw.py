@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loaders.table_stats import DELETED_AT_COLUMN
+
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -27,6 +29,10 @@ class PipelineRaw:
     @property
     def dataset(self) -> str:
         return str(self.pipeline.dataset_name)
+
+    def connection(self) -> Any:
+        """The warehouse's DuckDB connection (dlt's), for queries beside raw."""
+        return self._connection()
 
     def _connection(self) -> Any:
         if self._client is None:
@@ -60,7 +66,20 @@ class PipelineRaw:
         )
         return {r[0] for r in rows}
 
+    def has_column(self, table: str, column: str) -> bool:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                "AND column_name = ? AND table_catalog = current_database()",
+                [self.dataset, table, column],
+            )
+            .fetchone()
+        )
+        return bool(row and row[0])
+
     def count_rows(self, tables: list[str]) -> dict[str, int | None]:
+        """Live rows per raw table (tombstones of deleted keys not counted); None: no such table."""
         existing = self.raw_tables()
         counts: dict[str, int | None] = {}
         conn = self._connection()
@@ -68,8 +87,9 @@ class PipelineRaw:
             if table not in existing:
                 counts[table] = None
                 continue
+            live = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
             counts[table] = int(
-                conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}").fetchone()[0]
+                conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}{live}").fetchone()[0]
             )
         return counts
 

@@ -33,6 +33,7 @@ from loaders.load.errors import user_error
 from loaders.load.raw import PipelineRaw, quote
 from loaders.load.redact import install_log_redaction
 from loaders.progress import Progress
+from loaders.table_stats import TableStats
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class TableResult:
     bytes_extracted: int | None = None
     cursor_before: str | None = None  # the table's incremental position before and after this run (text)
     cursor_after: str | None = None
+    lost_rows: int = 0
     late_rows: int = 0
     future_rows: int = 0
 
@@ -273,6 +275,40 @@ def _mode_from_schema(pipeline: Any, schema_name: str, table: str) -> str:
     return {"replace": "full", "merge": "incremental", "append": "incremental"}.get(str(disposition), "")
 
 
+def _table_result(
+    kind: SourceKind,
+    pipeline: Any,
+    table: str,
+    stat: TableStats | None,
+    generic: dict[str, tuple[int, float]],
+    rows_in_raw: int | None,
+    load_seconds: float,
+) -> TableResult:
+    """One table's result: the source's own report when it ran to its end, else dlt's metrics."""
+    rows, secs = generic.get(table, (0, 0.0))
+    if stat is None or not stat.done:
+        mode = (stat.mode if stat else "") or _mode_from_schema(pipeline, kind.schema_name, table)
+        return TableResult(kind.key, table, mode, rows, rows_in_raw, secs + load_seconds)
+    return TableResult(
+        kind.key,
+        table,
+        stat.mode or _mode_from_schema(pipeline, kind.schema_name, table),
+        stat.rows_extracted,
+        rows_in_raw,
+        stat.seconds + load_seconds,
+        source_rows=stat.source_rows,
+        in_flight_rows=stat.in_flight_rows,
+        deleted_rows=stat.deleted_rows,
+        rejected_rows=len(stat.rejected),
+        bytes_extracted=stat.bytes_extracted,
+        cursor_before=stat.cursor_before,
+        cursor_after=stat.cursor_after,
+        lost_rows=stat.lost_rows,
+        late_rows=stat.late_rows,
+        future_rows=stat.future_rows,
+    )
+
+
 def _release_memory() -> None:
     """Give the Arrow buffers of the extract back to the system before DuckDB needs memory."""
     try:
@@ -314,7 +350,7 @@ def run_source(
 
         step = "extract"
         t = time.monotonic()
-        stats: dict[str, Any] = {}
+        stats: dict[str, TableStats | TableFailure] = {}
         extract_infos = []
         progress.step(f"extract: {', '.join(tables)}")
         with PipelineRaw(pipeline, kind.schema_name) as raw:
@@ -355,12 +391,8 @@ def run_source(
             if isinstance(stat, TableFailure):
                 result.tables.append(TableResult(kind.key, table, "failed", 0, counts.get(table), 0.0))
                 continue
-            rows, secs = generic.get(table, (0, 0.0))
-            mode = getattr(stat, "mode", "") or _mode_from_schema(pipeline, kind.schema_name, table)
-            if stat is not None and getattr(stat, "done", True):
-                rows, secs = stat.rows_extracted, stat.seconds
             result.tables.append(
-                TableResult(kind.key, table, mode, rows, counts.get(table), secs + load_seconds.get(table, 0.0))
+                _table_result(kind, pipeline, table, stat, generic, counts.get(table), load_seconds.get(table, 0.0))
             )
     except KeyboardInterrupt:
         raise

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +41,27 @@ class SessionOptions:
     queue_batches: int = 1  # decoded batches waiting per table (bounds memory)
 
 
+@dataclass(frozen=True)
+class SnapshotHorizon:
+    """Which transactions a snapshot sees (``pg_current_snapshot()``: ``xmin:xmax:xip,...``, 64-bit ids).
+
+    A transaction whose id is below ``xmin`` had ended when the snapshot was taken; one at or
+    above ``xmax``, or listed in ``in_progress``, had not: its rows are not in the snapshot.
+    """
+
+    xmin: int
+    xmax: int
+    in_progress: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> SnapshotHorizon:
+        xmin, xmax, xip = text.split(":")
+        return cls(int(xmin), int(xmax), tuple(int(x) for x in xip.split(",") if x))
+
+    def text(self) -> str:
+        return f"{self.xmin}:{self.xmax}:{','.join(str(x) for x in self.in_progress)}"
+
+
 @dataclass
 class _Worker:
     connection: Any
@@ -58,8 +78,12 @@ class PostgresSession:
         self._coordinator = psycopg2.connect(dsn, application_name="loaders-load")
         self._coordinator.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cur = self._coordinator.cursor()
-        cur.execute("SELECT pg_export_snapshot(), statement_timestamp()")
-        self.snapshot_id, self.snapshot_time = cur.fetchone()
+        # one statement: the exported snapshot, its clock and its transaction horizon are the same instant
+        cur.execute(
+            "SELECT pg_export_snapshot(), statement_timestamp(), pg_current_snapshot()::text"
+        )
+        self.snapshot_id, self.snapshot_time, snapshot_text = cur.fetchone()
+        self.horizon = SnapshotHorizon.parse(snapshot_text)
         self._workers: list[_Worker] = []
         # the scanner (extension load, ATTACH, first query: ~0.5 s) opens while the caller
         # reads the catalog and plans: off the critical path
@@ -67,10 +91,6 @@ class PostgresSession:
         self._scanner: Future[Any] = self._scanner_pool.submit(_open_warm_scanner, dsn)
         self._pool_lock = threading.Lock()
         self._closed = False
-
-    @property
-    def snapshot_at(self) -> datetime:
-        return self.snapshot_time
 
     def cursor(self) -> Any:
         """A cursor of the coordinator, inside the snapshot (catalog, small queries)."""

@@ -4,21 +4,25 @@ Per table, the plan is decided before extracting (``plan_tables``):
 
 - full (write disposition ``replace``): the first load, ``--full-refresh``
   (raw table dropped and recreated, so a changed column type is taken), a raw
-  table that disappeared, or a column new in the source (reloaded so that the
-  column is filled for every row, not only for rows changed from now on);
-- incremental (``merge`` on the primary key, delete-insert): rows with
-  ``updated_at >= cursor - lag`` (mutable tables) or ``id > settled id``
-  (append-only notifications). The lag window re-reads rows that committed
-  late; the rows of the window already in raw with the same key and cursor
-  value are dropped before dlt sees them, so a run with no source change
-  writes nothing.
+  table that disappeared, a column new in the source (reloaded so that the
+  column is filled for every row, not only for rows changed from now on), or a
+  table whose raw copy lost rows (found by the previous load's key check);
+- incremental (``merge`` on the primary key, delete-insert): the row versions
+  written by transactions the previous load's snapshot did not see
+  (``change_capture``: by transaction id, whatever ``updated_at`` says), then
+  the hard deletes found by key difference in the same snapshot (``deletes``:
+  tombstones). Rows read again that raw already has are dropped before dlt sees
+  them, so a run with no source change writes nothing.
 
 A column whose type changed in the source stops the load of that table with
 the fix (``--full-refresh``): loading it into the old column would fail or
 silently change the values.
 
-The cursor moves with what the run read (dlt resource state, committed with
-the load package), never with the clock.
+The position (dlt resource state, committed with the load package) is the
+snapshot's transaction horizon, never a clock. A row stamped in the future by a
+skewed clock is loaded and counted (``future_rows``); it moves nothing. A state
+written before change capture existed (an ``updated_at`` / id cursor) is used
+once, and replaced by the horizon.
 """
 
 from __future__ import annotations
@@ -26,20 +30,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from loaders.errors import UserError
 from loaders.load.uuid_columns import enable_uuid_columns
-from loaders.postgres.arrow import convert_batch, key_table
-from loaders.postgres.catalog import SourceTable, read_catalog
-from loaders.postgres.session import PostgresSession, ctid_ranges
+from loaders.postgres.arrow import DLT_LOAD_ID, convert_batch, key_table
+from loaders.postgres.catalog import SourceTable, quote_ident, read_catalog
+from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loaded, xid_select
+from loaders.postgres.deletes import key_difference, tombstones
+from loaders.postgres.session import PostgresSession, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
+from loaders.table_stats import DELETED_AT_COLUMN, TableStats
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,13 @@ class RawView(Protocol):
 
     def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array: ...
 
+    @property
+    def dataset(self) -> str: ...
+
+    def connection(self) -> Any: ...
+
+    def has_column(self, table: str, column: str) -> bool: ...
+
 
 class SourceTableMissing(UserError):
     pass
@@ -73,17 +88,18 @@ class TablePlan:
     full: bool
     reason: str
     refresh: bool = False  # drop and recreate the raw table (dlt refresh="drop_resources")
-    since: Any = None  # incremental lower bound: datetime (>=) or int id (>)
+    # incremental: the previous load's snapshot (change capture by transaction id) ...
+    horizon: SnapshotHorizon | None = None
+    previous_snapshot_time: datetime | None = None
+    # ... or, once, for a state written before change capture: datetime (>=) or int id (>)
+    since: Any = None
 
 
-@dataclass
-class TableStats:
-    table: str
-    mode: str = ""
-    rows_read: int = 0
-    rows_extracted: int = 0
-    seconds: float = 0.0
-    done: bool = False
+# dlt resource state of a table (committed with its load)
+STATE_HORIZON = "horizon"  # pg_current_snapshot() of the last load, "xmin:xmax:xip"
+STATE_SNAPSHOT_TIME = "snapshot_time"  # its clock (ISO-8601)
+STATE_CURSOR = "cursor"  # greatest updated_at (id) seen, capped at the snapshot's clock: informational
+STATE_RELOAD = "reload"  # set when raw lost rows: the next run reloads the table in full
 
 
 @dataclass
@@ -164,13 +180,17 @@ def _plan_table(
         )
     state = view.resource_state(name)
     known = {k: v for k, v in view.known_columns(name).items() if not k.startswith("_dlt_")}
-    cursor = _parse_cursor(state.get("cursor"))
+    cursor = _parse_cursor(state.get(STATE_CURSOR))
+    horizon = state.get(STATE_HORIZON)
+    had_raw = bool(known) or name in raw_tables
     if name in full_tables:
-        return TablePlan(spec, table, True, "reloaded in full", refresh=bool(known) or name in raw_tables)
-    if cursor is None or not known:
-        return TablePlan(spec, table, True, "first load", refresh=bool(known) or name in raw_tables)
+        return TablePlan(spec, table, True, "reloaded in full", refresh=had_raw)
+    if (cursor is None and horizon is None) or not known:
+        return TablePlan(spec, table, True, "first load", refresh=had_raw)
     if name not in raw_tables:
         return TablePlan(spec, table, True, "raw table missing: reloaded", refresh=True)
+    if state.get(STATE_RELOAD):
+        return TablePlan(spec, table, True, f"reloaded in full: {state[STATE_RELOAD]}", refresh=True)
     for column in table.columns:
         before = _known_type(known.get(column.name, {}))
         if before is not None and before != column.dlt_type:
@@ -182,41 +202,92 @@ def _plan_table(
     new_columns = [c.name for c in table.columns if c.name not in known]
     if new_columns:
         return TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded")
+    if horizon is not None:
+        return TablePlan(
+            spec,
+            table,
+            False,
+            "incremental",
+            horizon=SnapshotHorizon.parse(str(horizon)),
+            previous_snapshot_time=_parse_cursor(state.get(STATE_SNAPSHOT_TIME)),
+        )
     since: Any = int(cursor) if spec.append_only else cursor - options.lag
-    return TablePlan(spec, table, False, "incremental", since=since)
+    return TablePlan(spec, table, False, "incremental (cursor upgraded to change capture)", since=since)
 
 
 def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
     table, spec = plan.table, plan.spec
-    base = f"SELECT {table.select_list()} FROM {table.qualified}"
     if plan.full:
+        base = f"SELECT {table.select_list()} FROM {table.qualified}"
         parts = session.stream_count(table.blocks, full_scan=True)
         return [f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)]
-    cursor = f'"{spec.cursor}"'
+    base = f"SELECT {table.select_list()}, {xid_select()} FROM {table.qualified}"
+    if plan.horizon is not None:
+        # every page is read (a transaction id has no index): split like a full read, filtered in the server
+        parts = session.stream_count(table.blocks, full_scan=True)
+        changed = changed_since(plan.horizon)
+        return [
+            f"{base} WHERE {changed}" + ("" if where == "TRUE" else f" AND {where}")
+            for where in ctid_ranges(table.blocks, parts)
+        ]
+    cursor = quote_ident(spec.cursor)
     if spec.append_only:
         return [f"{base} WHERE {cursor} > {int(plan.since)}"]
     since = plan.since.astimezone(timezone.utc).isoformat()
     return [f"{base} WHERE {cursor} >= '{since}'::timestamptz"]
 
 
-def _max(batch: pa.RecordBatch, column: str) -> Any:
-    value = pc.max(batch.column(column)).as_py()
-    return value
+def _key_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
+    table = plan.table
+    base = f"SELECT {', '.join(quote_ident(k) for k in plan.spec.primary_key)} FROM {table.qualified}"
+    parts = session.stream_count(table.blocks, full_scan=True)
+    return [f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)]
 
 
-def _settled_id(batch: pa.RecordBatch, id_column: str, settle_before: datetime) -> int | None:
-    """The largest id among rows written before ``settle_before`` (older transactions are all visible)."""
-    created = batch.column(APPEND_TIME_COLUMN)
-    mask = pc.less(created, pa.scalar(settle_before, type=created.type))
-    ids = pc.filter(batch.column(id_column), mask)
-    return pc.max(ids).as_py() if len(ids) else None
+def _with_deleted_at(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with the (NULL) tombstone column before dlt's own columns: every raw table has it."""
+    position = batch.schema.get_field_index(DLT_LOAD_ID)
+    if position < 0:
+        position = batch.num_columns
+    column = pa.nulls(batch.num_rows, pa.timestamp("us", tz="UTC"))
+    return batch.add_column(position, pa.field(DELETED_AT_COLUMN, column.type, nullable=True), column)
+
+
+def _count_compared(batch: pa.RecordBatch, column: str, moment: datetime, later: bool) -> int:
+    values = batch.column(column)
+    compare = pc.greater if later else pc.less
+    return int(pc.sum(compare(values, pa.scalar(moment, type=values.type))).as_py() or 0)
+
+
+def _position(state: dict[str, Any]) -> str | None:
+    if state.get(STATE_HORIZON):
+        return f"snapshot {state[STATE_HORIZON]}"
+    cursor = state.get(STATE_CURSOR)
+    return None if cursor is None else f"cursor {cursor}"
+
+
+def _keep_unseen(view: RawView, plan: TablePlan, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Drop the rows raw already has (same key and cursor): rows the previous load's snapshot saw."""
+    spec = plan.spec
+    match = list(spec.primary_key) if spec.append_only else [*spec.primary_key, spec.cursor]
+    if plan.horizon is None:  # upgrade from a cursor: every row of the window may be in raw
+        candidates = np.arange(batch.num_rows)
+    else:
+        candidates = np.nonzero(maybe_loaded(batch.column(XID_COLUMN), plan.horizon))[0]
+    if not len(candidates):
+        return batch
+    subset = batch.take(pa.array(candidates))
+    missing = view.missing_rows(spec.name, key_table(subset, match), match, spec.cursor).to_numpy()
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[candidates] = False
+    keep[candidates[missing]] = True
+    return batch if keep.all() else batch.filter(pa.array(keep))
 
 
 def _resource_rows(
     session: PostgresSession,
     view: RawView,
     plan: TablePlan,
-    options: PostgresOptions,
     stats: TableStats,
     on_rows: Callable[[str, int], None],
 ) -> Iterator[pa.RecordBatch]:
@@ -226,42 +297,65 @@ def _resource_rows(
     state = dlt.current.resource_state()
     started = time.monotonic()
     stats.mode = "full" if plan.full else "incremental"
+    stats.cursor_before = _position(state)
     convert = partial(convert_batch, not_null=set(spec.primary_key))
-    queries = _table_queries(session, plan)
-    old_cursor = _parse_cursor(state.get("cursor"))
-    cursor_value: Any = None if plan.full else old_cursor
-    settle_before = session.snapshot_time - options.lag
-    match = [*spec.primary_key, spec.cursor] if not spec.append_only else list(spec.primary_key)
-    empty: pa.RecordBatch | None = None
-    for batch in session.read(queries, convert):
+    snapshot_time = session.snapshot_time
+    capture_deletes = spec.capture_deletes and not plan.full
+    extracted_keys: list[pa.Table] = []
+    schema: pa.Schema | None = None
+    cursor_value: Any = None
+    for batch in session.read(_table_queries(session, plan), convert):
+        if not plan.full and batch.num_rows:
+            batch = _keep_unseen(view, plan, batch)
+        if XID_COLUMN in batch.schema.names:
+            batch = batch.drop_columns([XID_COLUMN])
+        batch = _with_deleted_at(batch)
+        schema = schema or batch.schema
         if batch.num_rows == 0:
-            empty = empty or batch
             continue
-        stats.rows_read += batch.num_rows
-        if spec.append_only:
-            settled = _settled_id(batch, spec.cursor, settle_before)
-            if settled is not None and (cursor_value is None or settled > cursor_value):
-                cursor_value = settled
-        else:
-            top = _max(batch, spec.cursor)
-            if top is not None and (cursor_value is None or top > cursor_value):
-                cursor_value = top
-        if not plan.full:
-            keys = key_table(batch, match)
-            prune = spec.cursor
-            keep = view.missing_rows(spec.name, keys, match, prune)
-            if len(keep) < batch.num_rows:
-                batch = batch.take(keep)
-        if batch.num_rows:
-            stats.rows_extracted += batch.num_rows
-            yield batch
-        on_rows(spec.name, stats.rows_read)
-    if plan.full and stats.rows_extracted == 0 and empty is not None:
-        yield empty  # an empty source table still gets its raw table, with its columns
-    if cursor_value is not None:
-        state["cursor"] = cursor_value.isoformat() if isinstance(cursor_value, datetime) else int(cursor_value)
-    elif plan.full:
-        state.pop("cursor", None)
+        stats.future_rows += _count_compared(batch, spec.clock, snapshot_time, later=True)
+        if plan.previous_snapshot_time is not None:
+            stats.late_rows += _count_compared(batch, spec.clock, plan.previous_snapshot_time, later=False)
+        top = pc.max(batch.column(spec.cursor)).as_py()
+        if top is not None and (cursor_value is None or top > cursor_value):
+            cursor_value = top
+        if capture_deletes:
+            extracted_keys.append(pa.Table.from_batches([batch.select(list(spec.primary_key))]))
+        stats.rows_extracted += batch.num_rows
+        yield batch
+        on_rows(spec.name, stats.rows_extracted)
+    stats.rows_read = stats.rows_extracted
+    if plan.full:
+        stats.source_rows = stats.rows_extracted  # a full read of the snapshot: every row of the source
+        if stats.rows_extracted == 0 and schema is not None:
+            yield pa.RecordBatch.from_pylist([], schema=schema)  # an empty source table still gets its raw table
+    elif capture_deletes and schema is not None:
+        key = list(spec.primary_key)
+        difference = key_difference(
+            view.connection(),
+            view.dataset,
+            spec.name,
+            key,
+            session.read(_key_queries(session, plan), lambda b: b),
+            extracted_keys,
+            has_tombstones=view.has_column(spec.name, DELETED_AT_COLUMN),
+        )
+        stats.source_rows = difference.source_rows
+        if difference.deleted:
+            stats.deleted_rows = len(difference.deleted)
+            yield tombstones(schema, key, difference.deleted, snapshot_time)
+        stats.lost_rows = difference.missing
+    if stats.lost_rows:
+        state[STATE_RELOAD] = f"raw lacked {stats.lost_rows:,} row(s) of the source at {snapshot_time.isoformat()}"
+    else:
+        state.pop(STATE_RELOAD, None)
+    state[STATE_HORIZON] = session.horizon.text()
+    state[STATE_SNAPSHOT_TIME] = snapshot_time.isoformat()
+    if isinstance(cursor_value, datetime):
+        state[STATE_CURSOR] = min(cursor_value, snapshot_time).isoformat()  # a future stamp moves nothing
+    elif cursor_value is not None:
+        state[STATE_CURSOR] = int(cursor_value)
+    stats.cursor_after = _position(state)
     stats.seconds = time.monotonic() - started
     stats.done = True
 
@@ -270,6 +364,7 @@ def _hints(plan: TablePlan) -> dict[str, Any]:
     spec = plan.spec
     columns: dict[str, Any] = {key: {"name": key, "nullable": False} for key in spec.primary_key}
     columns["_dlt_id"] = {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True}
+    columns[DELETED_AT_COLUMN] = {"name": DELETED_AT_COLUMN, "data_type": "timestamp", "timezone": True, "nullable": True}
     if plan.full:
         disposition: Any = "replace"
     else:
@@ -299,7 +394,7 @@ def postgres_source(
             table_stats = stats.setdefault(plan.spec.name, TableStats(plan.spec.name))
             resources.append(
                 dlt.resource(
-                    _resource_rows(session, view, plan, options, table_stats, on_rows),
+                    _resource_rows(session, view, plan, table_stats, on_rows),
                     name=plan.spec.name,
                     **_hints(plan),
                 )
@@ -307,12 +402,3 @@ def postgres_source(
         return resources
 
     return postgres()
-
-
-@dataclass
-class PlannedExtract:
-    """One dlt extract: the source and whether its tables are dropped and recreated first."""
-
-    source: Any
-    refresh: str | None
-    tables: list[str] = field(default_factory=list)

@@ -12,6 +12,13 @@ class TableSpec:
     cursor: str
     # append-only tables use an increasing id as cursor; mutable ones their updated_at
     append_only: bool = False
+    # hard deletes are found by key difference on every incremental load (loaders.postgres.deletes)
+    capture_deletes: bool = True
+
+    @property
+    def clock(self) -> str:
+        """The column the app stamps with its own clock when it writes a row (flagged when in the future)."""
+        return APPEND_TIME_COLUMN if self.append_only else self.cursor
 
 
 TABLE_SPECS: tuple[TableSpec, ...] = (

@@ -23,6 +23,7 @@ import duckdb
 import psycopg2
 
 from loaders.settings import PROJECT_DIR, app_postgres_dsn
+from loaders.table_stats import DELETED_AT_COLUMN as DELETED_AT
 
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 from pg_synthetic import fill  # noqa: E402
@@ -177,12 +178,17 @@ def source_rows(schema: str, table: str) -> dict[tuple, tuple]:
     return {tuple(_norm(r[i]) for i in key_idx): tuple(_norm(v) for v in r) for r in rows}
 
 
-def raw_rows(warehouse: Path, table: str, columns: list[str] | None = None) -> list[tuple]:
+def raw_rows(
+    warehouse: Path, table: str, columns: list[str] | None = None, tombstones: bool = False
+) -> list[tuple]:
+    """Rows of a raw table; live ones only unless ``tombstones`` (deleted keys' rows) are asked for."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        where = "" if tombstones else f' WHERE "{DELETED_AT}" IS NULL'
         return [
-            tuple(_norm(v) for v in row) for row in conn.execute(f"SELECT {cols} FROM raw_postgres.{table}").fetchall()
+            tuple(_norm(v) for v in row)
+            for row in conn.execute(f"SELECT {cols} FROM raw_postgres.{table}{where}").fetchall()
         ]
 
 
