@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key=['user_id', 'event_date', 'event_time', 'event_id'],
-        on_schema_change='fail'
-    )
-}}
+{{ config(unique_key=['user_id', 'event_date', 'event_time', 'event_id']) }}
 
 with source_rows as (
     {{

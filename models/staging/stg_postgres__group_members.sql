@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='merge',
-        unique_key=['group_id', 'user_id'],
-        on_schema_change='fail'
-    )
-}}
+{{ config(unique_key=['group_id', 'user_id']) }}
 
 with source_rows as (
     {{
