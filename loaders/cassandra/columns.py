@@ -18,13 +18,21 @@ boolean            bool
 double             float64
 map, set, list     string (JSON text)          null and empty collections are both null
 =================  ==========================  ==========================================
+
+A cell that cannot be converted (text that is not valid UTF-8, a malformed collection)
+never fails the page: ``checked_record_batch`` converts the other rows and returns the bad
+ones, with the column and the reason, for quarantine (``TableStats.rejected``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import os
 import struct
+import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -234,3 +242,70 @@ def random_ids(n: int, n_bytes: int = 10) -> pa.Array:
     digits = _HEX_PAIRS[octets].view(np.uint8)
     offsets = np.arange(0, 2 * n_bytes * (n + 1), 2 * n_bytes, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.reshape(-1)))
+
+
+CONVERSION_ERRORS = (ValueError, struct.error, IndexError, TypeError)  # ArrowInvalid, UnicodeDecodeError are ValueErrors
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row of a page with a cell its column's converter refuses."""
+
+    cells: tuple  # the row's raw cells
+    column: str
+    reason: str
+
+
+def _reason(convert: Converter, cell: Any, error: BaseException) -> str:
+    if convert is utf8 and isinstance(cell, (bytes, bytearray)):
+        try:
+            bytes(cell).decode("utf-8")
+        except UnicodeDecodeError as decode_error:
+            return f"text is not valid UTF-8 ({decode_error.reason} at byte {decode_error.start} of {len(cell)})"
+    if isinstance(error, UnicodeDecodeError):
+        return f"text inside the collection is not valid UTF-8 ({error.reason} at byte {error.start})"
+    text = " ".join(str(error).split())[:160]
+    return f"cannot be converted ({type(error).__name__}: {text})"
+
+
+def checked_record_batch(
+    rows: Sequence[tuple], converters: Sequence[Converter], schema: pa.Schema
+) -> tuple[pa.RecordBatch, list[BadRow]]:
+    """``record_batch`` of the rows whose every cell converts, and the other rows (rare: a slow path)."""
+    try:
+        return record_batch(rows, converters, schema), []
+    except CONVERSION_ERRORS:
+        pass
+    bad: dict[int, BadRow] = {}
+    for convert, field, cells in zip(converters, schema, zip(*rows)):
+        try:
+            convert(cells)
+            continue
+        except CONVERSION_ERRORS:
+            pass
+        for index, cell in enumerate(cells):
+            if index in bad:
+                continue
+            try:
+                convert([cell])
+            except CONVERSION_ERRORS as error:
+                bad[index] = BadRow(tuple(rows[index]), field.name, _reason(convert, cell, error))
+    good = [row for index, row in enumerate(rows) if index not in bad]
+    return record_batch(good, converters, schema), [bad[index] for index in sorted(bad)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (uuid.UUID, dt.date, dt.datetime)):
+        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
+    return value
+
+
+def key_json(cells: Sequence[tuple], key_positions: Sequence[int], converters: Sequence[Converter],
+             schema: pa.Schema) -> list[str]:
+    """The primary key of raw rows as JSON objects ({"column": value}), in key order."""
+    out: list[dict[str, Any]] = [{} for _ in cells]
+    for position in key_positions:
+        values = converters[position]([row[position] for row in cells]).to_pylist()
+        for row, value in zip(out, values):
+            row[schema.field(position).name] = _plain(value)
+    return [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in out]

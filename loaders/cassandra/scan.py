@@ -90,24 +90,30 @@ class ScanStatements:
     first: PreparedStatement
     rest: PreparedStatement
     extra_params: tuple[Any, ...] = ()
+    consistency_level: int | None = None  # None: the session's default
 
     def bind(self, token_range: TokenRange, fetch_size: int) -> Any:
         statement = (self.first if token_range.start_inclusive else self.rest).bind(
             (token_range.start, token_range.end, *self.extra_params)
         )
         statement.fetch_size = fetch_size
+        if self.consistency_level is not None:
+            statement.consistency_level = self.consistency_level
         statement.routing_token = token_range.end  # read by connection.RangeAwarePolicy
         return statement
 
 
 def range_query(keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
-                start_inclusive: bool, extra_where: str = "") -> str:
-    """``SELECT cols FROM ks.t WHERE token(pk) >[=] ? AND token(pk) <= ? [AND extra]``."""
+                start_inclusive: bool, extra_where: str = "", quoted: bool = False) -> str:
+    """``SELECT cols FROM ks.t WHERE token(pk) >[=] ? AND token(pk) <= ? [AND extra]``.
+
+    ``quoted``: ``columns`` are selectors already (``"a"``, ``WRITETIME("b")``), used as they are.
+    """
     token = f"token({', '.join(quote(c) for c in partition_key)})"
     where = f"{token} {'>=' if start_inclusive else '>'} ? AND {token} <= ?"
     if extra_where:
         where += f" AND {extra_where}"
-    cols = ", ".join(quote(c) for c in columns)
+    cols = ", ".join(columns if quoted else (quote(c) for c in columns))
     return f"SELECT {cols} FROM {quote(keyspace)}.{quote(table)} WHERE {where}"
 
 
@@ -116,12 +122,13 @@ def quote(identifier: str) -> str:
 
 
 def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
-            extra_where: str = "", extra_params: tuple[Any, ...] = ()) -> ScanStatements:
+            extra_where: str = "", extra_params: tuple[Any, ...] = (), *, consistency: int | None = None,
+            quoted: bool = False) -> ScanStatements:
     first, rest = (
-        session.prepare(range_query(keyspace, table, columns, partition_key, inclusive, extra_where))
+        session.prepare(range_query(keyspace, table, columns, partition_key, inclusive, extra_where, quoted))
         for inclusive in (True, False)
     )
-    return ScanStatements(first, rest, extra_params)
+    return ScanStatements(first, rest, extra_params, consistency)
 
 
 class PageRows:
@@ -290,7 +297,7 @@ def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = 
     from loaders.cassandra.reader import opened_table, plan_ranges, prepare_scan
 
     with opened_table(settings, table) as (cluster, session, spec, _meta):
-        statements, _ = prepare_scan(session, settings, spec, None)
+        statements = prepare_scan(session, settings, spec)
         if raw:
             session.client_protocol_handler = RawProtocolHandler
         scan = TokenRangeScan(

@@ -1,18 +1,27 @@
 """The dlt source of the app's Cassandra tables (raw_cassandra).
 
-Each table is a resource yielding Arrow tables (see ``reader``). Loading:
+Each table is a resource yielding Arrow tables (see ``reader``), in one of three modes
+chosen per table from its dlt resource state (``change_capture`` says which rows each mode
+reads, and the guarantee):
 
-- No cursor yet, or ``full_refresh``: a full token-range scan, written with
-  ``replace`` (the scan is a complete snapshot, so nothing is merged).
-- Otherwise incremental: only rows with ``cursor > last_cursor - lag`` are read (filtered
-  by the server in every token range, ``ALLOW FILTERING``), merged on the table's key
-  (notification_states on (user_id, notification_id); messages and user_events on their
-  full primary key, so rows re-read in the lag window are not duplicated).
+- full: a full token-range scan, written with ``replace`` (the scan is complete, so
+  nothing is merged): the first load, ``full_refresh``, a raw table that disappeared;
+- incremental: the late-arrival window read by the server, rows with a write time after
+  the cursor (minus the lag) kept, rows raw already holds unchanged dropped, merged on the
+  table's key (notification_states on (user_id, notification_id); messages and
+  user_events on their full primary key);
+- sweep: the whole table, merged likewise, plus a tombstone (``_loader_deleted_at`` set,
+  other columns null) for every live raw key the scan did not see (hard deletes), and the
+  scan's row count as the source count.
 
-The cursor lives in dlt's resource state, committed with the load: it is the greatest
-cursor value read, but never later than the scan's start, because rows written while a
-scan runs may land in ranges already read. The lag window then covers writes that
-arrive late (clients' clock skew, in-flight writes).
+Every table handed to dlt carries ``_loader_deleted_at`` (null for live rows). A row with a
+cell that cannot be converted (text that is not UTF-8) is quarantined (``TableStats.rejected``)
+and the rest of the table loads. The per-table report is a ``loaders.table_stats.TableStats``
+in the ``stats`` dict the caller passes.
+
+The state (write-time cursor, last sweep) lives in dlt's resource state and is committed
+with the load package: a run killed at any point leaves the previous state, so its rows
+are read again.
 """
 
 from __future__ import annotations
@@ -20,37 +29,39 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
+from contextlib import ExitStack
 from typing import Any, Iterator, Sequence
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
+from cassandra import ConsistencyLevel
 from dlt.extract.resource import DltResource
 
+from loaders.cassandra import change_capture as cc
+from loaders.cassandra.change_capture import default_lag
+from loaders.cassandra.columns import TIMESTAMP_TYPE, random_ids
 from loaders.cassandra.connection import connected, table_metadata
-from loaders.cassandra.reader import ReadOptions, read_table
+from loaders.cassandra.raw_side import RawTable, SeenKeys, tombstones
+from loaders.cassandra.reader import WRITETIME_COLUMN, ReadOptions, ReadReport, ScanFilter, read_table
 from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
 from loaders.errors import UserError
 from loaders.load.uuid_columns import enable_uuid_columns
-from loaders.settings import CassandraSettings, setting
+from loaders.settings import CassandraSettings
+from loaders.table_stats import DELETED_AT_COLUMN, TableStats
 
 __all__ = ["TABLES", "cassandra_source", "default_lag"]
 
-LAG_ENV = "LOADERS_CURSOR_LAG_SECONDS"  # shared with the PostgreSQL loader
-DEFAULT_LAG_SECONDS = 600
+log = logging.getLogger(__name__)
 
-
-def default_lag() -> dt.timedelta:
-    raw = setting(LAG_ENV, str(DEFAULT_LAG_SECONDS)) or str(DEFAULT_LAG_SECONDS)
-    if not raw.strip().isdigit():
-        raise UserError(f"{LAG_ENV}={raw!r} is not a whole number of seconds: set it to an integer or unset it")
-    return dt.timedelta(seconds=int(raw))
-STATE_CURSOR = "cursor"  # ISO-8601 UTC text of the resource's cursor
+STATE_CURSOR = cc.STATE_WRITETIME
 
 # dlt adds _dlt_load_id to Arrow items only when told; the raw layout requires it.
 LOAD_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
 ROW_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"
+MERGE: Any = {"disposition": "merge", "strategy": "delete-insert"}
 
 
 class _JsonHintWarningFilter(logging.Filter):
@@ -75,58 +86,139 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def parse_cursor(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    parsed = dt.datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+def raw_schema(spec: TableSpec, source: pa.Schema, add_row_ids: bool) -> pa.Schema:
+    """The columns handed to dlt: the source's, ``_loader_deleted_at``, then dlt's (when we make them)."""
+    fields = [source.field(name) for name in spec.columns] + [pa.field(DELETED_AT_COLUMN, TIMESTAMP_TYPE)]
+    if add_row_ids:
+        fields += [pa.field("_dlt_load_id", pa.string()), pa.field("_dlt_id", pa.string(), nullable=False)]
+    return pa.schema(fields)
 
 
-def next_cursor(
-    previous: dt.datetime | None, max_seen: dt.datetime | None, scan_started: dt.datetime
-) -> dt.datetime | None:
-    """The cursor after a scan: the greatest value read, capped at the scan's start, never moving back."""
-    if max_seen is None:
-        return previous
-    candidate = min(max_seen, scan_started)
-    return candidate if previous is None else max(previous, candidate)
+def to_raw(table: pa.Table, schema: pa.Schema, add_row_ids: bool) -> pa.Table:
+    """Source rows (or tombstones) as raw rows: the write time dropped, the loader's columns added."""
+    n = table.num_rows
+    arrays = []
+    for field in schema:
+        if field.name in table.column_names:
+            arrays.append(table.column(field.name))
+        elif field.name == "_dlt_id":
+            arrays.append(random_ids(n))  # dlt fills _dlt_load_id in place of its placeholder
+        else:
+            arrays.append(pa.nulls(n, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def max_timestamp(table: pa.Table, column: str) -> dt.datetime | None:
+def source_part(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f for f in schema if not f.name.startswith("_dlt_")])
+
+
+def new_since(table: pa.Table, since: int) -> pa.Array:
+    """Rows written after ``since`` (µs), or with no write time at all (every regular cell null)."""
+    writetime = table.column(WRITETIME_COLUMN)
+    return pc.or_kleene(pc.greater(writetime, since), pc.is_null(writetime))
+
+
+def count_true(mask: Any) -> int:
+    return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+
+
+def late_count(table: pa.Table, spec: TableSpec, before: dt.datetime) -> int:
+    """Rows the app stamped before ``before`` (the previous cursor minus the lag): written late."""
     if table.num_rows == 0:
-        return None
-    value = pc.max(table[column]).as_py()
-    return value
+        return 0
+    return count_true(pc.less(table.column(spec.app_time), pa.scalar(before, TIMESTAMP_TYPE)))
+
+
+def consistency_level() -> int:
+    return int(getattr(ConsistencyLevel, cc.consistency_name()))
+
+
+def open_raw_table(stack: ExitStack, spec: TableSpec) -> RawTable:
+    """The raw table of ``spec`` in the running pipeline's warehouse (its own dlt SQL client)."""
+    pipeline = dlt.current.pipeline()
+    client = stack.enter_context(pipeline.sql_client())
+    return RawTable(client.native_connection, str(pipeline.dataset_name), spec)
 
 
 def table_rows(
     settings: CassandraSettings,
     spec: TableSpec,
     full_refresh: bool,
-    lag: dt.timedelta,
+    capture: cc.CaptureSettings,
     options: ReadOptions,
     add_row_ids: bool,
+    stats: TableStats,
 ) -> Iterator[Any]:
     """The resource function of one table: Arrow tables, the first one carrying the run's disposition."""
     state = dlt.current.resource_state()
-    previous = None if full_refresh else parse_cursor(state.get(STATE_CURSOR))
-    since = previous - lag if previous is not None else None
-    disposition: Any = "replace" if since is None else {"disposition": "merge", "strategy": "delete-insert"}
-    started = utc_now()
-    max_seen: dt.datetime | None = None
-    first = True
-    for table in read_table(settings, spec.name, since, options, add_row_ids=add_row_ids):
-        seen = max_timestamp(table, spec.cursor)
-        if seen is not None and (max_seen is None or seen > max_seen):
-            max_seen = seen
-        if first:
-            first = False
-            yield dlt.mark.with_hints(table, dlt.mark.make_hints(write_disposition=disposition))
-        else:
-            yield table
-    cursor = next_cursor(previous, max_seen, started)
-    if cursor is not None:
-        state[STATE_CURSOR] = cursor.isoformat()
+    clock = time.monotonic()
+    with ExitStack() as stack:
+        cursor_known = cc.previous_cursor(state)[0] is not None
+        raw = open_raw_table(stack, spec) if cursor_known and not full_refresh else None
+        scan_started = utc_now()
+        plan = cc.plan(state, capture, scan_started, full_refresh, raw is not None and raw.exists)
+        stats.mode, stats.cursor_before = plan.mode, cc.describe_cursor(plan.cursor)
+        log.info("%s: %s (%s)", spec.name, plan.mode, plan.reason)
+        window = None
+        if plan.window_from is not None:
+            window_type = "date" if spec.window_column == "day" else "timestamp"
+            window = cc.window_value(plan.window_from, window_type)
+        scan_filter = ScanFilter(writetimes=True, window_column=spec.window_column if window else None,
+                                 window_value=window)
+        seen = stack.enter_context(SeenKeys(spec)) if plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes else None
+        late_before = cc.from_micros(plan.since) if plan.since is not None else None
+        report = ReadReport()
+        started_us = cc.micros(scan_started)
+        max_seen: int | None = None
+        schema: pa.Schema | None = None
+        disposition = "replace" if plan.mode == cc.FULL else MERGE
+        first = True
+        for table in read_table(settings, spec.name, scan_filter, options, report=report):
+            writetime = table.column(WRITETIME_COLUMN)
+            top = pc.max(writetime).as_py()
+            if top is not None and (max_seen is None or top > max_seen):
+                max_seen = top
+            if plan.reads_everything:
+                stats.in_flight_rows += count_true(pc.greater(writetime, started_us))
+            if seen is not None:
+                seen.add(table)
+            if plan.mode == cc.INCREMENTAL and plan.since is not None:
+                table = table.filter(new_since(table, plan.since))
+            if raw is not None and plan.mode != cc.FULL and table.num_rows:
+                table = table.filter(pa.array(~raw.unchanged(table)))
+            if late_before is not None:
+                stats.late_rows += late_count(table, spec, late_before)
+            schema = schema or raw_schema(spec, table.schema, add_row_ids)
+            if table.num_rows == 0 and not first:
+                continue
+            out = to_raw(table, schema, add_row_ids)
+            stats.rows_extracted += out.num_rows
+            if first:
+                first = False
+                yield dlt.mark.with_hints(out, dlt.mark.make_hints(write_disposition=disposition))
+            else:
+                yield out
+        if seen is not None and raw is not None and schema is not None:
+            for keys in report.rejected_keys:
+                seen.add(keys)
+            seen.finish()
+            for keys in raw.deleted_keys(seen):
+                dead = to_raw(tombstones(keys, source_part(schema), scan_started), schema, add_row_ids)
+                stats.deleted_rows += dead.num_rows
+                stats.rows_extracted += dead.num_rows
+                yield dead
+    stats.rows_read = report.rows_read
+    stats.rejected = list(report.rejected)
+    if plan.reads_everything:
+        stats.source_rows = report.rows_read
+    if max_seen is None and plan.reads_everything:
+        # a complete scan that saw no write time: everything written before it (less the lag) was read
+        max_seen = started_us - capture.lag // dt.timedelta(microseconds=1)
+    cursor = cc.next_cursor(plan.cursor, max_seen, scan_started)
+    cc.save(state, plan, cursor, scan_started)
+    stats.cursor_after = cc.describe_cursor(cursor)
+    stats.seconds = time.monotonic() - clock
+    stats.done = True
 
 
 def check_source(settings: CassandraSettings, specs: Sequence[TableSpec]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -158,6 +250,7 @@ def cassandra_source(
     tables: list[str] | None = None,
     full_refresh: bool = False,
     *,
+    stats: dict[str, Any] | None = None,
     lag: dt.timedelta | None = None,
     parallelism: int = 0,
     fetch_size: int = ReadOptions.fetch_size,
@@ -166,32 +259,40 @@ def cassandra_source(
 ) -> Iterator[DltResource]:
     """The app's Cassandra tables (all of TABLES by default) as dlt resources.
 
-    Raises UserError right away when the hosts, the login, the keyspace or a table are wrong.
-    ``lag``: the incremental window re-read before the cursor (default LOADERS_CURSOR_LAG_SECONDS,
-    600 s). ``parallelism`` 0 means two range readers per core. ``page_hook`` is for tests
-    (inject a failing page).
+    Raises UserError right away when the hosts, the login, the keyspace, a table or a
+    setting is wrong. ``stats`` receives one ``TableStats`` per table as it is extracted.
+    ``lag``: re-read before the write-time cursor (default LOADERS_CURSOR_LAG_SECONDS, 600 s);
+    the window and the sweep come from LOADERS_CASSANDRA_LATE_WINDOW_DAYS and
+    LOADERS_CASSANDRA_SWEEP_HOURS (``change_capture``). ``parallelism`` 0 means two range
+    readers per core. ``page_hook`` is for tests (inject a failing page).
     """
     enable_uuid_columns()
     names = list(TABLES if tables is None else tables)
     if not names:
         raise UserError("no Cassandra table selected: name at least one of " + ", ".join(TABLES))
     specs = [spec_for(name) for name in names]
+    capture = cc.CaptureSettings.from_env(lag)
+    options = ReadOptions(parallelism=parallelism, fetch_size=fetch_size, batch_rows=batch_rows,
+                          page_hook=page_hook, consistency_level=consistency_level())
     hints = check_source(settings, specs)
     dlt_adds_row_ids = ensure_load_ids()
     use_system_memory_pool()
-    lag = default_lag() if lag is None else lag
-    options = ReadOptions(parallelism=parallelism, fetch_size=fetch_size, batch_rows=batch_rows, page_hook=page_hook)
+    stats = {} if stats is None else stats
     for spec in specs:
         columns = dict(hints[spec.name])
+        columns[DELETED_AT_COLUMN] = {
+            "name": DELETED_AT_COLUMN, "data_type": "timestamp", "timezone": True, "nullable": True
+        }
         if not dlt_adds_row_ids:
             columns["_dlt_id"] = {
                 "name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True
             }
+        table_stats = stats.setdefault(spec.name, TableStats(spec.name))
         yield dlt.resource(
-            table_rows(settings, spec, full_refresh, lag, options, not dlt_adds_row_ids),
+            table_rows(settings, spec, full_refresh, capture, options, not dlt_adds_row_ids, table_stats),
             name=spec.name,
             table_name=spec.name,
-            write_disposition="replace" if full_refresh else {"disposition": "merge", "strategy": "delete-insert"},
+            write_disposition="replace" if full_refresh else MERGE,
             primary_key=list(spec.primary_key),
             columns=columns,
         )

@@ -17,8 +17,11 @@ class TableSpec:
     columns: tuple[str, ...]  # selected, in this order
     partition_key: tuple[str, ...]
     primary_key: tuple[str, ...]  # partition key + clustering columns: the merge key
-    cursor: str  # the incremental column (a timestamp)
+    app_time: str  # when the app says the row happened (a timestamp): late rows are stamped before the cursor
+    window_column: str  # the late-arrival window's server-side filter (>=): a day partition or app_time
+    writetime_columns: tuple[str, ...]  # regular non-collection columns: their greatest WRITETIME is the row's
     json_columns: tuple[str, ...] = ()  # collections, landed as one JSON column each
+    detect_deletes: bool = True  # sweeps turn keys gone from the source into tombstones
 
 
 TABLE_SPECS: dict[str, TableSpec] = {
@@ -29,21 +32,27 @@ TABLE_SPECS: dict[str, TableSpec] = {
             columns=("user_id", "notification_id", "status", "updated_at"),
             partition_key=("user_id",),
             primary_key=("user_id", "notification_id"),
-            cursor="updated_at",
+            app_time="updated_at",
+            window_column="updated_at",
+            writetime_columns=("status", "updated_at"),
         ),
         TableSpec(
             name="messages",
             columns=("group_id", "day", "sent_at", "message_id", "user_id", "body"),
             partition_key=("group_id", "day"),
             primary_key=("group_id", "day", "sent_at", "message_id"),
-            cursor="sent_at",
+            app_time="sent_at",
+            window_column="day",
+            writetime_columns=("user_id", "body"),
         ),
         TableSpec(
             name="user_events",
             columns=("user_id", "day", "event_time", "event_id", "event_type", "properties"),
             partition_key=("user_id", "day"),
             primary_key=("user_id", "day", "event_time", "event_id"),
-            cursor="event_time",
+            app_time="event_time",
+            window_column="day",
+            writetime_columns=("event_type",),  # WRITETIME of a collection is per element: not used
             json_columns=("properties",),
         ),
     )

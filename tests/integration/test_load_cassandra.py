@@ -23,7 +23,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.util import Date
 
 from loaders.cassandra.connection import connected
-from loaders.cassandra.reader import ReadOptions, read_table
+from loaders.cassandra.reader import ReadOptions, ScanFilter, read_table
 from loaders.cassandra.scan import ScanFailed, TransientScanError, bare_scan
 from loaders.cassandra.source import STATE_CURSOR, TABLES, cassandra_source
 from loaders.cassandra.tables import TABLE_SPECS
@@ -43,6 +43,11 @@ def ddl_statements(keyspace: str) -> list[str]:
     return [s.strip() for s in text.format(keyspace=keyspace).split(";") if s.strip()]
 
 
+def grant_read(owner_session: Any, keyspace: str) -> None:
+    """The loader role reads the app keyspace only: the owner (who created ``keyspace``) lets it read this one."""
+    owner_session.execute(f"GRANT SELECT ON KEYSPACE {keyspace} TO {CassandraSettings.from_env().username}")
+
+
 @pytest.fixture(scope="module")
 def owner() -> Iterator[Any]:
     """The app owner's session on a fresh loader_test keyspace."""
@@ -50,6 +55,7 @@ def owner() -> Iterator[Any]:
     with connected(settings) as (_cluster, session):
         for statement in ddl_statements(KEYSPACE):
             session.execute(statement)
+        grant_read(session, KEYSPACE)
         for table in TABLES:
             session.execute(f"TRUNCATE {KEYSPACE}.{table}")
         yield session
@@ -342,12 +348,12 @@ def test_a_range_failing_every_attempt_fails_the_scan(reader: CassandraSettings,
 
     options = ReadOptions(parallelism=2, fetch_size=100, max_attempts=3, page_hook=broken)
     with pytest.raises(ScanFailed, match="3 times") as caught:
-        for _ in read_table(reader, "messages", None, options):
+        for _ in read_table(reader, "messages", ScanFilter(), options):
             pass
     assert isinstance(caught.value, UserError) and "\n" not in str(caught.value)
 
 
-def test_incremental_read_without_allow_filtering_filters_in_the_loader(
+def test_window_read_without_allow_filtering_reads_the_whole_table(
     owner: Any, reader: CassandraSettings, filled: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import loaders.cassandra.reader as reader_module
@@ -360,22 +366,29 @@ def test_incremental_read_without_allow_filtering_filters_in_the_loader(
             raise InvalidRequest("Error from server: code=2200 [Invalid query] message=\"ALLOW FILTERING is refused\"")
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(reader_module, "prepare", guarded_prepare)
     rows = cassandra_rows(owner, "user_events")
-    since = sorted(r[2] for r in rows.values())[len(rows) // 2]
-    expected = {k for k, r in rows.items() if r[2] > since}
-    tables = list(read_table(reader, "user_events", since, ReadOptions(parallelism=2)))
-    got = {
+    days = sorted(r[1] for r in rows.values())
+    window = ScanFilter(writetimes=True, window_column="day", window_value=days[len(days) // 2])
+    in_window = {k for k, r in rows.items() if r[1] >= window.window_value}
+    got = read_keys(reader, window)
+    assert got == in_window and 100 < len(in_window) < len(rows)
+    monkeypatch.setattr(reader_module, "prepare", guarded_prepare)
+    assert read_keys(reader, window) == set(rows)  # more rows, never fewer
+
+
+def read_keys(reader: CassandraSettings, scan_filter: ScanFilter) -> set[tuple]:
+    tables = list(read_table(reader, "user_events", scan_filter, ReadOptions(parallelism=2)))
+    assert all(t.column("_writetime").null_count < t.num_rows for t in tables if t.num_rows)
+    return {
         tuple(canonical(r[c]) for c in ("user_id", "day", "event_time", "event_id"))
         for t in tables for r in t.to_pylist()
     }
-    assert got == expected and len(expected) > 100
 
 
 def test_scan_reads_every_row_once_with_any_parallelism(owner: Any, reader: CassandraSettings, filled: dict) -> None:
     expected = {str(k[3]) for k in cassandra_rows(owner, "messages")}
     for parallelism, fetch_size in ((1, 5000), (3, 37)):
-        tables = list(read_table(reader, "messages", None, ReadOptions(parallelism=parallelism, fetch_size=fetch_size)))
+        tables = list(read_table(reader, "messages", options=ReadOptions(parallelism=parallelism, fetch_size=fetch_size)))
         ids = [str(i) for t in tables for i in t.column("message_id").to_pylist()]
         assert len(ids) == len(set(ids)) and set(ids) == expected
     assert bare_scan(reader, "messages", 2) == len(expected)
@@ -412,6 +425,7 @@ def test_empty_table_still_lands_with_its_columns(owner: Any, reader: CassandraS
     with connected(settings) as (_cluster, session):
         for statement in ddl_statements(settings.keyspace):
             session.execute(statement)
+        grant_read(session, settings.keyspace)
         session.execute(f"TRUNCATE {settings.keyspace}.messages")
     pipeline = make_pipeline(tmp_path)
     pipeline.run(cassandra_source(replace(reader, keyspace=settings.keyspace), ["messages"]))
@@ -451,6 +465,7 @@ def test_missing_keyspace_and_table_are_user_errors(reader: CassandraSettings, o
         "CREATE KEYSPACE IF NOT EXISTS loader_test_bare "
         "WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
     )
+    grant_read(owner, "loader_test_bare")
     with pytest.raises(UserError) as caught:
         cassandra_source(replace(reader, keyspace="loader_test_bare"), ["user_events"])
     assert "loader_test_bare.user_events does not exist" in assert_one_line(caught.value)
