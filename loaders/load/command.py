@@ -43,7 +43,8 @@ import sys
 from collections.abc import Sequence
 
 from loaders.errors import UserError
-from loaders.load.runner import SourceResult, run_source
+from loaders.load.results import SourceResult
+from loaders.load.runner import run_source
 
 log = logging.getLogger(__name__)
 

@@ -66,9 +66,34 @@ def postgres_target() -> str:
         return "POSTGRES_DSN"
 
 
+def _postgres_tls_message(lower: str, where: str) -> str | None:
+    """libpq's TLS failures (psycopg2 and the scanner alike), with the setting that fixes each."""
+    if "does not match host name" in lower:
+        return (
+            f"PostgreSQL at {where}: the server's TLS certificate does not name the host connected to: use a host name "
+            "the certificate lists in POSTGRES_DSN, or reissue the certificate (sslmode=verify-ca skips only this check)"
+        )
+    if "certificate verify failed" in lower:
+        return (
+            f"PostgreSQL at {where}: the server's TLS certificate is not signed by the configured CA: point sslrootcert "
+            "in POSTGRES_DSN (or PGSSLROOTCERT) at the CA that signed it"
+        )
+    if "server does not support ssl" in lower:
+        return f"PostgreSQL at {where} does not offer TLS but POSTGRES_DSN requires it: enable ssl on the server or fix sslmode"
+    if "no encryption" in lower and "pg_hba.conf" in lower:
+        return (
+            f"PostgreSQL at {where} accepts only TLS connections: set sslmode=verify-full and sslrootcert "
+            "(the server's CA) in POSTGRES_DSN"
+        )
+    return None
+
+
 def _postgres_message(text: str) -> str | None:
     where = postgres_target()
     lower = text.lower()
+    tls = _postgres_tls_message(lower, where)
+    if tls:
+        return tls
     if "password authentication failed" in lower or "authentication failed" in lower:
         user = re.search(r'for user "([^"]+)"', text)
         role = f" of role {user.group(1)}" if user else ""

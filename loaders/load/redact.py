@@ -18,7 +18,16 @@ from loaders.settings import setting
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]*:)[^@\s'\"]*@")
 _KEY_VALUE = re.compile(r"(\b(?:password|passwd|pwd)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s,;)]+)", re.IGNORECASE)
-_SECRET_SETTINGS = ("POSTGRES_DSN", "APP_POSTGRES_DSN", "CASSANDRA_PASSWORD", "APP_CASSANDRA_PASSWORD")
+# settings that hold a DSN with a password in it
+_DSN_SETTINGS = ("POSTGRES_DSN", "APP_POSTGRES_DSN")
+# settings whose whole value is a secret (libpq's PGPASSWORD, the Cassandra roles' passwords, the
+# key of the published warehouse's pseudonyms)
+_SECRET_SETTINGS = (
+    "PGPASSWORD",
+    "CASSANDRA_PASSWORD",
+    "APP_CASSANDRA_PASSWORD",
+    "PUBLISH_PSEUDONYM_KEY",
+)
 
 
 def _password_of(value: str) -> str | None:
@@ -35,14 +44,14 @@ def _password_of(value: str) -> str | None:
 def known_secrets() -> list[str]:
     """The secret values of the current settings (passwords), longest first."""
     secrets: set[str] = set()
-    for name in _SECRET_SETTINGS:
+    for name in (*_DSN_SETTINGS, *_SECRET_SETTINGS):
         try:
             value = setting(name)
         except Exception:  # noqa: BLE001 - a broken setting is reported elsewhere
             value = None
         if not value:
             continue
-        secret = value if name.endswith("PASSWORD") else _password_of(value)
+        secret = value if name in _SECRET_SETTINGS else _password_of(value)
         if secret and len(secret) >= 4:
             secrets.add(secret)
     return sorted(secrets, key=len, reverse=True)

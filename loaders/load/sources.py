@@ -19,7 +19,8 @@ from loaders.errors import UserError
 from loaders.load import testhooks
 from loaders.load.config import cursor_lag, pg_min_blocks_per_stream, pg_streams, postgres_schema
 from loaders.load.raw import PipelineRaw
-from loaders.load.runner import Extract, SourceKind, TableFailure
+from loaders.load.results import TableFailure
+from loaders.load.runner import Extract, SourceKind
 from loaders.progress import Progress
 
 CASSANDRA_MODULE = "loaders.cassandra.source"
@@ -100,7 +101,18 @@ def open_cassandra(
 
     module = cassandra_module()
     full_refresh = bool(full_tables)  # the Cassandra source reloads all its selected tables or none
-    source = module.cassandra_source(CassandraSettings.from_env(), list(tables), full_refresh)
+    first_rows: list[bool] = []
+
+    def on_rows(table: str, rows: int) -> None:
+        progress.rows(table, rows)
+        if not first_rows:
+            first_rows.append(True)
+            testhooks.pause("extract")
+
+    # fills stats[table] with a loaders.table_stats.TableStats per table (mode, counts, tombstones, rejected)
+    source = module.cassandra_source(
+        CassandraSettings.from_env(), list(tables), full_refresh, stats=stats, on_rows=on_rows
+    )
     yield [Extract(source, "drop_resources" if full_refresh else None)]
 
 

@@ -4,13 +4,49 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loaders.load.runner import SourceResult
+from loaders.load.reconciliation import MISMATCH, NOT_COUNTED, load_checks
+from loaders.load.results import SourceResult
 
 
 def _rate(rows: int, seconds: float) -> str:
     if rows == 0:
         return "-"
     return f"{rows / seconds:,.0f}" if seconds > 0 else "-"
+
+
+def _table_notes(results: Sequence[SourceResult]) -> list[str]:
+    """What change capture found beyond ordinary changes, one line per table that has any."""
+    lines = []
+    for result in results:
+        for t in result.tables:
+            notes = []
+            if t.deleted_rows:
+                notes.append(f"{t.deleted_rows:,} deleted in the source (tombstoned in raw)")
+            if t.late_rows:
+                notes.append(f"{t.late_rows:,} changed after the last load but stamped before it")
+            if t.future_rows:
+                notes.append(f"WARNING {t.future_rows:,} stamped in the future (a skewed clock?): loaded")
+            if t.rejected_rows:
+                notes.append(f"WARNING {t.rejected_rows:,} rejected (bad cells, see ops.rejected_rows)")
+            if t.lost_rows:
+                notes.append(f"ERROR raw lacked {t.lost_rows:,} source row(s): reloaded in full by the next run")
+            if notes:
+                lines.append(f"  {t.source}.{t.table}: " + "; ".join(notes))
+    return lines
+
+
+def _reconciliation_lines(results: Sequence[SourceResult]) -> list[str]:
+    checks = load_checks(t for r in results for t in r.tables)
+    counted = [c for c in checks if c.status != NOT_COUNTED]
+    if not checks:
+        return []
+    bad = [c for c in counted if c.status == MISMATCH]
+    line = f"reconciliation (source rows in the load's read = live rows in raw): {len(counted) - len(bad)} of "
+    line += f"{len(checks)} tables match"
+    uncounted = [f"{c.source}.{c.table}" for c in checks if c.status == NOT_COUNTED]
+    if uncounted:
+        line += f"; not counted this run: {', '.join(uncounted)}"
+    return [line, *(f"  MISMATCH {c.line()}" for c in bad)]
 
 
 def render(results: Sequence[SourceResult], warehouse: str) -> str:
@@ -39,6 +75,8 @@ def render(results: Sequence[SourceResult], warehouse: str) -> str:
 
         lines.append(fmt(header))
         lines.extend(fmt(r) for r in rows)
+    lines.extend(_table_notes(results))
+    lines.extend(_reconciliation_lines(results))
     for result in results:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items())
         notes = []

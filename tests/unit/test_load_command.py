@@ -7,7 +7,7 @@ import pytest
 from loaders.errors import UserError
 from loaders.load import sources
 from loaders.load.command import parse_tables, select_tables
-from loaders.load.runner import SourceResult, TableResult
+from loaders.load.results import SourceResult, TableResult
 from loaders.load.summary import render
 from loaders.postgres.tables import TABLES
 
