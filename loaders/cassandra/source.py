@@ -31,7 +31,7 @@ import logging
 import os
 import time
 from contextlib import ExitStack
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import dlt
 import pyarrow as pa
@@ -148,6 +148,7 @@ def table_rows(
     options: ReadOptions,
     add_row_ids: bool,
     stats: TableStats,
+    on_rows: Callable[[str, int], None] = lambda table, rows: None,
 ) -> Iterator[Any]:
     """The resource function of one table: Arrow tables, the first one carrying the run's disposition."""
     state = dlt.current.resource_state()
@@ -198,6 +199,7 @@ def table_rows(
                 yield dlt.mark.with_hints(out, dlt.mark.make_hints(write_disposition=disposition))
             else:
                 yield out
+            on_rows(spec.name, report.rows_read)
         if seen is not None and raw is not None and schema is not None:
             for keys in report.rejected_keys:
                 seen.add(keys)
@@ -256,6 +258,7 @@ def cassandra_source(
     fetch_size: int = ReadOptions.fetch_size,
     batch_rows: int = ReadOptions.batch_rows,
     page_hook: PageHook | None = None,
+    on_rows: Callable[[str, int], None] = lambda table, rows: None,
 ) -> Iterator[DltResource]:
     """The app's Cassandra tables (all of TABLES by default) as dlt resources.
 
@@ -264,7 +267,8 @@ def cassandra_source(
     ``lag``: re-read before the write-time cursor (default LOADERS_CURSOR_LAG_SECONDS, 600 s);
     the window and the sweep come from LOADERS_CASSANDRA_LATE_WINDOW_DAYS and
     LOADERS_CASSANDRA_SWEEP_HOURS (``change_capture``). ``parallelism`` 0 means two range
-    readers per core. ``page_hook`` is for tests (inject a failing page).
+    readers per core. ``page_hook`` is for tests (inject a failing page). ``on_rows(table,
+    rows_read)`` is called after each table handed to dlt (progress, the crash tests' pause).
     """
     enable_uuid_columns()
     names = list(TABLES if tables is None else tables)
@@ -289,7 +293,7 @@ def cassandra_source(
             }
         table_stats = stats.setdefault(spec.name, TableStats(spec.name))
         yield dlt.resource(
-            table_rows(settings, spec, full_refresh, capture, options, not dlt_adds_row_ids, table_stats),
+            table_rows(settings, spec, full_refresh, capture, options, not dlt_adds_row_ids, table_stats, on_rows),
             name=spec.name,
             table_name=spec.name,
             write_disposition="replace" if full_refresh else MERGE,
