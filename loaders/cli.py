@@ -30,6 +30,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "loaders.job.command",
         "the whole job: load, dbt build, docs, publish the warehouse for readers, print the report",
     ),
+    "status": (
+        "loaders.ops.status_command",
+        "the job's status: last runs, freshness, tests, anomalies (exit 1 if the last run failed or a table is stale)",
+    ),
+    "serve": (
+        "loaders.ops.serve_command",
+        "serve the published docs, the status page (/status.html) and the metrics (/metrics), read-only",
+    ),
 }
 
 DESCRIPTION = """\

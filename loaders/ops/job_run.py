@@ -1,0 +1,135 @@
+"""What ``loaders run`` calls to keep its ``ops`` history, check anomalies and freshness, and
+publish the status page and the metrics (loaders/job/command.py stays a list of steps)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from loaders.errors import UserError
+from loaders.ops.dbt_artifacts import read_run_results, read_sources_freshness
+from loaders.ops.formatting import duration
+from loaders.ops.freshness import default_load_thresholds, load_thresholds
+from loaders.ops.recorder import RunRecorder
+from loaders.settings import PROJECT_DIR, setting
+
+T = TypeVar("T")
+
+
+class AnomalyFailed(UserError):
+    """LOADERS_ANOMALY_FAIL=true and a check found an anomaly: exit 1, nothing published."""
+
+    exit_code = 1
+
+
+def dbt_target_path() -> Path:
+    return Path(setting("DBT_TARGET_PATH", str(PROJECT_DIR / "target")) or str(PROJECT_DIR / "target"))
+
+
+@dataclass
+class JobRun:
+    recorder: RunRecorder
+
+    @property
+    def run_id(self) -> str:
+        return self.recorder.run_id
+
+    @property
+    def phase_seconds(self) -> dict[str, float]:
+        """The job's per-phase timings (the job fills it; ``ops.runs.phase_seconds``)."""
+        return self.recorder.phase_seconds
+
+    def record_loads(self, results: T) -> T:
+        """Record the load's per-table results (a list of SourceResult); warn on volume anomalies."""
+        found = self.recorder.record_loads(results)  # type: ignore[arg-type]
+        for anomaly in found:
+            print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
+        return results
+
+    def record_build(self) -> None:
+        """The build's nodes from run_results.json (not an older file: written since the run began)."""
+        nodes = read_run_results(dbt_target_path() / "run_results.json", not_before=self.recorder.started)
+        self.recorder.record_build("build", nodes)
+
+    def check_freshness(self, *, manifest: Any | None, vars_yaml: str | None) -> None:
+        """``dbt source freshness`` (event time) and the load time per table, into ``ops.freshness``.
+        Never fails the job: warn and error are printed and recorded (freshness.py says why)."""
+        from loaders.job.dbt_runner import run_dbt
+
+        since = datetime.now(timezone.utc)
+        try:
+            run_dbt(["source", "freshness"], vars_yaml=vars_yaml, manifest=manifest)
+        except Exception as exc:  # noqa: BLE001 - freshness must never stop the job
+            print(f"  freshness: dbt source freshness failed ({str(exc).splitlines()[0]}); load time only")
+        target = dbt_target_path()
+        event_time = read_sources_freshness(target / "sources.json", not_before=since)
+        rows = self.recorder.record_freshness(
+            event_time, load_thresholds(target / "manifest.json"), default_load_thresholds()
+        )
+        counts = {s: sum(1 for r in rows if r.status == s) for s in ("pass", "warn", "error")}
+        print(f"  freshness: {counts['pass']} pass, {counts['warn']} warn, {counts['error']} error "
+              f"({len(event_time)} tables on event time, {len(rows) - len(event_time)} on load time)")
+        for row in rows:
+            if row.status != "pass":
+                lag = duration(row.lag_seconds) if row.lag_seconds is not None else "never measured"
+                print(f"  freshness {row.status}: {row.label} {row.measure.replace('_', ' ')} lag {lag}"
+                      + (f" ({row.message})" if row.message else ""))
+        for anomaly in self.recorder.anomalies:
+            if anomaly.kind == "freshness_lag":
+                print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
+
+    def before_publish(self) -> None:
+        """Fail the publish on anomalies when LOADERS_ANOMALY_FAIL=true; else record the run as ok."""
+        failing = [a for a in self.recorder.anomalies if a.severity == "error"]
+        if failing:
+            raise AnomalyFailed(
+                f"{len(failing)} anomal{'y' if len(failing) == 1 else 'ies'} ({failing[0].message}): nothing "
+                "published, readers keep the last good warehouse; check the source, or rerun with "
+                "LOADERS_ANOMALY_FAIL=false to publish anyway"
+            )
+        self.recorder.mark_ok()
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"
+
+
+@contextmanager
+def recorded_run(warehouse: Path, *, full_refresh: bool) -> Iterator[JobRun]:
+    """One run in ``ops.runs`` (call it holding the warehouse lock); on the way out, the run's
+    final row, then the status page and the metrics in the published folder (even when the run
+    failed: monitoring must show it)."""
+    started = time.monotonic()
+    recorder = RunRecorder(warehouse, full_refresh=full_refresh)
+    killed = recorder.start()
+    print(f"run {recorder.run_id}", flush=True)
+    for run_id in killed:
+        print(f"  run {run_id} never finished (killed): recorded as killed", flush=True)
+    error: str | None = None
+    try:
+        yield JobRun(recorder)
+    except BaseException as exc:
+        error = "interrupted" if isinstance(exc, KeyboardInterrupt) else _one_line(exc)
+        raise
+    finally:
+        recorder.phase_seconds.setdefault("total", time.monotonic() - started)
+        _finish(recorder, error)
+
+
+def _finish(recorder: RunRecorder, error: str | None) -> None:
+    from loaders.ops.publish_monitoring import publish_monitoring
+
+    try:
+        recorder.finish(error)
+        page, metrics = publish_monitoring(recorder.warehouse)
+        print(f"status page:         {page} (serve: loaders serve)")
+        print(f"metrics:             {metrics}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - never hide the job's own outcome
+        print(f"warning: the run's monitoring output failed ({_one_line(exc)})", flush=True)
