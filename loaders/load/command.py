@@ -121,6 +121,7 @@ def load_all(
     wait: bool = False,
     verbose: bool = False,
     discard_pending: bool = False,
+    deep: bool = False,
 ) -> list[SourceResult]:
     """Load the sources into the warehouse under its lock; raises UserError if any source failed.
 
@@ -150,7 +151,7 @@ def load_all(
                     result.error = exc
                 results.append(result)
                 continue
-            results.append(run_source(kind, names, full_refresh, warehouse, progress, discard_pending))
+            results.append(run_source(kind, names, full_refresh, warehouse, progress, discard_pending, deep))
     print(render(results, str(warehouse)), flush=True)
     errors = [r.error for r in results if r.error is not None]
     if len(errors) == 1:

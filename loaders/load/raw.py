@@ -110,6 +110,23 @@ class PipelineRaw:
             conn.unregister("__loader_keys")
         return result.column(0).combine_chunks() if result.num_rows else pa.array([], type=pa.int64())
 
+    def different_rows(self, table: str, rows: pa.Table, key: list[str], columns: list[str]) -> pa.Array:
+        """Row indexes (column ``__row``) of ``rows`` that raw lacks as a live row or holds with another value."""
+        conn = self._connection()
+        live = f" AND r.{quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
+        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key)
+        differs = " OR ".join(f"k.{quote(c)} IS DISTINCT FROM r.{quote(c)}" for c in columns if c not in key)
+        sql = (
+            f"SELECT k.__row FROM __loader_rows k LEFT JOIN {quote(self.dataset)}.{quote(table)} r ON {on}{live} "
+            f"WHERE r.{quote(key[0])} IS NULL" + (f" OR {differs}" if differs else "") + " ORDER BY k.__row"
+        )
+        conn.register("__loader_rows", rows)
+        try:
+            result = conn.execute(sql).fetch_arrow_table()
+        finally:
+            conn.unregister("__loader_rows")
+        return result.column(0).combine_chunks() if result.num_rows else pa.array([], type=pa.int64())
+
     def duplicate_keys(self, table: str, key: list[str]) -> int:
         """How many rows of a raw table repeat a key (0 unless a load job ran twice)."""
         cols = ", ".join(quote(c) for c in key)

@@ -48,9 +48,9 @@ class Extract:
     refresh: str | None = None
 
 
-# (pipeline, raw view, selected tables, tables to reload in full, stats by table, progress) -> extracts
+# (pipeline, raw view, selected tables, tables to reload in full, stats by table, progress, deep check) -> extracts
 Opener = Callable[
-    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress], AbstractContextManager[list[Extract]]
+    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress, bool], AbstractContextManager[list[Extract]]
 ]
 
 
@@ -286,6 +286,7 @@ def run_source(
     warehouse: Path,
     progress: Progress,
     discard_pending: bool = False,
+    deep: bool = False,
 ) -> SourceResult:
     """Load ``tables`` of one source into its raw schema; errors come back as one-line UserErrors."""
     result = SourceResult(kind.key, kind.pipeline_name)
@@ -314,7 +315,7 @@ def run_source(
         extract_infos = []
         progress.step(f"extract: {', '.join(tables)}")
         with PipelineRaw(pipeline, kind.schema_name) as raw:
-            with kind.open(pipeline, raw, tables, full_tables, stats, progress) as extracts:
+            with kind.open(pipeline, raw, tables, full_tables, stats, progress, deep) as extracts:
                 for extract in extracts:
                     extract_infos.append(
                         pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")

@@ -54,14 +54,20 @@ def cassandra_tables() -> tuple[str, ...]:
 
 @contextmanager
 def open_postgres(
-    pipeline: Any, raw: PipelineRaw, tables: list[str], full_tables: set[str], stats: dict[str, Any], progress: Progress
+    pipeline: Any,
+    raw: PipelineRaw,
+    tables: list[str],
+    full_tables: set[str],
+    stats: dict[str, Any],
+    progress: Progress,
+    deep: bool = False,
 ) -> Iterator[list[Extract]]:
     from loaders.postgres.session import PostgresSession, SessionOptions
     from loaders.postgres.source import PostgresOptions, plan_tables, postgres_source
     from loaders.settings import PostgresSettings
 
     settings = PostgresSettings.from_env()
-    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag())
+    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag(), deep=deep)
     # libpq (psycopg2 and DuckDB's postgres_scanner): an unreachable host fails in 10 s, not after TCP's minutes;
     # a connect_timeout in POSTGRES_DSN still wins
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
@@ -81,7 +87,7 @@ def open_postgres(
             stats[table] = TableFailure(error)
             progress.step(f"{table}: not loaded: {error}")
         for plan in plans:
-            mode = "full" if plan.full else "incremental"
+            mode = "full" if plan.full else "deep" if plan.deep else "incremental"
             progress.step(f"{plan.spec.name}: {mode}" + (f" ({plan.reason})" if plan.reason != mode else ""))
         extracts = []
         dropped = [p for p in plans if p.refresh]
@@ -95,7 +101,13 @@ def open_postgres(
 
 @contextmanager
 def open_cassandra(
-    pipeline: Any, raw: PipelineRaw, tables: list[str], full_tables: set[str], stats: dict[str, Any], progress: Progress
+    pipeline: Any,
+    raw: PipelineRaw,
+    tables: list[str],
+    full_tables: set[str],
+    stats: dict[str, Any],
+    progress: Progress,
+    deep: bool = False,
 ) -> Iterator[list[Extract]]:
     from loaders.settings import CassandraSettings
 

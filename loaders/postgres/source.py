@@ -72,6 +72,8 @@ class RawView(Protocol):
 
     def has_column(self, table: str, column: str) -> bool: ...
 
+    def different_rows(self, table: str, rows: pa.Table, key: list[str], columns: list[str]) -> pa.Array: ...
+
 
 class SourceTableMissing(UserError):
     pass
@@ -93,6 +95,8 @@ class TablePlan:
     previous_snapshot_time: datetime | None = None
     # ... or, once, for a state written before change capture: datetime (>=) or int id (>)
     since: Any = None
+    # `loaders reconcile --deep`: every row is read and compared with raw, column by column
+    deep: bool = False
 
 
 # dlt resource state of a table (committed with its load)
@@ -106,6 +110,7 @@ STATE_RELOAD = "reload"  # set when raw lost rows: the next run reloads the tabl
 class PostgresOptions:
     schema: str = "public"
     lag: timedelta = timedelta(minutes=10)
+    deep: bool = False  # compare every row with raw and load the ones that differ (`loaders reconcile --deep`)
 
 
 def _parse_cursor(value: Any) -> Any:
@@ -202,6 +207,8 @@ def _plan_table(
     new_columns = [c.name for c in table.columns if c.name not in known]
     if new_columns:
         return TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded")
+    if options.deep:
+        return TablePlan(spec, table, False, "deep: every row compared with raw", deep=True)
     if horizon is not None:
         return TablePlan(
             spec,
@@ -217,7 +224,7 @@ def _plan_table(
 
 def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
     table, spec = plan.table, plan.spec
-    if plan.full:
+    if plan.full or plan.deep:
         base = f"SELECT {table.select_list()} FROM {table.qualified}"
         parts = session.stream_count(table.blocks, full_scan=True)
         return [f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)]
@@ -284,6 +291,16 @@ def _keep_unseen(view: RawView, plan: TablePlan, batch: pa.RecordBatch) -> pa.Re
     return batch if keep.all() else batch.filter(pa.array(keep))
 
 
+def _keep_different(view: RawView, plan: TablePlan, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows that raw lacks or holds with another value in any column (found by a deep check)."""
+    columns = [c.name for c in plan.table.columns]
+    indexed = pa.Table.from_batches([batch.select(columns)]).append_column(
+        "__row", pa.array(np.arange(batch.num_rows, dtype=np.int64))
+    )
+    rows = view.different_rows(plan.spec.name, indexed, list(plan.spec.primary_key), columns).to_numpy()
+    return batch.take(pa.array(rows)) if len(rows) < batch.num_rows else batch
+
+
 def _resource_rows(
     session: PostgresSession,
     view: RawView,
@@ -296,7 +313,7 @@ def _resource_rows(
     spec = plan.spec
     state = dlt.current.resource_state()
     started = time.monotonic()
-    stats.mode = "full" if plan.full else "incremental"
+    stats.mode = "full" if plan.full else "deep" if plan.deep else "incremental"
     stats.cursor_before = _position(state)
     convert = partial(convert_batch, not_null=set(spec.primary_key))
     snapshot_time = session.snapshot_time
@@ -305,7 +322,10 @@ def _resource_rows(
     schema: pa.Schema | None = None
     cursor_value: Any = None
     for batch in session.read(_table_queries(session, plan), convert):
-        if not plan.full and batch.num_rows:
+        stats.rows_read += batch.num_rows
+        if plan.deep and batch.num_rows:
+            batch = _keep_different(view, plan, batch)
+        elif not plan.full and batch.num_rows:
             batch = _keep_unseen(view, plan, batch)
         if XID_COLUMN in batch.schema.names:
             batch = batch.drop_columns([XID_COLUMN])
@@ -324,7 +344,6 @@ def _resource_rows(
         stats.rows_extracted += batch.num_rows
         yield batch
         on_rows(spec.name, stats.rows_extracted)
-    stats.rows_read = stats.rows_extracted
     if plan.full:
         stats.source_rows = stats.rows_extracted  # a full read of the snapshot: every row of the source
         if stats.rows_extracted == 0 and schema is not None:

@@ -94,6 +94,15 @@ class LoaderEnv:
             raise AssertionError(f"loaders load failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    def run_command(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+        """Any `loaders` subcommand in this environment; fails the test on a non-zero exit."""
+        proc = subprocess.run(
+            [*LOADERS, *args], env=self.environ(**env), capture_output=True, text=True, timeout=timeout, cwd=PROJECT_DIR
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"loaders {args[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [*LOADERS, "load", "--source", "postgres", *args],

@@ -138,3 +138,18 @@ def test_a_row_lost_from_raw_fails_the_load_and_the_next_run_reloads_the_table(e
     assert summary(proc.stdout)["users"][0] == "full"
     assert summary(proc.stdout)["payments"][0] == "incremental"
     assert_raw_matches_source(env)
+
+
+def test_deep_reconcile_finds_and_repairs_a_silent_difference(env: LoaderEnv) -> None:
+    """A raw value changed behind the loader's back (what no count can see) is found by --deep and repaired."""
+    (payment,) = _ids(env, "SELECT id FROM payments ORDER BY id LIMIT 1 OFFSET 20")
+    with duckdb.connect(str(env.warehouse)) as conn:
+        conn.execute(f"UPDATE raw_postgres.payments SET amount = amount + 1 WHERE id = '{payment}'")
+    assert summary(env.load("--tables", "payments").stdout)["payments"][1] == 0  # a regular load cannot see it
+    proc = env.run_command("reconcile", "--deep", "--source", "postgres", "--tables", "payments")
+    assert "postgres.payments: 1 row(s) differed and were reloaded" in proc.stdout, proc.stdout
+    assert_raw_matches_source(env, ["payments"])
+    proc = env.run_command("reconcile", "--deep", "--source", "postgres")
+    assert all(
+        ": 0 row(s) differed" in line for line in proc.stdout.splitlines() if line.startswith("  postgres.")
+    ), proc.stdout
