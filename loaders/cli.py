@@ -30,6 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "loaders.job.command",
         "the whole job: load, dbt build, docs, publish the warehouse for readers, print the report",
     ),
+    "reconcile": (
+        "loaders.load.reconcile_command",
+        "check raw against the sources; --deep compares every row, key by key, and reloads what differs",
+    ),
     "status": (
         "loaders.ops.status_command",
         "the job's status: last runs, freshness, tests, anomalies (exit 1 if the last run failed or a table is stale)",

@@ -1,0 +1,104 @@
+"""The job's reconciliation gate: after the build, before the publish.
+
+Per table of every source: the source's row count taken by the load (in its snapshot),
+raw's live rows of committed loads, and the rows of the table's staging model. The
+checks go to ``ops.reconciliation`` (one row per run and table) and into the job's
+output; a difference nothing explains fails the publish (readers keep the last good
+warehouse) with one line per table naming the counts and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from loaders.load.raw import quote
+from loaders.load.reconciliation import MISMATCH, NOT_COUNTED, TableCheck, load_checks, with_staging
+from loaders.load.results import SourceResult
+from loaders.load.sources import SOURCES
+from loaders.ops.current_run import current_run_id
+from loaders.ops.schema import SCHEMA, ensure_schema
+from loaders.table_stats import DELETED_AT_COLUMN
+
+STAGING_SCHEMA = "staging"
+
+
+def staging_model(source: str, table: str) -> str:
+    return f"stg_{source}__{table}"
+
+
+def _relations(conn: Any) -> set[tuple[str, str]]:
+    return {(r[0], r[1]) for r in conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+
+
+def _columns(conn: Any, schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _raw_live_rows(conn: Any, dataset: str, table: str) -> int:
+    """Live rows of committed loads: what staging reads."""
+    live = f"{quote(DELETED_AT_COLUMN)} IS NULL AND " if DELETED_AT_COLUMN in _columns(conn, dataset, table) else ""
+    sql = (
+        f"SELECT count(*) FROM {quote(dataset)}.{quote(table)} WHERE {live}_dlt_load_id IN "
+        f"(SELECT load_id FROM {quote(dataset)}._dlt_loads WHERE status = 0)"
+    )
+    return int(conn.execute(sql).fetchone()[0])
+
+
+def _checks_without_load() -> list[TableCheck]:
+    return [TableCheck(kind.key, table, None, None) for kind in SOURCES.values() for table in kind.tables()]
+
+
+def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -> list[TableCheck]:
+    """The checks of every table, written to ``ops.reconciliation``."""
+    checks = load_checks(t for r in loads for t in r.tables) if loads else _checks_without_load()
+    datasets = {kind.key: kind.dataset_name for kind in SOURCES.values()}
+    with duckdb.connect(str(warehouse)) as conn:
+        relations = _relations(conn)
+        raw: dict[tuple[str, str], int | None] = {}
+        staging: dict[tuple[str, str], int | None] = {}
+        for check in checks:
+            dataset = datasets[check.source]
+            key = (check.source, check.table)
+            has_loads = (dataset, "_dlt_loads") in relations
+            raw[key] = _raw_live_rows(conn, dataset, check.table) if has_loads and (dataset, check.table) in relations else None
+            model = staging_model(check.source, check.table)
+            staging[key] = (
+                int(conn.execute(f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}").fetchone()[0])
+                if (STAGING_SCHEMA, model) in relations
+                else None
+            )
+        checks = [
+            TableCheck(c.source, c.table, c.source_rows, raw[(c.source, c.table)], None, c.in_flight_rows, c.lost_rows)
+            for c in checks
+        ]
+        checks = with_staging(checks, staging)
+        ensure_schema(conn)
+        now = datetime.now(timezone.utc)
+        conn.executemany(
+            f"INSERT INTO {SCHEMA}.reconciliation (run_id, checked_at, source, table_name, source_rows, raw_rows, "
+            "staging_rows, in_flight_rows, difference, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [current_run_id(), now, c.source, c.table, c.source_rows, c.raw_rows, c.staging_rows,
+                 c.in_flight_rows, c.difference, c.status]
+                for c in checks
+            ],
+        )
+    return checks
+
+
+def summary_line(checks: Sequence[TableCheck]) -> str:
+    counted = [c for c in checks if c.status != NOT_COUNTED]
+    bad = [c for c in checks if c.status == MISMATCH]
+    line = f"reconciliation: {len(counted) - len(bad)} of {len(checks)} tables match source = raw = staging"
+    uncounted = [f"{c.source}.{c.table}" for c in checks if c.status == NOT_COUNTED]
+    if uncounted:
+        line += f" (source not counted this run: {', '.join(uncounted)})"
+    return line
