@@ -40,6 +40,16 @@ def pod_spec(cronjob: dict[str, Any]) -> dict[str, Any]:
     return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def run_cronjob(manifests: str) -> dict[str, Any]:
+    """The daily run's CronJob (the other one is the weekly deep reconciliation)."""
+    return one(manifests, "CronJob", "-outings-data-platform")
+
+
+def pipeline_pods(manifests: str) -> list[dict[str, Any]]:
+    """The pod specs of every pipeline CronJob (the run and the reconciliation)."""
+    return [pod_spec(doc) for doc in by_kind(manifests, "CronJob")]
+
+
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in container["env"]}
 
@@ -221,7 +231,7 @@ def test_linters_reject_a_weakened_pod(tools: Tools, render: Any, tmp_path: Path
 # the design, as rendered with the defaults
 # ---------------------------------------------------------------------------
 def test_cronjob_runs_the_whole_job_as_one_writer(render: Any) -> None:
-    cronjob = one(render(), "CronJob")
+    cronjob = run_cronjob(render())
     spec = cronjob["spec"]
     assert spec["concurrencyPolicy"] == "Forbid"
     assert spec["schedule"] == "30 2 * * *" and spec["timeZone"] == "Europe/Paris"
@@ -257,7 +267,9 @@ def _assert_restricted(pod: dict[str, Any]) -> None:
 
 def test_pods_meet_the_restricted_pod_security_standard(render: Any) -> None:
     manifests = render()
-    _assert_restricted(pod_spec(one(manifests, "CronJob")))
+    for pod in pipeline_pods(manifests):
+        _assert_restricted(pod)
+    _assert_restricted(one(manifests, "Job", "-database-roles")["spec"]["template"]["spec"])
     _assert_restricted(one(manifests, "Deployment", "-docs")["spec"]["template"]["spec"])
     sa = one(manifests, "ServiceAccount")
     assert sa["automountServiceAccountToken"] is False
@@ -265,7 +277,7 @@ def test_pods_meet_the_restricted_pod_security_standard(render: Any) -> None:
 
 def test_job_writes_only_to_the_claim_and_tmp(render: Any) -> None:
     manifests = render()
-    pod = pod_spec(one(manifests, "CronJob"))
+    pod = pod_spec(run_cronjob(manifests))
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["data"]["persistentVolumeClaim"]["claimName"] == one(manifests, "PersistentVolumeClaim")["metadata"]["name"]
     assert "sizeLimit" in volumes["tmp"]["emptyDir"]
@@ -286,15 +298,20 @@ def test_job_writes_only_to_the_claim_and_tmp(render: Any) -> None:
 
 
 def test_credentials_come_from_the_operators_secrets_over_tls(render: Any) -> None:
-    env = env_of(pod_spec(one(render(), "CronJob"))["containers"][0])
+    env = env_of(pod_spec(run_cronjob(render()))["containers"][0])
     pg_secret = "loader.outings-pg.credentials.postgresql.acid.zalan.do"
     assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": pg_secret, "key": "username"}
     assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": pg_secret, "key": "password"}
     dsn = env["POSTGRES_DSN"]["value"]
     assert dsn == "host=outings-pg.projet-m1.svc port=5432 dbname=app user=$(PGUSER) sslmode=require"
     assert env["PGSSLMODE"]["value"] == "require"
-    for name in ("CASSANDRA_USERNAME", "CASSANDRA_PASSWORD"):
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "outings-cassandra-superuser"
+    for name, key in (("CASSANDRA_USERNAME", "username"), ("CASSANDRA_PASSWORD", "password")):
+        # the chart's own loader role (SELECT on the keyspace), never the operator's superuser
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "projet-m1-outings-data-platform-cassandra-loader", "key": key}
+    assert env["PUBLISH_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "projet-m1-outings-data-platform-pseudonym-key", "key": "key"}
+    assert not {"PGSSLROOTCERT", "CASSANDRA_SSL_CA_FILE", "CASSANDRA_SSL_HOSTNAME_CHECK"} & set(env)  # no CA configured
     assert env["CASSANDRA_HOSTS"]["value"] == "outings-cassandra-dc1-service.projet-m1.svc:9042"
     assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc1"
     # no literal secret anywhere in the environment
@@ -306,15 +323,18 @@ def test_docs_server_reads_the_published_docs_only(render: Any) -> None:
     deployment = one(manifests, "Deployment", "-docs")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"][:3] == ["python", "-m", "http.server"]
-    assert container["command"][-2:] == ["--directory", "/data/published/docs"]
+    assert container["command"] == ["loaders", "serve", "--dir", "/data/published", "--port", "8080"]
     assert pod["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
-    assert all(m["readOnly"] is True for m in container["volumeMounts"])
+    # only the published folder of the claim, read-only, where the job publishes it
+    assert container["volumeMounts"] == [
+        {"name": "data", "mountPath": "/data/published", "subPath": "published", "readOnly": True}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "http"}
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     service = one(manifests, "Service", "-docs")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     # The claim is ReadWriteOnce: the job runs on the docs server's node.
-    affinity = pod_spec(one(manifests, "CronJob"))["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    affinity = pod_spec(run_cronjob(manifests))["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert affinity[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
@@ -329,6 +349,9 @@ def test_network_policies_fence_the_pipeline(render: Any) -> None:
     assert all("ipBlock" not in peer for peer in peers)  # in-cluster stores: pods only, no CIDR
     docs = one(manifests, "NetworkPolicy", "-docs")["spec"]
     assert docs["egress"] == [] and set(docs["policyTypes"]) == {"Ingress", "Egress"}
+    # by default, the docs server is reached from its own namespace only
+    (rule,) = docs["ingress"]
+    assert rule["from"] == [{"podSelector": {}}]
 
 
 def test_data_stores_as_designed(render: Any) -> None:
@@ -352,9 +375,9 @@ def test_data_stores_as_designed(render: Any) -> None:
 def test_external_databases_replace_the_operators(render: Any) -> None:
     manifests = render(ROOT / "k8s" / "test-values" / "external-databases.yaml")
     assert not by_kind(manifests, "postgresql") and not by_kind(manifests, "K8ssandraCluster")
-    env = env_of(pod_spec(one(manifests, "CronJob"))["containers"][0])
+    env = env_of(pod_spec(run_cronjob(manifests))["containers"][0])
     assert env["POSTGRES_DSN"]["value"].startswith("host=pg.db.example.internal port=5432 dbname=app")
-    assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full")
+    assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt")
     assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": "app-postgres-loader", "key": "user"}
     assert env["CASSANDRA_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == "app-cassandra-loader"
     assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc-paris"
@@ -365,7 +388,7 @@ def test_external_databases_replace_the_operators(render: Any) -> None:
 
 def test_steps_from_values_run_in_order_in_one_pod(render: Any) -> None:
     manifests = render(ROOT / "k8s" / "test-values" / "stores-mixed-docs-off.yaml")
-    cronjob = one(manifests, "CronJob")
+    cronjob = run_cronjob(manifests)
     pod = pod_spec(cronjob)
     assert [c["name"] for c in pod["initContainers"]] == ["load"]
     assert [c["name"] for c in pod["containers"]] == ["build"]
@@ -410,6 +433,321 @@ def test_notes_tell_what_was_installed_and_how_to_run_now(tools: Tools, tmp_path
         "kubectl -n projet-m1 create job --from=cronjob/projet-m1-outings-data-platform",
         "port-forward svc/projet-m1-outings-data-platform-docs",
         "loader.outings-pg.credentials.postgresql.acid.zalan.do",
-        "outings-cassandra-superuser",
+        "projet-m1-outings-data-platform-cassandra-loader",
+        "CronJob projet-m1-outings-data-platform-reconcile",
+        "create job --from=cronjob/projet-m1-outings-data-platform-reconcile",
     ):
         assert expected in notes, expected
+
+
+# ---------------------------------------------------------------------------
+# least privilege: the loaders' roles, and no superuser for the pipeline
+# ---------------------------------------------------------------------------
+SUPERUSER_SECRETS = ("outings-cassandra-superuser", "events-superuser",
+                     "postgres.outings-pg.credentials.postgresql.acid.zalan.do")
+TLS_MONITORING = ROOT / "k8s" / "test-values" / "tls-monitoring.yaml"
+EXTERNAL = ROOT / "k8s" / "test-values" / "external-databases.yaml"
+
+
+def secret_names_of(pod: dict[str, Any]) -> set[str]:
+    """Every Secret a pod can read: env secretKeyRefs, envFrom, Secret and projected volumes."""
+    names = set()
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        for item in container.get("env", []):
+            if ref := item.get("valueFrom", {}).get("secretKeyRef"):
+                names.add(ref["name"])
+        names |= {src["secretRef"]["name"] for src in container.get("envFrom", []) if "secretRef" in src}
+    for volume in pod.get("volumes", []):
+        if "secret" in volume:
+            names.add(volume["secret"]["secretName"])
+        for source in volume.get("projected", {}).get("sources", []):
+            if "secret" in source:
+                names.add(source["secret"]["name"])
+    return names
+
+
+@pytest.mark.parametrize("values", VALUES_CASES)
+def test_no_superuser_secret_reaches_the_pipeline(render: Any, values: list[Path]) -> None:
+    manifests = render(*values)
+    pods = pipeline_pods(manifests)
+    assert len(pods) == 2  # the run and the deep reconciliation
+    for pod in pods:
+        secrets = secret_names_of(pod)
+        assert secrets and not any(s.endswith("-superuser") or s.startswith("postgres.") for s in secrets), secrets
+        assert not set(SUPERUSER_SECRETS) & secrets
+    deployment = by_kind(manifests, "Deployment")
+    for docs in deployment:  # the docs server reads no Secret at all
+        assert secret_names_of(docs["spec"]["template"]["spec"]) == set()
+
+
+def test_roles_hook_sets_up_least_privilege_with_the_superusers_as_files(render: Any) -> None:
+    manifests = render()
+    job = one(manifests, "Job", "-database-roles")
+    annotations = job["metadata"]["annotations"]
+    # after the install made the stores and their superuser Secrets; again after each upgrade
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    pod = job["spec"]["template"]["spec"]
+    assert secret_names_of(pod) == {
+        "postgres.outings-pg.credentials.postgresql.acid.zalan.do",
+        "loader.outings-pg.credentials.postgresql.acid.zalan.do",
+        "outings-cassandra-superuser",
+        "projet-m1-outings-data-platform-cassandra-loader",
+    }
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert set(containers) == {"postgresql", "cassandra"}
+    for name, container in containers.items():
+        assert container["command"] == ["python", "/etc/outings/database-roles/database_roles.py", name]
+        # secrets only as read-only files: none in the environment or the command line
+        assert all("valueFrom" not in item for item in container["env"]), container["env"]
+        assert all(m["readOnly"] is True for m in container["volumeMounts"])
+    env = {item["name"]: item["value"] for item in containers["cassandra"]["env"]}
+    assert env["CASSANDRA_KEYSPACE"] == "app" and env["CASSANDRA_REPLICATION_FACTOR"] == "1"
+    assert env["CASSANDRA_HOST"] == "outings-cassandra-dc1-service.projet-m1.svc"
+    secret_volumes = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert all(v["defaultMode"] == 0o400 for v in secret_volumes)
+    assert pod["securityContext"]["fsGroup"] == 10001  # so that the 0400 files are the non-root user's
+    # the script it runs is the chart's file, as is
+    config = one(manifests, "ConfigMap", "-database-roles")
+    assert config["data"]["database_roles.py"] == (CHART / "files" / "database_roles.py").read_text()
+    # it reaches the two stores (and DNS) only
+    egress = one(manifests, "NetworkPolicy", "-database-roles")["spec"]["egress"]
+    assert sorted(p["port"] for rule in egress for p in rule["ports"]) == [53, 53, 5432, 9042]
+
+
+def test_roles_hook_only_for_stores_in_the_release(render: Any) -> None:
+    assert not [doc for doc in documents(render(EXTERNAL)) if doc["metadata"]["name"].endswith("-database-roles")]
+    mixed = render(ROOT / "k8s" / "test-values" / "stores-mixed-docs-off.yaml")
+    (container,) = one(mixed, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "cassandra"
+    # the user's own loader Secret: the hook gives that role its grants; the chart generates none
+    assert "cassandra-loader" in secret_names_of(one(mixed, "Job", "-database-roles")["spec"]["template"]["spec"])
+    assert not [s for s in by_kind(mixed, "Secret") if s["metadata"]["name"].endswith("-cassandra-loader")]
+    assert not by_kind(render(sets=["databaseRoles.enabled=false"]), "Job")
+
+
+def test_generated_secrets_are_random_and_kept(render: Any) -> None:
+    import base64
+
+    manifests = render()
+    secrets = {s["metadata"]["name"]: s for s in by_kind(manifests, "Secret")}
+    loader = secrets["projet-m1-outings-data-platform-cassandra-loader"]
+    key = secrets["projet-m1-outings-data-platform-pseudonym-key"]
+    for secret in (loader, key):
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert base64.b64decode(loader["data"]["username"]) == b"loader"
+    password = base64.b64decode(loader["data"]["password"]).decode()
+    assert len(password) == 32 and password.isalnum()
+    pseudonym_key = base64.b64decode(key["data"]["key"]).decode()
+    assert len(pseudonym_key) == 64 and pseudonym_key.isalnum()
+    again = {s["metadata"]["name"]: s for s in by_kind(render(), "Secret")}
+    assert again[key["metadata"]["name"]]["data"] != key["data"]  # random, not a constant of the chart
+    # a Secret of the user's own: none generated, the pipeline reads it
+    external = render(EXTERNAL)
+    assert not by_kind(external, "Secret")
+    env = env_of(pod_spec(run_cronjob(external))["containers"][0])
+    assert env["PUBLISH_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "warehouse-pseudonym-key", "key": "hmac-key"}
+
+
+def _load_roles_script() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("database_roles", CHART / "files" / "database_roles.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_roles_script_grants_select_on_the_keyspace_only() -> None:
+    roles = _load_roles_script()
+    statements = roles.cassandra_statements("app", "loader", "dc1", 3)
+    assert statements[0] == ("CREATE KEYSPACE IF NOT EXISTS \"app\" WITH replication = "
+                             "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
+    assert 'GRANT SELECT ON KEYSPACE "app" TO "loader"' in statements
+    assert not any("ALL KEYSPACES" in s or "SUPERUSER = true" in s for s in statements)
+    # the password is a bound parameter: never formatted into a statement
+    assert [s.count("%s") for s in statements if "PASSWORD" in s] == [1, 1]
+    assert roles.cassandra_statements("app", "loader", "dc1", 0)[0].startswith("CREATE ROLE")
+    assert roles.cql_name('we"ird') == '"we""ird"'
+    assert roles.is_the_grant("<keyspace app>", "SELECT", "app")
+    assert not roles.is_the_grant("<keyspace app>", "MODIFY", "app")
+    assert not roles.is_the_grant("<all keyspaces>", "SELECT", "app")
+    assert roles.revoke_statement("<all keyspaces>", "SELECT", "loader") == 'REVOKE SELECT ON all keyspaces FROM "loader"'
+    assert roles.revoke_statement("<table app.users>", "MODIFY", "loader") == 'REVOKE MODIFY ON table app.users FROM "loader"'
+    assert roles.revoke_statement("<mbean org.apache.cassandra.db:type=Tables>", "SELECT", "loader") == (
+        "REVOKE SELECT ON MBEAN 'org.apache.cassandra.db:type=Tables' FROM \"loader\"")
+
+
+# ---------------------------------------------------------------------------
+# verified TLS, when configured
+# ---------------------------------------------------------------------------
+def _ca_volume(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(v for v in pod["volumes"] if v["name"] == name)
+
+
+def test_tls_is_verified_against_the_configured_cas(render: Any) -> None:
+    manifests = render(TLS_MONITORING)
+    for pod in pipeline_pods(manifests):
+        (container,) = pod["containers"]
+        env = env_of(container)
+        assert env["PGSSLMODE"]["value"] == "verify-full"  # a CA given: require becomes verify-full
+        assert env["PGSSLROOTCERT"]["value"] == "/etc/outings/tls/postgresql/ca.crt"
+        assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt")
+        assert env["CASSANDRA_SSL_CA_FILE"]["value"] == "/etc/outings/tls/cassandra/ca.crt"
+        assert env["CASSANDRA_SSL_HOSTNAME_CHECK"]["value"] == "true"
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        for store in ("postgresql", "cassandra"):
+            assert mounts[f"/etc/outings/tls/{store}"]["readOnly"] is True
+        pg_ca = _ca_volume(pod, "postgresql-ca")["secret"]
+        assert pg_ca == {"secretName": "outings-pg-tls", "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+        # the in-release cluster's stores Secret holds ca.crt as well (a cert-manager Certificate's)
+        assert _ca_volume(pod, "cassandra-ca")["secret"]["secretName"] == "outings-cassandra-tls"
+    cassandra = one(manifests, "K8ssandraCluster")["spec"]["cassandra"]
+    assert cassandra["config"]["cassandraYaml"]["client_encryption_options"] == {
+        "enabled": True, "optional": False, "store_type": "JKS"}
+    stores = cassandra["clientEncryptionStores"]
+    assert stores["keystoreSecretRef"] == {"name": "outings-cassandra-tls", "key": "keystore.jks"}
+    assert stores["truststoreSecretRef"] == {"name": "outings-cassandra-tls", "key": "truststore.jks"}
+    assert stores["keystorePasswordSecretRef"] == {"name": "outings-cassandra-tls-password", "key": "password"}
+    assert one(manifests, "postgresql")["spec"]["tls"] == {
+        "secretName": "outings-pg-tls", "caSecretName": "outings-pg-tls", "caFile": "ca.crt"}
+    # the roles hook verifies the same way
+    hook = {c["name"]: env_of(c) for c in one(manifests, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]}
+    assert hook["postgresql"]["PG_SSLMODE"]["value"] == "verify-full"
+    assert hook["postgresql"]["PG_SSLROOTCERT"]["value"] == "/etc/outings/tls/postgresql/ca.crt"
+    assert hook["postgresql"]["PG_LOADER_EXTRA_ROLES"]["value"] == "pg_read_all_stats"
+    assert hook["cassandra"]["CASSANDRA_SSL_CA_FILE"]["value"] == "/etc/outings/tls/cassandra/ca.crt"
+
+
+def test_external_stores_verified_with_their_cas(render: Any) -> None:
+    pod = pod_spec(run_cronjob(render(EXTERNAL)))
+    env = env_of(pod["containers"][0])
+    assert env["CASSANDRA_SSL_HOSTNAME_CHECK"]["value"] == "false"
+    assert _ca_volume(pod, "postgresql-ca")["secret"]["items"] == [{"key": "ca.pem", "path": "ca.crt"}]
+    assert _ca_volume(pod, "cassandra-ca")["secret"]["secretName"] == "app-cassandra-ca"
+
+
+def test_no_tls_settings_without_a_ca(render: Any) -> None:
+    manifests = render()
+    assert "clientEncryptionStores" not in one(manifests, "K8ssandraCluster")["spec"]["cassandra"]
+    assert "tls" not in one(manifests, "postgresql")["spec"]
+    for pod in pipeline_pods(manifests):
+        assert {v["name"] for v in pod["volumes"]} == {"data", "tmp"}
+
+
+# ---------------------------------------------------------------------------
+# the databases' fence
+# ---------------------------------------------------------------------------
+def test_database_pods_admit_the_pipeline_and_the_operators_only(render: Any) -> None:
+    manifests = render()
+    labels = run_cronjob(manifests)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "pipeline"
+    for store, selector, port, operator_ns, operator_ports in (
+        ("postgresql", {"application": "spilo", "cluster-name": "outings-pg"}, 5432, "postgres-operator", [5432, 8008]),
+        ("cassandra", {"cassandra.datastax.com/cluster": "outings-cassandra"}, 9042, "k8ssandra-operator", [8080, 9042]),
+    ):
+        policy = one(manifests, "NetworkPolicy", f"-{store}")["spec"]
+        assert policy["podSelector"] == {"matchLabels": selector}
+        assert policy["policyTypes"] == ["Ingress"]
+        clients, peers, operators = policy["ingress"]
+        (client,) = clients["from"]
+        assert clients["ports"] == [{"port": port, "protocol": "TCP"}]
+        assert client["podSelector"]["matchLabels"] == {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+        assert client["podSelector"]["matchExpressions"] == [
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": ["pipeline", "database-roles"]}]
+        assert peers == {"from": [{"podSelector": {"matchLabels": selector}}]}  # the cluster's own members
+        assert operators["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": operator_ns}}}]
+        assert [p["port"] for p in operators["ports"]] == operator_ports
+    # more clients (the app) only when the values name them
+    extra = render(TLS_MONITORING)
+    clients = one(extra, "NetworkPolicy", "-cassandra")["spec"]["ingress"][0]["from"]
+    assert clients[1] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "outings-app"}}}
+    # no fence for stores outside the release
+    assert not [p for p in by_kind(render(EXTERNAL), "NetworkPolicy") if p["metadata"]["name"].endswith(("-postgresql", "-cassandra"))]
+
+
+# ---------------------------------------------------------------------------
+# monitoring, only when enabled
+# ---------------------------------------------------------------------------
+MONITORING_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+METRICS = ("outings_job_last_run_success", "outings_job_last_run_timestamp_seconds", "outings_table_freshness_status",
+           "outings_reconciliation_difference_rows", "outings_anomalies_open")
+
+
+def test_monitoring_resources_only_when_enabled(render: Any) -> None:
+    assert not MONITORING_KINDS & {doc["kind"] for doc in documents(render())}
+    only_rules = render(sets=["monitoring.rules.enabled=true"])
+    assert MONITORING_KINDS & {doc["kind"] for doc in documents(only_rules)} == {"PrometheusRule"}
+
+
+def test_pod_monitor_scrapes_the_docs_servers_metrics(render: Any) -> None:
+    manifests = render(TLS_MONITORING)
+    monitor = one(manifests, "PodMonitor")
+    deployment = one(manifests, "Deployment", "-docs")
+    assert monitor["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert not by_kind(manifests, "ServiceMonitor")
+    # Prometheus (its namespace) may reach the docs server's port
+    peers = one(manifests, "NetworkPolicy", "-docs")["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}} in peers
+    assert {"namespaceSelector": {}} in peers  # docs.allowedFrom of the values file
+
+
+def test_service_monitor_and_alerts(render: Any) -> None:
+    manifests = render(EXTERNAL)
+    monitor = one(manifests, "ServiceMonitor")
+    service = one(manifests, "Service", "-docs")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert set(monitor["spec"]["selector"]["matchLabels"].items()) <= set(service["metadata"]["labels"].items())
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    rule = one(manifests, "PrometheusRule")
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert {"OutingsJobFailed", "OutingsTableStale", "OutingsReconciliationMismatch", "OutingsAnomalyOpen"} <= set(alerts)
+    exprs = " ".join(r["expr"] for r in alerts.values())
+    for metric in METRICS:
+        assert metric + '{namespace="projet-m1"}' in exprs, metric
+    assert "> 7200" in alerts["OutingsJobMissing"]["expr"]
+    assert all(r["for"] == "5m" and r["labels"]["severity"] in {"warning", "critical"} for r in alerts.values())
+    # Prometheus's own templates pass through Helm untouched
+    assert "{{ $labels.source }}" in alerts["OutingsTableStale"]["annotations"]["description"]
+
+
+def test_kubeconform_rejects_a_misspelt_monitoring_field(tools: Tools, render: Any, tmp_path: Path) -> None:
+    docs = documents(render(TLS_MONITORING))
+    _misspell(next(d for d in docs if d["kind"] == "PodMonitor"), ["spec", "podMetricsEndpoints"], "podMetricEndpoints")
+    _misspell(next(d for d in docs if d["kind"] == "PrometheusRule"), ["spec", "groups", "0", "rules", "0", "expr"], "expression")
+    done = run(tools.kubeconform_cmd(write(tmp_path, "broken.yaml", docs)))
+    assert done.returncode != 0
+    assert "podMetricEndpoints" in done.stdout and "expression" in done.stdout, done.stdout
+
+
+# ---------------------------------------------------------------------------
+# the weekly deep reconciliation
+# ---------------------------------------------------------------------------
+def test_reconcile_cronjob_shares_the_runs_pod_and_lock(render: Any) -> None:
+    manifests = render()
+    run_job = run_cronjob(manifests)
+    reconcile = one(manifests, "CronJob", "-reconcile")
+    spec = reconcile["spec"]
+    assert spec["schedule"] == "30 4 * * 0" and spec["timeZone"] == run_job["spec"]["timeZone"]
+    assert spec["suspend"] is False and spec["concurrencyPolicy"] == "Forbid"
+    pod, run_pod = pod_spec(reconcile), pod_spec(run_job)
+    (container,) = pod["containers"]
+    assert container["command"] == ["loaders", "reconcile", "--deep"]
+    (run_container,) = run_pod["containers"]
+    # same environment, mounts, volumes (the claim: the loaders' lock file), security and node
+    for key in ("env", "volumeMounts", "securityContext", "resources", "image"):
+        assert container[key] == run_container[key], key
+    for key in ("volumes", "securityContext", "affinity", "serviceAccountName", "automountServiceAccountToken"):
+        assert pod[key] == run_pod[key], key
+    labels = spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "pipeline"  # the pipeline's NetworkPolicy applies
+    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]} in (
+        spec["jobTemplate"]["spec"]["podFailurePolicy"]["rules"])
+    suspended = one(render(TLS_MONITORING), "CronJob", "-reconcile")["spec"]
+    assert suspended["suspend"] is True and suspended["schedule"] == "0 5 * * 6"
+    assert not [c for c in by_kind(render(sets=["reconcile.enabled=false"]), "CronJob") if c["metadata"]["name"].endswith("-reconcile")]

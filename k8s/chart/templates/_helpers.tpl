@@ -72,7 +72,6 @@ database: {{ $pg.database }}
 secretName: {{ default (include "odp.postgresql.operatorSecret" (list . $pg.loaderUser)) $pg.loaderCredentialsSecret.name }}
 usernameKey: {{ $pg.loaderCredentialsSecret.usernameKey }}
 passwordKey: {{ $pg.loaderCredentialsSecret.passwordKey }}
-sslmode: {{ $pg.sslmode }}
 {{- else -}}
 {{- $ext := $pg.external -}}
 {{- if not $ext.host }}{{ fail "postgresql.enabled is false: set postgresql.external.host (and postgresql.external.credentialsSecret.name) to the existing database" }}{{ end -}}
@@ -83,7 +82,39 @@ database: {{ $ext.database }}
 secretName: {{ $ext.credentialsSecret.name }}
 usernameKey: {{ $ext.credentialsSecret.usernameKey }}
 passwordKey: {{ $ext.credentialsSecret.passwordKey }}
+{{- end }}
+{{- /* A CA makes the link verified: require becomes verify-full (verify-ca stays if chosen). */}}
+{{- if $pg.tls.caSecret.name }}
+caSecretName: {{ $pg.tls.caSecret.name }}
+caKey: {{ $pg.tls.caSecret.key }}
+sslmode: {{ eq $pg.sslmode "require" | ternary "verify-full" $pg.sslmode }}
+{{- else }}
 sslmode: {{ $pg.sslmode }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the pods find the CA certificates (Secret volumes, read-only). */}}
+{{- define "odp.tls.dir" -}}/etc/outings/tls{{- end -}}
+
+{{/* The chart's own Secrets: the Cassandra loader role's and the pseudonym key's. */}}
+{{- define "odp.cassandra.generatedSecret" -}}
+{{- printf "%s-cassandra-loader" (include "odp.fullname" .) -}}
+{{- end -}}
+
+{{- define "odp.publish.pseudonymKeySecret" -}}
+{{- default (printf "%s-pseudonym-key" (include "odp.fullname" .)) .Values.publish.pseudonymKeySecret.name -}}
+{{- end -}}
+
+{{/* A random value generated once: the value already in the live Secret when there is one
+(helm install/upgrade look it up), else a new one. `helm template` cannot look up, so a
+GitOps tool that renders templates should be given Secrets of your own instead. */}}
+{{- define "odp.randomOnce" -}}
+{{- $ := index . 0 -}}{{- $secret := index . 1 -}}{{- $key := index . 2 -}}{{- $length := index . 3 -}}
+{{- $live := lookup "v1" "Secret" $.Release.Namespace $secret -}}
+{{- if and $live (hasKey ($live.data | default dict) $key) -}}
+{{- index $live.data $key -}}
+{{- else -}}
+{{- randAlphaNum $length | b64enc -}}
 {{- end -}}
 {{- end -}}
 
@@ -93,9 +124,12 @@ sslmode: {{ $pg.sslmode }}
 {{- if $c.enabled -}}
 hosts: {{ printf "%s-%s-service.%s.svc:9042" (include "odp.cassandra.clusterName" .) $c.datacenter.name .Release.Namespace }}
 localDc: {{ $c.datacenter.name }}
-secretName: {{ default (printf "%s-superuser" (include "odp.cassandra.clusterName" .)) $c.loaderCredentialsSecret.name }}
+secretName: {{ default (include "odp.cassandra.generatedSecret" .) $c.loaderCredentialsSecret.name }}
 usernameKey: {{ $c.loaderCredentialsSecret.usernameKey }}
 passwordKey: {{ $c.loaderCredentialsSecret.passwordKey }}
+{{- if $c.tls.enabled }}
+caSecretName: {{ default $c.tls.serverStores.secretName $c.tls.caSecret.name }}
+{{- end }}
 {{- else -}}
 {{- $ext := $c.external -}}
 {{- if not $ext.hosts }}{{ fail "cassandra.enabled is false: set cassandra.external.hosts (host[:port],...) to the existing cluster" }}{{ end -}}
@@ -105,7 +139,14 @@ localDc: {{ $ext.localDc }}
 secretName: {{ $ext.credentialsSecret.name }}
 usernameKey: {{ $ext.credentialsSecret.usernameKey }}
 passwordKey: {{ $ext.credentialsSecret.passwordKey }}
-{{- end -}}
+{{- if $c.tls.enabled }}
+caSecretName: {{ $c.tls.caSecret.name }}
+{{- end }}
+{{- end }}
+{{- if $c.tls.enabled }}
+caKey: {{ $c.tls.caSecret.key }}
+hostnameCheck: {{ $c.tls.hostnameCheck }}
+{{- end }}
 {{- end -}}
 
 {{/* The hardened container security context (Pod Security Standards "restricted"). */}}
@@ -146,4 +187,9 @@ YAML comments beside the call) and those the values turn off, each after its rea
 {{- with $checks }}
 kube-score/ignore: {{ join "," . }}
 {{- end }}
+{{- end -}}
+
+{{/* The claim at /data: the chart's, or an existing one. */}}
+{{- define "odp.claimName" -}}
+{{- default (printf "%s-data" (include "odp.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
