@@ -47,6 +47,8 @@ DLT_DEFAULTS: dict[str, str] = {
     # drop of tables (full refresh) fails on it; the staging tables only hold the last increment
     "LOAD__TRUNCATE_STAGING_DATASET": "false",
     "RUNTIME__LOG_LEVEL": "WARNING",
+    # a loaded job's file is a copy of its rows: deleted once loaded (the runner then deletes the package)
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
 }
 
 

@@ -19,6 +19,7 @@ dlt's working directory (``DLT_DATA_DIR``) must persist between runs.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -93,6 +94,19 @@ def make_pipeline(kind: SourceKind, warehouse: Any) -> Any:
     )
     install_log_redaction()
     return pipeline
+
+
+def delete_completed_packages(pipeline: Any) -> int:
+    """Delete the load packages dlt keeps after loading them (copies of the rows, personal data
+    included); what an interrupted run needs (extracted, normalized packages) is never touched."""
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    deleted = 0
+    for load_id in pipeline.list_completed_load_packages():
+        package = loaded / load_id
+        if package.is_dir():
+            shutil.rmtree(package)
+            deleted += 1
+    return deleted
 
 
 def _package_tables(pipeline: Any, load_id: str) -> set[str]:
@@ -334,6 +348,7 @@ def run_source(
         progress.step(f"load into {warehouse.name} schema {kind.dataset_name}")
         load_info = pipeline.load()
         result.phases["load"] = time.monotonic() - t
+        delete_completed_packages(pipeline)
 
         step = "count"
         load_seconds = _load_seconds(load_info)

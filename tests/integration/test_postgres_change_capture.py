@@ -153,3 +153,15 @@ def test_deep_reconcile_finds_and_repairs_a_silent_difference(env: LoaderEnv) ->
     assert all(
         ": 0 row(s) differed" in line for line in proc.stdout.splitlines() if line.startswith("  postgres.")
     ), proc.stdout
+
+
+def test_no_copy_of_a_finished_runs_rows_stays_in_dlts_folders(env: LoaderEnv) -> None:
+    """Load packages hold copies of the rows (personal data included): deleted once loaded."""
+    owner_execute("UPDATE users SET email = 'copy-check@example.org', updated_at = now() WHERE id = "
+                  "(SELECT id FROM users ORDER BY id LIMIT 1)", schema=env.schema)
+    env.load("--tables", "users")
+    dlt_dir = env.root / "dlt"
+    leftovers = [p for p in dlt_dir.rglob("*") if p.is_file() and b"copy-check@example.org" in p.read_bytes()]
+    assert not leftovers, leftovers
+    packages = list((dlt_dir / "pipelines" / "raw_postgres" / "load").glob("*/*"))
+    assert not packages, packages  # no package left: loaded ones deleted, none pending
