@@ -1,0 +1,159 @@
+"""The chart's roles hook script (k8s/chart/files/database_roles.py) against a real PostgreSQL.
+
+A private PostgreSQL server (its own folder and port; the shared local stack is not touched)
+stands in for the Zalando cluster: the operator's part (the owner and loader login roles, the
+database) is done first, then the hook's script runs exactly as the Job does (secrets as
+files, settings in the environment) and the loader role is checked as the pipeline sees it:
+read-only by default, SELECT on the owner's tables of today and of tomorrow, nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from k8s_helpers import CHART
+
+SCRIPT = CHART / "files" / "database_roles.py"
+
+
+def _pg_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the postgres system user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class Server:
+    def __init__(self, port: int, superuser_password: str) -> None:
+        self.port, self.superuser_password = port, superuser_password
+
+    def connect(self, user: str, password: str, dbname: str = "app") -> psycopg2.extensions.connection:
+        return psycopg2.connect(host="127.0.0.1", port=self.port, dbname=dbname, user=user, password=password,
+                                sslmode="disable", connect_timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (the local stack installs them: make up)")
+    # A folder of its own under /tmp (pytest's are private to this user; the server's user must enter it).
+    root = Path(tempfile.mkdtemp(prefix="outings-roles-pg-"))
+    data, pwfile = root / "data", root / "pw"
+    password = secrets.token_hex(16)
+    pwfile.write_text(password)
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(pwfile, "postgres")
+    port = _free_port()
+    subprocess.run(_as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
+                                    "--auth=scram-sha-256", "-E", "UTF8", "--no-instructions"]),
+                   check=True, capture_output=True)
+    subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"]),
+                   check=True, capture_output=True)
+    try:
+        yield Server(port, password)
+    finally:
+        subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _operator_part(server: Server, loader_password: str) -> None:
+    """What the Zalando operator does from the postgresql resource: two login roles, the database."""
+    conn = server.connect("postgres", server.superuser_password, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE ROLE app_owner LOGIN PASSWORD %s", ("owner-pw-" + loader_password,))
+        cur.execute("CREATE ROLE loader LOGIN PASSWORD %s", (loader_password,))
+        cur.execute("CREATE DATABASE app OWNER app_owner")
+    conn.close()
+    owner = server.connect("app_owner", "owner-pw-" + loader_password)
+    with owner, owner.cursor() as cur:
+        cur.execute("CREATE TABLE public.users (id int primary key, email text)")
+        cur.execute("INSERT INTO public.users VALUES (1, 'a@example.org')")
+    owner.close()
+
+
+def _run_hook(server: Server, tmp_path: Path, wait_seconds: int = 30, extra_roles: str = "-") -> subprocess.CompletedProcess[str]:
+    """The hook container's command and environment; its Secrets as files (ROLES_SECRETS_DIR)."""
+    secrets_dir = tmp_path / "secrets"
+    for name, files in (("superuser", {"username": "postgres", "password": server.superuser_password}),
+                        ("loader", {"username": "loader"})):
+        (secrets_dir / name).mkdir(parents=True, exist_ok=True)
+        for key, value in files.items():
+            (secrets_dir / name / key).write_text(value + "\n")
+    env = {
+        "PATH": os.environ["PATH"], "ROLES_WAIT_SECONDS": str(wait_seconds), "ROLES_SECRETS_DIR": str(secrets_dir),
+        "PG_HOST": "127.0.0.1", "PG_PORT": str(server.port), "PG_DATABASE": "app", "PG_OWNER": "app_owner",
+        # the chart renders require or verify-*; this private server has no TLS
+        "PG_SSLMODE": "disable", "PG_LOADER_EXTRA_ROLES": extra_roles,
+    }
+    return subprocess.run([sys.executable, str(SCRIPT), "postgresql"], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_hook_waits_for_the_operators_roles_then_stops_with_one_line(server: Server, tmp_path: Path) -> None:
+    done = _run_hook(server, tmp_path, wait_seconds=3)  # no loader role, no database yet
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("database_roles: PostgreSQL 127.0.0.1:") and "not ready after 3 s" in last, done.stderr
+    assert server.superuser_password not in done.stdout + done.stderr
+
+
+def test_hook_makes_the_loader_a_read_only_reader_of_the_owners_tables(server: Server, tmp_path: Path) -> None:
+    loader_password = secrets.token_hex(12)
+    _operator_part(server, loader_password)
+    done = _run_hook(server, tmp_path, extra_roles="pg_read_all_stats")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PostgreSQL role loader: read-only by default" in done.stdout
+    assert server.superuser_password not in done.stdout + done.stderr
+
+    owner = server.connect("app_owner", "owner-pw-" + loader_password)
+    with owner, owner.cursor() as cur:  # a table the app creates after the hook ran
+        cur.execute("CREATE TABLE public.payments (id int primary key, amount numeric)")
+        cur.execute("INSERT INTO public.payments VALUES (7, 12.5)")
+    owner.close()
+
+    loader = server.connect("loader", loader_password)
+    with loader.cursor() as cur:
+        cur.execute("SHOW default_transaction_read_only")
+        assert cur.fetchone() == ("on",)
+        cur.execute("SELECT email FROM public.users")
+        assert cur.fetchall() == [("a@example.org",)]
+        cur.execute("SELECT amount FROM public.payments")  # default privileges: tomorrow's tables too
+        assert [float(v) for (v,) in cur.fetchall()] == [12.5]
+        cur.execute("SELECT pg_has_role('loader', 'pg_read_all_stats', 'member'), rolsuper, rolcreaterole, rolreplication"
+                    " FROM pg_roles WHERE rolname = 'loader'")
+        assert cur.fetchone() == (True, False, False, False)
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            cur.execute("INSERT INTO public.users VALUES (2, 'b@example.org')")
+    loader.rollback()
+    with loader.cursor() as cur:
+        cur.execute("SET TRANSACTION READ WRITE")  # read-only by default only: the grants stop it too
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("UPDATE public.users SET email = 'x'")
+    loader.close()
+    # run again (every helm upgrade does): same result, no error
+    again = _run_hook(server, tmp_path, extra_roles="pg_read_all_stats")
+    assert again.returncode == 0, again.stderr
