@@ -9,8 +9,15 @@
 # dbt tests, the parsed manifest in /app/target) at /app, read-only; state on a volume
 # at /data (the DuckDB warehouse, dlt's working directory, the published warehouse and
 # docs); scratch in /tmp (HOME, dbt's target and logs). The Helm chart (k8s/chart) mounts /data and /tmp; nothing else is
-# written. The base is pinned by tag (Python 3.11 as in CI, Debian 13); pin its digest
-# too where a registry is at hand: FROM python:3.11.14-slim-trixie@sha256:<digest>.
+# written.
+#
+# The base is pinned by tag only (Python 3.11 as in CI, Debian 13), not by digest: no
+# container registry (Docker Hub included) is reachable from this project's machines and
+# CI, so the digest of python:3.11.14-slim-trixie cannot be read or checked here, and a
+# digest copied from elsewhere unchecked would be a guess, not a pin. Where a registry is at
+# hand, read it (`docker buildx imagetools inspect python:3.11.14-slim-trixie`) and pin both
+# stages: FROM python:3.11.14-slim-trixie@sha256:<digest> (tests/k8s accepts either form);
+# the chart pins the built image by digest with image.digest.
 
 # ---------------------------------------------------------------------------
 # build: a virtualenv with the dependencies, then the project installed from /app

@@ -737,7 +737,7 @@ def test_reconcile_cronjob_shares_the_runs_pod_and_lock(render: Any) -> None:
     assert spec["suspend"] is False and spec["concurrencyPolicy"] == "Forbid"
     pod, run_pod = pod_spec(reconcile), pod_spec(run_job)
     (container,) = pod["containers"]
-    assert container["command"] == ["loaders", "reconcile", "--deep"]
+    assert container["command"] == ["loaders", "reconcile", "--deep", "--wait"]  # waits for a run's lock
     (run_container,) = run_pod["containers"]
     # same environment, mounts, volumes (the claim: the loaders' lock file), security and node
     for key in ("env", "volumeMounts", "securityContext", "resources", "image"):

@@ -125,3 +125,18 @@ def test_dbt_project_parses_from_the_image_layout(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "target" / "manifest.json").is_file()
     assert not (tmp_path / "parse" / "warehouse.duckdb").exists()  # parsing opens no database
+
+
+def test_the_roles_hook_script_needs_only_what_the_image_has() -> None:
+    """The chart's roles hook runs k8s/chart/files/database_roles.py with the image's Python."""
+    import ast
+
+    tree = ast.parse((CHART / "files" / "database_roles.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party == {"psycopg2", "cassandra"}, third_party
+    import tomllib
+
+    dependencies = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert "psycopg2" in dependencies and "cassandra-driver" in dependencies
