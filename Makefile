@@ -41,11 +41,13 @@ env: ## print export lines for the local stack's connection settings
 # The two commands of the README
 # ---------------------------------------------------------------------------
 DEMO_SCALE ?= 0.05
+DOCS_PORT ?= 8080
 DEMO_SEED ?= 42
 
 demo: up ## THE MAIN COMMAND: stack up, demo data, load, dbt build, docs, publish, print the analyses
 	$(VENV)/bin/loaders generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --reset
 	$(VENV)/bin/loaders run
+	@echo "status page: $${PUBLISHED_DIR:-warehouse/published}/monitoring/status.html (browse it: make docs, then http://127.0.0.1:$(DOCS_PORT)/status.html; terminal: .venv/bin/loaders status)"
 
 # The Kubernetes validators are Go builds (minutes on a cold machine): they build in the
 # background while the stack starts and the tests run; tests/k8s and validate.sh wait for them.
@@ -67,9 +69,8 @@ lint: setup ## sqlfluff on the dbt models (duckdb dialect, dbt templater)
 
 .PHONY: demo test lint k8s
 
-DOCS_PORT ?= 8080
-docs: ## serve the last published dbt docs on http://127.0.0.1:8080 (DOCS_PORT=…; read-only static site)
-	@test -e warehouse/published/docs/index.html || { echo "no published docs yet: run 'make demo'" >&2; exit 1; }
-	$(PY) -m http.server --bind 127.0.0.1 --directory warehouse/published/docs $(DOCS_PORT)
+docs: ## serve the published dbt docs, /status.html and /metrics on http://127.0.0.1:8080 (DOCS_PORT=…; read-only)
+	@test -e $${PUBLISHED_DIR:-warehouse/published}/docs/index.html || { echo "no published docs yet: run 'make demo'" >&2; exit 1; }
+	$(VENV)/bin/loaders serve --port $(DOCS_PORT)
 
 .PHONY: docs
