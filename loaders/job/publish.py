@@ -1,15 +1,21 @@
-"""Publish a successful build for readers, atomically.
+"""Publish a successful build for readers, atomically, without personal data.
 
-Readers (analysts, notebooks, the docs server) never open the build warehouse:
-they read ``published/warehouse.duckdb`` read-only. A new version is written
-beside it and swapped in with one ``rename``, so a reader sees either the last
-good warehouse or the new one, never a half-built one; a reader that has the
-old file open keeps reading it. The docs site is published the same way, as a
-new folder behind a symlink that is swapped atomically.
+Readers (analysts, notebooks, the docs server) never open the build warehouse (the job's
+private one: it holds the raw schemas, with e-mails, usernames and message bodies). They
+read ``published/warehouse.duckdb`` read-only: gold, ``ops``, and staging and intermediate
+with their personal columns hashed or dropped (``loaders.job.reader_copy``,
+``loaders.job.personal_data``). A new version is written beside it and swapped in with one
+``rename``, so a reader sees either the last good warehouse or the new one, never a
+half-built one; a reader that has the old file open keeps reading it. When anything fails
+(disk full, a bad table), the half-written file is removed and the last good copy stays.
+The docs site, cut to what readers can see (``loaders.job.reader_docs``), is published the
+same way, as a new folder behind a symlink that is swapped atomically.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import shutil
 import time
@@ -18,9 +24,18 @@ from pathlib import Path
 
 import duckdb
 
+from loaders.errors import UserError
+from loaders.job import reader_docs
+from loaders.job.personal_data import PersonalDataPolicy, policy_from_manifest
+from loaders.job.pseudonym_key import key_fingerprint, pseudonym_key
+from loaders.job.reader_copy import PUBLICATION_SCHEMA, PUBLICATION_TABLE, PublishedTable, write_reader_copy
 from loaders.settings import setting, warehouse_path
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
+class PublishError(UserError):
+    """The readers' copy could not be written; the last good one is untouched."""
 
 
 def published_dir() -> Path:
@@ -33,32 +48,56 @@ def published_warehouse_path() -> Path:
 
 
 def newest_committed_load(warehouse: Path) -> datetime | None:
-    """Commit time of the newest dlt load in a warehouse's raw schemas (None: no load, no file).
+    """Commit time of the newest dlt load whose rows a warehouse holds (None: no load, no file).
 
+    A build warehouse answers from its raw schemas' ``_dlt_loads``; a published copy (which has
+    no raw schema) from ``ops.publication.tested_through``, written when it was published.
     Every row of a published warehouse passed the tests, so the loads committed after this
     time in the build warehouse are the ones an incremental build still has to test
     (OUTINGS_TEST_LOADS_AFTER, macros/tests/loads_under_test.sql).
     """
-    from loaders.load.sources import SOURCES  # the raw schemas (imported here: it pulls in pyarrow)
-
     if not warehouse.is_file():
         return None
-    raw_schemas = [kind.dataset_name for kind in SOURCES.values()]
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        present = {
-            row[0]
-            for row in conn.execute(
-                "select table_schema from information_schema.tables where table_name = '_dlt_loads'"
-            ).fetchall()
-        }
-        selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in raw_schemas
-                   if schema in present]
-        if not selects:
-            return None
-        union = " union all ".join(selects)
-        row = conn.execute(f"select max(inserted_at) at time zone 'UTC' from ({union})").fetchone()
-    newest = row[0] if row else None
+        if _has_table(conn, PUBLICATION_SCHEMA, PUBLICATION_TABLE):
+            row = conn.execute(
+                f"select max(tested_through) at time zone 'UTC' from {PUBLICATION_SCHEMA}.{PUBLICATION_TABLE}"
+            ).fetchone()
+            newest = row[0] if row else None
+        else:
+            newest = _newest_raw_load(conn)
     return newest.replace(tzinfo=timezone.utc) if newest is not None else None
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]  # type: ignore[index]
+    )
+
+
+def _newest_raw_load(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """UTC (naive) commit time of the newest committed load in the raw schemas of conn's warehouse."""
+    from loaders.load.sources import SOURCES  # the raw schemas (imported here: it pulls in pyarrow)
+
+    raw_schemas = [kind.dataset_name for kind in SOURCES.values()]
+    present = {
+        row[0]
+        for row in conn.execute(
+            "select table_schema from information_schema.tables "
+            "where table_catalog = current_database() and table_name = '_dlt_loads'"
+        ).fetchall()
+    }
+    selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in raw_schemas
+               if schema in present]
+    if not selects:
+        return None
+    union = " union all ".join(selects)
+    row = conn.execute(f"select max(inserted_at) at time zone 'UTC' from ({union})").fetchone()
+    return row[0] if row else None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -69,40 +108,148 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish_warehouse(build_path: Path) -> Path:
-    """Checkpoint the build warehouse, copy it next to the published one, swap it in."""
-    with duckdb.connect(str(build_path)) as conn:
-        conn.execute("checkpoint")
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _remove_quietly(*paths: Path) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _leftovers(target: Path) -> list[Path]:
+    """Half-written copies of runs that were killed (the job's lock makes them nobody's)."""
+    return sorted(target.parent.glob(f".{target.name}.*.tmp*"))
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+        return True
+    text = str(exc).lower()
+    return "no space left on device" in text or "disk quota exceeded" in text
+
+
+def _publish_error(exc: BaseException, target: Path, build_path: Path) -> PublishError:
+    keep = "readers keep the last good warehouse"
+    if _is_disk_full(exc):
+        size_mb = build_path.stat().st_size / 1e6 if build_path.is_file() else 0.0
+        return PublishError(
+            f"publish failed: no space left on the device of {target.parent}: free space there (the readers' "
+            f"copy needs up to the build warehouse's {size_mb:.0f} MB beside the current copy) and rerun "
+            f"`loaders run`; {keep}"
+        )
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return PublishError(f"publish failed ({type(exc).__name__}: {reason}): {keep}; fix that and rerun `loaders run`")
+
+
+def publish_warehouse(
+    build_path: Path,
+    *,
+    manifest_path: Path | None = None,
+    policy: PersonalDataPolicy | None = None,
+    key: bytes | None = None,
+) -> Path:
+    """Write the readers' copy of the build warehouse beside the published one, then swap it in.
+
+    manifest_path: the build's dbt manifest, for the columns its YAML marks ``meta: {pii: …}``
+    (the name list of loaders.job.personal_data applies in any case).
+    """
+    if policy is None:
+        policy = policy_from_manifest(manifest_path)
+    if key is None:
+        key = pseudonym_key()
     target = published_warehouse_path()
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_quietly(*_leftovers(target))
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(build_path, staging)
-    with open(staging, "rb+") as handle:
-        os.fsync(handle.fileno())
-    with duckdb.connect(str(staging), read_only=True) as conn:  # the copy opens: it is whole
-        conn.execute("select count(*) from information_schema.tables").fetchone()
-    os.replace(staging, target)
-    _fsync_dir(target.parent)
+    staging_wal = staging.with_name(staging.name + ".wal")
+    try:
+        # the job's own connection settings (dbt may still hold this file open in this process)
+        with duckdb.connect(str(build_path)) as conn:
+            tested_through = _newest_raw_load(conn)
+            tables = write_reader_copy(
+                conn,
+                staging,
+                policy,
+                key,
+                tested_through=tested_through.replace(tzinfo=timezone.utc) if tested_through else None,
+                key_fingerprint=key_fingerprint(key),
+            )
+        _fsync_file(staging)
+        _check_reader_copy(staging, tables)
+        os.chmod(staging, 0o444)  # readers open it read-only; nobody writes it once published
+        os.replace(staging, target)
+        _fsync_dir(target.parent)
+    except Exception as exc:
+        _remove_quietly(staging, staging_wal)
+        if isinstance(exc, UserError):
+            raise
+        raise _publish_error(exc, target, build_path) from exc
     return target
 
 
-def publish_docs(target_dir: Path, keep: int = 3) -> Path:
-    """Copy dbt's static docs site into a new folder and point ``published/docs`` at it."""
+def _check_reader_copy(path: Path, tables: list[PublishedTable]) -> None:
+    """The copy opens read-only and holds every table planned, and only those: it is whole."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        found = set(
+            conn.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        )
+    expected = {(t.schema, t.name) for t in tables} | {(PUBLICATION_SCHEMA, PUBLICATION_TABLE)}
+    if found != expected:
+        raise PublishError(
+            f"publish failed: the readers' copy holds {len(found)} tables, {len(expected)} were written "
+            f"(extra {sorted(found - expected)[:3]}, missing {sorted(expected - found)[:3]}): readers keep the "
+            "last good warehouse; rerun `loaders run`"
+        )
+
+
+def publish_docs(target_dir: Path, keep: int = 3, readers_warehouse: Path | None = None) -> Path:
+    """Publish dbt's static docs site, cut to what the readers' warehouse holds, behind ``published/docs``.
+
+    readers_warehouse: the published copy the docs describe (default: the current one).
+    """
     missing = [name for name in DOCS_FILES if not (target_dir / name).is_file()]
     if missing:
         raise FileNotFoundError(f"dbt docs files missing in {target_dir}: {', '.join(missing)}")
+    readers = readers_warehouse or published_warehouse_path()
+    if not readers.is_file():
+        raise PublishError(f"no published warehouse at {readers} to document: publish the warehouse first")
+    relations = reader_docs.published_relations(readers)
     root = published_dir()
     version = root / f"docs-{time.time_ns()}"
     version.mkdir(parents=True)
-    for name in DOCS_FILES:
-        shutil.copyfile(target_dir / name, version / name)
-    link = root / "docs"
-    tmp_link = root / f".docs.{os.getpid()}.tmp"
-    if tmp_link.is_symlink():
-        tmp_link.unlink()
-    tmp_link.symlink_to(version.name)
-    os.replace(tmp_link, link)
-    _fsync_dir(root)
+    try:
+        shutil.copyfile(target_dir / "index.html", version / "index.html")
+        cut = {"catalog.json": reader_docs.readers_catalog, "manifest.json": reader_docs.readers_manifest}
+        for name, readers_view in cut.items():
+            document = json.loads((target_dir / name).read_text(encoding="utf-8"))
+            (version / name).write_text(json.dumps(readers_view(document, relations)), encoding="utf-8")
+        link = root / "docs"
+        tmp_link = root / f".docs.{os.getpid()}.tmp"
+        if tmp_link.is_symlink():
+            tmp_link.unlink()
+        tmp_link.symlink_to(version.name)
+        os.replace(tmp_link, link)
+        _fsync_dir(root)
+    except Exception as exc:
+        shutil.rmtree(version, ignore_errors=True)
+        if _is_disk_full(exc):
+            raise PublishError(
+                f"publishing the docs failed: no space left on the device of {root}: free space there and rerun "
+                "`loaders run`; readers keep the last good docs"
+            ) from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PublishError(
+            f"publishing the docs failed ({type(exc).__name__}: {reason}): readers keep the last good docs; "
+            "rerun `loaders run` (dbt docs generate rewrites them)"
+        ) from exc
     old_versions = sorted(p for p in root.glob("docs-*") if p.is_dir() and p != version)
     for old in old_versions[: max(0, len(old_versions) - (keep - 1))]:
         shutil.rmtree(old, ignore_errors=True)

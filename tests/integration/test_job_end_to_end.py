@@ -4,7 +4,10 @@ The analyses' answers are checked against figures computed in plain Python from
 the source stores themselves (tests/dbt/dbt_expected.py), not from the warehouse.
 A bad value in a source (an unknown notification status) fails the build: the
 job exits non-zero with one line, readers keep the last good warehouse, and the
-next run after the fix publishes with no duplicate and no lost row.
+next run after the fix publishes with no duplicate and no lost row. Readers get no raw
+schema and no personal data: every value of the published warehouse and every string of the
+published docs is searched for the sources' e-mails, usernames and message bodies as the job
+loaded them (published_privacy.py), and the same search finds them in its private warehouse.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ import pytest
 from loaders.settings import CassandraSettings, app_postgres_dsn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
+import dbt.task.docs  # noqa: E402
+from published_privacy import (  # noqa: E402
+    docs_texts,
+    leaks,
+    loaded_personal_data,
+    warehouse_leaks,
+    warehouse_values,
+)
 from dbt_expected import (  # noqa: E402
     check_top_n,
     notif_success_by_day,
@@ -109,8 +120,16 @@ def published_analysis(env: dict[str, str], name: str) -> list[dict[str, Any]]:
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
-def test_the_job_publishes_marts_whose_analyses_match_the_sources(job_env: dict[str, str]) -> None:
-    result = _run(["run"], job_env)
+@pytest.fixture(scope="module")
+def first_run(job_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The module's first job, on the freshly generated stores (the tests below read what it published)."""
+    return _run(["run"], job_env)
+
+
+def test_the_job_publishes_marts_whose_analyses_match_the_sources(
+    job_env: dict[str, str], first_run: subprocess.CompletedProcess[str]
+) -> None:
+    result = first_run
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
     assert "== notif success rate top days (10 rows) ==" in result.stdout
     assert "== top spenders (20 rows) ==" in result.stdout
@@ -130,6 +149,46 @@ def test_the_job_publishes_marts_whose_analyses_match_the_sources(job_env: dict[
     assert not check_top_n(days, notif_success_by_day(raw), "notif_date", "success_rate", 10, same_notif_day)
     spenders = [{**r, "user_id": uuid.UUID(str(r["user_id"]))} for r in published_analysis(job_env, "top_spenders")]
     assert not check_top_n(spenders, top_spenders(raw), "user_id", "total_spent", 20, same_spender)
+
+
+def test_readers_get_no_raw_schema_and_no_personal_data(
+    job_env: dict[str, str], first_run: subprocess.CompletedProcess[str]
+) -> None:
+    assert first_run.returncode == 0, first_run.stdout[-3000:]
+    published = Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"
+    build = Path(job_env["WAREHOUSE_PATH"])
+    personal = loaded_personal_data(build)  # the generated stores' rows, as this job loaded them
+    assert personal.emails and personal.usernames and personal.bodies
+    assert len(personal.searched_bodies()) > 0.8 * len(personal.bodies), "most bodies are searched for"
+
+    # the search finds them where they are: the job's private build warehouse
+    private = {value for texts in warehouse_values(build).values() for value in leaks(texts, personal)}
+    assert private & personal.emails and private & personal.usernames and private & personal.bodies
+
+    with duckdb.connect(str(build), read_only=True) as conn:
+        emails = conn.execute("select count(distinct email) from staging.stg_postgres__users").fetchone()
+    with duckdb.connect(str(published), read_only=True) as conn:
+        schemas = {r[0] for r in conn.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        users_columns = [r[0] for r in conn.execute("describe staging.stg_postgres__users").fetchall()]
+        pseudonyms = conn.execute("select count(distinct email_hmac) from staging.stg_postgres__users").fetchone()
+        gold_count = conn.execute(
+            "select count(*) from information_schema.tables where table_schema = 'gold'"
+        ).fetchone()
+    assert not any(schema.startswith("raw_") for schema in schemas) and {"staging", "gold", "ops"} <= schemas
+    assert "email" not in users_columns and "username" not in users_columns
+    assert pseudonyms == emails, "one pseudonym per e-mail: readers can still count users"
+    assert gold_count == (6,)
+    assert warehouse_leaks(published, personal) == []
+
+    docs = Path(job_env["PUBLISHED_DIR"]) / "docs"
+    dbt_page = Path(dbt.task.docs.__file__).parent / "index.html"
+    assert (docs / "index.html").read_bytes() == dbt_page.read_bytes(), "the page is dbt's own, with no data"
+    assert leaks(docs_texts(docs), personal) == []
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
+    assert catalog["sources"] == {}
+    assert all(not n["metadata"]["schema"].startswith("raw_") for n in catalog["nodes"].values())
+    users = catalog["nodes"]["model.outings.stg_postgres__users"]["columns"]
+    assert "email" not in users and "email_hmac" in users
 
 
 def _published_mtime(env: dict[str, str]) -> float:
@@ -165,10 +224,11 @@ def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[s
         )
         cluster.shutdown()
     assert _published_mtime(job_env) != before
-    with duckdb.connect(str(Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
+    with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:  # raw is in the build warehouse only
         raw_count, distinct_keys = conn.execute(
             "select count(*), count(distinct (user_id, notification_id)) from raw_cassandra.notification_states"
         ).fetchone()
+    with duckdb.connect(str(Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
         staged = conn.execute(
             "select status from staging.stg_cassandra__notification_states where notification_id = ?",
             [notification_id],
