@@ -4,6 +4,7 @@ Steps, under one lock on the warehouse (a second run fails fast, or waits with -
   1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental)
   2. build    dbt build: seeds, staging, intermediate, gold marts and every test (in an
               incremental run, staging tests read only the loads newer than the published warehouse)
+     freshness dbt source freshness and the load time of each table into ops.freshness (warns only)
   3. docs     dbt docs generate (static site), from the SQL the build compiled
   4. publish  only if the build passed: a readers' copy of the warehouse (gold, ops, staging and
               intermediate without personal data, no raw schema) and the docs of what it holds are
@@ -25,6 +26,7 @@ from pathlib import Path
 from loaders.errors import UserError
 from loaders.job import publish, report
 from loaders.job.dbt_runner import parse_project, run_dbt
+from loaders.ops.job_run import JobRun, recorded_run
 from loaders.settings import PROJECT_DIR, setting, warehouse_path
 
 STEPS = ("load", "build", "docs", "publish", "report")
@@ -93,10 +95,19 @@ def _step(name: str) -> float:
 def run(args: argparse.Namespace) -> int:
     from loaders.load.lock import warehouse_lock  # the loaders' single-writer lock
 
+    warehouse_path().parent.mkdir(parents=True, exist_ok=True)
+    with warehouse_lock(warehouse_path(), wait=args.wait):  # ops.runs has one writer too
+        with recorded_run(warehouse_path(), full_refresh=args.full_refresh) as ops_run:
+            return _run(args, ops_run)
+
+
+def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
+    from loaders.load.lock import warehouse_lock  # the loaders' single-writer lock
+
     started = time.monotonic()
     build_path = warehouse_path()
     build_path.parent.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    timings = ops_run.phase_seconds  # recorded in ops.runs
     key = publish.pseudonym_key()  # the readers' pseudonyms: a missing key fails before any work
     with warehouse_lock(build_path, wait=args.wait):
         if "load" not in args.skip:
@@ -105,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
             from loaders.load.errors import user_error
 
             try:
-                load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait)
+                loads = load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait)
+                ops_run.record_loads(loads)
             except UserError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one line, never a traceback with a DSN in it
@@ -122,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         manifest = parse_project(vars_yaml=vars_yaml)  # one parse for the build and the docs
         build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest)
         timings["build"] = time.monotonic() - t
+        ops_run.record_build()
+        t = _step("freshness: dbt source freshness (event time) and load time per table (never fails the job)")
+        ops_run.check_freshness(manifest=manifest, vars_yaml=vars_yaml)
+        timings["freshness"] = time.monotonic() - t
         if not build.success:
             for failure in build.failures[:20]:
                 print(f"  FAILED {failure}")
@@ -140,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 raise _BuildFailed("dbt docs generate failed: nothing published; see dbt's message above")
             timings["docs"] = time.monotonic() - t
 
+        ops_run.before_publish()  # LOADERS_ANOMALY_FAIL=true: an anomaly holds the publish back
         t = _step("publish: swap the readers' copy in (no raw schema, personal columns hashed or dropped)")
         dbt_target = Path(setting("DBT_TARGET_PATH", str(PROJECT_DIR / "target")) or "")
         published = publish.publish_warehouse(build_path, manifest_path=dbt_target / "manifest.json", key=key)

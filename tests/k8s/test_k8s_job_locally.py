@@ -9,8 +9,9 @@ and runs them as the container would, in the image's layout:
 The environment is the image's ENV overlaid with the pod's env: secretKeyRef values
 come from "Secrets" filled with the local stack's credentials, $(VAR) references are
 expanded as the kubelet does, and the local stack's .stack/env is out of reach (as in
-the pod), so every setting comes from what the chart renders. One deviation: the local
-PostgreSQL has no TLS, so sslmode=require becomes sslmode=disable.
+the pod), so every setting comes from what the chart renders. When the local stack runs
+with TLS (its private CA), the chart is given CA Secrets and the pod's CA paths map to that
+CA; without TLS there is one deviation: sslmode=require becomes sslmode=disable.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import duckdb
 import pytest
@@ -103,7 +104,10 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
 
     pg = urlsplit(local["POSTGRES_DSN"])
     cass_hosts = local["CASSANDRA_HOSTS"]
+    pg_ca = (parse_qs(pg.query).get("sslrootcert") or [local.get("PGSSLROOTCERT", "")])[0]
+    cass_ca = local.get("CASSANDRA_SSL_CA_FILE", "")
     values = {
+        "publish": {"pseudonymKeySecret": {"name": "local-pseudonym-key", "key": "key"}},
         "postgresql": {"enabled": False, "external": {
             "host": pg.hostname, "port": pg.port or 5432, "database": pg.path.lstrip("/"),
             "credentialsSecret": {"name": "local-pg-loader", "usernameKey": "username", "passwordKey": "password"},
@@ -113,21 +117,28 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
             "credentialsSecret": {"name": "local-cassandra-loader", "usernameKey": "username", "passwordKey": "password"},
             "cidrs": ["127.0.0.1/32"], "port": int(cass_hosts.split(",")[0].rpartition(":")[2] or 9042)}},
     }
+    if pg_ca:
+        values["postgresql"]["tls"] = {"serverSecret": "", "caSecret": {"name": "local-ca", "key": "ca.crt"}}
+    if cass_ca:
+        values["cassandra"]["tls"] = {"enabled": True, "caSecret": {"name": "local-ca", "key": "ca.crt"}}
     values_file = tmp_path / "local-stack.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    cronjob = one(render(values_file), "CronJob")
+    cronjob = one(render(values_file), "CronJob", "-outings-data-platform")
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     steps = pod.get("initContainers", []) + pod["containers"]
 
     secrets = {
         "local-pg-loader": {"username": unquote(pg.username or ""), "password": unquote(pg.password or "")},
         "local-cassandra-loader": {"username": local["CASSANDRA_USERNAME"], "password": local["CASSANDRA_PASSWORD"]},
+        "local-pseudonym-key": {"key": "k" * 64},
     }
     app = image_app_dir(tmp_path / "app")
     data, scratch = tmp_path / "data", tmp_path / "tmp"
     data.mkdir()
     scratch.mkdir()
     layout = {"/app": app, "/data": data, "/tmp": scratch, "/opt/venv/bin": BIN}
+    # the CA Secrets' volumes (read-only) hold the local stack's CA
+    layout.update({f"/etc/outings/tls/{store}/ca.crt": Path(ca) for store, ca in (("postgresql", pg_ca), ("cassandra", cass_ca)) if ca})
     before = sorted((p.relative_to(app).as_posix(), p.stat().st_mtime_ns) for p in app.rglob("*"))
 
     for step in steps:
@@ -135,9 +146,15 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
         env["LOCAL_STACK_DIR"] = str(tmp_path / "no-local-stack")  # as in the pod: no .stack/env to fall back on
         env["PYTHONPATH"] = str(app)  # the image's /app, not the checkout
         env["LANG"] = os.environ.get("LANG", "C.UTF-8")
-        for name in ("POSTGRES_DSN", "PGSSLMODE"):
-            assert "sslmode=require" in env[name] or env[name] == "require"
-            env[name] = env[name].replace("require", "disable")  # the local stack has no TLS
+        if pg_ca:
+            assert "sslmode=verify-full" in env["POSTGRES_DSN"] and env["PGSSLROOTCERT"] == pg_ca
+            env["POSTGRES_DSN"] = env["POSTGRES_DSN"].replace("/etc/outings/tls/postgresql/ca.crt", pg_ca)
+        else:
+            for name in ("POSTGRES_DSN", "PGSSLMODE"):
+                assert "sslmode=require" in env[name] or env[name] == "require"
+                env[name] = env[name].replace("require", "disable")  # the local stack has no TLS
+        if cass_ca:
+            assert env["CASSANDRA_SSL_CA_FILE"] == cass_ca
         command = [_map_paths(arg, layout) for arg in step["command"]]
         command[0] = str(BIN / command[0])
         done = subprocess.run(command, env=env, cwd=app, capture_output=True, text=True, timeout=900)
