@@ -2,10 +2,13 @@
 # Local Cassandra: one node under .stack/cassandra on 127.0.0.1:$CASSANDRA_CQL_PORT, run straight
 # from Maven Central's jars (no Docker, no tarball).
 #   stack/cassandra.sh up|down|status
+# Environment: LOCAL_STACK_DIR (default .stack), LOCAL_CASSANDRA_PORT (19042), LOCAL_CASSANDRA_STORAGE_PORT
+# (17000), LOCAL_CASSANDRA_LIB (the resolved jars, default .stack/cassandra/lib; another stack may share
+# them), LOCAL_STACK_TLS=1|0 (client connections TLS only / plain; unset keeps the stack's last choice).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 C_HOME="$STACK_DIR/cassandra"
-C_LIB="$C_HOME/lib"
+C_LIB="${LOCAL_CASSANDRA_LIB:-$C_HOME/lib}"
 C_CONF="$C_HOME/conf"
 C_LOGS="$C_HOME/logs"
 C_PID="$C_HOME/cassandra.pid"
@@ -57,10 +60,29 @@ ensure_jars() {
 
 render_config() {
   mkdir -p "$C_CONF" "$C_LOGS" "$C_HOME/data" "$C_HOME/commitlog" "$C_HOME/saved_caches" "$C_HOME/hints" "$C_HOME/cdc_raw" "$C_HOME/triggers"
+  chmod 700 "$C_HOME" "$C_CONF" "$C_LOGS"
   sed -e "s|@HOME@|$C_HOME|g" -e "s|@CQL_PORT@|$CASSANDRA_CQL_PORT|g" -e "s|@STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" \
     "$C_SRC/cassandra.yaml.in" >"$C_CONF/cassandra.yaml"
+  if [[ "$STACK_TLS" == 1 ]]; then
+    # the keystore password goes into the config file (0600, folder 0700), never on a command line
+    cat >>"$C_CONF/cassandra.yaml" <<YAML
+
+# LOCAL_STACK_TLS=1: client connections (CQL) only over TLS, with the stack CA's server certificate.
+client_encryption_options:
+  enabled: true
+  optional: false
+  keystore: $TLS_DIR/server.p12
+  keystore_password: "$(stack_secret tls_keystore)"
+  store_type: PKCS12
+  require_client_auth: false
+  accepted_protocols: [TLSv1.2, TLSv1.3]
+YAML
+  fi
   cp "$C_SRC/logback.xml" "$C_CONF/logback.xml"
 }
+
+# Whether the running server was started with TLS (its rendered config), to warn when the mode changed.
+running_tls() { if grep -q '^client_encryption_options:' "$C_CONF/cassandra.yaml" 2>/dev/null; then echo 1; else echo 0; fi; }
 
 jvm_args() {
   grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$C_SRC/jvm17.options"
@@ -89,6 +111,7 @@ admin() {  # run the Python helper with the secrets in its environment (never on
   STACK_CASSANDRA_APP_OWNER_PASSWORD="$(stack_secret cassandra_app_owner)" \
   STACK_CASSANDRA_LOADER_PASSWORD="$(stack_secret cassandra_loader)" \
   STACK_CASSANDRA_HOST=127.0.0.1 STACK_CASSANDRA_PORT="$CASSANDRA_CQL_PORT" \
+  STACK_CASSANDRA_SSL_CA_FILE="$( [[ "$(running_tls)" == 1 ]] && echo "$TLS_CA_CERT" )" \
     "$VENV_PY" "$C_ADMIN" "$@"
 }
 
@@ -112,8 +135,14 @@ start() {
 up() {
   local began version
   ensure_tools
+  secure_stack_dir
+  persist_tls_mode
+  ensure_tls_material
   if pid_of >/dev/null && version="$(admin ready --timeout 10 2>/dev/null)"; then
     log "Cassandra already up on 127.0.0.1:$CASSANDRA_CQL_PORT"
+    if [[ "$(running_tls)" != "$STACK_TLS" ]]; then
+      log "warning: Cassandra runs with TLS=$(running_tls), the stack is now TLS=$STACK_TLS: restart it to apply ('make down && make up')"
+    fi
   else
     if pid_of >/dev/null; then
       log "Cassandra process $(pid_of) runs but does not answer yet: waiting for it"
@@ -134,7 +163,8 @@ up() {
   fi
   admin setup-roles || { show_log_tail "$C_SYSTEM_LOG" 20; die "could not set up the Cassandra roles: see the message above"; }
   write_stack_env
-  log "Cassandra ready: $version on 127.0.0.1:$CASSANDRA_CQL_PORT (roles app_owner, loader)"
+  local tls="without TLS"; [[ "$(running_tls)" == 1 ]] && tls="TLS only (CA $TLS_CA_CERT)"
+  log "Cassandra ready: $version on 127.0.0.1:$CASSANDRA_CQL_PORT (roles app_owner, loader), $tls"
 }
 
 down() {

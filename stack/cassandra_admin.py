@@ -5,7 +5,13 @@
 
 Passwords come from the environment, never from argv: STACK_CASSANDRA_ADMIN_PASSWORD,
 STACK_CASSANDRA_APP_OWNER_PASSWORD, STACK_CASSANDRA_LOADER_PASSWORD. Host and port from
-STACK_CASSANDRA_HOST / STACK_CASSANDRA_PORT (default 127.0.0.1:19042).
+STACK_CASSANDRA_HOST / STACK_CASSANDRA_PORT (default 127.0.0.1:19042). When
+STACK_CASSANDRA_SSL_CA_FILE names the stack's CA, connections use TLS and verify the
+server's certificate and host name against it.
+
+Roles: ``stack_admin`` (superuser; the built-in ``cassandra`` is disabled), ``app_owner``
+(creates keyspaces; ALL on the app's), ``loader`` (SELECT on the app keyspace only,
+CASSANDRA_KEYSPACE, default ``app``, which setup-roles creates when missing).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -25,6 +32,8 @@ from cassandra.policies import DCAwareRoundRobinPolicy
 ADMIN_ROLE = "stack_admin"
 DEFAULT_SUPERUSER = ("cassandra", "cassandra")  # Cassandra's built-in, disabled by setup-roles
 LOCAL_DC = "datacenter1"
+# as loaders/generate/ddl/cassandra.cql creates it (that CREATE KEYSPACE IF NOT EXISTS is then a no-op)
+APP_KEYSPACE_REPLICATION = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 
 
 class AdminError(Exception):
@@ -38,6 +47,15 @@ def env_secret(name: str) -> str:
     return value
 
 
+def ssl_context() -> ssl.SSLContext | None:
+    ca_file = os.environ.get("STACK_CASSANDRA_SSL_CA_FILE")
+    if not ca_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)  # verifies cert and host name
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def connect(username: str, password: str, timeout: float = 10.0) -> tuple[Cluster, Session]:
     host = os.environ.get("STACK_CASSANDRA_HOST", "127.0.0.1")
     port = int(os.environ.get("STACK_CASSANDRA_PORT", "19042"))
@@ -49,6 +67,7 @@ def connect(username: str, password: str, timeout: float = 10.0) -> tuple[Cluste
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=timeout,
         control_connection_timeout=timeout,
+        ssl_context=ssl_context(),
     )
     try:
         return cluster, cluster.connect()
@@ -166,16 +185,17 @@ def setup_roles() -> None:
             session.execute(f"ALTER ROLE {DEFAULT_SUPERUSER[0]} WITH SUPERUSER = false AND LOGIN = false")
 
         upsert_role(session, "app_owner", env_secret("STACK_CASSANDRA_APP_OWNER_PASSWORD"))
-        # creates keyspace `app` and its tables; a role gets ALL on what it creates
+        # app_owner creates the app's tables (and the tests' private keyspaces); a role gets ALL on what it creates
         session.execute("GRANT CREATE ON ALL KEYSPACES TO app_owner")
         keyspace = os.environ.get("CASSANDRA_KEYSPACE", "app")
-        if session.execute(
-            "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s", (keyspace,)
-        ).one():
-            session.execute(f"GRANT ALL PERMISSIONS ON KEYSPACE {keyspace} TO app_owner")
+        # the app keyspace exists from the start, so that the loader's grant can name it
+        session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {APP_KEYSPACE_REPLICATION}")
+        session.execute(f"GRANT ALL PERMISSIONS ON KEYSPACE {keyspace} TO app_owner")
 
         upsert_role(session, "loader", env_secret("STACK_CASSANDRA_LOADER_PASSWORD"))
-        session.execute("GRANT SELECT ON ALL KEYSPACES TO loader")  # reads only
+        # reads only, and only the app keyspace (a stack set up before had SELECT on all keyspaces)
+        session.execute("REVOKE ALL PERMISSIONS ON ALL KEYSPACES FROM loader")
+        session.execute(f"GRANT SELECT ON KEYSPACE {keyspace} TO loader")
     finally:
         cluster.shutdown()
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local PostgreSQL: a private cluster under .stack/postgres on 127.0.0.1:$PG_PORT.
 #   stack/postgres.sh up|down|status
+# Environment: LOCAL_STACK_DIR (default .stack), LOCAL_PG_PORT (54329), LOCAL_PG_OS_USER,
+# LOCAL_STACK_TLS=1|0 (TLS only / off; unset keeps the stack's last choice).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_HOME="$STACK_DIR/postgres"
@@ -65,11 +67,14 @@ init_cluster() {
   if [[ "$user" == "stackpg" ]] && ! id stackpg >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin stackpg
   fi
+  secure_stack_dir
   mkdir -p "$PG_HOME" "$PG_RUN"
   [[ "$user" == "$(id -un)" ]] || chown -R "$user" "$PG_HOME"
   let_os_user_reach_home
   log "initialising a PostgreSQL cluster in $PG_DATA"
-  as_pg "$(pg_bindir)/initdb" -D "$PG_DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+  # peer on the socket (the OS user running the scripts is mapped to the superuser in write_auth_config),
+  # SCRAM over TCP; never trust
+  as_pg "$(pg_bindir)/initdb" -D "$PG_DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
     -E UTF8 --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 || { show_log_tail "$PG_HOME/initdb.log"; die "initdb failed"; }
   cat >>"$PG_DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -82,10 +87,58 @@ log_min_messages = warning
 CONF
 }
 
+# Files the scripts own inside the data folder, rewritten on every `up` (a running server reloads them):
+# pg_hba.conf / pg_ident.conf (who may log in, how) and stack.conf (TLS), included by postgresql.conf.
+write_server_config() {
+  local user; user="$(os_user)"
+  cat >"$PG_DATA/pg_ident.conf" <<IDENT
+# Written by stack/postgres.sh on every \`up\`: the OS user that runs the stack is the superuser on the socket.
+# MAPNAME  SYSTEM-USERNAME  PG-USERNAME
+stack      $user            postgres
+IDENT
+  local host_rules="host      all  all  127.0.0.1/32  scram-sha-256"
+  if [[ "$STACK_TLS" == 1 ]]; then
+    host_rules="hostssl   all  all  127.0.0.1/32  scram-sha-256
+hostnossl all  all  127.0.0.1/32  reject"
+  fi
+  cat >"$PG_DATA/pg_hba.conf" <<HBA
+# Written by stack/postgres.sh on every \`up\`. No trust anywhere.
+# TYPE    DATABASE USER      ADDRESS       METHOD
+local     all  postgres                    peer map=stack
+local     all  all                         scram-sha-256
+$host_rules
+HBA
+  if [[ "$STACK_TLS" == 1 ]]; then
+    mkdir -p "$PG_HOME/tls"
+    cp "$TLS_DIR/server.crt" "$TLS_DIR/server.key" "$PG_HOME/tls/"
+    chmod 700 "$PG_HOME/tls"; chmod 600 "$PG_HOME/tls"/*
+    cat >"$PG_DATA/stack.conf" <<CONF
+# Written by stack/postgres.sh on every \`up\` (LOCAL_STACK_TLS=1): TLS with the stack CA's certificate.
+ssl = on
+ssl_cert_file = '$PG_HOME/tls/server.crt'
+ssl_key_file = '$PG_HOME/tls/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+unix_socket_permissions = 0700
+CONF
+  else
+    printf '%s\n' "# Written by stack/postgres.sh on every \`up\`: TLS off (LOCAL_STACK_TLS=1 turns it on)." "ssl = off" \
+      "unix_socket_permissions = 0700" >"$PG_DATA/stack.conf"
+  fi
+  grep -q "^include_if_exists = 'stack.conf'" "$PG_DATA/postgresql.conf" \
+    || printf '%s\n' "include_if_exists = 'stack.conf'" >>"$PG_DATA/postgresql.conf"
+  chmod 700 "$PG_HOME" "$PG_RUN"
+  [[ "$user" == "$(id -un)" ]] || chown -R "$user" "$PG_HOME"
+}
+
+# The passwords reach psql through its environment (\getenv), never its command line; the server
+# does not log these statements (log_statement, log_min_error_statement for this session only).
 create_roles() {
-  local owner_pw loader_pw
-  owner_pw="$(stack_secret pg_app_owner)"; loader_pw="$(stack_secret pg_loader)"
-  psql_super -d postgres -v owner_pw="$owner_pw" -v loader_pw="$loader_pw" <<'SQL'
+  STACK_PG_OWNER_PASSWORD="$(stack_secret pg_app_owner)" STACK_PG_LOADER_PASSWORD="$(stack_secret pg_loader)" \
+    psql_super -d postgres <<'SQL'
+\getenv owner_pw STACK_PG_OWNER_PASSWORD
+\getenv loader_pw STACK_PG_LOADER_PASSWORD
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
 SELECT format('CREATE ROLE app_owner LOGIN PASSWORD %L', :'owner_pw') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_owner') \gexec
 SELECT format('ALTER ROLE app_owner PASSWORD %L', :'owner_pw') \gexec
 SELECT format('CREATE ROLE loader LOGIN PASSWORD %L', :'loader_pw') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'loader') \gexec
@@ -106,8 +159,15 @@ SQL
 
 up() {
   ensure_installed
+  persist_tls_mode
+  ensure_tls_material
   [[ -f "$PG_DATA/PG_VERSION" ]] || init_cluster
-  if is_running && ready; then
+  secure_stack_dir
+  write_server_config
+  if is_running; then  # a running server re-reads pg_hba.conf, pg_ident.conf and stack.conf
+    as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" reload >/dev/null
+  fi
+  if is_running && wait_until 10 "PostgreSQL" ready; then
     log "PostgreSQL already up on 127.0.0.1:$PG_PORT"
   else
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $PG_LOG)"
@@ -121,7 +181,8 @@ up() {
   fi
   create_roles
   write_stack_env
-  log "PostgreSQL ready: $(psql_super -d app -tAc 'show server_version' | head -1) on 127.0.0.1:$PG_PORT, database app"
+  local tls="without TLS"; [[ "$STACK_TLS" == 1 ]] && tls="TLS only (CA $TLS_CA_CERT)"
+  log "PostgreSQL ready: $(psql_super -d app -tAc 'show server_version' | head -1) on 127.0.0.1:$PG_PORT, database app, $tls"
 }
 
 down() {
