@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
 
 from loaders.errors import UserError
 
@@ -77,13 +78,78 @@ def parse_hosts(hosts: str, default_port: int = DEFAULT_CASSANDRA_PORT) -> list[
     return parsed
 
 
+VERIFYING_SSLMODES = ("verify-full", "verify-ca")
+
+
+def _dsn_params(dsn: str) -> dict[str, str]:
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        return parse_dsn(dsn)
+    except Exception:  # noqa: BLE001 - a malformed DSN is reported by the connection, with its fix
+        return {}
+
+
+def _add_dsn_params(dsn: str, extra: dict[str, str]) -> str:
+    """``dsn`` with ``extra`` libpq parameters appended, in the DSN's own form (URL or key=value)."""
+    if not extra:
+        return dsn
+    if "://" in dsn:
+        separator = "&" if urlsplit(dsn).query else "?"
+        return dsn + separator + urlencode(extra, quote_via=quote)
+    quoted = (f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for key, value in extra.items())
+    return " ".join([dsn.strip(), *quoted])
+
+
+def verified_tls_dsn(dsn: str, name: str) -> str:
+    """``dsn`` verifying the server's certificate whenever a CA is configured.
+
+    A CA is configured by ``sslrootcert`` in the DSN or by PGSSLROOTCERT (environment or the
+    local stack's .stack/env). Then the DSN gets ``sslmode=verify-full`` when it names no mode,
+    the CA when it names none, and a mode that would not check the certificate is refused: libpq
+    (psycopg2 and DuckDB's postgres_scanner alike) then verifies the chain and the host name."""
+    params = _dsn_params(dsn)
+    root_cert = params.get("sslrootcert") or setting("PGSSLROOTCERT")
+    if not root_cert or root_cert == "system":
+        return dsn
+    extra: dict[str, str] = {}
+    if "sslrootcert" not in params:
+        extra["sslrootcert"] = root_cert
+    mode = params.get("sslmode") or os.environ.get("PGSSLMODE")
+    if not mode:
+        extra["sslmode"] = "verify-full"
+    elif mode not in VERIFYING_SSLMODES:
+        raise SettingsError(
+            f"{name} uses sslmode={mode} although a CA is configured ({root_cert}), so the server's certificate "
+            f"would not be checked: set sslmode=verify-full in {name} (or drop sslrootcert / PGSSLROOTCERT)"
+        )
+    if not Path(root_cert).is_file():
+        raise SettingsError(
+            f"the PostgreSQL CA file {root_cert} (sslrootcert / PGSSLROOTCERT) does not exist: "
+            "point it at the PEM file of the CA that signed the server's certificate"
+        )
+    return _add_dsn_params(dsn, extra)
+
+
 @dataclass(frozen=True)
 class PostgresSettings:
-    dsn: str  # the loaders' read-only role
+    dsn: str  # the loaders' read-only role; verify-full TLS whenever a CA is configured
 
     @classmethod
     def from_env(cls) -> "PostgresSettings":
-        return cls(dsn=setting("POSTGRES_DSN", required=True) or "")
+        return cls(dsn=verified_tls_dsn(setting("POSTGRES_DSN", required=True) or "", "POSTGRES_DSN"))
+
+
+def parse_bool(name: str, default: bool) -> bool:
+    value = setting(name)
+    if value is None or not value.strip():
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={value!r} is not a boolean: use true or false")
 
 
 @dataclass(frozen=True)
@@ -93,6 +159,10 @@ class CassandraSettings:
     password: str
     keyspace: str
     local_dc: str
+    # TLS: the PEM CA that signed the nodes' certificates; None = no TLS
+    ssl_ca_file: str | None = None
+    # with a CA: check that the certificate names the host connected to (CASSANDRA_SSL_HOSTNAME_CHECK)
+    ssl_hostname_check: bool = True
 
     @classmethod
     def from_env(cls, *, owner: bool = False) -> "CassandraSettings":
@@ -104,12 +174,14 @@ class CassandraSettings:
             password=setting(f"{prefix}CASSANDRA_PASSWORD", required=True) or "",
             keyspace=setting("CASSANDRA_KEYSPACE", "app") or "app",
             local_dc=setting("CASSANDRA_LOCAL_DC", "datacenter1") or "datacenter1",
+            ssl_ca_file=setting("CASSANDRA_SSL_CA_FILE") or None,
+            ssl_hostname_check=parse_bool("CASSANDRA_SSL_HOSTNAME_CHECK", True),
         )
 
 
 def app_postgres_dsn() -> str:
     """The app owner's DSN (the generator writes with it; loaders never use it)."""
-    return setting("APP_POSTGRES_DSN", required=True) or ""
+    return verified_tls_dsn(setting("APP_POSTGRES_DSN", required=True) or "", "APP_POSTGRES_DSN")
 
 
 def warehouse_path() -> Path:

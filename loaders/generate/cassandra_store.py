@@ -20,6 +20,7 @@ from cassandra.concurrent import execute_concurrent, execute_concurrent_with_arg
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
 
+from loaders.cassandra.connection import ssl_context
 from loaders.errors import UserError
 from loaders.generate.postgres_store import chunks
 from loaders.generate.progress import Progress
@@ -59,6 +60,7 @@ def connect(settings: CassandraSettings) -> tuple[Cluster, Session]:
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=10,
         control_connection_timeout=10,
+        ssl_context=ssl_context(settings),  # CASSANDRA_SSL_CA_FILE: verified TLS, as the loaders
     )
     try:
         return cluster, cluster.connect()
