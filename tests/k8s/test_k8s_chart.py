@@ -751,3 +751,14 @@ def test_reconcile_cronjob_shares_the_runs_pod_and_lock(render: Any) -> None:
     suspended = one(render(TLS_MONITORING), "CronJob", "-reconcile")["spec"]
     assert suspended["suspend"] is True and suspended["schedule"] == "0 5 * * 6"
     assert not [c for c in by_kind(render(sets=["reconcile.enabled=false"]), "CronJob") if c["metadata"]["name"].endswith("-reconcile")]
+
+
+def test_docs_put_no_password_on_a_command_line() -> None:
+    """k8s/README.md and the NOTES show no `cqlsh -p …`, `--password …` or `--from-literal=password=…`."""
+    for path in (ROOT / "k8s" / "README.md", CHART / "templates" / "NOTES.txt"):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"cqlsh[^\n]*\s-p\s", r"--from-literal=[a-z-]*password", r"--password[ =]", r"PGPASSWORD="):
+            assert not re.search(pattern, text), f"{path.name}: {pattern}"
+    readme = (ROOT / "k8s" / "README.md").read_text(encoding="utf-8")
+    assert "--from-file=password=" in readme  # the way shown instead
+    assert "pod-security.kubernetes.io/enforce=restricted" in readme
