@@ -17,8 +17,12 @@ owner's role. Then, against the local stack, in this order:
            summary (extract + load jobs), the process wall time (Python start, dlt,
            state sync included) and the process's peak RSS (wait4);
 3. all     one full load of every table, then 1 % of each mutable table's rows
-           updated and 1 % notifications appended, then the incremental run: per-table
-           seconds and wall time, beside the full load.
+           updated, 1 % notifications appended and 0.1 % payments deleted, then the
+           incremental run (change capture, delete detection, reconciliation): per-table
+           seconds and wall time, beside the full load;
+4. capture payments: runs with no change, delete detection on and off alternated (its
+           cost beside the COPY floors of the table and of its key), and
+           `loaders reconcile --deep` (seconds per million rows).
 
 Cassandra (--cassandra): for each table of loaders.cassandra.source.TABLES, the
 bare token-range scan (loaders.cassandra.scan.bare_scan(settings, table,
@@ -96,13 +100,13 @@ def parse_summary(stdout: str) -> dict[str, tuple[str, int, float]]:
     return tables
 
 
-def run_loader(args: list[str], env: dict[str, str]) -> Run:
-    """``loaders load`` as a child process: wall time, peak RSS (wait4) and its summary."""
+def run_loader(args: list[str], env: dict[str, str], command: str = "load") -> Run:
+    """``loaders load`` (or another subcommand) as a child process: wall time, peak RSS (wait4), its summary."""
     out = tempfile.TemporaryFile(mode="w+")
     err = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.cli", "load", *args], env=env, stdout=out, stderr=err, cwd=PROJECT
+        [sys.executable, "-m", "loaders.cli", command, *args], env=env, stdout=out, stderr=err, cwd=PROJECT
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -111,7 +115,7 @@ def run_loader(args: list[str], env: dict[str, str]) -> Run:
     err.seek(0)
     stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"loaders load {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}")
+        raise SystemExit(f"loaders {command} {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}")
     return Run(wall, usage.ru_maxrss / 1024, parse_summary(stdout), stdout, stderr)
 
 
@@ -184,6 +188,7 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
             n = max(1, rows.get(table, 0) // 100)
             append_notifications(app_postgres_dsn(), schema, n)
             changed[table] = n
+    deleted = delete_share(schema, "payments", 0.001) if "payments" in tables else 0
     incr = run_loader(["--source", "postgres", *(["--tables", ",".join(tables)] if args.tables else [])], env)
     header = (
         f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
@@ -204,6 +209,57 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     print(f"peak RSS: full {full.peak_rss_mb:.0f} MB, incremental {incr.peak_rss_mb:.0f} MB")
     totals = [line for line in full.stdout.splitlines() if line.startswith("raw_postgres:")]
     print(f"full-load phases: {totals[-1] if totals else '?'}")
+    print(f"(the incremental run also found {deleted:,} payments hard-deleted: tombstoned, counted, reconciled)")
+    if "payments" in tables:
+        bench_change_capture(schema, env, rows.get("payments", 0), full_alone.get("payments", 0.0))
+
+
+def delete_share(schema: str, table: str, share: float) -> int:
+    conn = psycopg2.connect(app_postgres_dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f'DELETE FROM "{schema}".{table} WHERE abs(hashtext(id::text)) % {round(1 / share)} = 1')
+            return cur.rowcount
+    finally:
+        conn.close()
+
+
+def keys_floor(schema: str, table: str, repeat: int = 2) -> float:
+    best = float("inf")
+    conn = psycopg2.connect(PostgresSettings.from_env().dsn)
+    try:
+        with conn.cursor() as cur:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                cur.copy_expert(f'COPY (SELECT id FROM "{schema}".{table}) TO STDOUT (FORMAT binary)', NullSink())
+                best = min(best, time.perf_counter() - started)
+    finally:
+        conn.close()
+    return best
+
+
+def bench_change_capture(schema: str, env: dict[str, str], rows: int, full_seconds: float) -> None:
+    """payments: what change capture, delete detection and --deep cost, beside the COPY floor."""
+    print("\npayments: change capture and delete detection on a run with no change (best of 2, alternated)")
+    floor = copy_floor(schema, "payments")
+    key_floor = keys_floor(schema, "payments")
+    seconds: dict[str, float] = {"on": float("inf"), "off": float("inf")}
+    for _ in range(2):
+        for detect in ("on", "off"):
+            run_env = {**env, "LOADERS_DETECT_DELETES": "true" if detect == "on" else "false"}
+            run = run_loader(["--source", "postgres", "--tables", "payments"], run_env)
+            seconds[detect] = min(seconds[detect], run.tables["payments"][2])
+    detection = seconds["on"] - seconds["off"]
+    print(f"{'COPY floor (all columns)':<44} {floor:>7.2f} s")
+    print(f"{'COPY floor (key only)':<44} {key_floor:>7.2f} s")
+    print(f"{'incremental, no change, change capture only':<44} {seconds['off']:>7.2f} s")
+    print(f"{'incremental, no change, + delete detection':<44} {seconds['on']:>7.2f} s")
+    print(f"{'delete detection alone':<44} {detection:>7.2f} s  ({detection / floor:.2f} x the COPY floor; target <= 0.3)")
+    if full_seconds:
+        print(f"{'incremental / full load of payments':<44} {seconds['on'] / full_seconds:>7.0%}")
+    deep = run_loader(["--deep", "--source", "postgres", "--tables", "payments"], env, command="reconcile")
+    per_million = deep.wall / max(rows, 1) * 1e6
+    print(f"{'reconcile --deep, payments (process wall)':<44} {deep.wall:>7.2f} s  ({per_million:.2f} s per million rows)")
 
 
 def bench_cassandra(args: argparse.Namespace, work: Path) -> None:

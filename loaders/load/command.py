@@ -6,14 +6,20 @@ schema, load packages in DLT_DATA_DIR, default .dlt-work/: keep it between runs)
 
 Incremental by default. The first run, or --full-refresh (raw tables dropped
 and rebuilt), loads every row. Then:
-  - mutable tables (users, groups, group_members, outings, outing_participants,
-    payments): rows with updated_at >= last cursor - lag, merged on the primary key;
-  - notifications (append-only): ids above the last settled id, no duplicates;
-  - the lag window (LOADERS_CURSOR_LAG_SECONDS, default 600) re-reads rows that
-    committed late; rows already in raw are skipped, so a rerun with no change in
-    the source writes nothing;
+  - PostgreSQL: every row version written by a transaction that the previous
+    load's snapshot did not see (change capture by transaction id: whatever its
+    updated_at says, a transaction open across a run, a backdated or
+    future-dated clock), merged on the primary key; hard deletes found by key
+    difference in the same snapshot become tombstones (_loader_deleted_at);
+  - Cassandra: rows by write time (WRITETIME), with a late-arrival window and
+    periodic sweeps that also find deletes (see loaders/cassandra/source.py);
+  - rows read again that raw already has are skipped, so a rerun with no change
+    in the source writes nothing;
   - a column added in the source reloads its table so the column is filled; a
-    column whose type changed stops that table with the fix (--full-refresh).
+    column whose type changed stops that table with the fix (--full-refresh);
+  - reconciliation: the source's row count, taken in the load's own read, must
+    equal raw's live rows; a table that does not match fails the run with one
+    line naming the counts (and is reloaded in full by the next run).
 
 A run killed at any point is completed (or cleanly redone) by the next one;
 --discard-pending drops what it left instead (its rows are then read again).
@@ -27,7 +33,7 @@ error (the one-line message names the fix), 1 unexpected failure.
 Settings (environment, else the local stack's .stack/env): POSTGRES_DSN,
 POSTGRES_SCHEMA (default public), CASSANDRA_HOSTS, CASSANDRA_USERNAME,
 CASSANDRA_PASSWORD, CASSANDRA_KEYSPACE, CASSANDRA_LOCAL_DC, WAREHOUSE_PATH,
-DLT_DATA_DIR, LOADERS_PG_STREAMS, LOADERS_DUCKDB_MEMORY_LIMIT.
+DLT_DATA_DIR, LOADERS_PG_STREAMS, LOADERS_DUCKDB_MEMORY_LIMIT, LOADERS_DETECT_DELETES.
 
 Examples:
   loaders load                                   # everything, incremental

@@ -5,6 +5,7 @@ Environment variables (all optional):
                                 (default .dlt-work/ in the project). It must persist between
                                 runs: it holds the state of interrupted loads.
   LOADERS_CURSOR_LAG_SECONDS    lag window of the incremental cursors (default 600)
+  LOADERS_DETECT_DELETES        find hard deletes by key difference on incremental loads (default true)
   POSTGRES_SCHEMA               the PostgreSQL schema of the app's tables (default public)
   LOADERS_PG_STREAMS            parallel COPY streams for a full read of a big table
                                 (default: the number of CPUs, at most 4)
@@ -81,6 +82,14 @@ def _int_setting(name: str, default: int, minimum: int = 0) -> int:
 
 def cursor_lag() -> timedelta:
     return timedelta(seconds=_int_setting("LOADERS_CURSOR_LAG_SECONDS", 600))
+
+
+def detect_deletes() -> bool:
+    """LOADERS_DETECT_DELETES (default true): find hard deletes by key difference on every incremental load."""
+    raw = (setting("LOADERS_DETECT_DELETES", "true") or "true").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise UserError(f"LOADERS_DETECT_DELETES={raw!r} is not a boolean: set it to true or false, or unset it")
+    return raw in ("true", "1", "yes")
 
 
 def postgres_schema() -> str:

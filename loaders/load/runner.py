@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,11 @@ from loaders.load.raw import PipelineRaw, quote
 from loaders.load.redact import install_log_redaction
 from loaders.load.reconciliation import failure, load_checks
 from loaders.load.results import SourceResult, TableFailure, TableResult
+from loaders.ops.current_run import current_run_id
+from loaders.ops.schema import SCHEMA as OPS_SCHEMA
+from loaders.ops.schema import ensure_schema
 from loaders.progress import Progress
-from loaders.table_stats import TableStats
+from loaders.table_stats import RejectedRow, TableStats
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,17 @@ def make_pipeline(kind: SourceKind, warehouse: Any) -> Any:
     )
     install_log_redaction()
     return pipeline
+
+
+def quarantine(connection: Any, source: str, rows: list[RejectedRow]) -> None:
+    """Append the rows a source could not load to ``ops.rejected_rows`` (key, column, reason)."""
+    ensure_schema(connection)
+    now = datetime.now(timezone.utc)
+    connection.executemany(
+        f"INSERT INTO {OPS_SCHEMA}.rejected_rows (run_id, rejected_at, source, table_name, row_key, column_name, "
+        "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [[current_run_id(), now, source, r.table, r.key, r.column, r.reason] for r in rows],
+    )
 
 
 def delete_completed_packages(pipeline: Any) -> int:
@@ -370,6 +385,9 @@ def run_source(
             result.tables.append(
                 _table_result(kind, pipeline, table, stat, generic, counts.get(table), load_seconds.get(table, 0.0))
             )
+        rejected = [row for stat in stats.values() if isinstance(stat, TableStats) for row in stat.rejected]
+        if rejected:
+            quarantine(connection, kind.key, rejected)
         if result.error is None:
             result.error = failure(load_checks(result.tables))
     except KeyboardInterrupt:

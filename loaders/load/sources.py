@@ -17,7 +17,7 @@ from typing import Any
 
 from loaders.errors import UserError
 from loaders.load import testhooks
-from loaders.load.config import cursor_lag, pg_min_blocks_per_stream, pg_streams, postgres_schema
+from loaders.load.config import cursor_lag, detect_deletes, pg_min_blocks_per_stream, pg_streams, postgres_schema
 from loaders.load.raw import PipelineRaw
 from loaders.load.results import TableFailure
 from loaders.load.runner import Extract, SourceKind
@@ -67,7 +67,7 @@ def open_postgres(
     from loaders.settings import PostgresSettings
 
     settings = PostgresSettings.from_env()
-    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag(), deep=deep)
+    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag(), deep=deep, detect_deletes=detect_deletes())
     # libpq (psycopg2 and DuckDB's postgres_scanner): an unreachable host fails in 10 s, not after TCP's minutes;
     # a connect_timeout in POSTGRES_DSN still wins
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")

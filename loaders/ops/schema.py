@@ -54,6 +54,12 @@ TABLES: dict[str, str] = {
         mode VARCHAR, observed DOUBLE, baseline_median DOUBLE, baseline_mad DOUBLE,
         baseline_size INTEGER, lower_bound DOUBLE, upper_bound DOUBLE, message VARCHAR
     """,
+    # written by the loads: source rows that could not be loaded (a bad cell), with their key
+    "rejected_rows": """
+        run_id VARCHAR, rejected_at TIMESTAMPTZ, source VARCHAR, table_name VARCHAR,
+        row_key VARCHAR,                     -- the row's primary key as JSON
+        column_name VARCHAR, reason VARCHAR
+    """,
     # written by the reconciliation (issue 13); created here with its layout so readers work
     "reconciliation": """
         run_id VARCHAR, checked_at TIMESTAMPTZ, source VARCHAR, table_name VARCHAR,

@@ -97,6 +97,7 @@ class TablePlan:
     since: Any = None
     # `loaders reconcile --deep`: every row is read and compared with raw, column by column
     deep: bool = False
+    detect_deletes: bool = True
 
 
 # dlt resource state of a table (committed with its load)
@@ -111,6 +112,7 @@ class PostgresOptions:
     schema: str = "public"
     lag: timedelta = timedelta(minutes=10)
     deep: bool = False  # compare every row with raw and load the ones that differ (`loaders reconcile --deep`)
+    detect_deletes: bool = True  # LOADERS_DETECT_DELETES: key difference on incremental loads (tables that allow it)
 
 
 def _parse_cursor(value: Any) -> Any:
@@ -208,7 +210,7 @@ def _plan_table(
     if new_columns:
         return TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded")
     if options.deep:
-        return TablePlan(spec, table, False, "deep: every row compared with raw", deep=True)
+        return TablePlan(spec, table, False, "deep: every row compared with raw", deep=True)  # always detects deletes
     if horizon is not None:
         return TablePlan(
             spec,
@@ -217,9 +219,13 @@ def _plan_table(
             "incremental",
             horizon=SnapshotHorizon.parse(str(horizon)),
             previous_snapshot_time=_parse_cursor(state.get(STATE_SNAPSHOT_TIME)),
+            detect_deletes=options.detect_deletes,
         )
     since: Any = int(cursor) if spec.append_only else cursor - options.lag
-    return TablePlan(spec, table, False, "incremental (cursor upgraded to change capture)", since=since)
+    return TablePlan(
+        spec, table, False, "incremental (cursor upgraded to change capture)", since=since,
+        detect_deletes=options.detect_deletes,
+    )
 
 
 def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
@@ -317,7 +323,7 @@ def _resource_rows(
     stats.cursor_before = _position(state)
     convert = partial(convert_batch, not_null=set(spec.primary_key))
     snapshot_time = session.snapshot_time
-    capture_deletes = spec.capture_deletes and not plan.full
+    capture_deletes = spec.capture_deletes and plan.detect_deletes and not plan.full
     extracted_keys: list[pa.Table] = []
     schema: pa.Schema | None = None
     cursor_value: Any = None
