@@ -323,13 +323,13 @@ def test_docs_server_reads_the_published_docs_only(render: Any) -> None:
     deployment = one(manifests, "Deployment", "-docs")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"] == ["loaders", "serve", "--dir", "/data/published", "--port", "8080"]
+    assert container["command"] == ["loaders", "serve", "--dir", "/data/published", "--port", "8080", "--bind", "0.0.0.0"]
     assert pod["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
     # only the published folder of the claim, read-only, where the job publishes it
     assert container["volumeMounts"] == [
         {"name": "data", "mountPath": "/data/published", "subPath": "published", "readOnly": True}]
-    assert container["readinessProbe"]["httpGet"] == {"path": "/", "port": "http"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     service = one(manifests, "Service", "-docs")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
