@@ -159,6 +159,7 @@ SQL
 
 up() {
   ensure_installed
+  ensure_openssl  # LOCAL_STACK_TLS=1 makes the stack's CA with it, and so do the TLS tests
   persist_tls_mode
   ensure_tls_material
   [[ -f "$PG_DATA/PG_VERSION" ]] || init_cluster
