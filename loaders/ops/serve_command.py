@@ -3,11 +3,13 @@
   /                 the dbt docs site (PUBLISHED_DIR/docs/, followed through its symlink
                     on every request, so a new publish shows without a restart)
   /status.html      the job's status page (PUBLISHED_DIR/monitoring/status.html)
-  /metrics          the last run's metrics, OpenMetrics text (PUBLISHED_DIR/monitoring/metrics)
+  /metrics          the last run's metrics, OpenMetrics text (PUBLISHED_DIR/monitoring/metrics;
+                    an empty exposition until the first run has written it)
   /healthz          200 "ok" (a liveness probe that needs no published file)
 
-GET and HEAD only; no directory listings. Binds 127.0.0.1 by default: in a container,
-pass --bind 0.0.0.0 (the Helm chart's docs Deployment does).
+GET and HEAD only; no directory listings. Binds 127.0.0.1 by default (LOADERS_SERVE_BIND
+sets another default); inside a Kubernetes pod (KUBERNETES_SERVICE_HOST is set) 0.0.0.0, as
+the pod's network is its own and the chart's NetworkPolicy decides who reaches the port.
 
 Examples:
   loaders serve                                  # http://127.0.0.1:8080/ and /status.html
@@ -31,7 +33,11 @@ from loaders.ops.publish_monitoring import METRICS_FILE, MONITORING_DIR, STATUS_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, help="the published folder (default: PUBLISHED_DIR)")
-    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--bind",
+        default=None,
+        help="address to listen on (default: LOADERS_SERVE_BIND, else 0.0.0.0 in a Kubernetes pod, else 127.0.0.1)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
 
 
@@ -66,8 +72,10 @@ class PublishedHandler(SimpleHTTPRequestHandler):
             try:
                 body = file.read_bytes()
             except OSError:
-                self.send_error(HTTPStatus.NOT_FOUND, f"{file.name} is not published yet: run `loaders run`")
-                return True
+                if file.name != METRICS_FILE:
+                    self.send_error(HTTPStatus.NOT_FOUND, f"{file.name} is not published yet: run `loaders run`")
+                    return True
+                body = EMPTY_METRICS  # no run yet: no metric (alert on their absence)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -95,6 +103,16 @@ class PublishedHandler(SimpleHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = _read_only  # noqa: N815
 
 
+EMPTY_METRICS = b"# EOF\n"
+
+
+def default_bind() -> str:
+    explicit = os.environ.get("LOADERS_SERVE_BIND")
+    if explicit:
+        return explicit
+    return "0.0.0.0" if os.environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"  # noqa: S104 - pod network
+
+
 def make_server(root: Path, bind: str, port: int) -> ThreadingHTTPServer:
     return ThreadingHTTPServer((bind, port), partial(PublishedHandler, root=root))
 
@@ -106,9 +124,10 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UserError(f"no published folder at {root}: run `loaders run` (or `make demo`) first, or pass --dir")
     try:
-        server = make_server(root, args.bind, args.port)
+        bind = args.bind or default_bind()
+        server = make_server(root, bind, args.port)
     except OSError as exc:
-        raise UserError(f"cannot listen on {args.bind}:{args.port} ({exc.strerror}): pick another --port") from None
+        raise UserError(f"cannot listen on {bind}:{args.port} ({exc.strerror}): pick another --port") from None
     host, port = server.server_address[:2]
     print(f"serving {root} read-only on http://{host}:{port}/ (docs), /status.html, /metrics; Ctrl-C stops",
           flush=True)

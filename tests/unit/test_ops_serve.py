@@ -70,7 +70,24 @@ def test_read_only_no_listing_no_escape(served: tuple[str, Path]) -> None:
     assert _get(f"{base}/sub/")[0] == 404
 
 
-def test_missing_metrics_is_a_clear_404(served: tuple[str, Path]) -> None:
+def test_before_the_first_run_metrics_are_empty_and_the_page_is_a_404(served: tuple[str, Path]) -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
     base, root = served
     (root / "monitoring" / "metrics").unlink()
-    assert _get(f"{base}/metrics")[0] == 404
+    (root / "monitoring" / "status.html").unlink()
+    status, content_type, body = _get(f"{base}/metrics")
+    assert status == 200 and content_type == CONTENT_TYPE and list(text_string_to_metric_families(body)) == []
+    assert _get(f"{base}/status.html")[0] == 404
+
+
+def test_the_default_bind_is_local_except_in_a_kubernetes_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loaders.ops.serve_command import default_bind
+
+    monkeypatch.delenv("LOADERS_SERVE_BIND", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert default_bind() == "127.0.0.1"
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert default_bind() == "0.0.0.0"
+    monkeypatch.setenv("LOADERS_SERVE_BIND", "::1")
+    assert default_bind() == "::1"
