@@ -34,6 +34,9 @@ Settings (environment, else the local stack's .stack/env): POSTGRES_DSN,
 POSTGRES_SCHEMA (default public), CASSANDRA_HOSTS, CASSANDRA_USERNAME,
 CASSANDRA_PASSWORD, CASSANDRA_KEYSPACE, CASSANDRA_LOCAL_DC, WAREHOUSE_PATH,
 DLT_DATA_DIR, LOADERS_PG_STREAMS, LOADERS_DUCKDB_MEMORY_LIMIT, LOADERS_DETECT_DELETES.
+TLS: CASSANDRA_SSL_CA_FILE (PEM CA: TLS that verifies each node's certificate and host
+name; CASSANDRA_SSL_HOSTNAME_CHECK=false skips only the host name), and for PostgreSQL
+sslrootcert in POSTGRES_DSN or PGSSLROOTCERT (then sslmode=verify-full).
 
 Examples:
   loaders load                                   # everything, incremental
