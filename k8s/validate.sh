@@ -12,7 +12,9 @@
 # version of KUBE_VERSIONS (the first is the target, the last the chart's minimum):
 #   helm lint --strict; helm template (values.schema.json applies)
 #   kubeconform -strict against the Kubernetes schemas that kubernetes-validate ships and
-#     against the operators' CRDs (../shared/k8s-crds, or K8S_CRDS_DIR) made strict
+#     against the operators' CRDs (../shared/k8s-crds, or K8S_CRDS_DIR: postgres-operator,
+#     k8ssandra-operator, the Prometheus operator's PodMonitor/ServiceMonitor/PrometheusRule)
+#     made strict
 #   kube-score score, each render on its own (its default checks, the optional ones the
 #     chart enables with kube-score/enable; a check is only ever turned off on its resource
 #     with kube-score/ignore and a commented reason): any CRITICAL or WARNING fails
@@ -132,6 +134,12 @@ install_tools
 SCHEMAS=$WORK_DIR/schemas
 rm -rf "$SCHEMAS/crds"
 "$PY" k8s/crd_to_jsonschema.py "$SCHEMAS/crds" >/dev/null
+# The custom resources the chart can declare: each must have its strict schema (a missing CRD
+# file would otherwise surface as kubeconform's "could not find schema" in some renders only).
+for schema in acid.zalan.do/postgresql_v1 k8ssandra.io/k8ssandracluster_v1alpha1 \
+    monitoring.coreos.com/podmonitor_v1 monitoring.coreos.com/servicemonitor_v1 monitoring.coreos.com/prometheusrule_v1; do
+    [[ -s $SCHEMAS/crds/$schema.json ]] || die "no CRD for ${schema%_*} (${schema##*_}) in ${K8S_CRDS_DIR:-../shared/k8s-crds}: add the operator's CRD file there"
+done
 for kv in "${KUBE_VERSIONS[@]}"; do "$PY" k8s/kube_jsonschema.py "$SCHEMAS/kubernetes" "$kv" >/dev/null; done
 KUBE_SCHEMAS="$SCHEMAS/kubernetes/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 CRD_SCHEMAS="$SCHEMAS/crds/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json"
