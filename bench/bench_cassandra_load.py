@@ -1,6 +1,6 @@
 """Cassandra loader vs a bare driver scan of the same table, with the same parallelism.
 
-    python bench/bench_cassandra_load.py fill --rows 1500000 [--table user_events] [--keyspace loader_bench]
+    python bench/bench_cassandra_load.py fill --rows 1000000 [--table user_events] [--keyspace loader_bench]
     python bench/bench_cassandra_load.py run [--table user_events] [--parallelism 4] [--keyspace loader_bench]
 
 ``fill`` writes synthetic rows with the app owner's role (skewed users, 1-3 properties per
@@ -11,6 +11,14 @@ discarded), (2) the same scan keeping raw cells (the loader's decoding, no Arrow
 normalize + load, ``full_refresh``, dlt's defaults) and (4) the same through the
 product's ``loaders load --source cassandra --full-refresh`` (its dlt and DuckDB
 settings). It prints rows/s, the load/bare ratios and peak RSS.
+
+Then, in the warehouse of (4): (5) 1 % new rows are written (events clustered up to 7 days
+in the past, arriving now, as phones sync) and 0.01 % of the rows deleted; (6) the
+incremental ``loaders load`` (late-arrival window read by the server, write-time filter,
+rows already in raw dropped); (7) ``SELECT count(*)`` per token range alone (what counting
+the source on every incremental run would add); (8) the sweep (``LOADERS_CASSANDRA_SWEEP_HOURS=0``:
+the whole table, tombstones for the deleted keys, the source count). It prints each beside
+the full load and the bare scan. Every phase shares the machine's cores with Cassandra.
 """
 
 from __future__ import annotations
@@ -51,10 +59,13 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
     rng = random.Random(seed)
     users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(20_000)]
     cum_weights = list(itertools.accumulate(1.0 / (i + 1) ** 0.8 for i in range(len(users))))  # heavy tail
-    start = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    # the last 120 days: the incremental run's late-arrival window covers the last week of them, as in production
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=120)
     with connected(settings) as (_cluster, session):
         for statement in ddl_statements(keyspace):
             session.execute(statement)
+        # the loader role reads only the app keyspace: the owner of this one lets it read it too
+        session.execute(f"GRANT SELECT ON KEYSPACE {keyspace} TO {CassandraSettings.from_env().username}")
         if table == "user_events":
             insert = session.prepare(
                 f"INSERT INTO {keyspace}.user_events (user_id, day, event_time, event_id, event_type, properties) "
@@ -103,12 +114,21 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
 
     logging.basicConfig(level=logging.WARNING)
     settings = replace(CassandraSettings.from_env(), keyspace=keyspace)
+    extra: dict = {}
     started = time.perf_counter()
     if kind in ("bare", "bare_raw"):
         from loaders.cassandra.scan import bare_scan
 
         rows = bare_scan(settings, table, parallelism, raw=(kind == "bare_raw"))
-    elif kind == "load_cli":  # the product's path: `loaders load --source cassandra --full-refresh`
+    elif kind == "count":
+        from cassandra import ConsistencyLevel
+
+        from loaders.cassandra.scan import count_scan
+
+        rows = count_scan(settings, table, parallelism, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
+    elif kind == "change":
+        rows = change(keyspace, table)
+    elif kind in ("load_cli", "incremental_cli", "sweep_cli"):  # the product's path: `loaders load`
         import os
 
         import duckdb
@@ -119,8 +139,12 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
             WAREHOUSE_PATH=str(Path(workdir) / "cli.duckdb"),
             DLT_DATA_DIR=str(Path(workdir) / "cli-dlt"),
             CASSANDRA_KEYSPACE=keyspace,
+            LOADERS_CASSANDRA_SWEEP_HOURS="0" if kind == "sweep_cli" else "100000",
         )
-        load_all(["cassandra"], full_refresh=True, tables=[table])
+        results = load_all(["cassandra"], full_refresh=(kind == "load_cli"), tables=[table])
+        report = results[0].tables[0]
+        extra = {"mode": report.mode, "extracted": report.rows_extracted, "deleted": report.deleted_rows,
+                 "source_rows": report.source_rows}
         with duckdb.connect(str(Path(workdir) / "cli.duckdb"), read_only=True) as con:
             rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     else:
@@ -140,23 +164,65 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
             rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"kind": kind, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": peak_mb}
+    return {"kind": kind, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": peak_mb,
+            **extra}
+
+
+CHANGED_SHARE = 0.01  # new rows written between the full load and the incremental run
+DELETED_SHARE = 0.0001
+
+
+def change(keyspace: str, table: str) -> int:
+    """1 % new rows arriving now, clustered up to 7 days back (user_events only), and 0.01 % deleted."""
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    from loaders.cassandra.connection import connected
+
+    if table != "user_events":
+        raise SystemExit("the incremental phases write user_events only")
+    settings = replace(CassandraSettings.from_env(owner=True), keyspace=keyspace)
+    rng = random.Random(2)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    from loaders.cassandra.scan import count_scan
+
+    total = count_scan(settings, table, 4)
+    with connected(settings) as (_cluster, session):
+        new = int(total * CHANGED_SHARE)
+        insert = session.prepare(
+            f"INSERT INTO {keyspace}.user_events (user_id, day, event_time, event_id, event_type, properties) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        params = []
+        for _ in range(new):
+            when = now - dt.timedelta(seconds=rng.randrange(0, 7 * 86400))
+            params.append((uuid.uuid4(), when.date(), when, uuid.uuid1(), "app_open", {"source": "offline sync"}))
+        execute_concurrent_with_args(session, insert, params, concurrency=64, raise_on_first_error=True)
+        victims = list(session.execute(f"SELECT user_id, day FROM {keyspace}.user_events LIMIT 1000"))
+        delete = session.prepare(f"DELETE FROM {keyspace}.user_events WHERE user_id = ? AND day = ?")
+        removed = victims[: max(1, int(total * DELETED_SHARE) // 10)]
+        execute_concurrent_with_args(session, delete, removed, concurrency=16, raise_on_first_error=True)
+    return new
 
 
 def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeat):
-            for kind in ("bare", "bare_raw", "load", "load_cli"):
+            for kind in ("bare", "bare_raw", "load", "load_cli", "change", "incremental_cli", "count",
+                         "sweep_cli"):
                 out = subprocess.run(
                     [sys.executable, __file__, "_phase", kind, keyspace, table, str(parallelism), workdir],
                     check=True, capture_output=True, text=True,
                 )
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 results.setdefault(kind, []).append(result)
+                detail = "".join(
+                    f", {name} {result[name]:,}" if isinstance(result.get(name), int) else f", {name} {result[name]}"
+                    for name in ("mode", "extracted", "deleted", "source_rows") if result.get(name) is not None
+                )
                 print(
-                    f"{kind:9s} {result['rows']:>9,} rows in {result['seconds']:6.1f} s = "
-                    f"{result['rows_per_s']:>9,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB",
+                    f"{kind:15s} {result['rows']:>9,} rows in {result['seconds']:6.1f} s = "
+                    f"{result['rows_per_s']:>9,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB{detail}",
                     flush=True,
                 )
     best = {kind: min(r["seconds"] for r in rs) for kind, rs in results.items()}
@@ -165,6 +231,14 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
         print(f"  {kind} / bare scan     = {best[kind] / best['bare']:.2f}")
         print(f"  {kind} / raw bare scan = {best[kind] / best['bare_raw']:.2f}")
         print(f"  peak RSS of {kind} = {max(r['peak_rss_mb'] for r in results[kind]):.0f} MB")
+    full = best["load_cli"]
+    print(f"after {CHANGED_SHARE:.0%} new rows (up to 7 days late) and {DELETED_SHARE:.2%} deleted:")
+    print(f"  incremental load      {best['incremental_cli']:6.1f} s = {best['incremental_cli'] / full:.2f} x the full "
+          f"load ({full:.1f} s; target <= 0.50), {best['incremental_cli'] / best['bare']:.2f} x the bare scan")
+    print(f"  count(*) per range    {best['count']:6.1f} s = {best['count'] / full:.2f} x the full load "
+          "(what a source count would add to each incremental run)")
+    print(f"  sweep (deletes, count) {best['sweep_cli']:5.1f} s = {best['sweep_cli'] / full:.2f} x the full load, "
+          f"{best['sweep_cli'] / best['bare']:.2f} x the bare scan")
 
 
 def main() -> None:

@@ -5,8 +5,11 @@ Modules, one job each:
 - ``token_ranges``: split the Murmur3 ring into contiguous token ranges (pure).
 - ``connection``: cluster/session with the loaders' policies; user-fixable errors.
 - ``raw_protocol``: a protocol handler that leaves result cells as raw bytes.
-- ``columns``: raw cells -> pyarrow arrays, one vectorised converter per CQL type.
-- ``tables``: the three source tables (columns, keys, cursor).
-- ``scan``: the parallel, paged, retried token-range scan (and the bare benchmark scan).
-- ``source``: the dlt source (incremental state, merge/replace dispositions).
+- ``columns``: raw cells -> pyarrow arrays, one vectorised converter per CQL type; bad cells quarantined.
+- ``tables``: the three source tables (columns, keys, write-time columns, late-arrival window).
+- ``scan``: the parallel, paged, retried token-range scan (and the bare and count benchmark scans).
+- ``reader``: one table's scan as Arrow tables with each row's write time; quarantined rows reported.
+- ``change_capture``: full / incremental / sweep, the write-time cursor, the guarantee (pure).
+- ``raw_side``: rows raw already holds, and the keys a sweep did not see (tombstones), in DuckDB.
+- ``source``: the dlt source (resource state, dispositions, per-table ``TableStats``).
 """

@@ -68,18 +68,21 @@ class RawTable:
         spec = self.spec
         keyed = pa.table({**{c: batch.column(c) for c in spec.columns},
                           "__row": pa.array(np.arange(batch.num_rows, dtype=np.int64))})
-        conditions = []
+        on = " AND ".join(f"r.{quote(c)} = b.{quote(c)}" for c in spec.primary_key)
+        same = []
         for column in spec.columns:
-            if column not in self.columns:
+            if column in spec.primary_key or column not in self.columns:
                 continue
             raw, new = f"r.{quote(column)}", f"b.{quote(column)}"
             if column in spec.json_columns:
                 raw = f"CAST({raw} AS VARCHAR)"
-            operator = "=" if column in spec.primary_key else "IS NOT DISTINCT FROM"
-            conditions.append(f"{raw} {operator} {new}")
+            same.append(f"{raw} IS NOT DISTINCT FROM {new}")
+        # a hash join on the key (unique in raw), then the other columns compared: a join on every column
+        # with IS NOT DISTINCT FROM makes DuckDB compare all pairs (minutes for 1 M raw rows)
+        where = " AND ".join(same) or "TRUE"
         sql = (
-            f"SELECT b.__row FROM {BATCH_TABLE} b SEMI JOIN {self.qualified} r "
-            f"ON {' AND '.join(conditions)}{self._live('r')}"
+            f"SELECT b.__row FROM {BATCH_TABLE} b JOIN {self.qualified} r ON {on} "
+            f"WHERE {where}{self._live('r')}"
         )
         self.connection.register(BATCH_TABLE, keyed)
         try:

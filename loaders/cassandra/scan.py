@@ -305,3 +305,20 @@ def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = 
             parallelism=parallelism, fetch_size=fetch_size, label=f"bare {settings.keyspace}.{table}",
         )
         return sum(scan)
+
+
+def count_scan(settings: Any, table: str, parallelism: int, *, consistency_level: int | None = None) -> int:
+    """``SELECT count(*)`` of every token range, summed: what counting the source costs on its own.
+
+    Each range is counted by its replicas (the server reads the rows, ships one number).
+    """
+    from loaders.cassandra.reader import opened_table, plan_ranges
+
+    with opened_table(settings, table) as (cluster, session, spec, _meta):
+        statements = prepare(session, settings.keyspace, table, ["count(*)"], spec.partition_key,
+                             consistency=consistency_level, quoted=True)
+        scan = TokenRangeScan(
+            session, statements, plan_ranges(cluster, parallelism), lambda rows: int(rows[0][0]),
+            parallelism=parallelism, label=f"count {settings.keyspace}.{table}",
+        )
+        return sum(scan)
