@@ -142,12 +142,32 @@ def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> Ops
     run_ids = [r.run_id for r in facts.runs]
     if not run_ids:
         return facts
+    # each table on its own: a copy made by an older version may lack some
+    if "table_loads" in present:
+        _read_loads(conn, facts, run_ids)
+    if "dbt_results" in present:
+        _read_tests(conn, facts, run_ids)
+    if "freshness" in present:
+        _read_freshness(conn, facts)
+    if "reconciliation" in present:
+        _read_reconciliation(conn, facts)
+    if "anomalies" in present and "table_loads" in present:
+        _read_anomalies(conn, facts)
+    if "rejected_rows" in present:
+        facts.rejected_rows = int(conn.execute(f"select count(*) from {SCHEMA}.rejected_rows").fetchone()[0])
+    return facts
+
+
+def _read_loads(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
     for source, table, run_id, rows in conn.execute(
         f"""select source, table_name, run_id, sum(rows_extracted)::bigint from {SCHEMA}.table_loads
             where list_contains(?, run_id) and mode <> 'failed' group by all order by all""",
         [run_ids],
     ).fetchall():
         facts.rows_loaded.setdefault((source, table), {})[run_id] = int(rows or 0)
+
+
+def _read_tests(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
     for run_id, status, count in conn.execute(
         f"""select run_id, status, count(*) from {SCHEMA}.dbt_results
             where list_contains(?, run_id) and list_contains(?, kind) group by all""",
@@ -165,6 +185,10 @@ def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> Ops
                 [last_with_tests, list(TEST_KINDS)],
             ).fetchall()
         ]
+
+
+def _read_freshness(conn: Any, facts: OpsFacts) -> None:
+    """The latest check of every table on each clock."""
     facts.freshness = [
         FreshnessFacts(r[0], r[1], r[2], r[3], _utc(r[4]), _utc(r[5]), r[6], r[7], r[8], r[9], r[10])
         for r in conn.execute(
@@ -175,31 +199,33 @@ def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> Ops
                 order by source, table_name, measure"""
         ).fetchall()
     ]
-    if "reconciliation" in present:
-        facts.reconciliation = [
-            ReconciliationFacts(*r)
-            for r in conn.execute(
-                f"""select run_id, source, table_name, source_rows, raw_rows, staging_rows, in_flight_rows,
-                           difference, status
-                    from {SCHEMA}.reconciliation
-                    where run_id = (select run_id from {SCHEMA}.reconciliation order by checked_at desc limit 1)
-                    order by source, table_name"""
-            ).fetchall()
-        ]
-    # open anomalies: those the latest run that ran the checks found (it loaded tables)
-    checking = conn.execute(
-        f"select run_id from {SCHEMA}.table_loads order by loaded_at desc limit 1"
-    ).fetchone()
-    if checking is not None:
-        facts.anomalies = [
-            AnomalyFacts(*r)
-            for r in conn.execute(
-                f"""select run_id, source, table_name, kind, severity, observed, baseline_median, baseline_size,
-                           message
-                    from {SCHEMA}.anomalies where run_id = ? order by source, table_name, kind""",
-                [checking[0]],
-            ).fetchall()
-        ]
-    if "rejected_rows" in present:
-        facts.rejected_rows = int(conn.execute(f"select count(*) from {SCHEMA}.rejected_rows").fetchone()[0])
-    return facts
+
+
+def _read_reconciliation(conn: Any, facts: OpsFacts) -> None:
+    """The latest run's reconciliation."""
+    facts.reconciliation = [
+        ReconciliationFacts(*r)
+        for r in conn.execute(
+            f"""select run_id, source, table_name, source_rows, raw_rows, staging_rows, in_flight_rows,
+                       difference, status
+                from {SCHEMA}.reconciliation
+                where run_id = (select run_id from {SCHEMA}.reconciliation order by checked_at desc limit 1)
+                order by source, table_name"""
+        ).fetchall()
+    ]
+
+
+def _read_anomalies(conn: Any, facts: OpsFacts) -> None:
+    """Open anomalies: those the latest run that ran the checks (it loaded tables) found."""
+    checking = conn.execute(f"select run_id from {SCHEMA}.table_loads order by loaded_at desc limit 1").fetchone()
+    if checking is None:
+        return
+    facts.anomalies = [
+        AnomalyFacts(*r)
+        for r in conn.execute(
+            f"""select run_id, source, table_name, kind, severity, observed, baseline_median, baseline_size,
+                       message
+                from {SCHEMA}.anomalies where run_id = ? order by source, table_name, kind""",
+            [checking[0]],
+        ).fetchall()
+    ]

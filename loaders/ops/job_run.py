@@ -63,7 +63,9 @@ class JobRun:
 
         since = datetime.now(timezone.utc)
         try:
-            run_dbt(["source", "freshness"], vars_yaml=vars_yaml, manifest=manifest)
+            # dbt's own log lines stay out of the job's output (and of its summary's node counts):
+            # the summary below says what it found
+            run_dbt(["source", "freshness", "--log-level", "none"], vars_yaml=vars_yaml, manifest=manifest)
         except Exception as exc:  # noqa: BLE001 - freshness must never stop the job
             print(f"  freshness: dbt source freshness failed ({str(exc).splitlines()[0]}); load time only")
         target = dbt_target_path()

@@ -22,7 +22,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from loaders.ops.facts import OpsFacts
+from loaders.ops.facts import FreshnessFacts, OpsFacts
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 FRESHNESS_CODES = {"pass": 0, "warn": 1, "error": 2}
@@ -58,20 +58,17 @@ def registry_of(facts: OpsFacts) -> CollectorRegistry:
     status = gauge(
         "outings_table_freshness_status", "freshness of each table: 0 ok, 1 warn, 2 error", ("source", "table")
     )
-    by_table: dict[tuple[str, str], dict[str, object]] = {}
+    by_table: dict[tuple[str, str], dict[str, FreshnessFacts]] = {}
     for f in facts.freshness:
-        entry = by_table.setdefault((f.source, f.table_name), {})
-        entry[f.measure] = f
+        by_table.setdefault((f.source, f.table_name), {})[f.measure] = f
     for (source, table), measures in sorted(by_table.items()):
         event, loaded = measures.get("event_time"), measures.get("load_time")
-        shown = event if event is not None and event.lag_seconds is not None else loaded  # type: ignore[union-attr]
-        if shown is not None and shown.lag_seconds is not None:  # type: ignore[union-attr]
-            lag.labels(source, table).set(shown.lag_seconds)  # type: ignore[union-attr]
-        if loaded is not None and loaded.lag_seconds is not None:  # type: ignore[union-attr]
-            load_lag.labels(source, table).set(loaded.lag_seconds)  # type: ignore[union-attr]
-        status.labels(source, table).set(
-            max(FRESHNESS_CODES.get(m.status, 2) for m in measures.values())  # type: ignore[attr-defined]
-        )
+        shown = event if event is not None and event.lag_seconds is not None else loaded
+        if shown is not None and shown.lag_seconds is not None:
+            lag.labels(source, table).set(shown.lag_seconds)
+        if loaded is not None and loaded.lag_seconds is not None:
+            load_lag.labels(source, table).set(loaded.lag_seconds)
+        status.labels(source, table).set(max(FRESHNESS_CODES.get(m.status, 2) for m in measures.values()))
     if facts.tests:
         last_tests = next(c for r in facts.runs if (c := facts.tests.get(r.run_id)) is not None)
         gauge("outings_dbt_test_failures", "tests failed or errored in the last build").set(

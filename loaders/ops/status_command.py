@@ -76,11 +76,17 @@ def problems(facts: OpsFacts, now: datetime) -> list[str]:
     return found
 
 
+def _short(text: str | None, width: int = 90) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def render(facts: OpsFacts, now: datetime) -> str:
     blocks = []
     run_rows = [
         (r.run_id, moment(r.started), r.status, duration(r.phases.get("total", r.seconds)),
-         ", ".join(f"{k} {v:.1f}" for k, v in r.phases.items() if k != "total"), r.error or "")
+         ", ".join(f"{k} {v:.1f}" for k, v in r.phases.items() if k != "total"), _short(r.error))
         for r in facts.runs
     ]
     blocks.append("== runs (newest first) ==\n" + format_table(
@@ -110,6 +116,8 @@ def render(facts: OpsFacts, now: datetime) -> str:
         ]
         blocks.append("== reconciliation ==\n" + format_table(
             ["table", "source", "raw", "staging", "in flight", "difference", "status"], rec_rows))
+    if facts.rejected_rows:
+        blocks.append(f"== rejected rows ==\n  {facts.rejected_rows} rows quarantined in ops.rejected_rows")
     if facts.anomalies:
         blocks.append("== open anomalies ==\n" + "\n".join(f"  {a.severity}  {a.message}" for a in facts.anomalies))
     else:

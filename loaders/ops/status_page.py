@@ -62,7 +62,9 @@ def render(facts: OpsFacts) -> str:
             f'<p class="summary" id="summary" data-status="{escape(last.status)}">Last run '
             f"<code>{escape(last.run_id)}</code> {_badge(last.status)} ended {moment(last.ended)}; "
             f"{len(stale)} stale table check(s), {len(facts.anomalies)} open anomal"
-            f"{'y' if len(facts.anomalies) == 1 else 'ies'}.</p>"
+            f"{'y' if len(facts.anomalies) == 1 else 'ies'}"
+            + (f", {facts.rejected_rows} rows quarantined in <code>ops.rejected_rows</code>" if facts.rejected_rows else "")
+            + ".</p>"
         )
     parts += _runs_section(facts)
     parts += _phases_section(facts, runs)
