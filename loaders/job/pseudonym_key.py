@@ -1,6 +1,7 @@
 """The secret key of the pseudonyms (HMAC-SHA256) that replace personal data for readers.
 
-The key comes from ``PUBLISH_PSEUDONYM_KEY`` (in Kubernetes: a Secret, see k8s/README.md).
+The key comes from ``PUBLISH_PSEUDONYM_KEY`` (in Kubernetes: the chart's Secret
+``publish.pseudonymKeySecret``, generated once by the chart unless you name your own; k8s/README.md).
 Outside Kubernetes, when the variable is unset, the job generates a key once and keeps it
 beside the build warehouse (``<WAREHOUSE_PATH folder>/.publish_pseudonym_key``, mode 0600):
 the key is as private as the warehouse it protects, and the same key gives readers the same
@@ -40,8 +41,8 @@ def pseudonym_key() -> bytes:
         return _checked(value, f"{KEY_ENV}")
     if in_kubernetes():
         raise SettingsError(
-            f"{KEY_ENV} is not set: give the job the pseudonym key from a Secret (chart value job.extraEnv, "
-            "README 'Publishing for readers')"
+            f"{KEY_ENV} is not set: the job's pod needs the pseudonym key from its Secret (chart value "
+            "publish.pseudonymKeySecret, k8s/README.md)"
         )
     return _checked(_local_key(local_key_path()), str(local_key_path()))
 
