@@ -44,7 +44,7 @@ from loaders.load.uuid_columns import enable_uuid_columns
 from loaders.postgres.arrow import DLT_LOAD_ID, convert_batch, key_table
 from loaders.postgres.catalog import SourceTable, quote_ident, read_catalog
 from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loaded, xid_select
-from loaders.postgres.deletes import key_difference, tombstones
+from loaders.postgres.deletes import key_difference, tombstones, unexplained_keys
 from loaders.postgres.session import PostgresSession, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
 from loaders.table_stats import DELETED_AT_COLUMN, TableStats
@@ -307,6 +307,40 @@ def _keep_different(view: RawView, plan: TablePlan, batch: pa.RecordBatch) -> pa
     return batch.take(pa.array(rows)) if len(rows) < batch.num_rows else batch
 
 
+def _count_source(session: PostgresSession, plan: TablePlan) -> int:
+    """The table's rows in the load's snapshot."""
+    cur = session.cursor()
+    cur.execute(f"SELECT count(*) FROM {plan.table.qualified}")
+    return int(cur.fetchone()[0])
+
+
+def _deletes_and_losses(
+    session: PostgresSession,
+    view: RawView,
+    plan: TablePlan,
+    stats: TableStats,
+    schema: pa.Schema,
+    extracted_keys: list[pa.Table],
+    has_tombstones: bool,
+) -> Iterator[pa.RecordBatch]:
+    """The key scan: tombstones for the keys gone from the source, and the count of rows raw lost."""
+    key = list(plan.spec.primary_key)
+    difference = key_difference(
+        view.connection(),
+        view.dataset,
+        plan.spec.name,
+        key,
+        session.read(_key_queries(session, plan), lambda b: b),
+        extracted_keys,
+        has_tombstones=has_tombstones,
+    )
+    stats.source_rows = difference.source_rows
+    if difference.deleted:
+        stats.deleted_rows = len(difference.deleted)
+        yield tombstones(schema, key, difference.deleted, session.snapshot_time)
+    stats.lost_rows = difference.missing
+
+
 def _resource_rows(
     session: PostgresSession,
     view: RawView,
@@ -354,22 +388,16 @@ def _resource_rows(
         stats.source_rows = stats.rows_extracted  # a full read of the snapshot: every row of the source
         if stats.rows_extracted == 0 and schema is not None:
             yield pa.RecordBatch.from_pylist([], schema=schema)  # an empty source table still gets its raw table
-    elif capture_deletes and schema is not None:
+    else:
+        stats.source_rows = _count_source(session, plan)  # the reconciliation's figure, in the snapshot
+    if capture_deletes and schema is not None and stats.source_rows is not None:
         key = list(spec.primary_key)
-        difference = key_difference(
-            view.connection(),
-            view.dataset,
-            spec.name,
-            key,
-            session.read(_key_queries(session, plan), lambda b: b),
-            extracted_keys,
-            has_tombstones=view.has_column(spec.name, DELETED_AT_COLUMN),
-        )
-        stats.source_rows = difference.source_rows
-        if difference.deleted:
-            stats.deleted_rows = len(difference.deleted)
-            yield tombstones(schema, key, difference.deleted, snapshot_time)
-        stats.lost_rows = difference.missing
+        has_tombstones = view.has_column(spec.name, DELETED_AT_COLUMN)
+        if unexplained_keys(
+            view.connection(), view.dataset, spec.name, key, extracted_keys, stats.source_rows,
+            has_tombstones=has_tombstones,
+        ):
+            yield from _deletes_and_losses(session, view, plan, stats, schema, extracted_keys, has_tombstones)
     if stats.lost_rows:
         state[STATE_RELOAD] = f"raw lacked {stats.lost_rows:,} row(s) of the source at {snapshot_time.isoformat()}"
     else:
