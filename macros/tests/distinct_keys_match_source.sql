@@ -7,6 +7,8 @@
     columns as named in raw; key_columns: the same key as named in the model.
     committed_only: count only the raw rows of committed dlt loads (the source's
     `_dlt_loads`), for models that read nothing else (committed_loads_window).
+    A key whose latest version is a tombstone (a hard delete, staging_helpers.sql) is not
+    counted: staging leaves it out.
 
     When the test is scoped to the loads under test (its where config, see
     loads_under_test.sql), both sides count only the keys of those loads: a key of a new
@@ -17,18 +19,31 @@
     model, source_name, source_table, source_key_columns, key_columns, committed_only=false
 ) %}
 
+{%- set raw_table = source(source_name, source_table) %}
+{%- set tombstones = has_tombstones(raw_table) %}
+
 with raw_keys as (
     select count(*) as n_keys
     from (
-        select distinct {{ source_key_columns | join(', ') }}
-        from {{ source(source_name, source_table) }}
+        select {{ 'distinct' if not tombstones }} {{ source_key_columns | join(', ') }}
+        {%- if tombstones %}, {{ tombstone_column() }}{% endif %}
+        from {{ raw_table }}
         {%- if committed_only %}
             {{ committed_loads_window(source(source_name, '_dlt_loads')) }}
         {%- endif %}
         {%- if scoped_to_loads_under_test() %}
             {{ 'and' if committed_only else 'where' }} {{ loads_under_test_condition('_dlt_load_id') }}
         {%- endif %}
+        {%- if tombstones %}
+        qualify row_number() over (
+            partition by {{ source_key_columns | join(', ') }}
+            order by {{ latest_load_first(tombstones=true) }}
+        ) = 1
+        {%- endif %}
     ) as keys
+    {%- if tombstones %}
+    where keys.{{ tombstone_column() }} is null
+    {%- endif %}
 ),
 
 staged_keys as (

@@ -3,9 +3,16 @@
         materialized='incremental',
         incremental_strategy='merge',
         unique_key=['user_id', 'notification_id'],
-        on_schema_change='fail'
+        on_schema_change='fail',
+        pre_hook=(
+            "{{ delete_tombstoned_keys(['user_id', 'notification_id'], ['updated_at'],"
+            ~ " raw_table=['raw_cassandra', 'notification_states']) }}"
+        )
     )
 }}
+
+-- A state deleted in Cassandra (a tombstone in raw) leaves staging; the pre-hook deletes it
+-- here too, before the merge (macros/staging_helpers.sql, delete_tombstoned_keys).
 
 -- The latest known state of each (user_id, notification_id). Staging already keeps one row
 -- per key (latest load); this model is the incremental, reusable "current state" table that

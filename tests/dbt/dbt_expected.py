@@ -37,21 +37,27 @@ def utc_date(value: datetime) -> date:
     return value.astimezone(timezone.utc).date()
 
 
+# Set on a tombstone: the key was deleted in the source (sources.md keys, hard deletes).
+DELETED_AT = "_loader_deleted_at"
+
+
 def latest_per_key(
     rows: Iterable[Row], key: Sequence[str], tie_breakers: Sequence[str] = ()
 ) -> list[Row]:
-    """One row per key: the latest load wins (then later tie_breakers, then _dlt_id)."""
+    """One row per key: the latest load wins (inside a load a live row before a tombstone,
+    then later tie_breakers, then _dlt_id); a key whose latest row is a tombstone (a hard
+    delete) is left out."""
 
     def rank(row: Row) -> tuple[Any, ...]:
         extra = tuple((row[c] is not None, row[c]) for c in tie_breakers)
-        return (Decimal(row["_dlt_load_id"]), *extra, row["_dlt_id"])
+        return (Decimal(row["_dlt_load_id"]), row.get(DELETED_AT) is None, *extra, row["_dlt_id"])
 
     best: dict[tuple[Any, ...], Row] = {}
     for row in rows:
         k = tuple(row[c] for c in key)
         if k not in best or rank(row) > rank(best[k]):
             best[k] = row
-    return list(best.values())
+    return [row for row in best.values() if row.get(DELETED_AT) is None]
 
 
 def _uid(value: Any) -> uuid.UUID:

@@ -11,7 +11,9 @@ notification id, and a known id under the wrong user), a payment of an unknown u
 (one refunded in a later load), pending->succeeded across loads, four currencies, a payment at
 23:30 UTC, soft-deleted users, a timestamp given with a +02:00 offset, duplicates across
 loads, a message without sender, quotes/emoji/newlines in text, an outing with no
-participants, and (``late_rows``) late-arriving rows for the incremental tests.
+participants, hard deletes (tombstones: the key, every other column null and
+``_loader_deleted_at`` set, in a later load), and (``late_rows``) late-arriving rows and
+deletes for the incremental tests.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ LOAD_OUT_OF_ORDER = "1758927600.150000"  # 2025-09-26 23:00 UTC
 LATE_COMMIT = datetime(2025, 9, 28, 1, 0, tzinfo=UTC)  # when the late loads commit
 # A load killed before it committed: rows in raw, no _dlt_loads row until a later run.
 LOAD_UNCOMMITTED = "1759021200.400000"  # 2025-09-28 01:00 UTC
+EVENT_DELETED_UNCOMMITTED = "event-20"  # its tombstone is in the uncommitted load
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "raw_postgres.users": [
@@ -87,6 +90,22 @@ TABLES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 DLT_COLUMNS = [("_dlt_load_id", "VARCHAR NOT NULL"), ("_dlt_id", "VARCHAR NOT NULL")]
+# Set on a tombstone: the loaders found the key deleted in the source (loaders.table_stats).
+DELETED_AT = "_loader_deleted_at"
+TOMBSTONE_COLUMN = (DELETED_AT, "TIMESTAMPTZ")
+# The source key of each raw table (sources.md): a tombstone carries only these columns.
+KEYS: dict[str, list[str]] = {
+    "raw_postgres.users": ["id"],
+    "raw_postgres.groups": ["id"],
+    "raw_postgres.group_members": ["group_id", "user_id"],
+    "raw_postgres.outings": ["id"],
+    "raw_postgres.outing_participants": ["outing_id", "user_id"],
+    "raw_postgres.payments": ["id"],
+    "raw_postgres.notifications": ["id"],
+    "raw_cassandra.notification_states": ["user_id", "notification_id"],
+    "raw_cassandra.messages": ["group_id", "day", "sent_at", "message_id"],
+    "raw_cassandra.user_events": ["user_id", "day", "event_time", "event_id"],
+}
 
 CATEGORIES = ["restaurant", "bar", "cinema", "concert", "sport", "trip", "other"]
 OUTING_STATUSES = ["planned", "confirmed", "cancelled", "done"]
@@ -127,7 +146,14 @@ class _Rows:
         row: Row = {name: values.get(name) for name in columns}
         row["_dlt_load_id"] = load_id
         row["_dlt_id"] = f"dlt{self._n:07d}"
+        row[DELETED_AT] = None
         self.data[table].append(row)
+        return row
+
+    def tombstone(self, table: str, load_id: str, of: Row, deleted_at: datetime) -> Row:
+        """The loaders' tombstone of the key of row `of`: a hard delete in the source."""
+        row = self.add(table, load_id, **{k: of[k] for k in KEYS[table]})
+        row[DELETED_AT] = deleted_at
         return row
 
 
@@ -366,6 +392,33 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         rows.add("raw_cassandra.user_events", LOAD_1, **event)
         if e == 3:
             rows.add("raw_cassandra.user_events", LOAD_2, **event)
+
+    # --- hard deletes, found by the second load (tombstones): an account created and erased
+    # with nothing else, a succeeded payment, a membership, a notification state, a message
+    # and an event. None of them may reach staging or gold.
+    erased_at = datetime(2025, 9, 26, 23, tzinfo=UTC)
+    created_at = datetime(2025, 9, 2, 8, tzinfo=UTC)
+    erased = rows.add(
+        "raw_postgres.users", LOAD_1, id=stable_uuid("user-erased"), username="erased",
+        email="erased@example.org", city="Brest", created_at=created_at, updated_at=created_at,
+    )
+    rows.tombstone("raw_postgres.users", LOAD_2, erased, erased_at)
+    generic_payments = {stable_uuid(f"payment-{p}") for p in range(70)}
+    succeeded = [
+        r for r in rows.data["raw_postgres.payments"]
+        if r["status"] == "succeeded" and r["id"] in generic_payments
+    ]
+    rows.tombstone("raw_postgres.payments", LOAD_2, succeeded[-1], erased_at)
+    members = [r for r in rows.data["raw_postgres.group_members"] if r["left_at"] is None]
+    rows.tombstone("raw_postgres.group_members", LOAD_2, members[-1], erased_at)
+    seen = [
+        r for r in rows.data["raw_cassandra.notification_states"]
+        if r["status"] in ("SEEN", "CLICKED") and 100 <= r["notification_id"] < 230
+    ]
+    rows.tombstone("raw_cassandra.notification_states", LOAD_2, seen[-1], erased_at)
+    last = {table: table_rows[-1] for table, table_rows in rows.data.items()}
+    rows.tombstone("raw_cassandra.messages", LOAD_2, last["raw_cassandra.messages"], erased_at)
+    rows.tombstone("raw_cassandra.user_events", LOAD_2, last["raw_cassandra.user_events"], erased_at)
     return rows.data
 
 
@@ -408,8 +461,8 @@ def late_rows(base: RawData) -> RawData:
         and r["id"] != stable_uuid("payment-refunded-later")
     )
     refunded = dict(paid, status="refunded", updated_at=datetime(2025, 9, 27, 12, tzinfo=UTC))
-    refunded.pop("_dlt_load_id")
-    refunded.pop("_dlt_id")
+    for column in ("_dlt_load_id", "_dlt_id", DELETED_AT):
+        refunded.pop(column)
     rows.add("raw_postgres.payments", LOAD_LATE, **refunded)
 
     # New versions of rows of the other PostgreSQL tables: a user soft-deleted, a member who
@@ -419,7 +472,7 @@ def late_rows(base: RawData) -> RawData:
 
     def later_version(table: str, key: dict[str, Any], **changes: Any) -> None:
         base_row = next(r for r in base[table] if all(r[k] == v for k, v in key.items()))
-        row = {k: v for k, v in base_row.items() if not k.startswith("_dlt_")}
+        row = {k: v for k, v in base_row.items() if not k.startswith("_dlt_") and k != DELETED_AT}
         rows.add(table, LOAD_LATE, **{**row, **changes, "updated_at": late})
 
     later_version("raw_postgres.users", {"id": users[2]}, deleted_at=late, city="Nantes")
@@ -434,11 +487,71 @@ def late_rows(base: RawData) -> RawData:
         "raw_postgres.outing_participants", {"outing_id": answer["outing_id"], "user_id": answer["user_id"]},
         rsvp="going",
     )
+
+    # Hard deletes found by the late load (tombstones): an active user (their payments,
+    # messages and events stay, as orphans), a succeeded payment that was its user's only
+    # activity that day (the day leaves gold), a membership, a successful notification
+    # state, a message and an event.
+    deleted_at = datetime(2025, 9, 27, 14, tzinfo=UTC)
+    for table, row in deleted_by_late_load(base).items():
+        rows.tombstone(table, LOAD_LATE, row, deleted_at)
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 
+def _live(base: RawData, table: str) -> list[Row]:
+    """Rows of `table` whose key has no tombstone in `base`."""
+    deleted = {tuple(r[k] for k in KEYS[table]) for r in base[table] if r[DELETED_AT] is not None}
+    return [r for r in base[table] if tuple(r[k] for k in KEYS[table]) not in deleted]
+
+
+def deleted_by_late_load(base: RawData) -> dict[str, Row]:
+    """The row of each table whose key the late load deletes (late_rows)."""
+    users = [stable_uuid(f"user-{i}") for i in range(N_USERS)]
+    generic_payments = {stable_uuid(f"payment-{p}") for p in range(70)}
+    late_refund = next(
+        r for r in base["raw_postgres.payments"]
+        if r["status"] == "succeeded" and r["_dlt_load_id"] == LOAD_1
+        and r["id"] != stable_uuid("payment-refunded-later")
+    )
+    busy_days: dict[tuple[Any, Any], int] = {}
+    for table, when in (("raw_cassandra.messages", "sent_at"), ("raw_cassandra.user_events", "event_time")):
+        for r in base[table]:
+            if r[when] is not None and r["user_id"] is not None:
+                day = (str(r["user_id"]), r[when].astimezone(UTC).date())
+                busy_days[day] = busy_days.get(day, 0) + 1
+    succeeded = [
+        r for r in _live(base, "raw_postgres.payments")
+        if r["status"] == "succeeded" and r["id"] in generic_payments and r["id"] != late_refund["id"]
+    ]
+    for r in succeeded:
+        day = (str(r["user_id"]), r["paid_at"].astimezone(UTC).date())
+        busy_days[day] = busy_days.get(day, 0) + 1
+    payment = next(
+        r for r in succeeded
+        if busy_days[(str(r["user_id"]), r["paid_at"].astimezone(UTC).date())] == 1
+    )
+    member = [r for r in _live(base, "raw_postgres.group_members") if r["role"] == "admin"][0]
+    state = next(
+        r for r in _live(base, "raw_cassandra.notification_states")
+        if r["status"] in ("SEEN", "CLICKED") and 20 <= r["notification_id"] < 100
+    )
+    return {
+        "raw_postgres.users": next(r for r in base["raw_postgres.users"] if r["id"] == users[8]),
+        "raw_postgres.payments": payment,
+        "raw_postgres.group_members": member,
+        "raw_cassandra.notification_states": state,
+        "raw_cassandra.messages": next(
+            r for r in base["raw_cassandra.messages"] if r["message_id"] == stable_uuid("msg-10")
+        ),
+        "raw_cassandra.user_events": next(
+            r for r in base["raw_cassandra.user_events"] if r["event_id"] == stable_uuid("event-10")
+        ),
+    }
+
+
 def uncommitted_rows(base: RawData) -> RawData:
-    """Rows of a load killed before it committed: an event that no model may read yet."""
+    """Rows of a load killed before it committed: an event that no model may read yet, and
+    the tombstone of another (EVENT_DELETED_UNCOMMITTED), which must not delete it yet."""
     rows = _Rows()
     rows._n = sum(len(v) for v in base.values()) + 2000
     event_time = datetime(2025, 9, 27, 23, 0, tzinfo=UTC)
@@ -447,6 +560,11 @@ def uncommitted_rows(base: RawData) -> RawData:
         day=event_time.date(), event_time=event_time, event_id=stable_uuid("event-uncommitted"),
         event_type="app_open", properties=json.dumps({}),
     )
+    doomed = next(
+        r for r in base["raw_cassandra.user_events"]
+        if r["event_id"] == stable_uuid(EVENT_DELETED_UNCOMMITTED)
+    )
+    rows.tombstone("raw_cassandra.user_events", LOAD_UNCOMMITTED, doomed, event_time)
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 
@@ -485,13 +603,20 @@ def _load_ids(data: RawData) -> dict[str, set[str]]:
 
 
 def write_raw(
-    path: Path | str, data: RawData, committed_at: datetime | None = None, commit: bool = True
+    path: Path | str,
+    data: RawData,
+    committed_at: datetime | None = None,
+    commit: bool = True,
+    tombstones: bool = True,
 ) -> None:
     """Create (if needed) the raw schemas and tables in a DuckDB file and append the rows.
 
     Each load is registered in the schema's ``_dlt_loads`` as dlt does when a load commits,
     at ``committed_at`` (default: the time in its load id). ``commit=False`` leaves the rows
     of a load that was killed before it committed (no ``_dlt_loads`` row).
+    ``tombstones=False`` writes the layout of the loaders before they wrote tombstones (no
+    ``_loader_deleted_at`` column; `data` must hold no tombstone); with True the column is
+    added to tables that lack it, as dlt does when a load brings a new column.
     """
     con = duckdb.connect(str(path))
     try:
@@ -501,6 +626,8 @@ def write_raw(
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns + DLT_COLUMNS)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
+            if tombstones:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {DELETED_AT} {TOMBSTONE_COLUMN[1]}")
         for schema in ("raw_postgres", "raw_cassandra"):
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema}._dlt_loads (load_id VARCHAR NOT NULL, "
@@ -511,6 +638,10 @@ def write_raw(
             if not table_rows:
                 continue
             names = [name for name, _ in TABLES[table]] + [name for name, _ in DLT_COLUMNS]
+            if tombstones:
+                names.append(DELETED_AT)
+            elif any(row.get(DELETED_AT) is not None for row in table_rows):
+                raise ValueError(f"{table}: tombstones need the {DELETED_AT} column")
             placeholders = ", ".join("?" for _ in names)
             con.executemany(
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
@@ -532,10 +663,17 @@ def read_raw(path: Path | str) -> RawData:
         con.execute("SET TimeZone = 'UTC'")
         data: RawData = {}
         for table, columns in TABLES.items():
-            names = [name for name, _ in columns] + [name for name, _ in DLT_COLUMNS]
+            schema, table_name = table.split(".")
+            has_tombstones = con.execute(
+                "select count(*) from information_schema.columns "
+                "where table_schema = ? and table_name = ? and column_name = ?",
+                [schema, table_name, DELETED_AT],
+            ).fetchone()[0]
+            all_columns = columns + DLT_COLUMNS + ([TOMBSTONE_COLUMN] if has_tombstones else [])
+            names = [name for name, _ in all_columns]
             select = ", ".join(
                 f"CAST({n} AS VARCHAR) AS {n}" if t in ("JSON", "UUID") else n
-                for n, t in columns + DLT_COLUMNS
+                for n, t in all_columns
             )
             result = con.execute(f"SELECT {select} FROM {table}").fetchall()
             data[table] = [dict(zip(names, values)) for values in result]
