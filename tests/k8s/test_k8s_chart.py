@@ -561,14 +561,16 @@ def _load_roles_script() -> Any:
 
 def test_roles_script_grants_select_on_the_keyspace_only() -> None:
     roles = _load_roles_script()
-    statements = roles.cassandra_statements("app", "loader", "dc1", 3)
+    statements = roles.cassandra_statements("app", "loader", "dc1", 3, role_exists=False)
     assert statements[0] == ("CREATE KEYSPACE IF NOT EXISTS \"app\" WITH replication = "
                              "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
     assert 'GRANT SELECT ON KEYSPACE "app" TO "loader"' in statements
     assert not any("ALL KEYSPACES" in s or "SUPERUSER = true" in s for s in statements)
-    # the password is a bound parameter: never formatted into a statement
-    assert [s.count("%s") for s in statements if "PASSWORD" in s] == [1, 1]
-    assert roles.cassandra_statements("app", "loader", "dc1", 0)[0].startswith("CREATE ROLE")
+    # the password is a bound parameter: never formatted into a statement; one change per run
+    assert [s.count("%s") for s in statements if "PASSWORD" in s] == [1]
+    assert statements[1].startswith('CREATE ROLE IF NOT EXISTS "loader" WITH LOGIN = true AND SUPERUSER = false')
+    existing = roles.cassandra_statements("app", "loader", "dc1", 0, role_exists=True)
+    assert existing[0] == 'ALTER ROLE "loader" WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = %s'
     assert roles.cql_name('we"ird') == '"we""ird"'
     assert roles.is_the_grant("<keyspace app>", "SELECT", "app")
     assert not roles.is_the_grant("<keyspace app>", "MODIFY", "app")

@@ -1,10 +1,12 @@
-"""The chart's roles hook script (k8s/chart/files/database_roles.py) against a real PostgreSQL.
+"""The chart's roles hook script (k8s/chart/files/database_roles.py) against real servers.
 
 A private PostgreSQL server (its own folder and port; the shared local stack is not touched)
 stands in for the Zalando cluster: the operator's part (the owner and loader login roles, the
 database) is done first, then the hook's script runs exactly as the Job does (secrets as
 files, settings in the environment) and the loader role is checked as the pipeline sees it:
 read-only by default, SELECT on the owner's tables of today and of tomorrow, nothing more.
+The same for Cassandra on a private node (slow): SELECT on the app's keyspace only, whatever
+was granted by hand before, with the password of the (rotated) Secret.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -157,3 +161,102 @@ def test_hook_makes_the_loader_a_read_only_reader_of_the_owners_tables(server: S
     # run again (every helm upgrade does): same result, no error
     again = _run_hook(server, tmp_path, extra_roles="pg_read_all_stats")
     assert again.returncode == 0, again.stderr
+
+
+# --------------------------------------------------------------------------- Cassandra
+# A private Cassandra node: the local stack's script with a folder and ports of its own (and the
+# local stack's resolved jars), so the shared server is never touched. Slow: about 40 s to start.
+ROOT = CHART.parents[1]
+CASSANDRA_LIB = ROOT / ".stack" / "cassandra" / "lib"
+
+
+@pytest.fixture(scope="module")
+def cassandra_node() -> Iterator[dict[str, str]]:
+    if not CASSANDRA_LIB.is_dir():
+        pytest.skip("the local stack's Cassandra jars are not resolved yet: run `make up`")
+    home = Path(tempfile.mkdtemp(prefix="outings-roles-cassandra-"))
+    env = {**os.environ, "LOCAL_STACK_DIR": str(home), "LOCAL_CASSANDRA_PORT": str(_free_port()),
+           "LOCAL_CASSANDRA_STORAGE_PORT": str(_free_port()), "LOCAL_CASSANDRA_LIB": str(CASSANDRA_LIB),
+           "LOCAL_STACK_TLS": "0"}
+    script = ROOT / "stack" / "cassandra.sh"
+    try:
+        up = subprocess.run(["bash", str(script), "up"], env=env, capture_output=True, text=True, timeout=400)
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        sys.path.insert(0, str(ROOT / "stack"))
+        from cassandra_admin import ADMIN_ROLE  # the private node's superuser (the built-in one is disabled)
+
+        password = (home / "secrets" / "cassandra_admin").read_text().strip()
+        yield {"port": env["LOCAL_CASSANDRA_PORT"], "user": ADMIN_ROLE, "password": password}
+    finally:
+        subprocess.run(["bash", str(script), "down"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _cassandra_session(node: dict[str, str], user: str, password: str) -> Any:
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster(["127.0.0.1"], port=int(node["port"]), auth_provider=PlainTextAuthProvider(user, password))
+    return cluster, cluster.connect()
+
+
+def _run_cassandra_hook(node: dict[str, str], tmp_path: Path, loader_password: str) -> subprocess.CompletedProcess[str]:
+    secrets_dir = tmp_path / "secrets"
+    for name, files in (("superuser", {"username": node["user"], "password": node["password"]}),
+                        ("loader", {"username": "pipeline_reader", "password": loader_password})):
+        (secrets_dir / name).mkdir(parents=True, exist_ok=True)
+        for key, value in files.items():
+            (secrets_dir / name / key).write_text(value + "\n")
+    env = {"PATH": os.environ["PATH"], "ROLES_WAIT_SECONDS": "60", "ROLES_SECRETS_DIR": str(secrets_dir),
+           "CASSANDRA_HOST": "127.0.0.1", "CASSANDRA_PORT": node["port"], "CASSANDRA_LOCAL_DC": "datacenter1",
+           "CASSANDRA_KEYSPACE": "app", "CASSANDRA_REPLICATION_FACTOR": "1"}
+    return subprocess.run([sys.executable, str(SCRIPT), "cassandra"], env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.slow
+def test_hook_gives_the_cassandra_loader_select_on_the_keyspace_only(cassandra_node: dict[str, str], tmp_path: Path) -> None:
+    from cassandra import Unauthorized
+
+    first_password = secrets.token_hex(12)
+    done = _run_cassandra_hook(cassandra_node, tmp_path, first_password)  # creates the keyspace and the role
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Cassandra role pipeline_reader: SELECT on keyspace app only" in done.stdout
+    cluster, admin = _cassandra_session(cassandra_node, cassandra_node["user"], cassandra_node["password"])
+    try:
+        admin.execute("CREATE TABLE IF NOT EXISTS app.events (id int PRIMARY KEY, body text)")
+        admin.execute("INSERT INTO app.events (id, body) VALUES (1, 'hello')")
+        admin.execute("CREATE KEYSPACE IF NOT EXISTS elsewhere WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+        admin.execute("CREATE TABLE IF NOT EXISTS elsewhere.secrets (id int PRIMARY KEY)")
+        # somebody widened the role by hand: the next upgrade's hook takes it back
+        for grant in ("MODIFY ON KEYSPACE app", "SELECT ON ALL KEYSPACES", "SELECT ON TABLE elsewhere.secrets"):
+            admin.execute(f"GRANT {grant} TO pipeline_reader")
+    finally:
+        cluster.shutdown()
+    time.sleep(5)  # Cassandra refuses a second password change of a role within 5 s
+    new_password = secrets.token_hex(12)  # and the Secret was rotated
+    again = _run_cassandra_hook(cassandra_node, tmp_path, new_password)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "revoked: " in again.stdout and "MODIFY on <keyspace app>" in again.stdout
+    for output in (done, again):
+        assert cassandra_node["password"] not in output.stdout + output.stderr
+        assert first_password not in output.stdout + output.stderr and new_password not in output.stdout + output.stderr
+
+    cluster, loader = _cassandra_session(cassandra_node, "pipeline_reader", new_password)
+    try:
+        assert [tuple(row) for row in loader.execute("SELECT id, body FROM app.events")] == [(1, "hello")]
+        with pytest.raises(Unauthorized):
+            loader.execute("INSERT INTO app.events (id, body) VALUES (2, 'no')")
+        with pytest.raises(Unauthorized):
+            loader.execute("SELECT * FROM elsewhere.secrets")
+        with pytest.raises(Unauthorized):  # not even the roles table
+            loader.execute("SELECT * FROM system_auth.roles")
+    finally:
+        cluster.shutdown()
+    cluster, admin = _cassandra_session(cassandra_node, cassandra_node["user"], cassandra_node["password"])
+    try:
+        role = admin.execute("SELECT is_superuser, can_login FROM system_auth.roles WHERE role = 'pipeline_reader'").one()
+        assert tuple(role) == (False, True)
+        granted = {(row.resource, row.permission) for row in admin.execute("LIST ALL PERMISSIONS OF pipeline_reader")}
+        assert granted == {("<keyspace app>", "SELECT")}
+    finally:
+        cluster.shutdown()

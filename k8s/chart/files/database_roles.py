@@ -127,8 +127,13 @@ def cql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def cassandra_statements(keyspace: str, loader: str, datacenter: str, replication_factor: int) -> list[str]:
-    """The CQL of the loader role (its password is bound as a parameter, %s, never formatted in here)."""
+def cassandra_statements(keyspace: str, loader: str, datacenter: str, replication_factor: int,
+                         role_exists: bool) -> list[str]:
+    """The CQL of the loader role (its password is bound as a parameter, %s, never formatted in here).
+
+    An existing role is altered (its password is the Secret's again), a new one created: not
+    both, as Cassandra refuses a second password change of a role within a few seconds.
+    """
     role, ks = cql_name(loader), cql_name(keyspace)
     statements = []
     if replication_factor > 0:
@@ -136,9 +141,9 @@ def cassandra_statements(keyspace: str, loader: str, datacenter: str, replicatio
             f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
             f"{{'class': 'NetworkTopologyStrategy', '{datacenter}': {replication_factor}}}"
         )
+    verb = "ALTER ROLE" if role_exists else "CREATE ROLE IF NOT EXISTS"
     statements += [
-        f"CREATE ROLE IF NOT EXISTS {role} WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = %s",
-        f"ALTER ROLE {role} WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = %s",
+        f"{verb} {role} WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = %s",
         f"GRANT SELECT ON KEYSPACE {ks} TO {role}",
     ]
     return statements
@@ -163,7 +168,7 @@ def cassandra() -> None:
     import ssl
 
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy
 
     wait = float(env("ROLES_WAIT_SECONDS", "1200"))
@@ -177,10 +182,11 @@ def cassandra() -> None:
         context.check_hostname = os.environ.get("CASSANDRA_SSL_HOSTNAME_CHECK", "true").lower() != "false"
 
     def connect() -> Any:
+        profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter), request_timeout=60)
         cluster = Cluster(
             [host], port=port, ssl_context=context, connect_timeout=10,
             auth_provider=PlainTextAuthProvider(secret("superuser", "username"), secret("superuser", "password")),
-            load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter),
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         )
         try:
             return cluster, cluster.connect()
@@ -190,12 +196,13 @@ def cassandra() -> None:
 
     cluster, session = until_ready(f"Cassandra {host}:{port}", connect, wait)
     try:
-        for statement in cassandra_statements(keyspace, loader, datacenter, replication_factor):
-            session.execute(statement, (loader_password,) if "%s" in statement else None, timeout=60)
+        exists = session.execute("SELECT role FROM system_auth.roles WHERE role = %s", (loader,)).one() is not None
+        for statement in cassandra_statements(keyspace, loader, datacenter, replication_factor, exists):
+            session.execute(statement, (loader_password,) if "%s" in statement else None)
         revoked = []
-        for row in session.execute(f"LIST ALL PERMISSIONS OF {cql_name(loader)} NORECURSIVE", timeout=60):
+        for row in session.execute(f"LIST ALL PERMISSIONS OF {cql_name(loader)} NORECURSIVE"):
             if not is_the_grant(row.resource, row.permission, keyspace):
-                session.execute(revoke_statement(row.resource, row.permission, loader), timeout=60)
+                session.execute(revoke_statement(row.resource, row.permission, loader))
                 revoked.append(f"{row.permission} on {row.resource}")
     finally:
         cluster.shutdown()
