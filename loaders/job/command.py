@@ -14,6 +14,11 @@ Steps, under one lock on the warehouse (a second run fails fast, or waits with -
 A failing step stops the job with one line naming the cause and a non-zero exit;
 readers keep the last good warehouse. Exit codes: 0 success, 1 dbt build failed
 (nothing published), 2 configuration or source error.
+
+Every run is recorded in the warehouse's ops schema (runs, table_loads, dbt_results,
+freshness, anomalies) and ends by writing the status page and the metrics to
+PUBLISHED_DIR/monitoring/ (`loaders status`, `loaders serve`). Volume and freshness
+anomalies warn; LOADERS_ANOMALY_FAIL=true makes them hold the publish back (exit 1).
 """
 
 from __future__ import annotations
