@@ -44,6 +44,8 @@ def owner() -> Iterator[Any]:
     with connected(settings) as (cluster, session):
         for statement in ddl_statements(KEYSPACE):
             session.execute(statement)
+        # the loader role reads only the app keyspace: the owner of this one lets it read it too
+        session.execute(f"GRANT SELECT ON KEYSPACE {KEYSPACE} TO {CassandraSettings.from_env().username}")
         yield session
 
 
@@ -80,25 +82,26 @@ def event(user: uuid.UUID, at: dt.datetime, kind: str | None) -> tuple:
             {"source": "offline sync"})
 
 
-def write(session: Any, table: str, columns: str, rows: list[tuple], timestamp: int | None = None) -> None:
+def write(session: Any, table: str, columns: str, rows: list[tuple], timestamp: int | None = None,
+          keyspace: str = KEYSPACE) -> None:
     """INSERT rows, ``USING TIMESTAMP`` the write time (µs) as a phone syncing now would."""
     marks = ", ".join("?" * len(columns.split(",")))
     using = " USING TIMESTAMP ?" if timestamp is not None else ""
-    statement = session.prepare(f"INSERT INTO {KEYSPACE}.{table} ({columns}) VALUES ({marks}){using}")
+    statement = session.prepare(f"INSERT INTO {keyspace}.{table} ({columns}) VALUES ({marks}){using}")
     params = [(*r, timestamp) if timestamp is not None else r for r in rows]
     execute_concurrent_with_args(session, statement, params, concurrency=32, raise_on_first_error=True)
 
 
-def write_messages(session: Any, rows: list[tuple], timestamp: int | None = None) -> None:
-    write(session, "messages", "group_id, day, sent_at, message_id, user_id, body", rows, timestamp)
+def write_messages(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
+    write(session, "messages", "group_id, day, sent_at, message_id, user_id, body", rows, timestamp, keyspace)
 
 
-def write_events(session: Any, rows: list[tuple], timestamp: int | None = None) -> None:
-    write(session, "user_events", "user_id, day, event_time, event_id, event_type, properties", rows, timestamp)
+def write_events(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
+    write(session, "user_events", "user_id, day, event_time, event_id, event_type, properties", rows, timestamp, keyspace)
 
 
-def write_states(session: Any, rows: list[tuple], timestamp: int | None = None) -> None:
-    write(session, "notification_states", "user_id, notification_id, status, updated_at", rows, timestamp)
+def write_states(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
+    write(session, "notification_states", "user_id, notification_id, status, updated_at", rows, timestamp, keyspace)
 
 
 def make_pipeline(path: Path) -> Any:
