@@ -764,3 +764,18 @@ def test_docs_put_no_password_on_a_command_line() -> None:
     readme = (ROOT / "k8s" / "README.md").read_text(encoding="utf-8")
     assert "--from-file=password=" in readme  # the way shown instead
     assert "pod-security.kubernetes.io/enforce=restricted" in readme
+
+
+def test_names_fit_the_apis_limits_with_a_long_release_name(tools: Tools) -> None:
+    """A CronJob's name has at most 52 characters (its Jobs add 11), a Job's and a Service's 63, the rest 253."""
+    release = "a-very-long-release-name-that-fills-helms-limit-of-53"  # Helm's longest: 53 characters
+    done = run([tools.helm, "template", release, str(CHART), "--namespace", "ns", "--kube-version", KUBE_VERSION])
+    assert done.returncode == 0, done.stderr
+    docs = documents(done.stdout)
+    limits = {"CronJob": 52, "Job": 63, "Service": 63}
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= limits.get(doc["kind"], 253), (doc["kind"], name)
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name), name
+    names = sorted(doc["metadata"]["name"] for doc in docs if doc["kind"] == "CronJob")
+    assert len(set(names)) == 2 and names[1].endswith("-reconcile"), names

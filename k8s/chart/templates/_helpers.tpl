@@ -193,3 +193,10 @@ kube-score/ignore: {{ join "," . }}
 {{- define "odp.claimName" -}}
 {{- default (printf "%s-data" (include "odp.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
+
+{{/* The release's full name with a suffix, shortened so that the whole fits a limit: a CronJob's
+name has at most 52 characters (its Jobs add 11), a Job's 63. (list . suffix limit) */}}
+{{- define "odp.nameWith" -}}
+{{- $ := index . 0 -}}{{- $suffix := index . 1 -}}{{- $limit := index . 2 -}}
+{{- printf "%s%s" (include "odp.fullname" $ | trunc (sub $limit (len $suffix) | int) | trimSuffix "-") $suffix -}}
+{{- end -}}
