@@ -614,6 +614,7 @@ def test_tls_is_verified_against_the_configured_cas(render: Any) -> None:
     assert stores["keystorePasswordSecretRef"] == {"name": "outings-cassandra-tls-password", "key": "password"}
     assert one(manifests, "postgresql")["spec"]["tls"] == {
         "secretName": "outings-pg-tls", "caSecretName": "outings-pg-tls", "caFile": "ca.crt"}
+    assert one(manifests, "postgresql")["spec"]["spiloFSGroup"] == 103  # the key readable by postgres
     # the roles hook verifies the same way
     hook = {c["name"]: env_of(c) for c in one(manifests, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]}
     assert hook["postgresql"]["PG_SSLMODE"]["value"] == "verify-full"
