@@ -16,6 +16,7 @@ they are few.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,22 @@ def docs_texts(docs: Path) -> list[str]:
     texts: list[str] = []
     for name in ("manifest.json", "catalog.json"):
         texts.extend(json_strings(json.loads((docs / name).read_text(encoding="utf-8"))))
+    return texts
+
+
+def other_published_texts(published_dir: Path) -> dict[str, list[str]]:
+    """Every other file readers get (a status page, metrics …), by path: a JSON file's strings,
+    another file's text with HTML entities decoded. The warehouse is searched by SQL, and the
+    docs' page is dbt's own."""
+    texts: dict[str, list[str]] = {}
+    for path in sorted(p for p in published_dir.rglob("*") if p.is_file()):
+        if path.name == "warehouse.duckdb" or (path.name == "index.html" and path.parent.name.startswith("docs")):
+            continue
+        raw = path.read_bytes().decode("utf-8", errors="replace")
+        if path.suffix == ".json":
+            texts[str(path)] = list(json_strings(json.loads(raw)))
+        else:
+            texts[str(path)] = [html.unescape(raw)]
     return texts
 
 
