@@ -165,7 +165,8 @@ def test_hook_makes_the_loader_a_read_only_reader_of_the_owners_tables(server: S
 
 # --------------------------------------------------------------------------- Cassandra
 # A private Cassandra node: the local stack's script with a folder and ports of its own (and the
-# local stack's resolved jars), so the shared server is never touched. Slow: about 40 s to start.
+# local stack's resolved jars), so the shared server is never touched; TLS-only for clients,
+# with the stack's private CA, as `cassandra.tls` makes the chart's. Slow: about 40 s to start.
 ROOT = CHART.parents[1]
 CASSANDRA_LIB = ROOT / ".stack" / "cassandra" / "lib"
 
@@ -177,7 +178,7 @@ def cassandra_node() -> Iterator[dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="outings-roles-cassandra-"))
     env = {**os.environ, "LOCAL_STACK_DIR": str(home), "LOCAL_CASSANDRA_PORT": str(_free_port()),
            "LOCAL_CASSANDRA_STORAGE_PORT": str(_free_port()), "LOCAL_CASSANDRA_LIB": str(CASSANDRA_LIB),
-           "LOCAL_STACK_TLS": "0"}
+           "LOCAL_STACK_TLS": "1"}
     script = ROOT / "stack" / "cassandra.sh"
     try:
         up = subprocess.run(["bash", str(script), "up"], env=env, capture_output=True, text=True, timeout=400)
@@ -186,31 +187,53 @@ def cassandra_node() -> Iterator[dict[str, str]]:
         from cassandra_admin import ADMIN_ROLE  # the private node's superuser (the built-in one is disabled)
 
         password = (home / "secrets" / "cassandra_admin").read_text().strip()
-        yield {"port": env["LOCAL_CASSANDRA_PORT"], "user": ADMIN_ROLE, "password": password}
+        ca = home / "tls" / "ca.crt"  # the stack's CA (its node certificate names 127.0.0.1)
+        assert ca.is_file(), sorted(p.name for p in (home / "tls").iterdir()) if (home / "tls").is_dir() else home
+        yield {"port": env["LOCAL_CASSANDRA_PORT"], "user": ADMIN_ROLE, "password": password, "ca": str(ca)}
     finally:
         subprocess.run(["bash", str(script), "down"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(home, ignore_errors=True)
 
 
 def _cassandra_session(node: dict[str, str], user: str, password: str) -> Any:
+    import ssl
+
     from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import Cluster
 
-    cluster = Cluster(["127.0.0.1"], port=int(node["port"]), auth_provider=PlainTextAuthProvider(user, password))
+    context = ssl.create_default_context(cafile=node["ca"])
+    cluster = Cluster(["127.0.0.1"], port=int(node["port"]), auth_provider=PlainTextAuthProvider(user, password),
+                      ssl_context=context)
     return cluster, cluster.connect()
 
 
-def _run_cassandra_hook(node: dict[str, str], tmp_path: Path, loader_password: str) -> subprocess.CompletedProcess[str]:
+def _run_cassandra_hook(node: dict[str, str], tmp_path: Path, loader_password: str, ca: str | None = None,
+                        wait_seconds: int = 60) -> subprocess.CompletedProcess[str]:
     secrets_dir = tmp_path / "secrets"
     for name, files in (("superuser", {"username": node["user"], "password": node["password"]}),
                         ("loader", {"username": "pipeline_reader", "password": loader_password})):
         (secrets_dir / name).mkdir(parents=True, exist_ok=True)
         for key, value in files.items():
             (secrets_dir / name / key).write_text(value + "\n")
-    env = {"PATH": os.environ["PATH"], "ROLES_WAIT_SECONDS": "60", "ROLES_SECRETS_DIR": str(secrets_dir),
+    env = {"PATH": os.environ["PATH"], "ROLES_WAIT_SECONDS": str(wait_seconds), "ROLES_SECRETS_DIR": str(secrets_dir),
            "CASSANDRA_HOST": "127.0.0.1", "CASSANDRA_PORT": node["port"], "CASSANDRA_LOCAL_DC": "datacenter1",
-           "CASSANDRA_KEYSPACE": "app", "CASSANDRA_REPLICATION_FACTOR": "1"}
+           "CASSANDRA_KEYSPACE": "app", "CASSANDRA_REPLICATION_FACTOR": "1",
+           # as the chart sets them with cassandra.tls: the hook verifies the node's certificate and name
+           "CASSANDRA_SSL_CA_FILE": ca or node["ca"], "CASSANDRA_SSL_HOSTNAME_CHECK": "true"}
     return subprocess.run([sys.executable, str(SCRIPT), "cassandra"], env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.slow
+def test_cassandra_hook_refuses_a_node_its_ca_did_not_sign(cassandra_node: dict[str, str], tmp_path: Path) -> None:
+    other_ca = tmp_path / "other-ca.crt"  # a CA that signed nothing of this node
+    done = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "k"),
+                           "-out", str(other_ca), "-days", "1", "-subj", "/CN=someone else"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    refused = _run_cassandra_hook(cassandra_node, tmp_path, secrets.token_hex(12), ca=str(other_ca), wait_seconds=5)
+    assert refused.returncode != 0
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("database_roles: Cassandra 127.0.0.1:") and "not ready after 5 s" in last, refused.stderr
+    assert "certificate verify failed" in refused.stdout + refused.stderr
 
 
 @pytest.mark.slow
