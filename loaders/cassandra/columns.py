@@ -244,7 +244,8 @@ def random_ids(n: int, n_bytes: int = 10) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits.reshape(-1)))
 
 
-CONVERSION_ERRORS = (ValueError, struct.error, IndexError, TypeError)  # ArrowInvalid, UnicodeDecodeError are ValueErrors
+# ArrowInvalid and UnicodeDecodeError are ValueErrors; the others come from malformed collections
+CONVERSION_ERRORS = (ValueError, struct.error, IndexError, TypeError)
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,8 @@ def table_rows(
             window = cc.window_value(plan.window_from, window_type)
         scan_filter = ScanFilter(writetimes=True, window_column=spec.window_column if window else None,
                                  window_value=window)
-        seen = stack.enter_context(SeenKeys(spec)) if plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes else None
+        finds_deletes = plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes
+        seen = stack.enter_context(SeenKeys(spec)) if finds_deletes else None
         late_before = cc.from_micros(plan.since) if plan.since is not None else None
         report = ReadReport()
         started_us = cc.micros(scan_started)

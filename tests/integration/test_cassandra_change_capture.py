@@ -97,7 +97,8 @@ def write_messages(session: Any, rows: list[tuple], timestamp: int | None = None
 
 
 def write_events(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
-    write(session, "user_events", "user_id, day, event_time, event_id, event_type, properties", rows, timestamp, keyspace)
+    columns = "user_id, day, event_time, event_id, event_type, properties"
+    write(session, "user_events", columns, rows, timestamp, keyspace)
 
 
 def write_states(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
