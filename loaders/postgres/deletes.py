@@ -92,6 +92,7 @@ def key_difference(
     result = KeyDifference()
     cols = _key_list(key)
     source_tmp, extracted_tmp = f"__loader_source_keys_{table}", f"__loader_extracted_keys_{table}"
+    diff_tmp = f"__loader_key_difference_{table}"
     execute = conn.execute  # type: ignore[attr-defined]
     register, unregister = conn.register, conn.unregister  # type: ignore[attr-defined]
     try:
@@ -117,21 +118,31 @@ def key_difference(
             finally:
                 unregister("__loader_key_batch")
         raw = f"{quote(dataset)}.{quote(table)}"
-        live = f"SELECT {cols} FROM {raw}" + (f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else "")
-        text_cols = ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in key)
+        alive = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else ""
+        # one hash join, both directions: raw keys the source lacks, source keys raw lacks
+        on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in key)
+        sides = ", ".join(f"r.{quote(c)} AS {quote('r_' + c)}, s.{quote(c)} AS {quote('s_' + c)}" for c in key)
+        first = quote(key[0])
+        execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote(diff_tmp)} AS SELECT {sides} FROM (SELECT {cols} FROM {raw}{alive}) r "
+            f"FULL OUTER JOIN {quote(source_tmp)} s ON {on} WHERE r.{first} IS NULL OR s.{first} IS NULL"
+        )
+        text_cols = ", ".join(f"CAST({quote('r_' + c)} AS VARCHAR)" for c in key)
         deleted = execute(
-            f"SELECT {text_cols} FROM ({live} EXCEPT SELECT {cols} FROM {quote(source_tmp)}) ORDER BY ALL"
+            f"SELECT {text_cols} FROM {quote(diff_tmp)} WHERE {quote('s_' + key[0])} IS NULL ORDER BY ALL"
         ).fetchall()
         result.deleted = [tuple(row) for row in deleted]
+        not_extracted = " AND ".join(f"e.{quote(c)} = d.{quote('s_' + c)}" for c in key)
         missing = execute(
-            f"SELECT count(*) FROM (SELECT {cols} FROM {quote(source_tmp)} EXCEPT {live} "
-            f"EXCEPT SELECT {cols} FROM {quote(extracted_tmp)})"
+            f"SELECT count(*) FROM {quote(diff_tmp)} d WHERE d.{quote('r_' + key[0])} IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {quote(extracted_tmp)} e WHERE {not_extracted})"
         ).fetchone()
         result.missing = int(missing[0]) if missing else 0
         return result
     finally:
         execute(f"DROP TABLE IF EXISTS {quote(source_tmp)}")
         execute(f"DROP TABLE IF EXISTS {quote(extracted_tmp)}")
+        execute(f"DROP TABLE IF EXISTS {quote(diff_tmp)}")
 
 
 def _key_array(values: list[object], like: pa.DataType) -> pa.Array:
