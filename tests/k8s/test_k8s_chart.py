@@ -780,3 +780,23 @@ def test_names_fit_the_apis_limits_with_a_long_release_name(tools: Tools) -> Non
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name), name
     names = sorted(doc["metadata"]["name"] for doc in docs if doc["kind"] == "CronJob")
     assert len(set(names)) == 2 and names[1].endswith("-reconcile"), names
+
+
+def test_alerts_use_the_metrics_the_job_writes(render: Any) -> None:
+    """Every metric of the PrometheusRule is one `loaders.ops.metrics` documents, grouped by its own labels."""
+    import loaders.ops.metrics as metrics
+
+    documented = {
+        match.group(1): set(filter(None, (match.group(2) or "").split(",")))
+        for match in re.finditer(r"^\s+(outings_[a-z_]+)(?:\{([a-z_,]+)\})?\s", metrics.__doc__ or "", re.M)
+    }
+    assert {"outings_job_last_run_success", "outings_anomalies_open"} <= set(documented), documented
+    rule = one(render(sets=["monitoring.rules.enabled=true"]), "PrometheusRule")
+    for alert in (r for group in rule["spec"]["groups"] for r in group["rules"]):
+        expr = alert["expr"]
+        used = set(re.findall(r"\b(outings_[a-z_]+)\b", expr))
+        assert used and used <= set(documented), (alert["alert"], used - set(documented))
+        grouped = set().union(*(set(g.replace(" ", "").split(",")) for g in re.findall(r"by \(([^)]*)\)", expr)))
+        for metric in used:
+            assert grouped - {"namespace"} <= documented[metric], (alert["alert"], metric, grouped)
+        assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
