@@ -7,8 +7,8 @@ committed loads left it (this run's rows are loaded only after the extract):
   live (not a tombstone): they are dropped before dlt sees them, so a run with no source
   change writes nothing, and a sweep writes only what changed;
 - ``SeenKeys`` / ``deleted_keys``: a sweep spills the key of every row it read (rejected
-  rows included: they exist) to a Parquet file in a private temporary directory (memory
-  stays bounded whatever the table's size); at the end of the scan, the live raw keys
+  rows included: they exist) to a Parquet file in a private directory under the pipeline's
+  working directory (memory stays bounded whatever the table's size); at the end of the scan, the live raw keys
   absent from that file are the keys deleted in the source. The scan covers the ring
   exactly once and a range is read after the sweep started, so a key it did not see was
   absent from the source at the moment its range was read; a key written again later has
@@ -112,20 +112,31 @@ class RawTable:
 
 
 class SeenKeys:
-    """The keys a sweep read, spilled to one Parquet file in a temporary directory (removed by ``close``)."""
+    """The keys a sweep read, spilled to one Parquet file in a private directory (removed by ``close``).
 
-    def __init__(self, spec: TableSpec) -> None:
+    ``parent`` (the pipeline's working directory, on the persistent volume: a pod's /tmp is
+    small) holds it; a directory a killed run left there is removed when the next sweep starts.
+    """
+
+    def __init__(self, spec: TableSpec, parent: Path | None = None) -> None:
         self.spec = spec
+        self.parent = parent
+        self.prefix = f"loaders-{spec.name}-keys-"
         self.directory: Path | None = None
         self.path: Path | None = None
         self._writer: pq.ParquetWriter | None = None
+        if parent is not None:
+            for stale in parent.glob(self.prefix + "*"):
+                shutil.rmtree(stale, ignore_errors=True)
 
     def add(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
         keys = pa.table({c: rows.column(c) for c in self.spec.primary_key})
         if self._writer is None:
-            self.directory = Path(tempfile.mkdtemp(prefix=f"loaders-{self.spec.name}-keys-"))
+            if self.parent is not None:
+                self.parent.mkdir(parents=True, exist_ok=True)
+            self.directory = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
             self.path = self.directory / "keys.parquet"
             self._writer = pq.ParquetWriter(str(self.path), keys.schema, compression="none")
         self._writer.write_table(keys.cast(self._writer.schema))

@@ -31,6 +31,7 @@ import logging
 import os
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import dlt
@@ -140,6 +141,11 @@ def open_raw_table(stack: ExitStack, spec: TableSpec) -> RawTable:
     return RawTable(client.native_connection, str(pipeline.dataset_name), spec)
 
 
+def spill_directory() -> Path:
+    """Where a sweep spills the keys it read: beside the pipeline's load packages (DLT_DATA_DIR)."""
+    return Path(dlt.current.pipeline().working_dir) / "cassandra_seen_keys"
+
+
 def table_rows(
     settings: CassandraSettings,
     spec: TableSpec,
@@ -167,7 +173,7 @@ def table_rows(
         scan_filter = ScanFilter(writetimes=True, window_column=spec.window_column if window else None,
                                  window_value=window)
         finds_deletes = plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes
-        seen = stack.enter_context(SeenKeys(spec)) if finds_deletes else None
+        seen = stack.enter_context(SeenKeys(spec, spill_directory())) if finds_deletes else None
         late_before = cc.from_micros(plan.since) if plan.since is not None else None
         report = ReadReport()
         started_us = cc.micros(scan_started)

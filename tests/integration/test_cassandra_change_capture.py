@@ -237,8 +237,11 @@ def test_hard_deletes_become_tombstones_in_the_sweep_and_a_key_written_again_com
 
     incremental = load(pipeline, reader, monkeypatch)
     assert all(s.deleted_rows == 0 for s in incremental.values())
+    spill = Path(pipeline.working_dir) / "cassandra_seen_keys"
+    (spill / "loaders-messages-keys-left-by-a-killed-run").mkdir(parents=True)
     sweep = load(pipeline, reader, monkeypatch, sweep=True)
     assert {s.mode for s in sweep.values()} == {"sweep"}
+    assert list(spill.iterdir()) == []  # the keys spilled by the sweep, and the stale ones, are gone
     for table in TABLES:
         gone = set(victims[table]) | (erased if table == "user_events" else set())
         assert sweep[table].deleted_rows == len(gone), table
