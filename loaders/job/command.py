@@ -5,6 +5,9 @@ Steps, under one lock on the warehouse (a second run fails fast, or waits with -
   2. build    dbt build: seeds, staging, intermediate, gold marts and every test (in an
               incremental run, staging tests read only the loads newer than the published warehouse)
      freshness dbt source freshness and the load time of each table into ops.freshness (warns only)
+     reconcile per table: the source's rows (counted by the load in its own read) = raw's live
+              rows = the staging model's rows, into ops.reconciliation; a difference nothing
+              explains stops the job here (exit 2, nothing published)
   3. docs     dbt docs generate (static site), from the SQL the build compiled
   4. publish  only if the build passed: a readers' copy of the warehouse (gold, ops, staging and
               intermediate without personal data, no raw schema) and the docs of what it holds are
@@ -29,8 +32,10 @@ from datetime import datetime
 from pathlib import Path
 
 from loaders.errors import UserError
-from loaders.job import publish, report
+from loaders.job import publish, reconcile_step, report
 from loaders.job.dbt_runner import parse_project, run_dbt
+from loaders.load.reconciliation import failure as reconciliation_failure
+from loaders.load.results import SourceResult
 from loaders.ops.job_run import JobRun, recorded_run
 from loaders.settings import PROJECT_DIR, setting, warehouse_path
 
@@ -115,6 +120,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
     timings = ops_run.phase_seconds  # recorded in ops.runs
     key = publish.pseudonym_key()  # the readers' pseudonyms: a missing key fails before any work
     with warehouse_lock(build_path, wait=args.wait):
+        loads: list[SourceResult] | None = None  # the load's own counts, for the reconciliation
         if "load" not in args.skip:
             t = _step("load: PostgreSQL and Cassandra → raw schemas")
             from loaders.load.command import load_all
@@ -150,6 +156,14 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
                 f"dbt build failed ({len(build.failures)} errors): nothing published, readers keep the last "
                 "good warehouse; fix the model or data named above and rerun `loaders run`"
             )
+
+        t = _step("reconcile: source = raw = staging, per table")
+        checks = reconcile_step.reconcile_warehouse(build_path, loads)
+        print(f"  {reconcile_step.summary_line(checks)}", flush=True)
+        timings["reconcile"] = time.monotonic() - t
+        mismatch = reconciliation_failure(checks)
+        if mismatch is not None:
+            raise mismatch
 
         docs_link: Path | None = None
         if "docs" not in args.skip:
