@@ -26,6 +26,7 @@ are read again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -266,6 +267,7 @@ def cassandra_source(
     batch_rows: int = ReadOptions.batch_rows,
     page_hook: PageHook | None = None,
     on_rows: Callable[[str, int], None] = lambda table, rows: None,
+    deep: bool = False,
 ) -> Iterator[DltResource]:
     """The app's Cassandra tables (all of TABLES by default) as dlt resources.
 
@@ -276,6 +278,7 @@ def cassandra_source(
     LOADERS_CASSANDRA_SWEEP_HOURS (``change_capture``). ``parallelism`` 0 means two range
     readers per core. ``page_hook`` is for tests (inject a failing page). ``on_rows(table,
     rows_read)`` is called after each table handed to dlt (progress, the crash tests' pause).
+    ``deep``: sweep every table whatever the schedule (`loaders reconcile --deep`).
     """
     enable_uuid_columns()
     names = list(TABLES if tables is None else tables)
@@ -283,6 +286,8 @@ def cassandra_source(
         raise UserError("no Cassandra table selected: name at least one of " + ", ".join(TABLES))
     specs = [spec_for(name) for name in names]
     capture = cc.CaptureSettings.from_env(lag)
+    if deep:  # `loaders reconcile --deep`: a sweep of every table now (every row compared with raw)
+        capture = dataclasses.replace(capture, sweep_every=dt.timedelta(0), deletes=True)
     options = ReadOptions(parallelism=parallelism, fetch_size=fetch_size, batch_rows=batch_rows,
                           page_hook=page_hook, consistency_level=consistency_level())
     hints = check_source(settings, specs)

@@ -123,7 +123,7 @@ def open_cassandra(
 
     # fills stats[table] with a loaders.table_stats.TableStats per table (mode, counts, tombstones, rejected)
     source = module.cassandra_source(
-        CassandraSettings.from_env(), list(tables), full_refresh, stats=stats, on_rows=on_rows
+        CassandraSettings.from_env(), list(tables), full_refresh, stats=stats, on_rows=on_rows, deep=deep
     )
     yield [Extract(source, "drop_resources" if full_refresh else None)]
 
