@@ -33,9 +33,10 @@ die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 # the scripts run as root), the stack's top folder gives that user's group traverse only (0710).
 secure_stack_dir() {
   mkdir -p "$STACK_DIR"
-  chmod 700 "$STACK_DIR"
   if [[ $(id -u) -eq 0 ]] && id stackpg >/dev/null 2>&1 && [[ -z "${LOCAL_PG_OS_USER:-}" || "${LOCAL_PG_OS_USER:-}" == stackpg ]]; then
-    chgrp "$(id -gn stackpg)" "$STACK_DIR" && chmod 710 "$STACK_DIR"
+    chgrp "$(id -gn stackpg)" "$STACK_DIR" && chmod 710 "$STACK_DIR"  # one change: never a moment without traverse
+  else
+    chmod 700 "$STACK_DIR"
   fi
 }
 
