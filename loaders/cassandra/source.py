@@ -202,6 +202,7 @@ def table_rows(
                 continue
             out = to_raw(table, schema, add_row_ids)
             stats.rows_extracted += out.num_rows
+            stats.bytes_extracted = (stats.bytes_extracted or 0) + out.nbytes
             if first:
                 first = False
                 yield dlt.mark.with_hints(out, dlt.mark.make_hints(write_disposition=disposition))
@@ -216,6 +217,7 @@ def table_rows(
                 dead = to_raw(tombstones(keys, source_part(schema), scan_started), schema, add_row_ids)
                 stats.deleted_rows += dead.num_rows
                 stats.rows_extracted += dead.num_rows
+                stats.bytes_extracted = (stats.bytes_extracted or 0) + dead.nbytes
                 yield dead
     stats.rows_read = report.rows_read
     stats.rejected = list(report.rejected)

@@ -161,6 +161,7 @@ def test_rows_written_days_late_arrive_in_the_next_incremental_run(
     pipeline = make_pipeline(tmp_path)
     first = load(pipeline, reader, monkeypatch)
     assert {s.mode for s in first.values()} == {"full"}
+    assert all(s.bytes_extracted and s.bytes_extracted > 30 * s.rows_extracted for s in first.values())
 
     # a phone syncs now what happened offline 1 hour to 7 days ago (USING TIMESTAMP now)
     now = dt.datetime.now(UTC)
