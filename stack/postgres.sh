@@ -52,13 +52,15 @@ ready() { psql_super -d app -tAc "select 1" 2>/dev/null | grep -q 1; }
 let_os_user_reach_home() {
   local user dir; user="$(os_user)"
   [[ "$user" == "$(id -un)" ]] && return 0
-  dir="$STACK_DIR"
-  while [[ "$dir" != "/" ]]; do
+  # from the root down: a folder is tested once every folder above it can be traversed, so that
+  # only the folders that lack it get o+x (the stack's own folder has it through its group, 0710)
+  local -a chain=(); dir="$STACK_DIR"
+  while [[ "$dir" != "/" ]]; do chain=("$dir" "${chain[@]}"); dir="$(dirname "$dir")"; done
+  for dir in "${chain[@]}"; do
     if ! runuser -u "$user" -- test -x "$dir" 2>/dev/null; then
       log "letting the PostgreSQL OS user $user traverse $dir (chmod o+x)"
       chmod o+x "$dir" || die "cannot let $user reach $PG_HOME: give it traverse (x) permission on $dir"
     fi
-    dir="$(dirname "$dir")"
   done
 }
 
@@ -164,6 +166,7 @@ up() {
   ensure_tls_material
   [[ -f "$PG_DATA/PG_VERSION" ]] || init_cluster
   secure_stack_dir
+  let_os_user_reach_home
   write_server_config
   if is_running; then  # a running server re-reads pg_hba.conf, pg_ident.conf and stack.conf
     as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" reload >/dev/null
@@ -187,6 +190,8 @@ up() {
 }
 
 down() {
+  # the OS user running PostgreSQL must reach its data again (a parent folder's mode may have changed since up)
+  [[ -f "$PG_DATA/postmaster.pid" ]] && let_os_user_reach_home
   if is_running; then
     as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" stop -m fast -w -t 60 >/dev/null
     log "PostgreSQL stopped"
@@ -196,6 +201,7 @@ down() {
 }
 
 status() {
+  [[ -f "$PG_DATA/postmaster.pid" ]] && let_os_user_reach_home
   if is_running && ready; then
     echo "postgresql: up on 127.0.0.1:$PG_PORT (database app, data $PG_DATA, log $PG_LOG)"
   else
