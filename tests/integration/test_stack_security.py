@@ -54,6 +54,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def command_lines() -> list[str]:
+    """The command line of every process running now."""
+    lines = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            continue
+        if raw:
+            lines.append(raw.replace(b"\0", b" ").decode("utf-8", "replace"))
+    return lines
+
+
 class CommandLineWatcher:
     """Samples the command line of every process on the machine in a thread; keeps each one seen."""
 
@@ -63,21 +79,9 @@ class CommandLineWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cmdline-watcher", daemon=True)
 
-    def _sample(self) -> None:
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                    raw = handle.read()
-            except OSError:
-                continue
-            if raw:
-                self.seen.add(raw.replace(b"\0", b" ").decode("utf-8", "replace"))
-
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._sample()
+            self.seen.update(command_lines())
             self._stop.wait(self._interval)
 
     def __enter__(self) -> "CommandLineWatcher":
@@ -172,6 +176,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
         finally:
             private.script("cassandra.sh", "down")
             private.script("postgres.sh", "down")
+            left = [line[:160] for line in command_lines() if str(stack_dir) in line]
+            assert not left, f"processes of the private stack left running: {left}"
 
 
 @pytest.fixture(scope="module")
