@@ -5,12 +5,15 @@ table *and mode* (a full load is not compared with incremental ones); the curren
 never part of its own baseline. Freshness: a table's event-time lag against its previous N
 lags. A value is anomalous when it leaves the band
 
-    lower = min(median - k * sigma, median / factor, median - min_rows)
-    upper = max(median + k * sigma, median * factor, median + min_rows)
+    lower = min(median - k * max(sigma, sqrt(median)), median / factor, median - min_rows)
+    upper = max(median + k * max(sigma, 3 * sqrt(median)), median * factor, median + min_rows)
 
-where sigma = 1.4826 * MAD (the normal-consistent MAD). The factor and min_rows floors keep
-ordinary day-to-day variation (and a baseline whose MAD is 0) from firing. Nothing is judged
-before the baseline has ``min_baseline`` values.
+where sigma = 1.4826 * MAD (the normal-consistent MAD). Rows per load are counts, and
+bursty ones (a new outing brings a heavy-tailed number of participants): a MAD of a few
+loads underestimates their noise, so the spread is at least the Poisson one, sqrt(median),
+below the median and three times that above it. The factor and min_rows floors keep small
+tables and a baseline whose MAD is 0 quiet. Nothing is judged before the baseline has
+``min_baseline`` values. Freshness lags use sigma alone (they are not counts).
 
 Settings: LOADERS_ANOMALY_BASELINE_LOADS (N, default 14), LOADERS_ANOMALY_MIN_BASELINE (5),
 LOADERS_ANOMALY_SENSITIVITY (k, 4), LOADERS_ANOMALY_FACTOR (2), LOADERS_ANOMALY_MIN_ROWS (10),
@@ -19,6 +22,7 @@ LOADERS_ANOMALY_FAIL (false: anomalies warn; true: they fail the publish).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,16 +86,20 @@ class Anomaly:
     message: str
 
 
-def baseline(values: Sequence[float], settings: AnomalySettings, min_margin: float) -> Baseline | None:
+def baseline(
+    values: Sequence[float], settings: AnomalySettings, min_margin: float, *, counts: bool = True
+) -> Baseline | None:
     """Median, MAD and the band of the previous values (most recent first, trimmed to N)."""
     window = list(values)[: settings.baseline_loads]
     if len(window) < settings.min_baseline:
         return None
     median = statistics.median(window)
     mad = statistics.median(abs(v - median) for v in window)
-    spread = settings.sensitivity * MAD_TO_SIGMA * mad
-    lower = min(median - spread, median / settings.factor, median - min_margin)
-    upper = max(median + spread, median * settings.factor, median + min_margin)
+    sigma = MAD_TO_SIGMA * mad
+    poisson = math.sqrt(max(median, 0.0)) if counts else 0.0
+    k = settings.sensitivity
+    lower = min(median - k * max(sigma, poisson), median / settings.factor, median - min_margin)
+    upper = max(median + k * max(sigma, 3 * poisson), median * settings.factor, median + min_margin)
     return Baseline(median, mad, len(window), lower, upper)
 
 
@@ -132,7 +140,7 @@ def check_freshness(
 ) -> Anomaly | None:
     """An event-time lag far above the table's usual lag (the source stopped producing rows,
     or the loader stopped bringing them)."""
-    band = baseline(previous_lags, settings, FRESHNESS_MIN_SECONDS)
+    band = baseline(previous_lags, settings, FRESHNESS_MIN_SECONDS, counts=False)
     if band is None or lag_seconds <= band.upper:
         return None
     severity = "error" if settings.fail else "warn"

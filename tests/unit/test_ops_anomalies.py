@@ -36,10 +36,20 @@ def test_ordinary_variation_is_not_flagged() -> None:
 
 
 def test_a_flat_baseline_has_floors_so_a_small_change_is_not_an_anomaly() -> None:
-    history = [100] * 10  # MAD 0
+    history = [100] * 10  # MAD 0: the Poisson spread (10) and the factor 2 bound the band
     assert check_volume(_load(140), history, SETTINGS) is None
     assert check_volume(_load(60), history, SETTINGS) is None
-    assert check_volume(_load(201), history, SETTINGS) is not None  # beyond twice the median
+    assert check_volume(_load(219), history, SETTINGS) is None  # within 100 + 4 * 3 * 10
+    assert check_volume(_load(221), history, SETTINGS) is not None
+    assert check_volume(_load(49), history, SETTINGS) is not None  # below half the median
+
+
+def test_a_burst_in_a_small_bursty_table_is_ordinary() -> None:
+    # outing_participants at scale 0.01: about 5 a day, 21 on a day with a large outing
+    assert check_volume(_load(21), [5, 5, 6], AnomalySettings(min_baseline=3)) is None
+    # a busy append-only table at the same scale still flags a day without rows
+    found = check_volume(_load(0), [28, 28, 28, 29], AnomalySettings(min_baseline=3))
+    assert found is not None and found.kind == "volume_zero"
 
 
 def test_tiny_tables_never_flag_zero() -> None:
