@@ -136,6 +136,7 @@ up() {
   local began version
   ensure_tools
   secure_stack_dir
+  [[ -d "$C_HOME" ]] && chmod -R go-rwx "$C_HOME"  # a stack made before umask 077 had 0755 folders
   persist_tls_mode
   ensure_tls_material
   if pid_of >/dev/null && version="$(admin ready --timeout 10 2>/dev/null)"; then

@@ -128,7 +128,7 @@ CONF
   fi
   grep -q "^include_if_exists = 'stack.conf'" "$PG_DATA/postgresql.conf" \
     || printf '%s\n' "include_if_exists = 'stack.conf'" >>"$PG_DATA/postgresql.conf"
-  chmod 700 "$PG_HOME" "$PG_RUN"
+  chmod -R go-rwx "$PG_HOME"  # a stack made before umask 077 had 0755 folders
   [[ "$user" == "$(id -un)" ]] || chown -R "$user" "$PG_HOME"
 }
 
