@@ -12,12 +12,15 @@ write's timestamp) and runs one of three modes per table:
   notification_states, ``ALLOW FILTERING``), then kept when ``WRITETIME > cursor - lag``
   (or when the row has no write time at all: every regular cell null), minus rows already
   in raw unchanged; merged on the key.
-- **sweep** (every ``LOADERS_CASSANDRA_SWEEP_HOURS``): every row of the table, the ones not
+- **sweep** (every run by default; every ``LOADERS_CASSANDRA_SWEEP_HOURS`` when set): every row of the table, the ones not
   in raw unchanged are merged, and keys in raw that the scan did not see become tombstones
   (hard deletes); the scan's row count is the source count of the reconciliation.
 
-The guarantee (``W`` = ``LOADERS_CASSANDRA_LATE_WINDOW_DAYS``, default 7; ``C`` = the
-write-time cursor of the previous run, ``lag`` = ``LOADERS_CURSOR_LAG_SECONDS``):
+The guarantee by default (every run a sweep): every row written, changed or deleted before
+the run's scan started is in that run, whatever its clustering time, and the run counts
+the source. With ``LOADERS_CASSANDRA_SWEEP_HOURS`` > 0 (``W`` =
+``LOADERS_CASSANDRA_LATE_WINDOW_DAYS``, default 7; ``C`` = the write-time cursor of the
+previous run, ``lag`` = ``LOADERS_CURSOR_LAG_SECONDS``), the runs between sweeps guarantee:
 
 - a row written after the previous run (write time > C - lag) whose clustering time is at
   most ``W`` days before its write time (for notification_states: its ``updated_at``) is in
@@ -49,7 +52,11 @@ DEFAULT_LAG_SECONDS = 600
 WINDOW_ENV = "LOADERS_CASSANDRA_LATE_WINDOW_DAYS"
 DEFAULT_WINDOW_DAYS = 7
 SWEEP_ENV = "LOADERS_CASSANDRA_SWEEP_HOURS"
-DEFAULT_SWEEP_HOURS = 156  # 6.5 days: a daily job sweeps every 7th run whatever its start-time jitter
+# 0: every run is a sweep, so every run finds hard deletes, counts the source and brings rows of any
+# lateness (it costs about 1.3x an incremental run: the window's server-side filter reads most pages
+# anyway, bench/bench_cassandra_load.py). 156 (6.5 days) makes a daily job sweep every 7th run, with
+# the bound below; that is a choice for tables too big to sweep daily.
+DEFAULT_SWEEP_HOURS = 0
 DELETES_ENV = "LOADERS_CASSANDRA_DETECT_DELETES"
 CONSISTENCY_ENV = "LOADERS_CASSANDRA_CONSISTENCY"
 DEFAULT_CONSISTENCY = "LOCAL_QUORUM"

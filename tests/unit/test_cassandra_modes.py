@@ -108,5 +108,5 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cc, "setting", lambda name, default=None: default)
     settings = cc.CaptureSettings.from_env()
     assert settings.window >= dt.timedelta(days=7)
-    assert settings.sweep_every == dt.timedelta(hours=156) and settings.deletes
+    assert settings.sweep_every == dt.timedelta(0) and settings.deletes  # every run sweeps by default
     assert settings.lag == dt.timedelta(seconds=600) and cc.consistency_name() == "LOCAL_QUORUM"
