@@ -31,6 +31,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from loaders.errors import UserError
 from loaders.job import publish, reconcile_step, report
 from loaders.job.dbt_runner import parse_project, run_dbt
@@ -97,6 +99,20 @@ def data_tests_scope_line(tested_through: datetime | None) -> str:
     )
 
 
+def _tested_through(readers_copy: Path) -> datetime | None:
+    """The published copy's newest tested load; None (test every row) when it cannot be read."""
+    try:
+        return publish.newest_committed_load(readers_copy)
+    except duckdb.Error as exc:  # corrupt, truncated, or held open read-write by a reader
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(
+            f"  WARNING the published warehouse {readers_copy} cannot be read ({reason}): the data tests run on "
+            "every row and this run's publish replaces it (readers must open it read-only)",
+            flush=True,
+        )
+        return None
+
+
 def _step(name: str) -> float:
     print(f"\n==> {name}", flush=True)
     return time.monotonic()
@@ -140,7 +156,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         vars_yaml = f"{{as_of_date: '{args.as_of_date}'}}" if args.as_of_date else None
         readers_copy = publish.published_warehouse_path()
         every_row = args.full_refresh or args.test_every_row
-        tested_through = None if every_row else publish.newest_committed_load(readers_copy)
+        tested_through = None if every_row else _tested_through(readers_copy)
         print(f"  {data_tests_scope_line(tested_through)}", flush=True)
         manifest = parse_project(vars_yaml=vars_yaml)  # one parse for the build and the docs
         build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest)

@@ -145,6 +145,14 @@ def test_the_job_publishes_marts_whose_analyses_match_the_sources(
     catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
     assert {n["unique_id"] for n in built if n["resource_type"] == "model"} <= set(catalog["nodes"])
 
+    # every table reconciled: the source's count in the load's read = raw's live rows = staging's rows
+    assert "reconciliation: 10 of 10 tables match source = raw = staging" in result.stdout, result.stdout[-3000:]
+    with duckdb.connect(str(Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
+        checks = conn.execute(
+            "select table_name, source_rows, raw_rows, staging_rows, status from ops.reconciliation"
+        ).fetchall()
+    assert len(checks) == 10 and all(c[4] == "ok" and c[1] == c[2] == c[3] for c in checks), checks
+
     raw = source_rows()
     days = published_analysis(job_env, "notif_success_rate_top_days")
     assert not check_top_n(days, notif_success_by_day(raw), "notif_date", "success_rate", 10, same_notif_day)
@@ -261,3 +269,67 @@ def test_test_every_row_runs_the_staging_tests_on_all_rows(job_env: dict[str, st
 def _build_lines(stdout: str) -> str:
     """dbt's node lines of the build (the freshness step's `N of M … freshness of …` lines left out)."""
     return "\n".join(line for line in stdout.splitlines() if " freshness of " not in line)
+
+
+def test_a_row_lost_from_raw_fails_the_run_and_the_next_run_recovers(job_env: dict[str, str]) -> None:
+    """Removed from raw behind the loader's back: the load's reconciliation fails the run before any
+    publish; the next run reloads that table in full and publishes again."""
+    assert _run(["run"], job_env).returncode == 0
+    with duckdb.connect(job_env["WAREHOUSE_PATH"]) as conn:
+        conn.execute("delete from raw_postgres.payments where id = (select min(id) from raw_postgres.payments)")
+    published = _published_mtime(job_env)
+    failed = _run(["run"], job_env)
+    assert failed.returncode == 2, (failed.stdout[-3000:], failed.stderr[-3000:])
+    error = failed.stderr.strip().splitlines()[-1]
+    assert "postgres.payments does not match its source" in error and "reloads it in full" in error, error
+    assert _published_mtime(job_env) == published  # readers keep the last good copy
+    recovered = _run(["run"], job_env)
+    assert recovered.returncode == 0, (recovered.stdout[-3000:], recovered.stderr[-3000:])
+    assert "payments: full (reloaded in full: raw lacked 1 row(s)" in recovered.stderr
+    assert "reconciliation: 10 of 10 tables match" in recovered.stdout
+    assert _published_mtime(job_env) > published
+
+
+def test_a_row_lost_from_staging_fails_the_publish_with_the_fix(job_env: dict[str, str]) -> None:
+    with duckdb.connect(job_env["WAREHOUSE_PATH"]) as conn:
+        conn.execute("delete from staging.stg_postgres__users where user_id = (select min(user_id) from staging.stg_postgres__users)")
+    published = _published_mtime(job_env)
+    failed = _run(["run"], job_env)
+    assert failed.returncode == 2, (failed.stdout[-3000:], failed.stderr[-3000:])
+    error = failed.stderr.strip().splitlines()[-1]
+    assert "postgres.users does not match its source" in error and "staging" in error and "--full-refresh" in error
+    assert _published_mtime(job_env) == published
+    with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:
+        statuses = dict(conn.execute(
+            "select table_name, status from ops.reconciliation where run_id = "
+            "(select run_id from ops.runs order by started desc limit 1)"
+        ).fetchall())
+    assert statuses["users"] == "mismatch" and statuses["payments"] == "ok"
+    assert _run(["run", "--full-refresh"], job_env).returncode == 0
+
+
+def test_a_published_copy_held_read_write_or_corrupt_is_replaced(job_env: dict[str, str]) -> None:
+    """A reader that opened the published file read-write, then a corrupt file: the job warns in one
+    line, tests every row, publishes a good copy and leaves no temporary file."""
+    target = Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+         "time.sleep(600)", str(target)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        held = _run(["run"], job_env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert held.returncode == 0, (held.stdout[-3000:], held.stderr[-3000:])
+    assert "cannot be read" in held.stdout and "data tests: every row" in held.stdout
+    target.chmod(0o644)
+    target.write_bytes(b"not a duckdb file" * 1000)
+    corrupt = _run(["run"], job_env)
+    assert corrupt.returncode == 0, (corrupt.stdout[-3000:], corrupt.stderr[-3000:])
+    assert "cannot be read" in corrupt.stdout
+    with duckdb.connect(str(target), read_only=True) as conn:
+        assert conn.execute("select count(*) from gold.gold_user_activity_per_day").fetchone()[0] > 0
+    assert not list(target.parent.glob(".*.tmp*"))
