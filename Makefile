@@ -10,11 +10,14 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Every dependency is installed from requirements-dev.lock: exact versions with their hashes
+# (pip --require-hashes); the project itself then without dependencies. `make lock` renews it.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "python3 (>=3.11) is required"; exit 1; }
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,ml]"
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the project with its dev tools
@@ -35,7 +38,18 @@ env: ## print export lines for the local stack's connection settings
 	@test -f .stack/env || { echo "no local stack yet: run 'make up'" >&2; exit 1; }
 	@grep '^export ' .stack/env
 
-.PHONY: help setup up down status env
+# The lock files: pyproject.toml's ranges resolved to exact versions with hashes, by uv (from PyPI,
+# in a throw-away venv). Versions already locked are kept; `make lock UPGRADE=1` takes the newest.
+UV_VERSION ?= 0.13.9
+lock: ## renew requirements.lock (the image) and requirements-dev.lock (CI, make setup), with hashes
+	@tmp=$$(mktemp -d) && $(PYTHON) -m venv $$tmp && $$tmp/bin/pip install -q uv==$(UV_VERSION) && \
+	for target in "requirements.lock:" "requirements-dev.lock:--extra dev --extra ml"; do \
+	  $$tmp/bin/uv -q pip compile pyproject.toml $${target#*:} --generate-hashes --no-header --no-annotate \
+	    --python-version 3.11.7 --python-platform x86_64-manylinux_2_28 $(if $(UPGRADE),--upgrade) \
+	    -o $${target%%:*} || exit 1; \
+	done; rm -rf $$tmp
+
+.PHONY: help setup up down status env lock
 
 # ---------------------------------------------------------------------------
 # The two commands of the README
