@@ -76,14 +76,17 @@ class Run:
     stderr: str
 
 
-def copy_floor(schema: str, table: str, repeat: int = 2) -> float:
+def copy_floor(schema: str, table: str, repeat: int = 2, columns: str = "*") -> float:
+    """Best of ``repeat`` binary COPYs of ``columns`` of the table to a null sink (no decoding at all)."""
     best = float("inf")
     conn = psycopg2.connect(PostgresSettings.from_env().dsn)
     try:
         with conn.cursor() as cur:
             for _ in range(repeat):
                 started = time.perf_counter()
-                cur.copy_expert(f'COPY (SELECT * FROM "{schema}".{table}) TO STDOUT (FORMAT binary)', NullSink())
+                cur.copy_expert(
+                    f'COPY (SELECT {columns} FROM "{schema}".{table}) TO STDOUT (FORMAT binary)', NullSink()
+                )
                 best = min(best, time.perf_counter() - started)
         conn.rollback()
     finally:
@@ -224,25 +227,11 @@ def delete_share(schema: str, table: str, share: float) -> int:
         conn.close()
 
 
-def keys_floor(schema: str, table: str, repeat: int = 2) -> float:
-    best = float("inf")
-    conn = psycopg2.connect(PostgresSettings.from_env().dsn)
-    try:
-        with conn.cursor() as cur:
-            for _ in range(repeat):
-                started = time.perf_counter()
-                cur.copy_expert(f'COPY (SELECT id FROM "{schema}".{table}) TO STDOUT (FORMAT binary)', NullSink())
-                best = min(best, time.perf_counter() - started)
-    finally:
-        conn.close()
-    return best
-
-
 def bench_change_capture(schema: str, env: dict[str, str], rows: int, full_seconds: float) -> None:
     """payments: what change capture, delete detection and --deep cost, beside the COPY floor."""
     print("\npayments: change capture and delete detection on a run with no change (best of 2, alternated)")
     floor = copy_floor(schema, "payments")
-    key_floor = keys_floor(schema, "payments")
+    key_floor = copy_floor(schema, "payments", columns="id")
     seconds: dict[str, float] = {"on": float("inf"), "off": float("inf")}
     for _ in range(2):
         for detect in ("on", "off"):
