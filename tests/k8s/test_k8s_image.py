@@ -85,7 +85,7 @@ def test_layout_and_environment_are_the_ones_the_chart_sets(render: object) -> N
 
 def test_build_context_holds_what_the_job_reads_and_nothing_else() -> None:
     files = set(build_context_files())
-    for needed in ("pyproject.toml", "README.md", "dbt_project.yml", "profiles.yml", "loaders/cli.py",
+    for needed in ("pyproject.toml", "requirements.lock", "README.md", "dbt_project.yml", "profiles.yml", "loaders/cli.py",
                    "loaders/job/command.py", "loaders/settings.py"):
         assert needed in files, needed
     # Every folder dbt reads (dbt_project.yml) is in, whole.
@@ -140,3 +140,38 @@ def test_the_roles_hook_script_needs_only_what_the_image_has() -> None:
 
     dependencies = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
     assert "psycopg2" in dependencies and "cassandra-driver" in dependencies
+
+
+def test_dependencies_come_from_the_hashed_lock() -> None:
+    """The build installs exactly requirements.lock, every distribution checked against its hash,
+    and the lock pins every runtime dependency of pyproject.toml within its range."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    build = STAGES[0]
+    runs = [args for instruction, args in build if instruction == "RUN"]
+    installs = [r for r in runs if "pip install" in r and "requirements.lock" in r]
+    assert installs and all("--require-hashes" in r and "--no-deps" in r and "pip check" in r for r in installs), runs
+    assert ("COPY", "requirements.lock ./") in build
+    assert not any("pip install --requirement /tmp" in r or "tomllib" in r for r in runs)  # no unhashed install left
+    project = next(r for r in runs if "--editable ." in r)
+    assert "--no-deps" in project and "--no-build-isolation" in project  # the build backend comes from the lock too
+
+    pinned: dict[str, str] = {}
+    entries = re.split(r"\n(?=\S)", (ROOT / "requirements.lock").read_text(encoding="utf-8").strip())
+    for entry in entries:
+        if entry.startswith("#"):
+            continue
+        requirement = Requirement(entry.split("\\")[0].split(";")[0].strip())
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", entry[:80]
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", entry), f"{requirement.name} has no hash"
+        pinned[requirement.name.lower().replace("_", "-")] = spec.version
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dependency in map(Requirement, dependencies):
+        name = dependency.name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is not in requirements.lock"
+        assert dependency.specifier.contains(pinned[name]), f"{name}=={pinned[name]} is outside {dependency.specifier}"
+    # the build backend (setuptools) is pinned as well
+    assert "setuptools" in pinned
