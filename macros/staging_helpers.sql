@@ -63,14 +63,17 @@
     still in the model: the macro gives the model a pre-hook (delete_tombstoned_keys, with
     the same relation, key and ordering) that deletes, before the merge, the model's rows
     of the keys whose latest version in the window is a tombstone. The model's own
-    unique_key names those keys in the model, in the order of `key_columns`.
+    unique_key names those keys in the model, in the order of `key_columns`. A second
+    pre-hook (delete_keys_gone_from_reloaded_raw) covers a raw table the loaders reloaded
+    in full (dropped and replaced: keys deleted meanwhile leave no tombstone).
 -#}
 {% macro latest_version_per_key(relation, key_columns, committed_loads, tie_breakers=[]) -%}
     {%- if not execute -%}
         {#- Parse time: register the delete of tombstoned keys, rendered when the model runs. -#}
-        {%- do config(pre_hook=(
-            "{{ delete_tombstoned_keys(" ~ (key_columns | tojson) ~ ", " ~ (tie_breakers | tojson) ~ ") }}"
-        )) -%}
+        {%- do config(pre_hook=[
+            "{{ delete_tombstoned_keys(" ~ (key_columns | tojson) ~ ", " ~ (tie_breakers | tojson) ~ ") }}",
+            "{{ delete_keys_gone_from_reloaded_raw(" ~ (key_columns | tojson) ~ ") }}"
+        ]) -%}
     {%- endif -%}
     {%- set tombstones = has_tombstones(relation) -%}
     {%- if tombstones %}
@@ -129,6 +132,51 @@
                 ) as latest
                 where
                     latest.{{ tombstone_column() }} is not null
+                    {%- for raw_key in key_columns %}
+                    and {{ this }}.{{ unique_key[loop.index0] }} = {{ staged_key(raw_key, unique_key[loop.index0]) }}
+                    {%- endfor %}
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The pre-hook for a raw table the loaders reloaded in full since the model's last run
+    (first load after a new source column, raw that lost rows, `loaders load --full-refresh`
+    of one table): dlt drops and rewrites it, so a key deleted in the source meanwhile has
+    no tombstone, it is simply absent. Detected at execution, cheaply: raw has rows of
+    committed loads, and none of them comes from a load the model already processed. Then
+    the model's rows whose key no committed raw row has are deleted (one anti-join); the
+    merge brings the rest up to date. Arguments as for delete_tombstoned_keys.
+-#}
+{% macro delete_keys_gone_from_reloaded_raw(key_columns, raw_table=none) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set raw_table = raw_table or (model.sources | rejectattr(1, 'equalto', '_dlt_loads') | list | first) -%}
+        {%- set relation = project_source(raw_table[0], raw_table[1]) -%}
+        {%- set loads = project_source(raw_table[0], '_dlt_loads') -%}
+        {%- set committed_loads -%}
+            select committed.load_id from {{ loads }} as committed where committed.status = 0
+        {%- endset -%}
+        {%- set check -%}
+            select
+                exists (
+                    select 1 from {{ relation }} as raw where raw._dlt_load_id in ({{ committed_loads }})
+                ) as has_committed_rows,
+                exists (
+                    select 1 from {{ relation }} as raw
+                    where raw._dlt_load_id in (select distinct processed.dlt_load_id from {{ this }} as processed)
+                ) as has_processed_rows
+        {%- endset -%}
+        {%- set found = run_query(check).rows[0] -%}
+        {%- if found[0] and not found[1] -%}
+            {%- set unique_key = config.get('unique_key') -%}
+            {%- set unique_key = [unique_key] if unique_key is string else unique_key %}
+            delete from {{ this }}
+            where not exists (
+                select 1
+                from {{ relation }} as latest
+                where
+                    latest._dlt_load_id in ({{ committed_loads }})
                     {%- for raw_key in key_columns %}
                     and {{ this }}.{{ unique_key[loop.index0] }} = {{ staged_key(raw_key, unique_key[loop.index0]) }}
                     {%- endfor %}

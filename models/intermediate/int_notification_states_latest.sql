@@ -4,15 +4,18 @@
         incremental_strategy='merge',
         unique_key=['user_id', 'notification_id'],
         on_schema_change='fail',
-        pre_hook=(
+        pre_hook=[
             "{{ delete_tombstoned_keys(['user_id', 'notification_id'], ['updated_at'],"
+            ~ " raw_table=['raw_cassandra', 'notification_states']) }}",
+            "{{ delete_keys_gone_from_reloaded_raw(['user_id', 'notification_id'],"
             ~ " raw_table=['raw_cassandra', 'notification_states']) }}"
-        )
+        ]
     )
 }}
 
--- A state deleted in Cassandra (a tombstone in raw) leaves staging; the pre-hook deletes it
--- here too, before the merge (macros/staging_helpers.sql, delete_tombstoned_keys).
+-- A state deleted in Cassandra (a tombstone in raw, or absent from a raw table reloaded in
+-- full) leaves staging; the pre-hooks delete it here too, before the merge
+-- (macros/staging_helpers.sql).
 
 -- The latest known state of each (user_id, notification_id). Staging already keeps one row
 -- per key (latest load); this model is the incremental, reusable "current state" table that

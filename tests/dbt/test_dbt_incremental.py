@@ -30,7 +30,10 @@ from dbt_raw_fixture import (
     commit_load,
     deleted_by_late_load,
     late_rows,
+    RELOADED_WITHOUT,
     merge_raw,
+    reload_in_full,
+    reloaded,
     stable_uuid,
     uncommitted_rows,
     write_raw,
@@ -86,6 +89,7 @@ def incremental_and_full(built_warehouse: BuiltWarehouse, tmp_path_factory):
     incremental = built_warehouse.copy_to(work / "incremental.duckdb")
     write_raw(incremental, late_rows(built_warehouse.raw), committed_at=LATE_COMMIT)
     write_raw(incremental, uncommitted_rows(built_warehouse.raw), commit=False)
+    reload_in_full(incremental, merge_raw(built_warehouse.raw, late_rows(built_warehouse.raw)))
     inc_run = run_dbt(["build"], incremental, work / "inc")
     full = work / "full.duckdb"
     full.write_bytes(incremental.read_bytes())
@@ -226,11 +230,34 @@ def test_deleted_keys_leave_staging_intermediate_and_gold(incremental_and_full, 
             con.close()
 
 
+def test_keys_absent_from_a_raw_table_reloaded_in_full_leave_staging(incremental_and_full) -> None:
+    """A table the loaders reload in full has no tombstone for a key deleted meanwhile."""
+    incremental, _, full, _ = incremental_and_full
+    notification = RELOADED_WITHOUT["raw_postgres.notifications"]["id"]
+    state = RELOADED_WITHOUT["raw_cassandra.notification_states"]["notification_id"]
+    for warehouse in (incremental, full):
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            counts = [
+                con.execute(sql, [key]).fetchone()[0]
+                for sql, key in (
+                    ("select count(*) from staging.stg_postgres__notifications where notification_id = ?", notification),
+                    ("select count(*) from gold.gold_notif_impact_per_day where notification_id = ?", notification),
+                    ("select count(*) from staging.stg_cassandra__notification_states where notification_id = ?", state),
+                    ("select count(*) from intermediate.int_notification_states_latest where notification_id = ?", state),
+                    ("select count(*) from gold.gold_notif_impact_per_day where notification_id = ? and status is not null", state),
+                )
+            ]
+        finally:
+            con.close()
+        assert counts == [0, 0, 0, 0, 0], (warehouse.name, counts)
+
+
 def test_gold_equals_the_expected_answers_without_the_deleted_keys(
     incremental_and_full, built_warehouse
 ) -> None:
     incremental, *_ = incremental_and_full
-    raw = merge_raw(built_warehouse.raw, late_rows(built_warehouse.raw))
+    raw = reloaded(merge_raw(built_warehouse.raw, late_rows(built_warehouse.raw)))
     con = duckdb.connect(str(incremental), read_only=True)
     try:
         activity = {
