@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
@@ -52,6 +52,19 @@ def cassandra_tables() -> tuple[str, ...]:
     return tuple(cassandra_module().TABLES)
 
 
+def rows_reporter(progress: Progress) -> Callable[[str, int], None]:
+    """The sources' per-batch callback: progress, and the crash tests' "extract" pause after the first batch."""
+    first_rows: list[bool] = []
+
+    def on_rows(table: str, rows: int) -> None:
+        progress.rows(table, rows)
+        if not first_rows:
+            first_rows.append(True)
+            testhooks.pause("extract")
+
+    return on_rows
+
+
 @contextmanager
 def open_postgres(
     pipeline: Any,
@@ -71,13 +84,7 @@ def open_postgres(
     # libpq (psycopg2 and DuckDB's postgres_scanner): an unreachable host fails in 10 s, not after TCP's minutes;
     # a connect_timeout in POSTGRES_DSN still wins
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
-    first_rows: list[bool] = []
-
-    def on_rows(table: str, rows: int) -> None:
-        progress.rows(table, rows)
-        if not first_rows:
-            first_rows.append(True)
-            testhooks.pause("extract")
+    on_rows = rows_reporter(progress)
 
     with PostgresSession(
         settings.dsn, SessionOptions(streams=pg_streams(), min_blocks_per_stream=pg_min_blocks_per_stream())
@@ -113,13 +120,7 @@ def open_cassandra(
 
     module = cassandra_module()
     full_refresh = bool(full_tables)  # the Cassandra source reloads all its selected tables or none
-    first_rows: list[bool] = []
-
-    def on_rows(table: str, rows: int) -> None:
-        progress.rows(table, rows)
-        if not first_rows:
-            first_rows.append(True)
-            testhooks.pause("extract")
+    on_rows = rows_reporter(progress)
 
     # fills stats[table] with a loaders.table_stats.TableStats per table (mode, counts, tombstones, rejected)
     source = module.cassandra_source(
