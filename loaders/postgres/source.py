@@ -388,7 +388,7 @@ def _resource_rows(
         stats.source_rows = stats.rows_extracted  # a full read of the snapshot: every row of the source
         if stats.rows_extracted == 0 and schema is not None:
             yield pa.RecordBatch.from_pylist([], schema=schema)  # an empty source table still gets its raw table
-    else:
+    elif capture_deletes:
         stats.source_rows = _count_source(session, plan)  # the reconciliation's figure, in the snapshot
     if capture_deletes and schema is not None and stats.source_rows is not None:
         key = list(spec.primary_key)

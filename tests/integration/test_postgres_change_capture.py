@@ -165,3 +165,15 @@ def test_no_copy_of_a_finished_runs_rows_stays_in_dlts_folders(env: LoaderEnv) -
     assert not leftovers, leftovers
     packages = list((dlt_dir / "pipelines" / "raw_postgres" / "load").glob("*/*"))
     assert not packages, packages  # no package left: loaded ones deleted, none pending
+
+
+def test_delete_detection_can_be_switched_off_and_then_nothing_is_counted(env: LoaderEnv) -> None:
+    (payment,) = _ids(env, "SELECT id FROM payments ORDER BY id LIMIT 1 OFFSET 40")
+    owner_execute(f"DELETE FROM payments WHERE id = '{payment}'", schema=env.schema)
+    proc = env.load("--tables", "payments", LOADERS_DETECT_DELETES="false")
+    assert "deleted in the source" not in proc.stdout
+    assert "not counted this run: postgres.payments" in proc.stdout
+    assert payment in {r[0] for r in raw_rows(env.warehouse, "payments", ["id"])}  # still live: not detected
+    proc = env.load("--tables", "payments")  # detection back on: found in the next load
+    assert "postgres.payments: 1 deleted in the source" in proc.stdout
+    assert_raw_matches_source(env, ["payments"])
