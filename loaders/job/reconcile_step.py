@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from loaders.load.raw import quote
-from loaders.load.reconciliation import MISMATCH, NOT_COUNTED, TableCheck, load_checks, with_staging
+from loaders.load.reconciliation import TableCheck, load_checks, tally, with_staging
 from loaders.load.results import SourceResult
 from loaders.load.sources import SOURCES
 from loaders.ops.current_run import current_run_id
@@ -95,10 +95,8 @@ def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -
 
 
 def summary_line(checks: Sequence[TableCheck]) -> str:
-    counted = [c for c in checks if c.status != NOT_COUNTED]
-    bad = [c for c in checks if c.status == MISMATCH]
-    line = f"reconciliation: {len(counted) - len(bad)} of {len(checks)} tables match source = raw = staging"
-    uncounted = [f"{c.source}.{c.table}" for c in checks if c.status == NOT_COUNTED]
-    if uncounted:
-        line += f" (source not counted this run: {', '.join(uncounted)})"
+    counts = tally(checks)
+    line = f"reconciliation: {counts.matching} of {counts.total} tables match source = raw = staging"
+    if counts.uncounted:
+        line += f" (source not counted this run: {', '.join(counts.uncounted)})"
     return line

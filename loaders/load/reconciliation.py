@@ -85,9 +85,25 @@ def with_staging(checks: Sequence[TableCheck], staging_rows: dict[tuple[str, str
     return [replace(c, staging_rows=staging_rows.get((c.source, c.table))) for c in checks]
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How a set of checks came out: for the one-line verdicts of the load summary and the job."""
+
+    matching: int
+    total: int
+    mismatched: list[TableCheck]
+    uncounted: list[str]  # source.table of the checks whose source was not counted
+
+
+def tally(checks: Sequence[TableCheck]) -> Tally:
+    mismatched = [c for c in checks if c.status == MISMATCH]
+    uncounted = [f"{c.source}.{c.table}" for c in checks if c.status == NOT_COUNTED]
+    return Tally(len(checks) - len(mismatched) - len(uncounted), len(checks), mismatched, uncounted)
+
+
 def failure(checks: Sequence[TableCheck]) -> ReconciliationFailed | None:
     """One error naming every table that does not match (None: all match or were not counted)."""
-    bad = [c for c in checks if c.status == MISMATCH]
+    bad = tally(checks).mismatched
     if not bad:
         return None
     return ReconciliationFailed("; ".join(c.line() for c in bad) + " (nothing published: readers keep the last good copy)")

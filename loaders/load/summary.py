@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loaders.load.reconciliation import MISMATCH, NOT_COUNTED, load_checks
+from loaders.load.reconciliation import load_checks, tally
 from loaders.load.results import SourceResult
 
 
@@ -37,16 +37,14 @@ def _table_notes(results: Sequence[SourceResult]) -> list[str]:
 
 def _reconciliation_lines(results: Sequence[SourceResult]) -> list[str]:
     checks = load_checks(t for r in results for t in r.tables)
-    counted = [c for c in checks if c.status != NOT_COUNTED]
     if not checks:
         return []
-    bad = [c for c in counted if c.status == MISMATCH]
-    line = f"reconciliation (source rows in the load's read = live rows in raw): {len(counted) - len(bad)} of "
-    line += f"{len(checks)} tables match"
-    uncounted = [f"{c.source}.{c.table}" for c in checks if c.status == NOT_COUNTED]
-    if uncounted:
-        line += f"; not counted this run: {', '.join(uncounted)}"
-    return [line, *(f"  MISMATCH {c.line()}" for c in bad)]
+    counts = tally(checks)
+    line = f"reconciliation (source rows in the load's read = live rows in raw): {counts.matching} of "
+    line += f"{counts.total} tables match"
+    if counts.uncounted:
+        line += f"; not counted this run: {', '.join(counts.uncounted)}"
+    return [line, *(f"  MISMATCH {c.line()}" for c in counts.mismatched)]
 
 
 def render(results: Sequence[SourceResult], warehouse: str) -> str:

@@ -63,3 +63,16 @@ def test_rejected_rows_are_quarantined_with_key_column_and_reason() -> None:
         ("run-1", "cassandra", "messages", '{"group_id": "g"}', "body", "invalid UTF-8"),
         ("run-1", "cassandra", "messages", '{"group_id": "h"}', "body", "invalid UTF-8"),
     ]
+
+
+def test_the_jobs_verdict_line_counts_matches_and_names_uncounted_tables() -> None:
+    from loaders.job.reconcile_step import summary_line
+
+    checks = [
+        TableCheck("postgres", "users", 10, 10, staging_rows=10),
+        TableCheck("cassandra", "messages", None, 5, staging_rows=5),
+        TableCheck("postgres", "payments", 10, 10, staging_rows=9),
+    ]
+    assert summary_line(checks) == (
+        "reconciliation: 1 of 3 tables match source = raw = staging (source not counted this run: cassandra.messages)"
+    )
