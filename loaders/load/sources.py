@@ -94,8 +94,7 @@ def open_postgres(
             stats[table] = TableFailure(error)
             progress.step(f"{table}: not loaded: {error}")
         for plan in plans:
-            mode = "full" if plan.full else "deep" if plan.deep else "incremental"
-            progress.step(f"{plan.spec.name}: {mode}" + (f" ({plan.reason})" if plan.reason != mode else ""))
+            progress.step(f"{plan.spec.name}: {plan.mode}" + (f" ({plan.reason})" if plan.reason != plan.mode else ""))
         extracts = []
         dropped = [p for p in plans if p.refresh]
         kept = [p for p in plans if not p.refresh]

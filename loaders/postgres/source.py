@@ -99,6 +99,10 @@ class TablePlan:
     deep: bool = False
     detect_deletes: bool = True
 
+    @property
+    def mode(self) -> str:
+        return "full" if self.full else "deep" if self.deep else "incremental"
+
 
 # dlt resource state of a table (committed with its load)
 STATE_HORIZON = "horizon"  # pg_current_snapshot() of the last load, "xmin:xmax:xip"
@@ -353,7 +357,7 @@ def _resource_rows(
     spec = plan.spec
     state = dlt.current.resource_state()
     started = time.monotonic()
-    stats.mode = "full" if plan.full else "deep" if plan.deep else "incremental"
+    stats.mode = plan.mode
     stats.cursor_before = _position(state)
     convert = partial(convert_batch, not_null=set(spec.primary_key))
     snapshot_time = session.snapshot_time
