@@ -60,7 +60,7 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
     users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(20_000)]
     cum_weights = list(itertools.accumulate(1.0 / (i + 1) ** 0.8 for i in range(len(users))))  # heavy tail
     # the last 120 days: the incremental run's late-arrival window covers the last week of them, as in production
-    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=120)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=120)
     with connected(settings) as (_cluster, session):
         for statement in ddl_statements(keyspace):
             session.execute(statement)
@@ -88,17 +88,21 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
             params = []
             for i in range(offset, min(rows, offset + chunk)):
                 who = rng.choices(users, cum_weights=cum_weights)[0]
-                when = start + dt.timedelta(seconds=rng.randrange(0, 120 * 86400), milliseconds=rng.randrange(1000))
+                when = start + dt.timedelta(
+                    seconds=rng.randrange(0, 120 * 86400), milliseconds=rng.randrange(1000)
+                )
                 if table == "user_events":
                     props = {"source": rng.choice(["push", "feed", "search", "link"])}
                     if rng.random() < 0.7:
                         props["outing_id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                     if rng.random() < 0.3:
-                        props["query"] = rng.choice(["sushi à Paris", "concert 🎸", "bar \"chez Lou\"", "trip\nweekend"])
+                        props["query"] = rng.choice(
+                            ["sushi à Paris", "concert 🎸", 'bar "chez Lou"', "trip\nweekend"]
+                        )
                     props_or_none = props if rng.random() < 0.95 else None
                     params.append((who, when.date(), when, uuid.uuid1(), rng.choice(kinds), props_or_none))
                 elif table == "messages":
-                    texts = ["on se retrouve à 20h ?", "🎉🎉", "I'll bring \"snacks\"", "line1\nline2", "ok"]
+                    texts = ["on se retrouve à 20h ?", "🎉🎉", 'I\'ll bring "snacks"', "line1\nline2", "ok"]
                     body = rng.choice(texts) * rng.randint(1, 4)
                     params.append((who, when.date(), when, uuid.uuid1(), rng.choice(users), body))
                 else:
@@ -143,8 +147,12 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
         )
         results = load_all(["cassandra"], full_refresh=(kind == "load_cli"), tables=[table])
         report = results[0].tables[0]
-        extra = {"mode": report.mode, "extracted": report.rows_extracted, "deleted": report.deleted_rows,
-                 "source_rows": report.source_rows}
+        extra = {
+            "mode": report.mode,
+            "extracted": report.rows_extracted,
+            "deleted": report.deleted_rows,
+            "source_rows": report.source_rows,
+        }
         with duckdb.connect(str(Path(workdir) / "cli.duckdb"), read_only=True) as con:
             rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     else:
@@ -164,8 +172,14 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
             rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"kind": kind, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": peak_mb,
-            **extra}
+    return {
+        "kind": kind,
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "peak_rss_mb": peak_mb,
+        **extra,
+    }
 
 
 CHANGED_SHARE = 0.01  # new rows written between the full load and the incremental run
@@ -182,7 +196,7 @@ def change(keyspace: str, table: str) -> int:
         raise SystemExit("the incremental phases write user_events only")
     settings = replace(CassandraSettings.from_env(owner=True), keyspace=keyspace)
     rng = random.Random(2)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     from loaders.cassandra.scan import count_scan
 
     total = count_scan(settings, table, 4)
@@ -195,7 +209,9 @@ def change(keyspace: str, table: str) -> int:
         params = []
         for _ in range(new):
             when = now - dt.timedelta(seconds=rng.randrange(0, 7 * 86400))
-            params.append((uuid.uuid4(), when.date(), when, uuid.uuid1(), "app_open", {"source": "offline sync"}))
+            params.append(
+                (uuid.uuid4(), when.date(), when, uuid.uuid1(), "app_open", {"source": "offline sync"})
+            )
         execute_concurrent_with_args(session, insert, params, concurrency=64, raise_on_first_error=True)
         victims = list(session.execute(f"SELECT user_id, day FROM {keyspace}.user_events LIMIT 1000"))
         delete = session.prepare(f"DELETE FROM {keyspace}.user_events WHERE user_id = ? AND day = ?")
@@ -208,17 +224,30 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeat):
-            for kind in ("bare", "bare_raw", "load", "load_cli", "change", "incremental_cli", "count",
-                         "sweep_cli"):
+            for kind in (
+                "bare",
+                "bare_raw",
+                "load",
+                "load_cli",
+                "change",
+                "incremental_cli",
+                "count",
+                "sweep_cli",
+            ):
                 out = subprocess.run(
                     [sys.executable, __file__, "_phase", kind, keyspace, table, str(parallelism), workdir],
-                    check=True, capture_output=True, text=True,
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 results.setdefault(kind, []).append(result)
                 detail = "".join(
-                    f", {name} {result[name]:,}" if isinstance(result.get(name), int) else f", {name} {result[name]}"
-                    for name in ("mode", "extracted", "deleted", "source_rows") if result.get(name) is not None
+                    f", {name} {result[name]:,}"
+                    if isinstance(result.get(name), int)
+                    else f", {name} {result[name]}"
+                    for name in ("mode", "extracted", "deleted", "source_rows")
+                    if result.get(name) is not None
                 )
                 print(
                     f"{kind:15s} {result['rows']:>9,} rows in {result['seconds']:6.1f} s = "
@@ -233,16 +262,24 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int) -> None:
         print(f"  peak RSS of {kind} = {max(r['peak_rss_mb'] for r in results[kind]):.0f} MB")
     full = best["load_cli"]
     print(f"after {CHANGED_SHARE:.0%} new rows (up to 7 days late) and {DELETED_SHARE:.2%} deleted:")
-    print(f"  incremental load      {best['incremental_cli']:6.1f} s = {best['incremental_cli'] / full:.2f} x the full "
-          f"load ({full:.1f} s; target <= 0.50), {best['incremental_cli'] / best['bare']:.2f} x the bare scan")
-    print(f"  count(*) per range    {best['count']:6.1f} s = {best['count'] / full:.2f} x the full load "
-          "(what a source count would add to each incremental run)")
-    print(f"  sweep (deletes, count) {best['sweep_cli']:5.1f} s = {best['sweep_cli'] / full:.2f} x the full load, "
-          f"{best['sweep_cli'] / best['bare']:.2f} x the bare scan")
+    print(
+        f"  incremental load      {best['incremental_cli']:6.1f} s = {best['incremental_cli'] / full:.2f} x the full "
+        f"load ({full:.1f} s; target <= 0.50), {best['incremental_cli'] / best['bare']:.2f} x the bare scan"
+    )
+    print(
+        f"  count(*) per range    {best['count']:6.1f} s = {best['count'] / full:.2f} x the full load "
+        "(what a source count would add to each incremental run)"
+    )
+    print(
+        f"  sweep (deletes, count) {best['sweep_cli']:5.1f} s = {best['sweep_cli'] / full:.2f} x the full load, "
+        f"{best['sweep_cli'] / best['bare']:.2f} x the bare scan"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_fill = sub.add_parser("fill")
     p_fill.add_argument("--rows", type=int, default=1_500_000)

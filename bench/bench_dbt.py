@@ -51,11 +51,25 @@ def run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> float:
     return time.perf_counter() - started
 
 
-def dbt(args: list[str], warehouse: Path, log_dir: Path, env: dict[str, str], target: Path | None = None) -> float:
+def dbt(
+    args: list[str], warehouse: Path, log_dir: Path, env: dict[str, str], target: Path | None = None
+) -> float:
     target = target or log_dir / "target"
     env = {**env, "WAREHOUSE_PATH": str(warehouse), "DBT_TARGET_PATH": str(target)}
-    cmd = [str(BIN / "dbt"), *args, "--profiles-dir", str(PROJECT_DIR), "--project-dir", str(PROJECT_DIR),
-           "--log-path", str(log_dir), "--log-format-file", "json", "--log-level-file", "debug"]
+    cmd = [
+        str(BIN / "dbt"),
+        *args,
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--log-path",
+        str(log_dir),
+        "--log-format-file",
+        "json",
+        "--log-level-file",
+        "debug",
+    ]
     return run(cmd, env)
 
 
@@ -109,7 +123,9 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     print(f"[scale {scale}] dbt build: {t_dbt:.1f} s", flush=True)
 
     print(f"[scale {scale}] DuckDB alone, same SQL …", flush=True)
-    dbt(["seed"], duck_db, work / f"log-seed-{scale}", env)  # seeds are set up untimed (bindings are not logged)
+    dbt(
+        ["seed"], duck_db, work / f"log-seed-{scale}", env
+    )  # seeds are set up untimed (bindings are not logged)
     statements = logged_statements(full_log / "dbt.log")
     t_duck = replay(statements, duck_db)
 
@@ -119,7 +135,9 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
     # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads
     incr_cmd = build_command(full_refresh=False, unit_tests=False)
-    t_incr = dbt(incr_cmd, dbt_db, work / f"log-incr-{scale}", scoped(env, tested_through), target=full_log / "target")
+    t_incr = dbt(
+        incr_cmd, dbt_db, work / f"log-incr-{scale}", scoped(env, tested_through), target=full_log / "target"
+    )
     slowest = slowest_nodes(full_log / "target" / "run_results.json")
     # the same build again, nothing new loaded: what dbt costs by itself (start, parse, one
     # query or more per node) — the floor under any incremental build
@@ -129,8 +147,16 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     # unchanged project (partial parsing, same target folder)
     t_import = run([sys.executable, "-c", "import dbt.cli.main"], env)
     t_parse = dbt(["parse"], dbt_db, work / f"log-parse-{scale}", env, target=full_log / "target")
-    return {"dbt": t_dbt, "duckdb": t_duck, "statements": len(statements), "incr": t_incr, "idle": t_idle,
-            "import": t_import, "parse": t_parse, "slowest": slowest}
+    return {
+        "dbt": t_dbt,
+        "duckdb": t_duck,
+        "statements": len(statements),
+        "incr": t_incr,
+        "idle": t_idle,
+        "import": t_import,
+        "parse": t_parse,
+        "slowest": slowest,
+    }
 
 
 def scoped(env: dict[str, str], tested_through: datetime | None) -> dict[str, str]:
@@ -141,17 +167,23 @@ def scoped(env: dict[str, str], tested_through: datetime | None) -> dict[str, st
 
 def slowest_nodes(run_results: Path, top: int = 6) -> list[tuple[str, float]]:
     results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
-    timed = sorted(((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results), key=lambda x: -x[1])
+    timed = sorted(
+        ((r["unique_id"].split(".")[-1], r["execution_time"]) for r in results), key=lambda x: -x[1]
+    )
     return timed[:top]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scales", default="1,5", help="comma-separated generator scales (default 1,5)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument(
-        "--no-generate", action="store_true", help="use the stores as they are (one scale only: the data there)"
+        "--no-generate",
+        action="store_true",
+        help="use the stores as they are (one scale only: the data there)",
     )
     args = parser.parse_args()
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -164,18 +196,24 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    header = f"{'scale':>5}  {'dbt build':>10}  {'DuckDB alone':>12}  {'dbt overhead':>12}  {'statements':>10}  " \
-             f"{'incremental':>11}  {'incr/full':>9}  {'no new data':>11}  {'dbt import':>10}  {'dbt parse':>9}"
+    header = (
+        f"{'scale':>5}  {'dbt build':>10}  {'DuckDB alone':>12}  {'dbt overhead':>12}  {'statements':>10}  "
+        f"{'incremental':>11}  {'incr/full':>9}  {'no new data':>11}  {'dbt import':>10}  {'dbt parse':>9}"
+    )
     print(header)
     print("-" * len(header))
     for scale, r in rows:
-        print(f"{scale:>5}  {r['dbt']:>9.1f}s  {r['duckdb']:>11.1f}s  {r['dbt'] - r['duckdb']:>11.1f}s  "
-              f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%  {r['idle']:>10.1f}s  "
-              f"{r['import']:>9.1f}s  {r['parse']:>8.1f}s")
+        print(
+            f"{scale:>5}  {r['dbt']:>9.1f}s  {r['duckdb']:>11.1f}s  {r['dbt'] - r['duckdb']:>11.1f}s  "
+            f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%  {r['idle']:>10.1f}s  "
+            f"{r['import']:>9.1f}s  {r['parse']:>8.1f}s"
+        )
     print("targets: dbt overhead < 5 s; incremental build < 20 % of the full build")
     for scale, r in rows:
-        print(f"scale {scale}: any dbt command spends {r['parse']:.1f} s (import {r['import']:.1f} s, then the parse "
-              f"of an unchanged project) before its first node; 20 % of this full build is {r['dbt'] / 5:.1f} s")
+        print(
+            f"scale {scale}: any dbt command spends {r['parse']:.1f} s (import {r['import']:.1f} s, then the parse "
+            f"of an unchanged project) before its first node; 20 % of this full build is {r['dbt'] / 5:.1f} s"
+        )
     for scale, r in rows:
         nodes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["slowest"])
         print(f"scale {scale}, slowest nodes of the incremental build: {nodes}")

@@ -118,7 +118,9 @@ def run_loader(args: list[str], env: dict[str, str], command: str = "load") -> R
     err.seek(0)
     stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"loaders {command} {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}")
+        raise SystemExit(
+            f"loaders {command} {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}"
+        )
     return Run(wall, usage.ru_maxrss / 1024, parse_summary(stdout), stdout, stderr)
 
 
@@ -163,7 +165,9 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     env = loader_env(schema, work)
     tables = [t for t in TABLES if not args.tables or t in args.tables.split(",")]
 
-    print(f"\nPostgreSQL, schema {schema}: full load of each table alone (one `loaders load` process per table)")
+    print(
+        f"\nPostgreSQL, schema {schema}: full load of each table alone (one `loaders load` process per table)"
+    )
     header = f"{'table':<20} {'rows':>11} {'COPY floor s':>12} {'loader s':>9} {'ratio':>6} {'rows/s':>11} {'wall s':>7} {'peak RSS MB':>11}"
     print(header)
     print("-" * len(header))
@@ -171,7 +175,7 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     for table in tables:
         floor = copy_floor(schema, table)
         run = run_loader(["--source", "postgres", "--tables", table, "--full-refresh"], env)
-        mode, extracted, seconds = run.tables[table]
+        _mode, extracted, seconds = run.tables[table]
         full_alone[table] = seconds
         print(
             f"{table:<20} {extracted:>11,} {floor:>12.2f} {seconds:>9.2f} {seconds / floor:>6.1f} "
@@ -181,7 +185,8 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
 
     print("\nAll tables in one run: full load, then 1 % of rows changed and the incremental run")
     full = run_loader(
-        ["--source", "postgres", "--full-refresh", *(["--tables", ",".join(tables)] if args.tables else [])], env
+        ["--source", "postgres", "--full-refresh", *(["--tables", ",".join(tables)] if args.tables else [])],
+        env,
     )
     changed: dict[str, int] = {}
     for table in tables:
@@ -193,9 +198,7 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
             changed[table] = n
     deleted = delete_share(schema, "payments", 0.001) if "payments" in tables else 0
     incr = run_loader(["--source", "postgres", *(["--tables", ",".join(tables)] if args.tables else [])], env)
-    header = (
-        f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
-    )
+    header = f"{'table':<20} {'full rows':>11} {'full s':>8} {'changed':>9} {'incr rows':>10} {'incr s':>8} {'incr/full':>9}"
     print(header)
     print("-" * len(header))
     for table in tables:
@@ -212,7 +215,9 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     print(f"peak RSS: full {full.peak_rss_mb:.0f} MB, incremental {incr.peak_rss_mb:.0f} MB")
     totals = [line for line in full.stdout.splitlines() if line.startswith("raw_postgres:")]
     print(f"full-load phases: {totals[-1] if totals else '?'}")
-    print(f"(the incremental run also found {deleted:,} payments hard-deleted: tombstoned, counted, reconciled)")
+    print(
+        f"(the incremental run also found {deleted:,} payments hard-deleted: tombstoned, counted, reconciled)"
+    )
     if "payments" in tables:
         bench_change_capture(schema, env, rows.get("payments", 0), full_alone.get("payments", 0.0))
 
@@ -221,7 +226,9 @@ def delete_share(schema: str, table: str, share: float) -> int:
     conn = psycopg2.connect(app_postgres_dsn())
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(f'DELETE FROM "{schema}".{table} WHERE abs(hashtext(id::text)) % {round(1 / share)} = 1')
+            cur.execute(
+                f'DELETE FROM "{schema}".{table} WHERE abs(hashtext(id::text)) % {round(1 / share)} = 1'
+            )
             return cur.rowcount
     finally:
         conn.close()
@@ -243,12 +250,16 @@ def bench_change_capture(schema: str, env: dict[str, str], rows: int, full_secon
     print(f"{'COPY floor (key only)':<44} {key_floor:>7.2f} s")
     print(f"{'incremental, no change, change capture only':<44} {seconds['off']:>7.2f} s")
     print(f"{'incremental, no change, + delete detection':<44} {seconds['on']:>7.2f} s")
-    print(f"{'delete detection alone':<44} {detection:>7.2f} s  ({detection / floor:.2f} x the COPY floor; target <= 0.3)")
+    print(
+        f"{'delete detection alone':<44} {detection:>7.2f} s  ({detection / floor:.2f} x the COPY floor; target <= 0.3)"
+    )
     if full_seconds:
         print(f"{'incremental / full load of payments':<44} {seconds['on'] / full_seconds:>7.0%}")
     deep = run_loader(["--deep", "--source", "postgres", "--tables", "payments"], env, command="reconcile")
     per_million = deep.wall / max(rows, 1) * 1e6
-    print(f"{'reconcile --deep, payments (process wall)':<44} {deep.wall:>7.2f} s  ({per_million:.2f} s per million rows)")
+    print(
+        f"{'reconcile --deep, payments (process wall)':<44} {deep.wall:>7.2f} s  ({per_million:.2f} s per million rows)"
+    )
 
 
 def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
@@ -268,7 +279,9 @@ def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
         parallelism = args.cassandra_parallelism or 4
     settings = CassandraSettings.from_env()
     env = loader_env(args.schema, work)
-    print(f"\nCassandra, keyspace {settings.keyspace}: bare token-range scan vs loader (parallelism {parallelism})")
+    print(
+        f"\nCassandra, keyspace {settings.keyspace}: bare token-range scan vs loader (parallelism {parallelism})"
+    )
     header = f"{'table':<20} {'rows':>11} {'bare s':>8} {'loader s':>9} {'ratio':>6} {'wall s':>7} {'peak RSS MB':>11}"
     print(header)
     print("-" * len(header))
@@ -277,7 +290,7 @@ def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
         bare_rows = bare_scan(settings, table, parallelism)
         bare = time.perf_counter() - started
         run = run_loader(["--source", "cassandra", "--tables", table, "--full-refresh"], env)
-        _, extracted, seconds = run.tables.get(table, ("", 0, 0.0))
+        _, _extracted, seconds = run.tables.get(table, ("", 0, 0.0))
         ratio = seconds / bare if bare else 0.0
         print(
             f"{table:<20} {bare_rows:>11,} {bare:>8.2f} {seconds:>9.2f} {ratio:>6.1f} {run.wall:>7.2f} {run.peak_rss_mb:>11.0f}",
@@ -286,16 +299,26 @@ def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--payments", type=int, default=2_000_000, help="rows of payments (other tables scale with it)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--payments", type=int, default=2_000_000, help="rows of payments (other tables scale with it)"
+    )
     parser.add_argument("--schema", default="loaders_bench", help="PostgreSQL schema to fill and read")
-    parser.add_argument("--reuse", action="store_true", help="reuse the schema if it already has that many payments")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the schema if it already has that many payments"
+    )
     parser.add_argument("--tables", help="only these PostgreSQL tables (comma-separated)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch warehouse and dlt directory")
-    parser.add_argument("--cassandra", action="store_true", help="also bench the Cassandra loader against a bare scan")
+    parser.add_argument(
+        "--cassandra", action="store_true", help="also bench the Cassandra loader against a bare scan"
+    )
     parser.add_argument("--cassandra-parallelism", type=int, default=0)
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--drop-schema", action="store_true", help="drop the PostgreSQL schema at the end (CI)")
+    parser.add_argument(
+        "--drop-schema", action="store_true", help="drop the PostgreSQL schema at the end (CI)"
+    )
     args = parser.parse_args()
     print(f"sizes at --payments {args.payments:,}: {sizes(args.payments)}; CPUs: {os.cpu_count()}")
     work = Path(tempfile.mkdtemp(prefix="bench_load_"))

@@ -37,7 +37,7 @@ def build_warehouse(path: Path, users: int, messages: int, events: int) -> None:
         )
         conn.execute(
             "create table raw_cassandra.user_events as select uuid() as user_id, uuid() as event_id, 'app_open' "
-            "as event_type, '{\"source\": \"push\"}'::json as properties, now() - to_seconds(range) as event_time "
+            'as event_type, \'{"source": "push"}\'::json as properties, now() - to_seconds(range) as event_time '
             "from range(?)",
             [events],
         )
@@ -45,12 +45,16 @@ def build_warehouse(path: Path, users: int, messages: int, events: int) -> None:
             "create table staging.stg_postgres__users as select id as user_id, * exclude (id) from raw_postgres.users"
         )
         conn.execute("create table staging.stg_cassandra__messages as select * from raw_cassandra.messages")
-        conn.execute("create table staging.stg_cassandra__user_events as select * from raw_cassandra.user_events")
+        conn.execute(
+            "create table staging.stg_cassandra__user_events as select * from raw_cassandra.user_events"
+        )
         conn.execute(
             "create table intermediate.int_user_activity_daily as select user_id, cast(sent_at as date) as day, "
             "count(*) as messages_sent from staging.stg_cassandra__messages group by all"
         )
-        conn.execute("create table gold.gold_user_activity_per_day as from intermediate.int_user_activity_daily")
+        conn.execute(
+            "create table gold.gold_user_activity_per_day as from intermediate.int_user_activity_daily"
+        )
 
 
 def plain_copy(build: Path, target: Path) -> None:
@@ -65,7 +69,9 @@ def plain_copy(build: Path, target: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--messages", type=int, default=2_000_000)
     parser.add_argument("--events", type=int, default=4_000_000)
@@ -87,18 +93,24 @@ def main() -> None:
     plain_target = args.dir / "plain" / "warehouse.duckdb"
     plain_target.parent.mkdir(parents=True, exist_ok=True)
 
-    print(f"build warehouse: {build.stat().st_size / 1e6:.0f} MB ({args.users:,} users, "
-          f"{args.messages:,} messages, {args.events:,} events, in raw and staging)")
+    print(
+        f"build warehouse: {build.stat().st_size / 1e6:.0f} MB ({args.users:,} users, "
+        f"{args.messages:,} messages, {args.events:,} events, in raw and staging)"
+    )
     print(f"{'publish':<52} {'run':>3} {'seconds':>8} {'MB':>6}")
     for run in (1, 2):
         t = time.monotonic()
         plain_copy(build, plain_target)
-        print(f"{'reference: plain copy of the whole file + fsync':<52} {run:>3} {time.monotonic() - t:>8.2f} "
-              f"{plain_target.stat().st_size / 1e6:>6.0f}")
+        print(
+            f"{'reference: plain copy of the whole file + fsync':<52} {run:>3} {time.monotonic() - t:>8.2f} "
+            f"{plain_target.stat().st_size / 1e6:>6.0f}"
+        )
         t = time.monotonic()
         published = publish.publish_warehouse(build)
-        print(f"{'readers copy: CTAS per table, no raw, HMAC, fsync':<52} {run:>3} {time.monotonic() - t:>8.2f} "
-              f"{published.stat().st_size / 1e6:>6.0f}")
+        print(
+            f"{'readers copy: CTAS per table, no raw, HMAC, fsync':<52} {run:>3} {time.monotonic() - t:>8.2f} "
+            f"{published.stat().st_size / 1e6:>6.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ def load_features(warehouse: Path) -> tuple[list[list[float]], list[int]]:
 def main() -> int:
     from loaders.job.publish import published_warehouse_path
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--warehouse", type=Path, default=published_warehouse_path())
     parser.add_argument("--plot", type=Path, default=Path("out/churn_roc.png"))
     parser.add_argument("--seed", type=int, default=7)
@@ -91,7 +93,9 @@ def main() -> int:
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
         print(f"ROC AUC on the held-out 25 % ({len(y_test)} users), {name}: {auc:.3f}")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Churn classifier, held-out users")
+    ax.set(
+        xlabel="false positive rate", ylabel="true positive rate", title="Churn classifier, held-out users"
+    )
     ax.legend(loc="lower right")
     fig.savefig(args.plot, dpi=120, bbox_inches="tight")
     print(f"ROC curves saved to {args.plot}")

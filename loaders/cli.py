@@ -87,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loaders {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"loaders {args.command}: interrupted; the next run completes or redoes this one", file=sys.stderr)
+        print(
+            f"loaders {args.command}: interrupted; the next run completes or redoes this one", file=sys.stderr
+        )
         return 130
 
 

@@ -8,6 +8,7 @@ consumer drains the queue meanwhile so that none stays blocked on a full queue.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -17,7 +18,9 @@ from typing import Any
 DONE = object()  # a worker's last item
 
 
-def put_until_stopped(out: queue.Queue[Any], stop: threading.Event, item: Any, *, force: bool = False) -> bool:
+def put_until_stopped(
+    out: queue.Queue[Any], stop: threading.Event, item: Any, *, force: bool = False
+) -> bool:
     """Put ``item``, waiting while the queue is full; False if the consumer stopped first.
 
     force: put even after the stop, as long as the queue has room (a worker's ``DONE``)."""
@@ -41,7 +44,7 @@ def worker_thread(
     def run() -> None:
         try:
             work()
-        except BaseException as error:  # noqa: BLE001 - raised again in the consumer
+        except BaseException as error:
             put_until_stopped(out, stop, error)
         finally:
             put_until_stopped(out, stop, DONE, force=True)
@@ -76,7 +79,5 @@ def consume(
         stop.set()
         deadline = None if unblock_for is None else time.monotonic() + unblock_for
         while any(w.is_alive() for w in workers) and (deadline is None or time.monotonic() < deadline):
-            try:
+            with contextlib.suppress(queue.Empty):
                 out.get(timeout=0.05)  # unblock workers waiting on a full queue
-            except queue.Empty:
-                pass

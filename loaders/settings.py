@@ -86,7 +86,7 @@ def _dsn_params(dsn: str) -> dict[str, str]:
 
     try:
         return parse_dsn(dsn)
-    except Exception:  # noqa: BLE001 - a malformed DSN is reported by the connection, with its fix
+    except Exception:
         return {}
 
 
@@ -97,7 +97,9 @@ def _add_dsn_params(dsn: str, extra: dict[str, str]) -> str:
     if "://" in dsn:
         separator = "&" if urlsplit(dsn).query else "?"
         return dsn + separator + urlencode(extra, quote_via=quote)
-    quoted = (f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for key, value in extra.items())
+    quoted = (
+        f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for key, value in extra.items()
+    )
     return " ".join([dsn.strip(), *quoted])
 
 
@@ -136,7 +138,7 @@ class PostgresSettings:
     dsn: str  # the loaders' read-only role; verify-full TLS whenever a CA is configured
 
     @classmethod
-    def from_env(cls) -> "PostgresSettings":
+    def from_env(cls) -> PostgresSettings:
         return cls(dsn=verified_tls_dsn(setting("POSTGRES_DSN", required=True) or "", "POSTGRES_DSN"))
 
 
@@ -165,7 +167,7 @@ class CassandraSettings:
     ssl_hostname_check: bool = True
 
     @classmethod
-    def from_env(cls, *, owner: bool = False) -> "CassandraSettings":
+    def from_env(cls, *, owner: bool = False) -> CassandraSettings:
         """The loaders' read-only role, or with ``owner`` the app's role (generator)."""
         prefix = "APP_" if owner else ""
         return cls(

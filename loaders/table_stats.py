@@ -36,7 +36,9 @@ class TableStats:
     in_flight_rows: int = 0  # a difference the source explains (writes during a non-snapshot scan)
     deleted_rows: int = 0  # tombstones written for keys gone from the source
     lost_rows: int = 0  # source rows raw lacked without a reason (reported; the next run reloads the table)
-    late_rows: int = 0  # rows changed behind the app's clock (stamped before the cursor) found by change capture
+    late_rows: int = (
+        0  # rows changed behind the app's clock (stamped before the cursor) found by change capture
+    )
     future_rows: int = 0  # rows stamped after the snapshot's clock (loaded, never moving the cursor)
     bytes_extracted: int | None = None
     cursor_before: str | None = None

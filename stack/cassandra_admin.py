@@ -51,7 +51,9 @@ def ssl_context() -> ssl.SSLContext | None:
     ca_file = os.environ.get("STACK_CASSANDRA_SSL_CA_FILE")
     if not ca_file:
         return None
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)  # verifies cert and host name
+    context = ssl.create_default_context(
+        ssl.Purpose.SERVER_AUTH, cafile=ca_file
+    )  # verifies cert and host name
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -59,7 +61,9 @@ def ssl_context() -> ssl.SSLContext | None:
 def connect(username: str, password: str, timeout: float = 10.0) -> tuple[Cluster, Session]:
     host = os.environ.get("STACK_CASSANDRA_HOST", "127.0.0.1")
     port = int(os.environ.get("STACK_CASSANDRA_PORT", "19042"))
-    profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=LOCAL_DC), request_timeout=timeout)
+    profile = ExecutionProfile(
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=LOCAL_DC), request_timeout=timeout
+    )
     cluster = Cluster(
         [host],
         port=port,
@@ -124,7 +128,9 @@ def ready(timeout: float, pid: int | None) -> str:
         except Exception as error:  # not listening yet, default role not created yet, ...
             last_error = f"{type(error).__name__}: {str(error)[:200]}"
         time.sleep(0.5)
-    raise AdminError(f"Cassandra did not answer a CQL query within {timeout:.0f} s (last error: {last_error})")
+    raise AdminError(
+        f"Cassandra did not answer a CQL query within {timeout:.0f} s (last error: {last_error})"
+    )
 
 
 def quote_password(password: str) -> str:
@@ -149,7 +155,9 @@ def upsert_role(session: Session, role: str, password: str, *, superuser: bool =
     re-applied when logging in with it fails.
     """
     flags = f"LOGIN = true AND SUPERUSER = {str(superuser).lower()}"
-    row = session.execute("SELECT can_login, is_superuser FROM system_auth.roles WHERE role = %s", (role,)).one()
+    row = session.execute(
+        "SELECT can_login, is_superuser FROM system_auth.roles WHERE role = %s", (role,)
+    ).one()
     if row is None:
         session.execute(f"CREATE ROLE {role} WITH PASSWORD = {quote_password(password)} AND {flags}")
         return
@@ -189,7 +197,9 @@ def setup_roles() -> None:
         session.execute("GRANT CREATE ON ALL KEYSPACES TO app_owner")
         keyspace = os.environ.get("CASSANDRA_KEYSPACE", "app")
         # the app keyspace exists from the start, so that the loader's grant can name it
-        session.execute(f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {APP_KEYSPACE_REPLICATION}")
+        session.execute(
+            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {APP_KEYSPACE_REPLICATION}"
+        )
         session.execute(f"GRANT ALL PERMISSIONS ON KEYSPACE {keyspace} TO app_owner")
 
         upsert_role(session, "loader", env_secret("STACK_CASSANDRA_LOADER_PASSWORD"))
@@ -201,7 +211,9 @@ def setup_roles() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     ready_parser = commands.add_parser("ready", help="wait until a real CQL query answers; print the version")
     ready_parser.add_argument("--timeout", type=float, default=180.0)

@@ -41,8 +41,9 @@ earlier than any write of a later run, and the first run after the upgrade is a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, MutableMapping
+from typing import Any
 
 from loaders.errors import UserError
 from loaders.settings import setting
@@ -65,7 +66,7 @@ STATE_WRITETIME = "writetime_cursor"  # int: microseconds since the epoch
 STATE_LAST_SWEEP = "last_sweep"  # ISO-8601 UTC: the start of the last sweep (or full load)
 STATE_OLD_CURSOR = "cursor"  # before write times: ISO-8601 UTC clustering time
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 FULL, INCREMENTAL, SWEEP = "full", "incremental", "sweep"
@@ -103,8 +104,10 @@ CONSISTENCY_LEVELS = ("ONE", "LOCAL_ONE", "TWO", "THREE", "QUORUM", "LOCAL_QUORU
 def consistency_name() -> str:
     raw = (setting(CONSISTENCY_ENV, DEFAULT_CONSISTENCY) or DEFAULT_CONSISTENCY).strip().upper()
     if raw not in CONSISTENCY_LEVELS:
-        raise UserError(f"{CONSISTENCY_ENV}={raw!r} is not a read consistency level: use one of "
-                        + ", ".join(CONSISTENCY_LEVELS))
+        raise UserError(
+            f"{CONSISTENCY_ENV}={raw!r} is not a read consistency level: use one of "
+            + ", ".join(CONSISTENCY_LEVELS)
+        )
     return raw
 
 
@@ -167,8 +170,13 @@ def previous_cursor(state: MutableMapping[str, Any]) -> tuple[int | None, bool]:
     return (micros(old), True) if old is not None else (None, False)
 
 
-def plan(state: MutableMapping[str, Any], settings: CaptureSettings, now: dt.datetime,
-         full: bool, raw_table_exists: bool) -> Plan:
+def plan(
+    state: MutableMapping[str, Any],
+    settings: CaptureSettings,
+    now: dt.datetime,
+    full: bool,
+    raw_table_exists: bool,
+) -> Plan:
     """Decide the mode of one table from its dlt resource state."""
     cursor, upgraded = (None, False) if full else previous_cursor(state)
     last_sweep = _parse_time(state.get(STATE_LAST_SWEEP))
@@ -197,7 +205,9 @@ def next_cursor(previous: int | None, max_seen: int | None, scan_started: dt.dat
     return candidate if previous is None else max(previous, candidate)
 
 
-def save(state: MutableMapping[str, Any], the_plan: Plan, cursor: int | None, scan_started: dt.datetime) -> None:
+def save(
+    state: MutableMapping[str, Any], the_plan: Plan, cursor: int | None, scan_started: dt.datetime
+) -> None:
     """Write the table's state after a complete scan (committed with the load package by dlt)."""
     if cursor is not None:
         state[STATE_WRITETIME] = int(cursor)

@@ -32,8 +32,9 @@ import logging
 import os
 import struct
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -79,7 +80,7 @@ def fixed_buffer(cells: Cells, width: int) -> tuple[np.ndarray, np.ndarray | Non
             return np.frombuffer(joined, dtype=np.uint8), None
     mask = np.fromiter((cell is None or len(cell) != width for cell in cells), dtype=bool, count=len(cells))
     filler = bytes(width)
-    joined = b"".join(filler if bad else cell for cell, bad in zip(cells, mask.tolist()))  # type: ignore[misc]
+    joined = b"".join(filler if bad else cell for cell, bad in zip(cells, mask.tolist(), strict=False))  # type: ignore[misc]
     return np.frombuffer(joined, dtype=np.uint8), mask
 
 
@@ -232,8 +233,10 @@ def record_batch(rows: Sequence[tuple], converters: Sequence[Converter], schema:
     """A page of raw rows as one RecordBatch (columns built whole)."""
     if not rows:
         return pa.RecordBatch.from_pylist([], schema=schema)
-    columns = list(zip(*rows))
-    return pa.RecordBatch.from_arrays([convert(cells) for convert, cells in zip(converters, columns)], schema=schema)
+    columns = list(zip(*rows, strict=False))
+    return pa.RecordBatch.from_arrays(
+        [convert(cells) for convert, cells in zip(converters, columns, strict=False)], schema=schema
+    )
 
 
 def random_ids(n: int, n_bytes: int = 10) -> pa.Array:
@@ -262,7 +265,9 @@ def _reason(convert: Converter, cell: Any, error: BaseException) -> str:
         try:
             bytes(cell).decode("utf-8")
         except UnicodeDecodeError as decode_error:
-            return f"text is not valid UTF-8 ({decode_error.reason} at byte {decode_error.start} of {len(cell)})"
+            return (
+                f"text is not valid UTF-8 ({decode_error.reason} at byte {decode_error.start} of {len(cell)})"
+            )
     if isinstance(error, UnicodeDecodeError):
         return f"text inside the collection is not valid UTF-8 ({error.reason} at byte {error.start})"
     text = " ".join(str(error).split())[:160]
@@ -278,7 +283,7 @@ def checked_record_batch(
     except CONVERSION_ERRORS:
         pass
     bad: dict[int, BadRow] = {}
-    for convert, field, cells in zip(converters, schema, zip(*rows)):
+    for convert, field, cells in zip(converters, schema, zip(*rows, strict=False), strict=False):
         try:
             convert(cells)
             continue
@@ -301,12 +306,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def key_json(cells: Sequence[tuple], key_positions: Sequence[int], converters: Sequence[Converter],
-             schema: pa.Schema) -> list[str]:
+def key_json(
+    cells: Sequence[tuple], key_positions: Sequence[int], converters: Sequence[Converter], schema: pa.Schema
+) -> list[str]:
     """The primary key of raw rows as JSON objects ({"column": value}), in key order."""
     out: list[dict[str, Any]] = [{} for _ in cells]
     for position in key_positions:
         values = converters[position]([row[position] for row in cells]).to_pylist()
-        for row, value in zip(out, values):
+        for row, value in zip(out, values, strict=False):
             row[schema.field(position).name] = _plain(value)
     return [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in out]

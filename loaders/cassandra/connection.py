@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from cassandra import AuthenticationFailed, OperationTimedOut, Unauthorized
 from cassandra.auth import PlainTextAuthProvider
@@ -135,7 +136,9 @@ def connect_error(settings: CassandraSettings, error: BaseException) -> UserErro
             f"Cassandra at {where} rejected the login of role {settings.username!r}: "
             "check CASSANDRA_USERNAME and CASSANDRA_PASSWORD"
         )
-    plain = "" if settings.ssl_ca_file else "; if the nodes require TLS, set CASSANDRA_SSL_CA_FILE to their CA"
+    plain = (
+        "" if settings.ssl_ca_file else "; if the nodes require TLS, set CASSANDRA_SSL_CA_FILE to their CA"
+    )
     return UserError(
         f"no Cassandra host answers at {where} ({type(error).__name__}): "
         f"start it (`make up`) or fix CASSANDRA_HOSTS{plain}"

@@ -17,7 +17,8 @@ become null.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,7 +54,9 @@ def text_maps_to_json(cells: Sequence[bytes | None], slow_path: Callable[[bytes]
     maps = stored[is_map]  # non-empty maps
     count = counts[is_map]
     expected_escapes = escapes[is_map]  # escape bytes that belong to length fields
-    found_escapes = np.add.reduceat(_ESCAPE[buf], starts[stored], dtype=np.int64)[is_map] if stored.size else counts
+    found_escapes = (
+        np.add.reduceat(_ESCAPE[buf], starts[stored], dtype=np.int64)[is_map] if stored.size else counts
+    )
 
     # parse entry j of every map having more than j entries
     key_fields, value_fields, entries, owners = [], [], [], []
@@ -83,12 +86,14 @@ def text_maps_to_json(cells: Sequence[bytes | None], slow_path: Callable[[bytes]
     slow = has_null | (found_escapes != expected_escapes)
 
     keep = np.ones(buf.size, dtype=bool)
-    keep[-len(_PAD):] = False  # the padding is only ever a closing "}
+    keep[-len(_PAD) :] = False  # the padding is only ever a closing "}
     # every stored cell loses its bytes by default: length fields of good maps below, all of the others
     gone = stored[~np.isin(stored, maps[~slow])]
     if gone.size:
         drop_len = lengths[gone]
-        keep[np.repeat(starts[gone] - (np.cumsum(drop_len) - drop_len), drop_len) + np.arange(drop_len.sum())] = False
+        keep[
+            np.repeat(starts[gone] - (np.cumsum(drop_len) - drop_len), drop_len) + np.arange(drop_len.sum())
+        ] = False
     if key_fields:
         owner = np.concatenate(owners)
         entry = np.concatenate(entries)
@@ -122,14 +127,18 @@ def text_maps_to_json(cells: Sequence[bytes | None], slow_path: Callable[[bytes]
     valid = np.zeros(n, dtype=bool)
     valid[maps] = True
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    array = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity)
+    array = pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), validity
+    )
     array.validate(full=True)  # UTF-8 of keys and values
     slow_cells = maps[slow]
     if slow_cells.size:
         mask = np.zeros(n, dtype=bool)
         mask[slow_cells] = True
         texts = [slow_path(cells[int(i)]) for i in slow_cells]  # type: ignore[arg-type]
-        array = pc.replace_with_mask(array, pa.array(mask), pa.array(texts, type=pa.binary()).view(pa.string()))
+        array = pc.replace_with_mask(
+            array, pa.array(mask), pa.array(texts, type=pa.binary()).view(pa.string())
+        )
     return array
 
 

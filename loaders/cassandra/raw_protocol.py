@@ -10,7 +10,7 @@ statements and everything else keep their real types.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from cassandra import cqltypes
 from cassandra.protocol import ProtocolHandler, ResultMessage
@@ -33,7 +33,7 @@ def as_raw(column_metadata: Any) -> Any:
 class RawResultMessage(ResultMessage):
     """A RESULT whose rows are tuples of raw cell bytes (``None`` for null)."""
 
-    code_to_type = dict((v, k) for k, v in ResultMessage.type_codes.items())
+    code_to_type: ClassVar[dict[Any, Any]] = {v: k for k, v in ResultMessage.type_codes.items()}
     _raw_rows = False
 
     def recv_results_metadata(self, f: Any, user_type_map: Any) -> None:
@@ -42,7 +42,12 @@ class RawResultMessage(ResultMessage):
             self.column_metadata = as_raw(self.column_metadata)
 
     def recv_results_rows(
-        self, f: Any, protocol_version: int, user_type_map: Any, result_metadata: Any, column_encryption_policy: Any
+        self,
+        f: Any,
+        protocol_version: int,
+        user_type_map: Any,
+        result_metadata: Any,
+        column_encryption_policy: Any,
     ) -> None:
         if column_encryption_policy is not None:
             raise RuntimeError("the raw scan does not support column encryption")

@@ -21,8 +21,9 @@ import datetime as dt
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,7 +53,7 @@ class RawTable:
             "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
             [dataset, spec.name],
         ).fetchall()
-        self.columns = {name: data_type for name, data_type in rows}
+        self.columns = dict(rows)
 
     @property
     def exists(self) -> bool:
@@ -66,8 +67,12 @@ class RawTable:
         if batch.num_rows == 0 or not self.exists:
             return np.zeros(batch.num_rows, dtype=bool)
         spec = self.spec
-        keyed = pa.table({**{c: batch.column(c) for c in spec.columns},
-                          "__row": pa.array(np.arange(batch.num_rows, dtype=np.int64))})
+        keyed = pa.table(
+            {
+                **{c: batch.column(c) for c in spec.columns},
+                "__row": pa.array(np.arange(batch.num_rows, dtype=np.int64)),
+            }
+        )
         on = " AND ".join(f"r.{quote(c)} = b.{quote(c)}" for c in spec.primary_key)
         same = []
         for column in spec.columns:
@@ -105,7 +110,7 @@ class RawTable:
         else:
             source = f"read_parquet('{seen.path.as_posix()}')"
             sql = f"SELECT {key_list} FROM {self.qualified} r ANTI JOIN {source} s ON {on} WHERE TRUE{self._live('r')}"
-        reader = self.connection.execute(sql).fetch_record_batch(TOMBSTONE_CHUNK)
+        reader = self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK)
         for batch in reader:
             if batch.num_rows:
                 yield pa.Table.from_batches([batch])
@@ -165,8 +170,9 @@ def as_type(column: pa.ChunkedArray | pa.Array, field: pa.Field) -> pa.Array:
         column = column.combine_chunks()
     if is_uuid_type(field.type) and not is_uuid_type(column.type):
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            storage = pa.array([None if v is None else uuid.UUID(v).bytes for v in column.to_pylist()],
-                               type=pa.binary(16))
+            storage = pa.array(
+                [None if v is None else uuid.UUID(v).bytes for v in column.to_pylist()], type=pa.binary(16)
+            )
             return pa.ExtensionArray.from_storage(pa.uuid(), storage)
         return pa.ExtensionArray.from_storage(pa.uuid(), column.cast(pa.binary(16)))
     return column.cast(field.type)

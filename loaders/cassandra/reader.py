@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,8 +105,13 @@ def select_list(spec: TableSpec, writetimes: bool) -> list[str]:
     return names
 
 
-def prepare_scan(session: Session, settings: CassandraSettings, spec: TableSpec,
-                 scan: ScanFilter = ScanFilter(), consistency: int | None = None) -> ScanStatements:
+def prepare_scan(
+    session: Session,
+    settings: CassandraSettings,
+    spec: TableSpec,
+    scan: ScanFilter = ScanFilter(),
+    consistency: int | None = None,
+) -> ScanStatements:
     """The range statements; the window filtered by the server (``ALLOW FILTERING``).
 
     A cluster whose guardrails refuse ALLOW FILTERING is scanned in full instead (the
@@ -115,24 +121,44 @@ def prepare_scan(session: Session, settings: CassandraSettings, spec: TableSpec,
     try:
         if scan.window_column is not None:
             try:
-                return prepare(session, settings.keyspace, spec.name, columns, spec.partition_key,
-                               f"{quote(scan.window_column)} >= ? ALLOW FILTERING", (scan.window_value,),
-                               consistency=consistency, quoted=True)
+                return prepare(
+                    session,
+                    settings.keyspace,
+                    spec.name,
+                    columns,
+                    spec.partition_key,
+                    f"{quote(scan.window_column)} >= ? ALLOW FILTERING",
+                    (scan.window_value,),
+                    consistency=consistency,
+                    quoted=True,
+                )
             except InvalidRequest as error:
                 if "filtering" not in str(error).lower():
                     raise
-                log.warning("%s.%s: the cluster refuses ALLOW FILTERING (%s): full scan, filtered by the loader",
-                            settings.keyspace, spec.name, one_line(error, 120))
-        return prepare(session, settings.keyspace, spec.name, columns, spec.partition_key,
-                       consistency=consistency, quoted=True)
+                log.warning(
+                    "%s.%s: the cluster refuses ALLOW FILTERING (%s): full scan, filtered by the loader",
+                    settings.keyspace,
+                    spec.name,
+                    one_line(error, 120),
+                )
+        return prepare(
+            session,
+            settings.keyspace,
+            spec.name,
+            columns,
+            spec.partition_key,
+            consistency=consistency,
+            quoted=True,
+        )
     except Unauthorized as error:
         raise unauthorized_error(settings, spec.name, error) from None
 
 
-def arrow_columns(spec: TableSpec, names: list[str], cql_types: list,
-                  table: str) -> tuple[list[cols.Converter], pa.Schema]:
+def arrow_columns(
+    spec: TableSpec, names: list[str], cql_types: list, table: str
+) -> tuple[list[cols.Converter], pa.Schema]:
     converters, fields = [], []
-    for name, cql_type in zip(names, cql_types):
+    for name, cql_type in zip(names, cql_types, strict=False):
         try:
             convert, arrow_type = cols.converter(cql_type)
         except cols.UnsupportedTypeError as error:
@@ -160,10 +186,12 @@ def read_table(
     be converted (text that is not UTF-8) is left out and reported in ``report``.
     """
     report = report if report is not None else ReadReport()
-    with opened_table(settings, table) as (cluster, session, spec, meta):
+    with opened_table(settings, table) as (cluster, session, spec, _meta):
         statements = prepare_scan(session, settings, spec, scan_filter, options.consistency_level)
         cql_types = [column[3] for column in statements.rest.result_metadata]
-        names = list(spec.columns) + [f"writetime({c})" for c in spec.writetime_columns] * scan_filter.writetimes
+        names = (
+            list(spec.columns) + [f"writetime({c})" for c in spec.writetime_columns] * scan_filter.writetimes
+        )
         converters, schema = arrow_columns(spec, names, cql_types, f"{settings.keyspace}.{table}")
         key_positions = [spec.columns.index(c) for c in spec.primary_key]
         session.client_protocol_handler = RawProtocolHandler  # from here on rows arrive as raw bytes
@@ -186,7 +214,9 @@ def read_table(
         for read, batch, bad in guarded(scan, settings, table):
             report.rows_read += read
             if bad:
-                quarantine(report, spec, f"{settings.keyspace}.{table}", bad, converters, schema, key_positions)
+                quarantine(
+                    report, spec, f"{settings.keyspace}.{table}", bad, converters, schema, key_positions
+                )
             batch = with_writetime(batch, spec, out_schema) if scan_filter.writetimes else batch
             pending.append(batch)
             pending_rows += batch.num_rows
@@ -212,20 +242,27 @@ def with_writetime(batch: pa.RecordBatch, spec: TableSpec, out_schema: pa.Schema
     return pa.RecordBatch.from_arrays([*batch.columns[: len(spec.columns)], writetime], schema=out_schema)
 
 
-def quarantine(report: ReadReport, spec: TableSpec, label: str, bad: list[cols.BadRow],
-               converters: list[cols.Converter], schema: pa.Schema, key_positions: list[int]) -> None:
+def quarantine(
+    report: ReadReport,
+    spec: TableSpec,
+    label: str,
+    bad: list[cols.BadRow],
+    converters: list[cols.Converter],
+    schema: pa.Schema,
+    key_positions: list[int],
+) -> None:
     cells = [row.cells for row in bad]
     keys = cols.key_json(cells, key_positions, converters, schema)
-    for row, key in zip(bad, keys):
+    for row, key in zip(bad, keys, strict=False):
         report.rejected.append(RejectedRow(spec.name, key, row.column, row.reason))
         log.warning("%s: row %s left out: column %s: %s", label, key, row.column, row.reason)
-    key_columns = {
-        spec.columns[p]: converters[p]([c[p] for c in cells]) for p in key_positions
-    }
+    key_columns = {spec.columns[p]: converters[p]([c[p] for c in cells]) for p in key_positions}
     report.rejected_keys.append(pa.table(key_columns))
 
 
-def guarded(scan: Iterator[pa.RecordBatch], settings: CassandraSettings, table: str) -> Iterator[pa.RecordBatch]:
+def guarded(
+    scan: Iterator[pa.RecordBatch], settings: CassandraSettings, table: str
+) -> Iterator[pa.RecordBatch]:
     """The scan, with a permission lost mid-scan as a UserError."""
     try:
         yield from scan

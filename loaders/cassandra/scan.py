@@ -23,9 +23,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cassandra import DriverException, OperationTimedOut, RequestExecutionException, Unauthorized
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, ResponseFuture, Session
@@ -103,8 +104,15 @@ class ScanStatements:
         return statement
 
 
-def range_query(keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
-                start_inclusive: bool, extra_where: str = "", quoted: bool = False) -> str:
+def range_query(
+    keyspace: str,
+    table: str,
+    columns: Sequence[str],
+    partition_key: Sequence[str],
+    start_inclusive: bool,
+    extra_where: str = "",
+    quoted: bool = False,
+) -> str:
     """``SELECT cols FROM ks.t WHERE token(pk) >[=] ? AND token(pk) <= ? [AND extra]``.
 
     ``quoted``: ``columns`` are selectors already (``"a"``, ``WRITETIME("b")``), used as they are.
@@ -121,9 +129,18 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def prepare(session: Session, keyspace: str, table: str, columns: Sequence[str], partition_key: Sequence[str],
-            extra_where: str = "", extra_params: tuple[Any, ...] = (), *, consistency: int | None = None,
-            quoted: bool = False) -> ScanStatements:
+def prepare(
+    session: Session,
+    keyspace: str,
+    table: str,
+    columns: Sequence[str],
+    partition_key: Sequence[str],
+    extra_where: str = "",
+    extra_params: tuple[Any, ...] = (),
+    *,
+    consistency: int | None = None,
+    quoted: bool = False,
+) -> ScanStatements:
     first, rest = (
         session.prepare(range_query(keyspace, table, columns, partition_key, inclusive, extra_where, quoted))
         for inclusive in (True, False)
@@ -198,7 +215,9 @@ class TokenRangeScan(Generic[T]):
         self.page_hook = page_hook
         self.label = label
         self.stats = ScanStats(ranges=len(self.ranges))
-        self.profile = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=page_rows_factory)
+        self.profile = session.execution_profile_clone_update(
+            EXEC_PROFILE_DEFAULT, row_factory=page_rows_factory
+        )
 
     # -- consumer side -----------------------------------------------------------------
     def __iter__(self) -> Iterator[T]:
@@ -208,7 +227,9 @@ class TokenRangeScan(Generic[T]):
         out: queue.Queue[Any] = queue.Queue(maxsize=2 * self.parallelism)
         stop = threading.Event()
         workers = [
-            worker_thread(out, stop, partial(self._scan_ranges, todo, out, stop), name=f"scan-{self.label}-{i}")
+            worker_thread(
+                out, stop, partial(self._scan_ranges, todo, out, stop), name=f"scan-{self.label}-{i}"
+            )
             for i in range(self.parallelism)
         ]
         started = time.monotonic()
@@ -219,12 +240,18 @@ class TokenRangeScan(Generic[T]):
             self.stats.seconds = time.monotonic() - started
             log.info(
                 "scan %s: %d rows, %d pages, %d ranges, %d retries in %.1f s",
-                self.label, self.stats.rows, self.stats.pages, self.stats.ranges, self.stats.retries,
+                self.label,
+                self.stats.rows,
+                self.stats.pages,
+                self.stats.ranges,
+                self.stats.retries,
                 self.stats.seconds,
             )
 
     # -- worker side -------------------------------------------------------------------
-    def _scan_ranges(self, todo: queue.SimpleQueue[int], out: queue.Queue[Any], stop: threading.Event) -> None:
+    def _scan_ranges(
+        self, todo: queue.SimpleQueue[int], out: queue.Queue[Any], stop: threading.Event
+    ) -> None:
         while not stop.is_set():
             try:
                 index = todo.get_nowait()
@@ -233,7 +260,9 @@ class TokenRangeScan(Generic[T]):
             self._scan_range(index, out, stop)
 
     def _request(self, statement: Any, paging_state: bytes | None) -> ResponseFuture:
-        return self.session.execute_async(statement, paging_state=paging_state, execution_profile=self.profile)
+        return self.session.execute_async(
+            statement, paging_state=paging_state, execution_profile=self.profile
+        )
 
     def _scan_range(self, index: int, out: queue.Queue[Any], stop: threading.Event) -> None:
         token_range = self.ranges[index]
@@ -261,7 +290,12 @@ class TokenRangeScan(Generic[T]):
                     ) from error
                 log.warning(
                     "retrying page %d of token range %d of %s (attempt %d): %s: %s",
-                    page_number, index, self.label, attempt + 1, type(error).__name__, error,
+                    page_number,
+                    index,
+                    self.label,
+                    attempt + 1,
+                    type(error).__name__,
+                    error,
                 )
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
                 future = self._request(statement, resume_state)
@@ -286,8 +320,9 @@ class TokenRangeScan(Generic[T]):
             future = next_future
 
 
-def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = DEFAULT_FETCH_SIZE,
-              raw: bool = False) -> int:
+def bare_scan(
+    settings: Any, table: str, parallelism: int, *, fetch_size: int = DEFAULT_FETCH_SIZE, raw: bool = False
+) -> int:
     """Rows of ``table`` read and discarded by the same token-range parallel scan, without dlt.
 
     The benchmark baseline: rows are decoded by the driver as usual (Python objects per
@@ -301,8 +336,13 @@ def bare_scan(settings: Any, table: str, parallelism: int, *, fetch_size: int = 
         if raw:
             session.client_protocol_handler = RawProtocolHandler
         scan = TokenRangeScan(
-            session, statements, plan_ranges(cluster, parallelism), len,
-            parallelism=parallelism, fetch_size=fetch_size, label=f"bare {settings.keyspace}.{table}",
+            session,
+            statements,
+            plan_ranges(cluster, parallelism),
+            len,
+            parallelism=parallelism,
+            fetch_size=fetch_size,
+            label=f"bare {settings.keyspace}.{table}",
         )
         return sum(scan)
 
@@ -315,10 +355,21 @@ def count_scan(settings: Any, table: str, parallelism: int, *, consistency_level
     from loaders.cassandra.reader import opened_table, plan_ranges
 
     with opened_table(settings, table) as (cluster, session, spec, _meta):
-        statements = prepare(session, settings.keyspace, table, ["count(*)"], spec.partition_key,
-                             consistency=consistency_level, quoted=True)
+        statements = prepare(
+            session,
+            settings.keyspace,
+            table,
+            ["count(*)"],
+            spec.partition_key,
+            consistency=consistency_level,
+            quoted=True,
+        )
         scan = TokenRangeScan(
-            session, statements, plan_ranges(cluster, parallelism), lambda rows: int(rows[0][0]),
-            parallelism=parallelism, label=f"count {settings.keyspace}.{table}",
+            session,
+            statements,
+            plan_ranges(cluster, parallelism),
+            lambda rows: int(rows[0][0]),
+            parallelism=parallelism,
+            label=f"count {settings.keyspace}.{table}",
         )
         return sum(scan)

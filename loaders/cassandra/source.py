@@ -31,9 +31,10 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -85,7 +86,7 @@ logging.getLogger("dlt").addFilter(_json_warning_filter)
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def raw_schema(spec: TableSpec, source: pa.Schema, add_row_ids: bool) -> pa.Schema:
@@ -171,8 +172,9 @@ def table_rows(
         if plan.window_from is not None:
             window_type = "date" if spec.window_column == "day" else "timestamp"
             window = cc.window_value(plan.window_from, window_type)
-        scan_filter = ScanFilter(writetimes=True, window_column=spec.window_column if window else None,
-                                 window_value=window)
+        scan_filter = ScanFilter(
+            writetimes=True, window_column=spec.window_column if window else None, window_value=window
+        )
         finds_deletes = plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes
         seen = stack.enter_context(SeenKeys(spec, spill_directory())) if finds_deletes else None
         late_before = cc.from_micros(plan.since) if plan.since is not None else None
@@ -233,7 +235,9 @@ def table_rows(
     stats.done = True
 
 
-def check_source(settings: CassandraSettings, specs: Sequence[TableSpec]) -> dict[str, dict[str, dict[str, Any]]]:
+def check_source(
+    settings: CassandraSettings, specs: Sequence[TableSpec]
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Fail fast (UserError) on host, login, keyspace or table problems; the dlt column hints per table."""
     with connected(settings) as (cluster, _session):
         hints = {}
@@ -290,8 +294,13 @@ def cassandra_source(
     capture = cc.CaptureSettings.from_env(lag)
     if deep:  # `loaders reconcile --deep`: a sweep of every table now (every row compared with raw)
         capture = dataclasses.replace(capture, sweep_every=dt.timedelta(0), deletes=True)
-    options = ReadOptions(parallelism=parallelism, fetch_size=fetch_size, batch_rows=batch_rows,
-                          page_hook=page_hook, consistency_level=consistency_level())
+    options = ReadOptions(
+        parallelism=parallelism,
+        fetch_size=fetch_size,
+        batch_rows=batch_rows,
+        page_hook=page_hook,
+        consistency_level=consistency_level(),
+    )
     hints = check_source(settings, specs)
     dlt_adds_row_ids = ensure_load_ids()
     use_system_memory_pool()
@@ -299,15 +308,24 @@ def cassandra_source(
     for spec in specs:
         columns = dict(hints[spec.name])
         columns[DELETED_AT_COLUMN] = {
-            "name": DELETED_AT_COLUMN, "data_type": "timestamp", "timezone": True, "nullable": True
+            "name": DELETED_AT_COLUMN,
+            "data_type": "timestamp",
+            "timezone": True,
+            "nullable": True,
         }
         if not dlt_adds_row_ids:
             columns["_dlt_id"] = {
-                "name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True
+                "name": "_dlt_id",
+                "data_type": "text",
+                "nullable": False,
+                "unique": True,
+                "row_key": True,
             }
         table_stats = stats.setdefault(spec.name, TableStats(spec.name))
         yield dlt.resource(
-            table_rows(settings, spec, full_refresh, capture, options, not dlt_adds_row_ids, table_stats, on_rows),
+            table_rows(
+                settings, spec, full_refresh, capture, options, not dlt_adds_row_ids, table_stats, on_rows
+            ),
             name=spec.name,
             table_name=spec.name,
             write_disposition="replace" if full_refresh else MERGE,

@@ -19,7 +19,9 @@ class TableSpec:
     primary_key: tuple[str, ...]  # partition key + clustering columns: the merge key
     app_time: str  # when the app says the row happened (a timestamp): late rows are stamped before the cursor
     window_column: str  # the late-arrival window's server-side filter (>=): a day partition or app_time
-    writetime_columns: tuple[str, ...]  # regular non-collection columns: their greatest WRITETIME is the row's
+    writetime_columns: tuple[
+        str, ...
+    ]  # regular non-collection columns: their greatest WRITETIME is the row's
     json_columns: tuple[str, ...] = ()  # collections, landed as one JSON column each
     detect_deletes: bool = True  # sweeps turn keys gone from the source into tombstones
 
@@ -110,7 +112,11 @@ def dlt_columns(spec: TableSpec, meta: TableMetadata) -> dict[str, dict[str, Any
             data_type = "json"
         else:
             data_type = _DLT_TYPES.get(base, "text")
-        hint: dict[str, Any] = {"name": name, "data_type": data_type, "nullable": name not in spec.primary_key}
+        hint: dict[str, Any] = {
+            "name": name,
+            "data_type": data_type,
+            "nullable": name not in spec.primary_key,
+        }
         if base in ("uuid", "timeuuid"):
             hint.update(uuid_column_type())  # DuckDB UUID, 16 bytes
         if data_type == "timestamp":

@@ -13,8 +13,9 @@ at ``MAX_TOKEN`` and one starting at ``MIN_TOKEN``.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 MIN_TOKEN = -(2**63)
 MAX_TOKEN = 2**63 - 1
@@ -67,7 +68,7 @@ def cut_points(n_splits: int, node_tokens: Iterable[int] = ()) -> list[int]:
     # Boundaries of the linear ring's segments: [MIN, n1], (n1, n2], ..., (nk, MAX].
     bounds = [MIN_TOKEN - 1] + [t for t in nodes if t != MAX_TOKEN] + [MAX_TOKEN]
     points: set[int] = set()
-    for lower, upper in zip(bounds, bounds[1:]):
+    for lower, upper in itertools.pairwise(bounds):
         width = upper - lower  # tokens in (lower, upper]
         pieces = max(1, round(n_splits * width / RING_SIZE))
         for i in range(1, pieces):
@@ -81,7 +82,7 @@ def cut_points(n_splits: int, node_tokens: Iterable[int] = ()) -> list[int]:
 
 def split_ring(n_splits: int, node_tokens: Iterable[int] = ()) -> list[TokenRange]:
     """Contiguous ranges covering ``[MIN_TOKEN, MAX_TOKEN]`` exactly once, in ring order."""
-    ends = cut_points(n_splits, node_tokens) + [MAX_TOKEN]
+    ends = [*cut_points(n_splits, node_tokens), MAX_TOKEN]
     ranges: list[TokenRange] = []
     start = MIN_TOKEN
     for end in ends:

@@ -21,7 +21,15 @@ from loaders.generate.world import Membership, Participation, World
 A = TypeVar("A")
 
 CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
-BASE_AMOUNT = {"restaurant": 32, "bar": 18, "cinema": 12, "concert": 55, "sport": 14, "trip": 220, "other": 25}
+BASE_AMOUNT = {
+    "restaurant": 32,
+    "bar": 18,
+    "cinema": 12,
+    "concert": 55,
+    "sport": 14,
+    "trip": 220,
+    "other": 25,
+}
 RECENT_PAYMENT = [("pending", 50), ("succeeded", 45), ("failed", 5)]
 SETTLED_PAYMENT = [("succeeded", 80), ("refunded", 10), ("failed", 6), ("pending", 4)]
 
@@ -32,7 +40,9 @@ NULL_STATUS_SHARE = 0.05
 STATE_SHARE = 0.90
 ID_GAP_SHARE = 0.03  # ids burnt by rolled-back inserts; their states are the orphans
 
-EVENT_TYPES = Picker(["view_outing", "view_group", "search", "share_outing", "app_open"], [30, 25, 18, 10, 17])
+EVENT_TYPES = Picker(
+    ["view_outing", "view_group", "search", "share_outing", "app_open"], [30, 25, 18, 10, 17]
+)
 SCREENS = ["home", "feed", "groups", "outings", "profile", "settings"]
 SHARE_CHANNELS = ["whatsapp", "sms", "link", "instagram", "e-mail ✉️"]
 
@@ -95,7 +105,17 @@ def payment_rows(world: World, rng: random.Random, count: int) -> Iterator[tuple
         created = pick_time(rng, lo, hi)
         currency = home_currency(user.id) if chance(rng, 0.95) else rng.choice(CURRENCIES)
         status, paid, updated = payment_lifecycle(rng, created, now)
-        yield (new_uuid(rng), user.id, outing_id, amount_text(rng, category), currency, status, paid, created, updated)
+        yield (
+            new_uuid(rng),
+            user.id,
+            outing_id,
+            amount_text(rng, category),
+            currency,
+            status,
+            paid,
+            created,
+            updated,
+        )
 
 
 # -- notifications and their states -----------------------------------------------
@@ -226,7 +246,9 @@ def notifications(world: World, rng: random.Random, count: int, first_id: int) -
     for _ in range(count):
         kind = weighted(rng, choices)
         if kind in ("outing_invite", "outing_reminder", "payment_request"):
-            candidates = invites if kind == "outing_invite" else reminders if kind == "outing_reminder" else requests
+            candidates = (
+                invites if kind == "outing_invite" else reminders if kind == "outing_reminder" else requests
+            )
             participation, lo, hi = candidates[rng.randrange(len(candidates))]
             outing = world.outings[participation.outing]
             group = -1 if kind == "payment_request" else outing.group

@@ -88,7 +88,9 @@ def apply_schema(cluster: Cluster, session: Session, keyspace: str) -> None:
         if words[:2] == ["CREATE", "KEYSPACE"] and metadata is not None:
             continue
         if words[:2] == ["CREATE", "TABLE"] and metadata is not None:
-            table = words[5].split(".")[-1] if words[2:5] == ["IF", "NOT", "EXISTS"] else words[2].split(".")[-1]
+            table = (
+                words[5].split(".")[-1] if words[2:5] == ["IF", "NOT", "EXISTS"] else words[2].split(".")[-1]
+            )
             if table in metadata.tables:
                 continue
         session.execute(statement, timeout=120)
@@ -144,7 +146,8 @@ class CassandraWriter:
         for row in rows:
             if table.nullable:
                 row = tuple(
-                    UNSET_VALUE if value is None and i in table.nullable else value for i, value in enumerate(row)
+                    UNSET_VALUE if value is None and i in table.nullable else value
+                    for i, value in enumerate(row)
                 )
             partitions.setdefault(tuple(row[i] for i in table.partition_key), []).append(row)
         statements: list[tuple[Any, Any]] = []
@@ -168,9 +171,15 @@ class CassandraWriter:
         pending = statements
         for attempt in range(RETRIES + 1):
             results = execute_concurrent(
-                self.session, pending, concurrency=self.concurrency, raise_on_first_error=False, results_generator=True
+                self.session,
+                pending,
+                concurrency=self.concurrency,
+                raise_on_first_error=False,
+                results_generator=True,
             )
-            failed = [(statement, error) for statement, (ok, error) in zip(pending, results, strict=False) if not ok]
+            failed = [
+                (statement, error) for statement, (ok, error) in zip(pending, results, strict=False) if not ok
+            ]
             if not failed:
                 return
             if attempt == RETRIES:
@@ -183,7 +192,9 @@ class CassandraWriter:
             time.sleep(2**attempt)
             pending = [statement for statement, _ in failed]
 
-    def write(self, name: str, rows: Iterable[tuple[Any, ...]], progress: Progress, label: str | None = None) -> int:
+    def write(
+        self, name: str, rows: Iterable[tuple[Any, ...]], progress: Progress, label: str | None = None
+    ) -> int:
         table = CASSANDRA_TABLES[name]
         written = 0
         with progress.table("cassandra", label or name) as report:
@@ -202,7 +213,9 @@ def read_states(
         f"SELECT status, updated_at FROM {keyspace}.notification_states WHERE user_id = ? AND notification_id = ?"
     )
     found: dict[tuple[Any, int], tuple[str | None, Any]] = {}
-    results = execute_concurrent_with_args(session, select, keys, concurrency=CONCURRENCY, raise_on_first_error=True)
+    results = execute_concurrent_with_args(
+        session, select, keys, concurrency=CONCURRENCY, raise_on_first_error=True
+    )
     for key, (_, result) in zip(keys, results, strict=False):
         row = result.one()
         if row is not None:

@@ -53,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="volume multiplier, linear (default 1 in full mode; inferred from the data with --continue)",
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
+    )
     parser.add_argument(
         "--end",
         default=DEFAULT_END,
@@ -66,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"length of the history in days (default {DEFAULT_DAYS}, about six months; full mode)",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--reset", action="store_true", help="empty the app's tables in both stores first (full mode)")
+    mode.add_argument(
+        "--reset", action="store_true", help="empty the app's tables in both stores first (full mode)"
+    )
     mode.add_argument(
         "--continue",
         dest="continue_",
@@ -87,7 +91,9 @@ def parse_end(value: str) -> int:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise UserError(f"--end {value!r} is not an ISO 8601 date-time: use e.g. --end {DEFAULT_END}") from None
+        raise UserError(
+            f"--end {value!r} is not an ISO 8601 date-time: use e.g. --end {DEFAULT_END}"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return to_us(moment) + SECOND  # the window includes the whole --end second

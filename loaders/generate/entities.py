@@ -74,7 +74,10 @@ def add_users(
     if deleted_share and new:
         # Soft-delete a few, the most active one included: its payments outlive it.
         heaviest = max(new, key=lambda user: user.weight)
-        doomed = {heaviest.idx, *(user.idx for user in rng.sample(new, max(1, round(deleted_share * len(new)))))}
+        doomed = {
+            heaviest.idx,
+            *(user.idx for user in rng.sample(new, max(1, round(deleted_share * len(new))))),
+        }
         for user in new:
             if user.idx in doomed:
                 span = window.end - user.created
@@ -141,7 +144,9 @@ def add_members(
         joined = lo + int(rng.expovariate(1 / (3 * DAY)))
         if joined >= hi:
             joined = pick_time(rng, lo, hi)
-        member = Membership(group.idx, user.idx, "admin" if chance(rng, 0.1) else "member", joined, None, joined)
+        member = Membership(
+            group.idx, user.idx, "admin" if chance(rng, 0.1) else "member", joined, None, joined
+        )
         if chance(rng, leave_share) and joined + SECOND < window.end:
             member.left = pick_time(rng, joined + SECOND, window.end)
             member.updated = member.left

@@ -36,7 +36,9 @@ def build_entities(world: World, seed: int, volumes: Volumes) -> None:
         launch_cohort=0.3,
         deleted_share=0.03,
     )
-    groups = entities.add_groups(world, stream(seed, "groups"), volumes.groups, front_loaded=True, deleted_share=0.02)
+    groups = entities.add_groups(
+        world, stream(seed, "groups"), volumes.groups, front_loaded=True, deleted_share=0.02
+    )
     members_rng = stream(seed, "group_members")
     mean_size = volumes.group_members / max(1, len(groups))
     for group in groups:
@@ -87,17 +89,27 @@ def generate(
     members = [member for group in world.groups for member in group.members]
     postgres_store.copy_table(conn, "group_members", rows.members(world, members), progress)
     postgres_store.copy_table(conn, "outings", rows.outings(world, world.outings), progress)
-    postgres_store.copy_table(conn, "outing_participants", rows.participations(world, world.participations), progress)
+    postgres_store.copy_table(
+        conn, "outing_participants", rows.participations(world, world.participations), progress
+    )
     payments = activity.payment_rows(world, stream(plan.seed, "payments"), volumes.payments)
     postgres_store.copy_table(conn, "payments", payments, progress)
-    notifications = activity.notifications(world, stream(plan.seed, "notifications"), volumes.notifications, first_id=1)
+    notifications = activity.notifications(
+        world, stream(plan.seed, "notifications"), volumes.notifications, first_id=1
+    )
     postgres_store.copy_table(conn, "notifications", notifications.rows(), progress)
     postgres_store.sync_notification_ids(conn)
     conn.commit()
 
     writer = cassandra_store.CassandraWriter(session, keyspace, concurrency=concurrency)
-    writer.write("notification_states", notifications.state_rows(stream(plan.seed, "notification_states")), progress)
-    writer.write("messages", activity.message_rows(world, stream(plan.seed, "messages"), volumes.messages), progress)
     writer.write(
-        "user_events", activity.event_rows(world, stream(plan.seed, "user_events"), volumes.user_events), progress
+        "notification_states", notifications.state_rows(stream(plan.seed, "notification_states")), progress
+    )
+    writer.write(
+        "messages", activity.message_rows(world, stream(plan.seed, "messages"), volumes.messages), progress
+    )
+    writer.write(
+        "user_events",
+        activity.event_rows(world, stream(plan.seed, "user_events"), volumes.user_events),
+        progress,
     )

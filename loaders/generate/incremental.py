@@ -81,7 +81,10 @@ class Loaded:
 def load_world(conn: connection, window: Window) -> Loaded:
     """Users, groups, members, recent outings and their participants, with activity as weight."""
     world = World(window)
-    params = {"since_outings": _ts(window.start - LOOKBACK_OUTINGS), "since_groups": _ts(window.start - 30 * DAY)}
+    params = {
+        "since_outings": _ts(window.start - LOOKBACK_OUTINGS),
+        "since_groups": _ts(window.start - 30 * DAY),
+    }
     loaded = Loaded(world, set(), 0)
     for row in _fetch(
         conn,
@@ -158,7 +161,9 @@ def load_world(conn: connection, window: Window) -> Loaded:
         params,
     ):
         world.participations.append(
-            Participation(loaded.outing_index[uuid.UUID(row[0])], loaded.user_index[uuid.UUID(row[1])], row[2], row[3])
+            Participation(
+                loaded.outing_index[uuid.UUID(row[0])], loaded.user_index[uuid.UUID(row[1])], row[2], row[3]
+            )
         )
     loaded.max_notification_id = _fetch(conn, "select coalesce(max(id), 0) from notifications")[0][0]
     world.invalidate()
@@ -179,7 +184,9 @@ class Changes:
     cities: list[tuple[Any, ...]] = field(default_factory=list)  # id, city, updated_at
     renames: list[tuple[Any, ...]] = field(default_factory=list)  # id, name, updated_at
     departures: list[tuple[Any, ...]] = field(default_factory=list)  # group_id, user_id, left_at, updated_at
-    states: list[tuple[Any, ...]] = field(default_factory=list)  # user_id, notification_id, status, updated_at ms
+    states: list[tuple[Any, ...]] = field(
+        default_factory=list
+    )  # user_id, notification_id, status, updated_at ms
 
 
 def plan_changes(
@@ -254,7 +261,9 @@ def plan_changes(
         answers, min(len(answers), max(1, round(day.outing_participants * 0.3)))
     ):
         options = (
-            [("going", 60), ("declined", 25), ("maybe", 15)] if rsvp == "invited" else [("going", 60), ("declined", 40)]
+            [("going", 60), ("declined", 25), ("maybe", 15)]
+            if rsvp == "invited"
+            else [("going", 60), ("declined", 40)]
         )
         changes.rsvps.append((outing_id, user_id, weighted(rng, options), pick_time(rng, lo, hi)))
     changed_rsvps = {(outing_id, user_id): rsvp for outing_id, user_id, rsvp, _ in changes.rsvps}
@@ -304,7 +313,9 @@ def plan_changes(
     )
     picked = [
         (uuid.UUID(user_id), notification_id)
-        for user_id, notification_id in rng.sample(recent, min(len(recent), max(1, round(day.notifications * 0.5))))
+        for user_id, notification_id in rng.sample(
+            recent, min(len(recent), max(1, round(day.notifications * 0.5)))
+        )
     ]
     current = cassandra_store.read_states(session, keyspace, picked)
     for key in picked:
@@ -343,9 +354,18 @@ def add_new_entities(loaded: Loaded, seed_day: tuple[int, str], day: Volumes) ->
     mean = BASE["outing_participants"] / BASE["outings"]
     for outing in outings:
         participations += entities.add_participants(
-            world, participants_rng, outing, entities.heavy_tailed_size(participants_rng, mean, minimum=1, alpha=2.5)
+            world,
+            participants_rng,
+            outing,
+            entities.heavy_tailed_size(participants_rng, mean, minimum=1, alpha=2.5),
         )
-    return {"users": users, "groups": groups, "members": members, "outings": outings, "participations": participations}
+    return {
+        "users": users,
+        "groups": groups,
+        "members": members,
+        "outings": outings,
+        "participations": participations,
+    }
 
 
 def generate(
@@ -380,7 +400,9 @@ def generate(
     postgres_store.copy_table(conn, "groups", rows.groups(world, new["groups"]), progress)
     postgres_store.copy_table(conn, "group_members", rows.members(world, new["members"]), progress)
     postgres_store.copy_table(conn, "outings", rows.outings(world, new["outings"]), progress)
-    postgres_store.copy_table(conn, "outing_participants", rows.participations(world, new["participations"]), progress)
+    postgres_store.copy_table(
+        conn, "outing_participants", rows.participations(world, new["participations"]), progress
+    )
     payments = activity.payment_rows(world, stream(seed, "continue", label, "payments"), day.payments)
     postgres_store.copy_table(conn, "payments", payments, progress)
     notifications = activity.notifications(
@@ -398,7 +420,9 @@ def generate(
     writer.write("notification_states", states, progress)
     writer.write("notification_states", iter(changes.states), progress, label="notification_states (updated)")
     writer.write(
-        "messages", activity.message_rows(world, stream(seed, "continue", label, "messages"), day.messages), progress
+        "messages",
+        activity.message_rows(world, stream(seed, "continue", label, "messages"), day.messages),
+        progress,
     )
     writer.write(
         "user_events",
@@ -421,7 +445,13 @@ def apply_changes(conn: connection, changes: Changes, progress: Progress) -> Non
         keep_null=("paid_at",),
     )
     update(
-        conn, "outings", ("id",), ("status", "updated_at"), ("uuid", "text", "timestamptz"), changes.outings, progress
+        conn,
+        "outings",
+        ("id",),
+        ("status", "updated_at"),
+        ("uuid", "text", "timestamptz"),
+        changes.outings,
+        progress,
     )
     update(
         conn,

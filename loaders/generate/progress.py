@@ -81,7 +81,9 @@ class Progress:
             lines.append(f"{store}:")
             lines.append(f"  {'table':<{width}}  {'rows':>11}  {'seconds':>8}  {'rows/s':>9}")
             for stat in stats:
-                lines.append(f"  {stat.table:<{width}}  {stat.rows:>11,}  {stat.seconds:>8.1f}  {stat.rate:>9,.0f}")
+                lines.append(
+                    f"  {stat.table:<{width}}  {stat.rows:>11,}  {stat.seconds:>8.1f}  {stat.rate:>9,.0f}"
+                )
             rows = sum(stat.rows for stat in stats)
             seconds = sum(stat.seconds for stat in stats)
             rate = rows / seconds if seconds else 0.0

@@ -59,7 +59,7 @@ def zipf_weights(rng: random.Random, n: int, exponent: float = 1.0) -> list[floa
 class Picker(Generic[T]):
     """Weighted choice among fixed items (bisect on cumulative weights)."""
 
-    __slots__ = ("items", "cumulative", "total")
+    __slots__ = ("cumulative", "items", "total")
 
     def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
         pairs = [(item, weight) for item, weight in zip(items, weights, strict=True) if weight > 0]

@@ -112,7 +112,10 @@ def outing_title(rng: random.Random, category: str) -> str:
 
 
 def message_body(rng: random.Random) -> str:
-    parts = [_hostile(rng, rng.choice(MESSAGE_PARTS), HOSTILE_MESSAGE_PARTS, 0.05) for _ in range(rng.randint(1, 3))]
+    parts = [
+        _hostile(rng, rng.choice(MESSAGE_PARTS), HOSTILE_MESSAGE_PARTS, 0.05)
+        for _ in range(rng.randint(1, 3))
+    ]
     if chance(rng, 0.01):
         parts.append("\n".join(rng.choice(MESSAGE_PARTS) for _ in range(rng.randint(5, 30))))  # a long one
     return " ".join(parts)

@@ -122,9 +122,11 @@ def run(args: argparse.Namespace) -> int:
     from loaders.load.lock import warehouse_lock  # the loaders' single-writer lock
 
     warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    with warehouse_lock(warehouse_path(), wait=args.wait):  # ops.runs has one writer too
-        with recorded_run(warehouse_path(), full_refresh=args.full_refresh) as ops_run:
-            return _run(args, ops_run)
+    with (
+        warehouse_lock(warehouse_path(), wait=args.wait),  # ops.runs has one writer too
+        recorded_run(warehouse_path(), full_refresh=args.full_refresh) as ops_run,
+    ):
+        return _run(args, ops_run)
 
 
 def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
@@ -143,11 +145,13 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
             from loaders.load.errors import user_error
 
             try:
-                loads = load_all(sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait)
+                loads = load_all(
+                    sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait
+                )
                 ops_run.record_loads(loads)
             except UserError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - one line, never a traceback with a DSN in it
+            except Exception as exc:
                 raise user_error(exc, "load", "loaders run", str(build_path)) from None
             timings["load"] = time.monotonic() - t
 
@@ -159,10 +163,14 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         tested_through = None if every_row else _tested_through(readers_copy)
         print(f"  {data_tests_scope_line(tested_through)}", flush=True)
         manifest = parse_project(vars_yaml=vars_yaml)  # one parse for the build and the docs
-        build = run_dbt(build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest)
+        build = run_dbt(
+            build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest
+        )
         timings["build"] = time.monotonic() - t
         ops_run.record_build()
-        t = _step("freshness: dbt source freshness (event time) and load time per table (never fails the job)")
+        t = _step(
+            "freshness: dbt source freshness (event time) and load time per table (never fails the job)"
+        )
         ops_run.check_freshness(manifest=manifest, vars_yaml=vars_yaml)
         timings["freshness"] = time.monotonic() - t
         if not build.success:

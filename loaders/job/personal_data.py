@@ -71,7 +71,9 @@ def policy_from_manifest(manifest_path: Path | None) -> PersonalDataPolicy:
         for name, column in (node.get("columns") or {}).items():
             treatment = _declared_treatment(column, f"{node.get('unique_id')}.{name}")
             if treatment is not None:
-                declared[(schema.lower(), relation.lower(), str(column.get("name") or name).lower())] = treatment
+                declared[(schema.lower(), relation.lower(), str(column.get("name") or name).lower())] = (
+                    treatment
+                )
     return PersonalDataPolicy(by_column=declared)
 
 

@@ -14,12 +14,13 @@ same way, as a new folder behind a symlink that is swapped atomically.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -66,7 +67,7 @@ def newest_committed_load(warehouse: Path) -> datetime | None:
             newest = row[0] if row else None
         else:
             newest = _newest_raw_load(conn)
-    return newest.replace(tzinfo=timezone.utc) if newest is not None else None
+    return newest.replace(tzinfo=UTC) if newest is not None else None
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -91,8 +92,11 @@ def _newest_raw_load(conn: duckdb.DuckDBPyConnection) -> datetime | None:
             "where table_catalog = current_database() and table_name = '_dlt_loads'"
         ).fetchall()
     }
-    selects = [f"select inserted_at from {schema}._dlt_loads where status = 0" for schema in raw_schemas
-               if schema in present]
+    selects = [
+        f"select inserted_at from {schema}._dlt_loads where status = 0"
+        for schema in raw_schemas
+        if schema in present
+    ]
     if not selects:
         return None
     union = " union all ".join(selects)
@@ -115,10 +119,8 @@ def _fsync_file(path: Path) -> None:
 
 def _remove_quietly(*paths: Path) -> None:
     for path in paths:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _leftovers(target: Path) -> list[Path]:
@@ -143,7 +145,9 @@ def _publish_error(exc: BaseException, target: Path, build_path: Path) -> Publis
             f"`loaders run`; {keep}"
         )
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return PublishError(f"publish failed ({type(exc).__name__}: {reason}): {keep}; fix that and rerun `loaders run`")
+    return PublishError(
+        f"publish failed ({type(exc).__name__}: {reason}): {keep}; fix that and rerun `loaders run`"
+    )
 
 
 def publish_warehouse(
@@ -176,7 +180,7 @@ def publish_warehouse(
                 staging,
                 policy,
                 key,
-                tested_through=tested_through.replace(tzinfo=timezone.utc) if tested_through else None,
+                tested_through=tested_through.replace(tzinfo=UTC) if tested_through else None,
                 key_fingerprint=key_fingerprint(key),
             )
         _fsync_file(staging)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -55,7 +55,9 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
 _HMAC_SQL = "sha256($2::blob || unhex(sha256($1::blob || encode(cast({column} as varchar)))))"
 
 
-def plan_tables(conn: duckdb.DuckDBPyConnection, catalog: str, policy: PersonalDataPolicy) -> list[PublishedTable]:
+def plan_tables(
+    conn: duckdb.DuckDBPyConnection, catalog: str, policy: PersonalDataPolicy
+) -> list[PublishedTable]:
     """The tables and views of the published schemas in the build warehouse, with their treatment."""
     placeholders = ", ".join("?" for _ in PUBLISHED_SCHEMAS)
     rows = conn.execute(
@@ -125,7 +127,7 @@ def write_reader_copy(
             f"create table {READERS_ALIAS}.{PUBLICATION_SCHEMA}.{PUBLICATION_TABLE} as select "
             "cast(? as timestamptz) as published_at, cast(? as timestamptz) as tested_through, "
             "? as pseudonym_key_fingerprint, ? as tables_published",
-            [datetime.now(timezone.utc), tested_through, key_fingerprint, len(plans)],
+            [datetime.now(UTC), tested_through, key_fingerprint, len(plans)],
         )
         conn.execute(f"checkpoint {READERS_ALIAS}")
     except BaseException:

@@ -28,7 +28,9 @@ import duckdb
 
 from loaders.job.personal_data import HASHED_SUFFIX
 
-NOT_PUBLISHED = "Not published: readers cannot open this relation (it lives only in the job's private warehouse)."
+NOT_PUBLISHED = (
+    "Not published: readers cannot open this relation (it lives only in the job's private warehouse)."
+)
 RELATION_TYPES = {"model", "seed", "snapshot"}
 
 
@@ -51,7 +53,9 @@ def published_relations(warehouse: Path) -> dict[tuple[str, str], list[Published
         ).fetchall()
     relations: dict[tuple[str, str], list[PublishedColumn]] = {}
     for schema, table, column, data_type, position in rows:
-        relations.setdefault((schema.lower(), table.lower()), []).append(PublishedColumn(column, data_type, position))
+        relations.setdefault((schema.lower(), table.lower()), []).append(
+            PublishedColumn(column, data_type, position)
+        )
     return relations
 
 
@@ -59,7 +63,9 @@ def readers_catalog(catalog: Mapping[str, Any], published: PublishedRelations) -
     nodes: dict[str, Any] = {}
     for unique_id, entry in (catalog.get("nodes") or {}).items():
         metadata = entry.get("metadata") or {}
-        columns = published.get((str(metadata.get("schema", "")).lower(), str(metadata.get("name", "")).lower()))
+        columns = published.get(
+            (str(metadata.get("schema", "")).lower(), str(metadata.get("name", "")).lower())
+        )
         if columns is None:
             continue
         original = {name.lower(): value for name, value in (entry.get("columns") or {}).items()}

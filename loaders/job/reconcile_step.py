@@ -10,7 +10,7 @@ warehouse) with one line per table naming the counts and the fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +32,27 @@ def staging_model(source: str, table: str) -> str:
 
 
 def _relations(conn: Any) -> set[tuple[str, str]]:
-    return {(r[0], r[1]) for r in conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    return {
+        (r[0], r[1])
+        for r in conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+    }
 
 
 def _columns(conn: Any, schema: str, table: str) -> set[str]:
     rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?", [schema, table]
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
     ).fetchall()
     return {r[0] for r in rows}
 
 
 def _raw_live_rows(conn: Any, dataset: str, table: str) -> int:
     """Live rows of committed loads: what staging reads."""
-    live = f"{quote(DELETED_AT_COLUMN)} IS NULL AND " if DELETED_AT_COLUMN in _columns(conn, dataset, table) else ""
+    live = (
+        f"{quote(DELETED_AT_COLUMN)} IS NULL AND "
+        if DELETED_AT_COLUMN in _columns(conn, dataset, table)
+        else ""
+    )
     sql = (
         f"SELECT count(*) FROM {quote(dataset)}.{quote(table)} WHERE {live}_dlt_load_id IN "
         f"(SELECT load_id FROM {quote(dataset)}._dlt_loads WHERE status = 0)"
@@ -68,7 +76,11 @@ def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -
             dataset = datasets[check.source]
             key = (check.source, check.table)
             has_loads = (dataset, "_dlt_loads") in relations
-            raw[key] = _raw_live_rows(conn, dataset, check.table) if has_loads and (dataset, check.table) in relations else None
+            raw[key] = (
+                _raw_live_rows(conn, dataset, check.table)
+                if has_loads and (dataset, check.table) in relations
+                else None
+            )
             model = staging_model(check.source, check.table)
             staging[key] = (
                 int(conn.execute(f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}").fetchone()[0])
@@ -76,18 +88,36 @@ def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -
                 else None
             )
         checks = [
-            TableCheck(c.source, c.table, c.source_rows, raw[(c.source, c.table)], None, c.in_flight_rows, c.lost_rows)
+            TableCheck(
+                c.source,
+                c.table,
+                c.source_rows,
+                raw[(c.source, c.table)],
+                None,
+                c.in_flight_rows,
+                c.lost_rows,
+            )
             for c in checks
         ]
         checks = with_staging(checks, staging)
         ensure_schema(conn)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         conn.executemany(
             f"INSERT INTO {SCHEMA}.reconciliation (run_id, checked_at, source, table_name, source_rows, raw_rows, "
             "staging_rows, in_flight_rows, difference, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                [current_run_id(), now, c.source, c.table, c.source_rows, c.raw_rows, c.staging_rows,
-                 c.in_flight_rows, c.difference, c.status]
+                [
+                    current_run_id(),
+                    now,
+                    c.source,
+                    c.table,
+                    c.source_rows,
+                    c.raw_rows,
+                    c.staging_rows,
+                    c.in_flight_rows,
+                    c.difference,
+                    c.status,
+                ]
                 for c in checks
             ],
         )

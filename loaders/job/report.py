@@ -36,10 +36,14 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     """A plain fixed-width table (numbers right-aligned)."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row[i], numbers.Number) or row[i] is None for row in rows) for i in range(len(columns))]
+    numeric = [
+        all(isinstance(row[i], numbers.Number) or row[i] is None for row in rows) for i in range(len(columns))
+    ]
 
     def fmt(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=False)
+        ).rstrip()
 
     lines = [fmt(list(columns)), "  ".join("-" * w for w in widths)]
     lines += [fmt(r) for r in cells]

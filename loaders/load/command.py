@@ -61,7 +61,9 @@ SOURCE_CHOICES = ("postgres", "cassandra", "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", choices=SOURCE_CHOICES, default="all", help="which store to load (default: all)")
+    parser.add_argument(
+        "--source", choices=SOURCE_CHOICES, default="all", help="which store to load (default: all)"
+    )
     parser.add_argument(
         "--tables", metavar="A,B", help="only these tables (comma-separated names, of the chosen sources)"
     )
@@ -185,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001 - never a traceback with a DSN in it
+    except Exception as exc:
         from loaders.load.errors import user_error
         from loaders.settings import warehouse_path
 

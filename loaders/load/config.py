@@ -88,7 +88,9 @@ def detect_deletes() -> bool:
     """LOADERS_DETECT_DELETES (default true): find hard deletes by key difference on every incremental load."""
     raw = (setting("LOADERS_DETECT_DELETES", "true") or "true").strip().lower()
     if raw not in ("true", "false", "1", "0", "yes", "no"):
-        raise UserError(f"LOADERS_DETECT_DELETES={raw!r} is not a boolean: set it to true or false, or unset it")
+        raise UserError(
+            f"LOADERS_DETECT_DELETES={raw!r} is not a boolean: set it to true or false, or unset it"
+        )
     return raw in ("true", "1", "yes")
 
 

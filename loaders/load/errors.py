@@ -97,7 +97,9 @@ def _postgres_message(text: str) -> str | None:
     if "password authentication failed" in lower or "authentication failed" in lower:
         user = re.search(r'for user "([^"]+)"', text)
         role = f" of role {user.group(1)}" if user else ""
-        return f"PostgreSQL at {where} rejected the credentials{role}: fix the user or password in POSTGRES_DSN"
+        return (
+            f"PostgreSQL at {where} rejected the credentials{role}: fix the user or password in POSTGRES_DSN"
+        )
     if "connection refused" in lower or "could not connect" in lower or "no route to host" in lower:
         return (
             f"PostgreSQL at {where} refused the connection (is it running?): start it (`make up`) "
@@ -121,7 +123,9 @@ def _cassandra_message(exc: BaseException) -> str | None:
     name = type(exc).__name__
     hosts = setting("CASSANDRA_HOSTS", "127.0.0.1:19042")
     text = str(exc)
-    if name == "AuthenticationFailed" or "authentication" in text.lower() and "cassandra" in type(exc).__module__:
+    if name == "AuthenticationFailed" or (
+        "authentication" in text.lower() and "cassandra" in type(exc).__module__
+    ):
         return "Cassandra rejected the credentials: fix CASSANDRA_USERNAME / CASSANDRA_PASSWORD"
     if name == "NoHostAvailable":
         if "authentication" in text.lower() or "bad credentials" in text.lower():
@@ -164,7 +168,9 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             if message:
                 return UserError(redact(message))
         if isinstance(inner, OSError) and inner.errno == 28:
-            return UserError(f"no space left on device during {step}: free disk space and rerun (the run is redone)")
+            return UserError(
+                f"no space left on device during {step}: free disk space and rerun (the run is redone)"
+            )
     root = root_cause(exc)
     detail = redact(first_line(f"{type(root).__name__}: {root}"))
     return LoadFailed(

@@ -87,7 +87,11 @@ class PipelineRaw:
             if table not in existing:
                 counts[table] = None
                 continue
-            live = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
+            live = (
+                f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL"
+                if self.has_column(table, DELETED_AT_COLUMN)
+                else ""
+            )
             counts[table] = int(
                 conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}{live}").fetchone()[0]
             )
@@ -113,7 +117,9 @@ class PipelineRaw:
     def different_rows(self, table: str, rows: pa.Table, key: list[str], columns: list[str]) -> pa.Array:
         """Row indexes (column ``__row``) of ``rows`` that raw lacks as a live row or holds with another value."""
         conn = self._connection()
-        live = f" AND r.{quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
+        live = (
+            f" AND r.{quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
+        )
         on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key)
         differs = " OR ".join(f"k.{quote(c)} IS DISTINCT FROM r.{quote(c)}" for c in columns if c not in key)
         sql = (
@@ -149,7 +155,9 @@ class PipelineRaw:
 
     # -- dlt's view ---------------------------------------------------------------------
     def known_columns(self, table: str) -> dict[str, dict[str, Any]]:
-        schema = self.pipeline.schemas.get(self.source_name) if self.source_name in self.pipeline.schemas else None
+        schema = (
+            self.pipeline.schemas.get(self.source_name) if self.source_name in self.pipeline.schemas else None
+        )
         if schema is None or table not in schema.tables:
             return {}
         return dict(schema.get_table_columns(table))

@@ -31,7 +31,9 @@ from loaders.load.results import SourceResult
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--deep", action="store_true", help="compare every row with raw, key by key, and load the rows that differ"
+        "--deep",
+        action="store_true",
+        help="compare every row with raw, key by key, and load the rows that differ",
     )
     parser.add_argument("--source", choices=SOURCE_CHOICES, default="all", help="which store (default: all)")
     parser.add_argument("--tables", metavar="A,B", help="only these tables (comma-separated)")

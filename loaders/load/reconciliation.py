@@ -81,7 +81,9 @@ def load_checks(results: Iterable[TableResult]) -> list[TableCheck]:
     ]
 
 
-def with_staging(checks: Sequence[TableCheck], staging_rows: dict[tuple[str, str], int | None]) -> list[TableCheck]:
+def with_staging(
+    checks: Sequence[TableCheck], staging_rows: dict[tuple[str, str], int | None]
+) -> list[TableCheck]:
     return [replace(c, staging_rows=staging_rows.get((c.source, c.table))) for c in checks]
 
 
@@ -106,4 +108,6 @@ def failure(checks: Sequence[TableCheck]) -> ReconciliationFailed | None:
     bad = tally(checks).mismatched
     if not bad:
         return None
-    return ReconciliationFailed("; ".join(c.line() for c in bad) + " (nothing published: readers keep the last good copy)")
+    return ReconciliationFailed(
+        "; ".join(c.line() for c in bad) + " (nothing published: readers keep the last good copy)"
+    )

@@ -47,7 +47,7 @@ def known_secrets() -> list[str]:
     for name in (*_DSN_SETTINGS, *_SECRET_SETTINGS):
         try:
             value = setting(name)
-        except Exception:  # noqa: BLE001 - a broken setting is reported elsewhere
+        except Exception:
             value = None
         if not value:
             continue
@@ -73,7 +73,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record still gets printed, masked
+        except Exception:
             message = str(record.msg)
         record.msg = redact(message, self._secrets)
         record.args = None

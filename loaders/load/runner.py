@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from loaders.load import testhooks
 from loaders.load.config import duckdb_config, pipelines_dir
 from loaders.load.errors import user_error
 from loaders.load.raw import PipelineRaw, quote
-from loaders.load.redact import install_log_redaction
 from loaders.load.reconciliation import failure, load_checks
+from loaders.load.redact import install_log_redaction
 from loaders.load.results import SourceResult, TableFailure, TableResult
 from loaders.ops.current_run import current_run_id
 from loaders.ops.schema import SCHEMA as OPS_SCHEMA
@@ -55,7 +55,8 @@ class Extract:
 
 # (pipeline, raw view, selected tables, tables to reload in full, stats by table, progress, deep check) -> extracts
 Opener = Callable[
-    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress, bool], AbstractContextManager[list[Extract]]
+    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress, bool],
+    AbstractContextManager[list[Extract]],
 ]
 
 
@@ -103,7 +104,7 @@ def make_pipeline(kind: SourceKind, warehouse: Any) -> Any:
 def quarantine(connection: Any, source: str, rows: list[RejectedRow]) -> None:
     """Append the rows a source could not load to ``ops.rejected_rows`` (key, column, reason)."""
     ensure_schema(connection)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     connection.executemany(
         f"INSERT INTO {OPS_SCHEMA}.rejected_rows (run_id, rejected_at, source, table_name, row_key, column_name, "
         "reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -155,7 +156,7 @@ def finish_pending(pipeline: Any, progress: Progress, discard: bool = False) -> 
         )
         try:
             pipeline.abort_packages()
-        except Exception as exc:  # noqa: BLE001 - dlt raises when it aborts the package being loaded
+        except Exception as exc:
             if "abort" not in f"{type(exc).__name__} {exc}".lower():
                 raise
         return 0, tables
@@ -304,7 +305,7 @@ def _release_memory() -> None:
         import pyarrow as pa
 
         pa.default_memory_pool().release_unused()
-    except Exception:  # noqa: BLE001 - an optimisation only
+    except Exception:
         log.debug("could not release Arrow memory", exc_info=True)
 
 
@@ -329,7 +330,9 @@ def run_source(
         t = time.monotonic()
         result.resumed_packages, resumed_tables = finish_pending(pipeline, progress, discard_pending)
         # tables of discarded packages may be half loaded (a replace truncates first): reload them
-        full_tables = set(tables) if full_refresh else (set(tables) & resumed_tables if discard_pending else set())
+        full_tables = (
+            set(tables) if full_refresh else (set(tables) & resumed_tables if discard_pending else set())
+        )
         step = "sync"
         pipeline = reconcile_state(pipeline, progress)
         if resumed_tables and not discard_pending:
@@ -343,12 +346,14 @@ def run_source(
         stats: dict[str, TableStats | TableFailure] = {}
         extract_infos = []
         progress.step(f"extract: {', '.join(tables)}")
-        with PipelineRaw(pipeline, kind.schema_name) as raw:
-            with kind.open(pipeline, raw, tables, full_tables, stats, progress, deep) as extracts:
-                for extract in extracts:
-                    extract_infos.append(
-                        pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
-                    )
+        with (
+            PipelineRaw(pipeline, kind.schema_name) as raw,
+            kind.open(pipeline, raw, tables, full_tables, stats, progress, deep) as extracts,
+        ):
+            for extract in extracts:
+                extract_infos.append(
+                    pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
+                )
         result.phases["extract"] = time.monotonic() - t
         _release_memory()
 
@@ -376,14 +381,18 @@ def run_source(
             counts = raw.count_rows(tables)
         failures = [stat.error for stat in stats.values() if isinstance(stat, TableFailure)]
         if failures:
-            result.error = failures[0] if len(failures) == 1 else UserError("; ".join(str(e) for e in failures))
+            result.error = (
+                failures[0] if len(failures) == 1 else UserError("; ".join(str(e) for e in failures))
+            )
         for table in tables:
             stat = stats.get(table)
             if isinstance(stat, TableFailure):
                 result.tables.append(TableResult(kind.key, table, "failed", 0, counts.get(table), 0.0))
                 continue
             result.tables.append(
-                _table_result(kind, pipeline, table, stat, generic, counts.get(table), load_seconds.get(table, 0.0))
+                _table_result(
+                    kind, pipeline, table, stat, generic, counts.get(table), load_seconds.get(table, 0.0)
+                )
             )
         rejected = [row for stat in stats.values() if isinstance(stat, TableStats) for row in stat.rejected]
         if rejected:
@@ -392,7 +401,7 @@ def run_source(
             result.error = failure(load_checks(result.tables))
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+    except Exception as exc:
         log.debug("%s failed at %s", kind.pipeline_name, step, exc_info=True)
         result.error = user_error(exc, step, kind.pipeline_name, str(warehouse))
         if step == "resume" and type(result.error).__name__ == "LoadFailed":
@@ -405,6 +414,6 @@ def run_source(
         if connection is not None:
             try:
                 connection.close()  # checkpoints the warehouse once
-            except Exception:  # noqa: BLE001 - the result is already decided
+            except Exception:
                 log.debug("closing the warehouse failed", exc_info=True)
     return result

@@ -17,7 +17,13 @@ from typing import Any
 
 from loaders.errors import UserError
 from loaders.load import testhooks
-from loaders.load.config import cursor_lag, detect_deletes, pg_min_blocks_per_stream, pg_streams, postgres_schema
+from loaders.load.config import (
+    cursor_lag,
+    detect_deletes,
+    pg_min_blocks_per_stream,
+    pg_streams,
+    postgres_schema,
+)
 from loaders.load.raw import PipelineRaw
 from loaders.load.results import TableFailure
 from loaders.load.runner import Extract, SourceKind
@@ -80,7 +86,9 @@ def open_postgres(
     from loaders.settings import PostgresSettings
 
     settings = PostgresSettings.from_env()
-    options = PostgresOptions(schema=postgres_schema(), lag=cursor_lag(), deep=deep, detect_deletes=detect_deletes())
+    options = PostgresOptions(
+        schema=postgres_schema(), lag=cursor_lag(), deep=deep, detect_deletes=detect_deletes()
+    )
     # libpq (psycopg2 and DuckDB's postgres_scanner): an unreachable host fails in 10 s, not after TCP's minutes;
     # a connect_timeout in POSTGRES_DSN still wins
     os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
@@ -94,12 +102,16 @@ def open_postgres(
             stats[table] = TableFailure(error)
             progress.step(f"{table}: not loaded: {error}")
         for plan in plans:
-            progress.step(f"{plan.spec.name}: {plan.mode}" + (f" ({plan.reason})" if plan.reason != plan.mode else ""))
+            progress.step(
+                f"{plan.spec.name}: {plan.mode}" + (f" ({plan.reason})" if plan.reason != plan.mode else "")
+            )
         extracts = []
         dropped = [p for p in plans if p.refresh]
         kept = [p for p in plans if not p.refresh]
         if dropped:
-            extracts.append(Extract(postgres_source(session, raw, dropped, options, stats, on_rows), "drop_resources"))
+            extracts.append(
+                Extract(postgres_source(session, raw, dropped, options, stats, on_rows), "drop_resources")
+            )
         if kept:
             extracts.append(Extract(postgres_source(session, raw, kept, options, stats, on_rows), None))
         yield extracts
@@ -129,7 +141,9 @@ def open_cassandra(
 
 
 SOURCES: dict[str, SourceKind] = {
-    "postgres": SourceKind("postgres", "raw_postgres", "raw_postgres", "postgres", postgres_tables, open_postgres),
+    "postgres": SourceKind(
+        "postgres", "raw_postgres", "raw_postgres", "postgres", postgres_tables, open_postgres
+    ),
     "cassandra": SourceKind(
         "cassandra", "raw_cassandra", "raw_cassandra", "cassandra", cassandra_tables, open_cassandra
     ),

@@ -29,7 +29,9 @@ def _table_notes(results: Sequence[SourceResult]) -> list[str]:
             if t.rejected_rows:
                 notes.append(f"WARNING {t.rejected_rows:,} rejected (bad cells, see ops.rejected_rows)")
             if t.lost_rows:
-                notes.append(f"ERROR raw lacked {t.lost_rows:,} source row(s): reloaded in full by the next run")
+                notes.append(
+                    f"ERROR raw lacked {t.lost_rows:,} source row(s): reloaded in full by the next run"
+                )
             if notes:
                 lines.append(f"  {t.source}.{t.table}: " + "; ".join(notes))
     return lines
@@ -69,7 +71,10 @@ def render(results: Sequence[SourceResult], warehouse: str) -> str:
         right = {3, 4, 5, 6}
 
         def fmt(r: tuple[str, ...]) -> str:
-            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=False))
+            )
 
         lines.append(fmt(header))
         lines.extend(fmt(r) for r in rows)

@@ -50,7 +50,9 @@ class AnomalySettings:
             try:
                 return float(text)
             except ValueError:
-                raise UserError(f"{name}={text!r} is not a number: unset it or use e.g. {name}={default:g}") from None
+                raise UserError(
+                    f"{name}={text!r} is not a number: unset it or use e.g. {name}={default:g}"
+                ) from None
 
         fail_text = (setting("LOADERS_ANOMALY_FAIL", "false") or "false").strip().lower()
         if fail_text not in {"true", "false", "1", "0", "yes", "no"}:
@@ -132,11 +134,17 @@ def check_volume(
         f"{current.source}.{current.table_name}: {rows} rows in this {current.mode or 'load'} load, {what} "
         f"(median {band.median:.0f}, MAD {band.mad:.0f} of the previous {band.size} loads)"
     )
-    return Anomaly(current.source, current.table_name, kind, severity, current.mode, float(rows), band, message)
+    return Anomaly(
+        current.source, current.table_name, kind, severity, current.mode, float(rows), band, message
+    )
 
 
 def check_freshness(
-    source: str, table_name: str, lag_seconds: float, previous_lags: Sequence[float], settings: AnomalySettings
+    source: str,
+    table_name: str,
+    lag_seconds: float,
+    previous_lags: Sequence[float],
+    settings: AnomalySettings,
 ) -> Anomaly | None:
     """An event-time lag far above the table's usual lag (the source stopped producing rows,
     or the loader stopped bringing them)."""

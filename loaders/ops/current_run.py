@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 RUN_ID_ENV = "LOADERS_RUN_ID"
 
@@ -20,7 +20,7 @@ _current: str | None = None
 
 def new_run_id(started: datetime) -> str:
     """A sortable, unique id: the start in UTC to the second plus 6 random hex digits."""
-    return f"{started.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def current_run_id() -> str | None:

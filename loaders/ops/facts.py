@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from loaders.ops.freshness import Thresholds, status_of
@@ -87,7 +87,9 @@ class OpsFacts:
     runs: list[RunFacts] = field(default_factory=list)  # newest first
     rows_loaded: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # table -> run -> rows
     tests: dict[str, Counter[str]] = field(default_factory=dict)  # run -> status -> count
-    test_failures: list[tuple[str, str, str]] = field(default_factory=list)  # last run: (node, status, message)
+    test_failures: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # last run: (node, status, message)
     freshness: list[FreshnessFacts] = field(default_factory=list)  # the latest check of every table
     reconciliation: list[ReconciliationFacts] = field(default_factory=list)  # the latest run's
     anomalies: list[AnomalyFacts] = field(default_factory=list)  # open: found by the latest checking run
@@ -117,12 +119,12 @@ def _tables(conn: Any) -> set[str]:
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> OpsFacts:
     """The last ``runs`` runs and what the newest checks found ([] everywhere if no ``ops``)."""
-    facts = OpsFacts(read_at=now or datetime.now(timezone.utc))
+    facts = OpsFacts(read_at=now or datetime.now(UTC))
     present = _tables(conn)
     if "runs" not in present:
         return facts
@@ -134,8 +136,12 @@ def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> Ops
     ).fetchall():
         facts.runs.append(
             RunFacts(
-                run_id=row[0], started=_utc(row[1]), ended=_utc(row[2]), status=row[3],
-                phases=dict(zip(row[4] or [], row[5] or [])), error=row[6],
+                run_id=row[0],
+                started=_utc(row[1]),
+                ended=_utc(row[2]),
+                status=row[3],
+                phases=dict(zip(row[4] or [], row[5] or [], strict=False)),
+                error=row[6],
                 versions={"product": row[7], "dbt": row[8], "dlt": row[9], "duckdb": row[10]},
             )
         )
@@ -217,7 +223,9 @@ def _read_reconciliation(conn: Any, facts: OpsFacts) -> None:
 
 def _read_anomalies(conn: Any, facts: OpsFacts) -> None:
     """Open anomalies: those the latest run that ran the checks (it loaded tables) found."""
-    checking = conn.execute(f"select run_id from {SCHEMA}.table_loads order by loaded_at desc limit 1").fetchone()
+    checking = conn.execute(
+        f"select run_id from {SCHEMA}.table_loads order by loaded_at desc limit 1"
+    ).fetchone()
     if checking is None:
         return
     facts.anomalies = [

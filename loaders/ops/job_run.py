@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,12 +61,12 @@ class JobRun:
         Never fails the job: warn and error are printed and recorded (freshness.py says why)."""
         from loaders.job.dbt_runner import run_dbt
 
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         try:
             # dbt's own log lines stay out of the job's output (and of its summary's node counts):
             # the summary below says what it found
             run_dbt(["source", "freshness", "--log-level", "none"], vars_yaml=vars_yaml, manifest=manifest)
-        except Exception as exc:  # noqa: BLE001 - freshness must never stop the job
+        except Exception as exc:
             print(f"  freshness: dbt source freshness failed ({str(exc).splitlines()[0]}); load time only")
         target = dbt_target_path()
         event_time = read_sources_freshness(target / "sources.json", not_before=since)
@@ -74,13 +74,17 @@ class JobRun:
             event_time, load_thresholds(target / "manifest.json"), default_load_thresholds()
         )
         counts = {s: sum(1 for r in rows if r.status == s) for s in ("pass", "warn", "error")}
-        print(f"  freshness: {counts['pass']} pass, {counts['warn']} warn, {counts['error']} error "
-              f"({len(event_time)} tables on event time, {len(rows) - len(event_time)} on load time)")
+        print(
+            f"  freshness: {counts['pass']} pass, {counts['warn']} warn, {counts['error']} error "
+            f"({len(event_time)} tables on event time, {len(rows) - len(event_time)} on load time)"
+        )
         for row in rows:
             if row.status != "pass":
                 lag = duration(row.lag_seconds) if row.lag_seconds is not None else "never measured"
-                print(f"  freshness {row.status}: {row.label} {row.measure.replace('_', ' ')} lag {lag}"
-                      + (f" ({row.message})" if row.message else ""))
+                print(
+                    f"  freshness {row.status}: {row.label} {row.measure.replace('_', ' ')} lag {lag}"
+                    + (f" ({row.message})" if row.message else "")
+                )
         for anomaly in self.recorder.anomalies:
             if anomaly.kind == "freshness_lag":
                 print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
@@ -133,5 +137,5 @@ def _finish(recorder: RunRecorder, error: str | None) -> None:
         page, metrics = publish_monitoring(recorder.warehouse)
         print(f"status page:         {page} (serve: loaders serve)")
         print(f"metrics:             {metrics}", flush=True)
-    except Exception as exc:  # noqa: BLE001 - never hide the job's own outcome
+    except Exception as exc:
         print(f"warning: the run's monitoring output failed ({_one_line(exc)})", flush=True)

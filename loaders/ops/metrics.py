@@ -46,17 +46,25 @@ def registry_of(facts: OpsFacts) -> CollectorRegistry:
         phases = gauge("outings_job_phase_seconds", "seconds per phase of the last finished run", ("phase",))
         for phase, seconds in last.phases.items():
             phases.labels(phase).set(seconds)
-    rows = gauge("outings_table_rows_loaded", "rows extracted per table by the last load", ("source", "table"))
+    rows = gauge(
+        "outings_table_rows_loaded", "rows extracted per table by the last load", ("source", "table")
+    )
     loading_run = next((r.run_id for r in facts.runs if facts.rows_of(r.run_id)), None)
     if loading_run is not None:
         for (source, table), count in facts.rows_of(loading_run).items():
             rows.labels(source, table).set(count)
     lag = gauge(
-        "outings_table_freshness_lag_seconds", "event-time lag of each table at the last check", ("source", "table")
+        "outings_table_freshness_lag_seconds",
+        "event-time lag of each table at the last check",
+        ("source", "table"),
     )
-    load_lag = gauge("outings_table_load_lag_seconds", "seconds since each table was last loaded", ("source", "table"))
+    load_lag = gauge(
+        "outings_table_load_lag_seconds", "seconds since each table was last loaded", ("source", "table")
+    )
     status = gauge(
-        "outings_table_freshness_status", "freshness of each table: 0 ok, 1 warn, 2 error", ("source", "table")
+        "outings_table_freshness_status",
+        "freshness of each table: 0 ok, 1 warn, 2 error",
+        ("source", "table"),
     )
     by_table: dict[tuple[str, str], dict[str, FreshnessFacts]] = {}
     for f in facts.freshness:
@@ -75,7 +83,9 @@ def registry_of(facts: OpsFacts) -> CollectorRegistry:
             sum(n for s, n in last_tests.items() if s in {"fail", "error", "runtime error"})
         )
     difference = gauge(
-        "outings_reconciliation_difference_rows", "unexplained source/warehouse row difference", ("source", "table")
+        "outings_reconciliation_difference_rows",
+        "unexplained source/warehouse row difference",
+        ("source", "table"),
     )
     for r in facts.reconciliation:
         difference.labels(r.source, r.table_name).set(r.difference or 0)

@@ -20,7 +20,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from loaders.ops.versions import tool_versions
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -59,12 +59,16 @@ class RunRecorder:
             ensure_schema(conn)
             killed = [
                 row[0]
-                for row in conn.execute(f"select run_id from {SCHEMA}.runs where status = 'running'").fetchall()
+                for row in conn.execute(
+                    f"select run_id from {SCHEMA}.runs where status = 'running'"
+                ).fetchall()
             ]
             if killed:
                 conn.execute(
                     f"update {SCHEMA}.runs set status = 'killed', error = ? where status = 'running'",
-                    [f"killed: the run never finished (killed or its machine stopped); found by run {self.run_id}"],
+                    [
+                        f"killed: the run never finished (killed or its machine stopped); found by run {self.run_id}"
+                    ],
                 )
             apply_retention(conn, retention_days())
             versions = tool_versions()
@@ -73,9 +77,15 @@ class RunRecorder:
                     product_version, dbt_version, dlt_version, duckdb_version, pid, host)
                     values (?, ?, 'running', map(), ?, ?, ?, ?, ?, ?, ?)""",
                 [
-                    self.run_id, self.started, self.full_refresh, versions["product_version"],
-                    versions["dbt_version"], versions["dlt_version"], versions["duckdb_version"],
-                    os.getpid(), socket.gethostname(),
+                    self.run_id,
+                    self.started,
+                    self.full_refresh,
+                    versions["product_version"],
+                    versions["dbt_version"],
+                    versions["dlt_version"],
+                    versions["duckdb_version"],
+                    os.getpid(),
+                    socket.gethostname(),
                 ],
             )
         set_current_run_id(self.run_id)
@@ -107,12 +117,23 @@ class RunRecorder:
             for t in source_result.tables:
                 rows.append(
                     [
-                        self.run_id, loaded_at, t.source, t.table, t.mode, t.rows_extracted, t.rows_in_raw,
-                        getattr(t, "source_rows", None), getattr(t, "in_flight_rows", None),
-                        getattr(t, "deleted_rows", None), getattr(t, "rejected_rows", None),
-                        getattr(t, "late_rows", None), getattr(t, "future_rows", None),
-                        getattr(t, "bytes_extracted", None), t.seconds,
-                        getattr(t, "cursor_before", None), getattr(t, "cursor_after", None),
+                        self.run_id,
+                        loaded_at,
+                        t.source,
+                        t.table,
+                        t.mode,
+                        t.rows_extracted,
+                        t.rows_in_raw,
+                        getattr(t, "source_rows", None),
+                        getattr(t, "in_flight_rows", None),
+                        getattr(t, "deleted_rows", None),
+                        getattr(t, "rejected_rows", None),
+                        getattr(t, "late_rows", None),
+                        getattr(t, "future_rows", None),
+                        getattr(t, "bytes_extracted", None),
+                        t.seconds,
+                        getattr(t, "cursor_before", None),
+                        getattr(t, "cursor_after", None),
                     ]
                 )
         found: list[checks.Anomaly] = []
@@ -150,8 +171,19 @@ class RunRecorder:
             f"insert into {SCHEMA}.anomalies values ({', '.join('?' * 14)})",
             [
                 [
-                    self.run_id, now, a.source, a.table_name, a.kind, a.severity, a.mode, a.observed,
-                    a.baseline.median, a.baseline.mad, a.baseline.size, a.baseline.lower, a.baseline.upper,
+                    self.run_id,
+                    now,
+                    a.source,
+                    a.table_name,
+                    a.kind,
+                    a.severity,
+                    a.mode,
+                    a.observed,
+                    a.baseline.median,
+                    a.baseline.mad,
+                    a.baseline.size,
+                    a.baseline.lower,
+                    a.baseline.upper,
                     a.message,
                 ]
                 for a in found
@@ -166,23 +198,44 @@ class RunRecorder:
             conn.executemany(
                 f"insert into {SCHEMA}.dbt_results values ({', '.join('?' * 10)})",
                 [
-                    [self.run_id, command, n.unique_id, n.node, n.kind, n.status, n.seconds, n.rows_affected,
-                     n.failures, n.message]
+                    [
+                        self.run_id,
+                        command,
+                        n.unique_id,
+                        n.node,
+                        n.kind,
+                        n.status,
+                        n.seconds,
+                        n.rows_affected,
+                        n.failures,
+                        n.message,
+                    ]
                     for n in nodes
                 ],
             )
 
     # -- freshness ------------------------------------------------------------------------
     def record_freshness(
-        self, event_time: Sequence[SourceFreshness], load_thresholds: dict[str, Thresholds], default: Thresholds
+        self,
+        event_time: Sequence[SourceFreshness],
+        load_thresholds: dict[str, Thresholds],
+        default: Thresholds,
     ) -> list[FreshnessRow]:
         """Event-time rows from dbt, load-time rows from ``ops.table_loads``; then the
         freshness anomaly check on the event-time lags."""
         now = utc_now()
         rows = [
             FreshnessRow(
-                source_key(f.source), f.table_name, "event_time", f.checked_at or now, f.newest, f.lag_seconds,
-                f.warn_after_seconds, f.error_after_seconds, f.status, f.message,
+                source_key(f.source),
+                f.table_name,
+                "event_time",
+                f.checked_at or now,
+                f.newest,
+                f.lag_seconds,
+                f.warn_after_seconds,
+                f.error_after_seconds,
+                f.status,
+                f.message,
             )
             for f in event_time
         ]
@@ -197,8 +250,15 @@ class RunRecorder:
                 lag = (now - newest).total_seconds()
                 rows.append(
                     FreshnessRow(
-                        source, table, "load_time", now, newest, lag, thresholds.warn_after_seconds,
-                        thresholds.error_after_seconds, status_of(lag, thresholds),
+                        source,
+                        table,
+                        "load_time",
+                        now,
+                        newest,
+                        lag,
+                        thresholds.warn_after_seconds,
+                        thresholds.error_after_seconds,
+                        status_of(lag, thresholds),
                     )
                 )
             for row in rows:
@@ -214,15 +274,28 @@ class RunRecorder:
                         [row.source, row.table_name, self.run_id, self.settings.baseline_loads],
                     ).fetchall()
                 ]
-                anomaly = checks.check_freshness(row.source, row.table_name, row.lag_seconds, previous, self.settings)
+                anomaly = checks.check_freshness(
+                    row.source, row.table_name, row.lag_seconds, previous, self.settings
+                )
                 if anomaly is not None:
                     found.append(anomaly)
             if rows:
                 conn.executemany(
                     f"insert into {SCHEMA}.freshness values ({', '.join('?' * 11)})",
                     [
-                        [self.run_id, r.checked_at, r.source, r.table_name, r.measure, r.newest, r.lag_seconds,
-                         r.warn_after_seconds, r.error_after_seconds, r.status, r.message]
+                        [
+                            self.run_id,
+                            r.checked_at,
+                            r.source,
+                            r.table_name,
+                            r.measure,
+                            r.newest,
+                            r.lag_seconds,
+                            r.warn_after_seconds,
+                            r.error_after_seconds,
+                            r.status,
+                            r.message,
+                        ]
                         for r in rows
                     ],
                 )

@@ -76,7 +76,9 @@ def retention_days() -> int:
     except ValueError:
         from loaders.errors import UserError
 
-        raise UserError(f"{RETENTION_ENV}={text!r} is not a whole number of days: use e.g. {RETENTION_ENV}=90") from None
+        raise UserError(
+            f"{RETENTION_ENV}={text!r} is not a whole number of days: use e.g. {RETENTION_ENV}=90"
+        ) from None
     return max(1, days)
 
 

@@ -73,7 +73,9 @@ class PublishedHandler(SimpleHTTPRequestHandler):
                 body = file.read_bytes()
             except OSError:
                 if file.name != METRICS_FILE:
-                    self.send_error(HTTPStatus.NOT_FOUND, f"{file.name} is not published yet: run `loaders run`")
+                    self.send_error(
+                        HTTPStatus.NOT_FOUND, f"{file.name} is not published yet: run `loaders run`"
+                    )
                     return True
                 body = EMPTY_METRICS  # no run yet: no metric (alert on their absence)
         self.send_response(HTTPStatus.OK)
@@ -85,22 +87,21 @@ class PublishedHandler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
         return True
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if not self._send_fixed(head_only=False):
             super().do_GET()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         if not self._send_fixed(head_only=True):
             super().do_HEAD()
 
     def list_directory(self, path: str | os.PathLike[str]) -> None:  # type: ignore[override]
         self.send_error(HTTPStatus.NOT_FOUND, "no directory listings")
-        return None
 
     def _read_only(self) -> None:
         self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only server: GET and HEAD only")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _read_only  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _read_only
 
 
 EMPTY_METRICS = b"# EOF\n"
@@ -110,7 +111,7 @@ def default_bind() -> str:
     explicit = os.environ.get("LOADERS_SERVE_BIND")
     if explicit:
         return explicit
-    return "0.0.0.0" if os.environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"  # noqa: S104 - pod network
+    return "0.0.0.0" if os.environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"
 
 
 def make_server(root: Path, bind: str, port: int) -> ThreadingHTTPServer:
@@ -122,15 +123,21 @@ def run(args: argparse.Namespace) -> int:
 
     root = (args.dir or published_dir()).resolve()
     if not root.is_dir():
-        raise UserError(f"no published folder at {root}: run `loaders run` (or `make demo`) first, or pass --dir")
+        raise UserError(
+            f"no published folder at {root}: run `loaders run` (or `make demo`) first, or pass --dir"
+        )
     try:
         bind = args.bind or default_bind()
         server = make_server(root, bind, args.port)
     except OSError as exc:
-        raise UserError(f"cannot listen on {bind}:{args.port} ({exc.strerror}): pick another --port") from None
+        raise UserError(
+            f"cannot listen on {bind}:{args.port} ({exc.strerror}): pick another --port"
+        ) from None
     host, port = server.server_address[:2]
-    print(f"serving {root} read-only on http://{host}:{port}/ (docs), /status.html, /metrics; Ctrl-C stops",
-          flush=True)
+    print(
+        f"serving {root} read-only on http://{host}:{port}/ (docs), /status.html, /metrics; Ctrl-C stops",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

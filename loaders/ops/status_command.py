@@ -17,7 +17,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -30,9 +30,13 @@ from loaders.settings import warehouse_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", type=int, default=10, metavar="N", help="how many recent runs to list (default 10)")
     parser.add_argument(
-        "--warehouse", type=Path, help="the DuckDB file to read (default: WAREHOUSE_PATH, else the published copy)"
+        "--runs", type=int, default=10, metavar="N", help="how many recent runs to list (default 10)"
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        help="the DuckDB file to read (default: WAREHOUSE_PATH, else the published copy)",
     )
 
 
@@ -85,24 +89,45 @@ def _short(text: str | None, width: int = 90) -> str:
 def render(facts: OpsFacts, now: datetime) -> str:
     blocks = []
     run_rows = [
-        (r.run_id, moment(r.started), r.status, duration(r.phases.get("total", r.seconds)),
-         ", ".join(f"{k} {v:.1f}" for k, v in r.phases.items() if k != "total"), _short(r.error))
+        (
+            r.run_id,
+            moment(r.started),
+            r.status,
+            duration(r.phases.get("total", r.seconds)),
+            ", ".join(f"{k} {v:.1f}" for k, v in r.phases.items() if k != "total"),
+            _short(r.error),
+        )
         for r in facts.runs
     ]
-    blocks.append("== runs (newest first) ==\n" + format_table(
-        ["run", "started", "status", "duration", "phase seconds", "error"], run_rows))
+    blocks.append(
+        "== runs (newest first) ==\n"
+        + format_table(["run", "started", "status", "duration", "phase seconds", "error"], run_rows)
+    )
     fresh_rows = [
-        (f"{f.source}.{f.table_name}", f.measure.replace("_", " "), f.status_at(now), duration(f.lag_at(now)),
-         duration(f.warn_after_seconds), duration(f.error_after_seconds), moment(f.newest))
+        (
+            f"{f.source}.{f.table_name}",
+            f.measure.replace("_", " "),
+            f.status_at(now),
+            duration(f.lag_at(now)),
+            duration(f.warn_after_seconds),
+            duration(f.error_after_seconds),
+            moment(f.newest),
+        )
         for f in facts.freshness
     ]
-    blocks.append("== freshness now ==\n" + format_table(
-        ["table", "clock", "status", "lag", "warn after", "error after", "newest"], fresh_rows))
+    blocks.append(
+        "== freshness now ==\n"
+        + format_table(["table", "clock", "status", "lag", "warn after", "error after", "newest"], fresh_rows)
+    )
     last_loading = next((r.run_id for r in facts.runs if facts.rows_of(r.run_id)), None)
     if last_loading is not None:
         load_rows = [(f"{s}.{t}", n) for (s, t), n in sorted(facts.rows_of(last_loading).items())]
-        blocks.append(f"== rows loaded by run {last_loading} ==\n" + format_table(["table", "rows"], load_rows))
-    last_tests = next(((r.run_id, facts.tests[r.run_id]) for r in facts.runs if r.run_id in facts.tests), None)
+        blocks.append(
+            f"== rows loaded by run {last_loading} ==\n" + format_table(["table", "rows"], load_rows)
+        )
+    last_tests = next(
+        ((r.run_id, facts.tests[r.run_id]) for r in facts.runs if r.run_id in facts.tests), None
+    )
     if last_tests is not None:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(last_tests[1].items()))
         lines = [f"== dbt tests of run {last_tests[0]} ==", summary]
@@ -110,16 +135,29 @@ def render(facts: OpsFacts, now: datetime) -> str:
         blocks.append("\n".join(lines))
     if facts.reconciliation:
         rec_rows = [
-            (f"{r.source}.{r.table_name}", count(r.source_rows), count(r.raw_rows), count(r.staging_rows),
-             count(r.in_flight_rows), count(r.difference), r.status)
+            (
+                f"{r.source}.{r.table_name}",
+                count(r.source_rows),
+                count(r.raw_rows),
+                count(r.staging_rows),
+                count(r.in_flight_rows),
+                count(r.difference),
+                r.status,
+            )
             for r in facts.reconciliation
         ]
-        blocks.append("== reconciliation ==\n" + format_table(
-            ["table", "source", "raw", "staging", "in flight", "difference", "status"], rec_rows))
+        blocks.append(
+            "== reconciliation ==\n"
+            + format_table(
+                ["table", "source", "raw", "staging", "in flight", "difference", "status"], rec_rows
+            )
+        )
     if facts.rejected_rows:
         blocks.append(f"== rejected rows ==\n  {facts.rejected_rows} rows quarantined in ops.rejected_rows")
     if facts.anomalies:
-        blocks.append("== open anomalies ==\n" + "\n".join(f"  {a.severity}  {a.message}" for a in facts.anomalies))
+        blocks.append(
+            "== open anomalies ==\n" + "\n".join(f"  {a.severity}  {a.message}" for a in facts.anomalies)
+        )
     else:
         blocks.append("== open anomalies ==\n  none")
     return "\n\n".join(blocks)
@@ -133,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if not facts.runs:
         raise UserError(f"no run recorded in {source} (no ops.runs): run `loaders run` first")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     print(render(facts, now))
     found = problems(facts, now)
     if found:
@@ -141,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         for line in found:
             print(f"  {line}")
         return 1
-    print(f"\nOK: the last run {facts.last_finished_run.run_id if facts.last_finished_run else '-'} succeeded "
-          "and no table is stale beyond its error threshold")
+    print(
+        f"\nOK: the last run {facts.last_finished_run.run_id if facts.last_finished_run else '-'} succeeded "
+        "and no table is stale beyond its error threshold"
+    )
     return 0

@@ -47,7 +47,7 @@ def render(facts: OpsFacts) -> str:
     runs = list(reversed(facts.runs))  # oldest first, for the charts
     last = facts.last_finished_run
     parts = [
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         "<title>Outings data platform: job status</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Outings data platform: job status</h1>",
@@ -63,7 +63,11 @@ def render(facts: OpsFacts) -> str:
             f"<code>{escape(last.run_id)}</code> {_badge(last.status)} ended {moment(last.ended)}; "
             f"{len(stale)} stale table check(s), {len(facts.anomalies)} open anomal"
             f"{'y' if len(facts.anomalies) == 1 else 'ies'}"
-            + (f", {facts.rejected_rows} rows quarantined in <code>ops.rejected_rows</code>" if facts.rejected_rows else "")
+            + (
+                f", {facts.rejected_rows} rows quarantined in <code>ops.rejected_rows</code>"
+                if facts.rejected_rows
+                else ""
+            )
             + ".</p>"
         )
     parts += _runs_section(facts)
@@ -78,8 +82,10 @@ def render(facts: OpsFacts) -> str:
 
 
 def _runs_section(facts: OpsFacts) -> list[str]:
-    out = ['<h2>Last runs</h2><table id="runs"><tr><th>#</th><th>run</th><th>started</th><th>status</th>'
-           '<th class="num">duration</th><th>versions</th><th>error</th></tr>']
+    out = [
+        '<h2>Last runs</h2><table id="runs"><tr><th>#</th><th>run</th><th>started</th><th>status</th>'
+        '<th class="num">duration</th><th>versions</th><th>error</th></tr>'
+    ]
     for i, r in enumerate(facts.runs):
         versions = ", ".join(f"{k} {v}" for k, v in r.versions.items() if v)
         seconds = r.phases.get("total", r.seconds)
@@ -97,7 +103,11 @@ def _runs_section(facts: OpsFacts) -> list[str]:
 def _phases_section(facts: OpsFacts, runs: list) -> list[str]:
     phases = _phases(facts)
     chart = svg.stacked_bars(
-        [r.run_id for r in runs], [r.phases for r in runs], phases, chart_id="phase-chart", unit="s",
+        [r.run_id for r in runs],
+        [r.phases for r in runs],
+        phases,
+        chart_id="phase-chart",
+        unit="s",
         labels=run_numbers(facts),
     )
     return ["<h2>Phase durations per run (oldest left)</h2>", chart]
@@ -115,7 +125,8 @@ def _rows_section(facts: OpsFacts, runs: list) -> list[str]:
         cells = "".join(
             f'<td class="num" data-table="{escape(label)}" data-run="{escape(r.run_id)}" '
             f'data-value="{by_run[r.run_id]}">{count(by_run[r.run_id])}</td>'
-            if r.run_id in by_run else "<td class=\"num\">-</td>"
+            if r.run_id in by_run
+            else '<td class="num">-</td>'
             for r in loading
         )
         out.append(f"<tr><td>{escape(label)}</td><td>{spark}</td>{cells}</tr>")
@@ -166,7 +177,11 @@ def _tests_section(facts: OpsFacts, runs: list) -> list[str]:
     out = [
         "<h2>dbt tests per run: pass / warn / fail</h2>",
         svg.stacked_bars(
-            [r.run_id for r in with_tests], stacks, statuses, chart_id="test-chart", unit="tests",
+            [r.run_id for r in with_tests],
+            stacks,
+            statuses,
+            chart_id="test-chart",
+            unit="tests",
             labels=run_numbers(facts),
         ),
     ]

@@ -11,9 +11,16 @@ from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac")
 STATUS_COLORS = {
-    "pass": "#59a14f", "success": "#59a14f", "ok": "#59a14f",
-    "warn": "#edc948", "fail": "#e15759", "error": "#b22222", "skipped": "#bab0ac",
-    "killed": "#7f7f7f", "failed": "#e15759", "running": "#4e79a7",
+    "pass": "#59a14f",
+    "success": "#59a14f",
+    "ok": "#59a14f",
+    "warn": "#edc948",
+    "fail": "#e15759",
+    "error": "#b22222",
+    "skipped": "#bab0ac",
+    "killed": "#7f7f7f",
+    "failed": "#e15759",
+    "running": "#4e79a7",
 }
 
 
@@ -49,7 +56,7 @@ def stacked_bars(
         f'<text x="4" y="{top + 8}" font-size="10">{total_max:.4g} {escape(unit)}</text>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#999"/>',
     ]
-    for i, (column, stack) in enumerate(zip(columns, stacks)):
+    for i, (column, stack) in enumerate(zip(columns, stacks, strict=False)):
         x = left + i * step
         y = top + plot_h
         for j, name in enumerate(series):
@@ -61,7 +68,7 @@ def stacked_bars(
             fill = (colors or {}).get(name) or color_of(name, j)
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{fill}"'
-                f'{_attrs({"column": column, "series": name, "value": f"{value:.6g}"})}>'
+                f"{_attrs({'column': column, 'series': name, 'value': f'{value:.6g}'})}>"
                 f"<title>{escape(column)} {escape(name)}: {value:.4g} {escape(unit)}</title></rect>"
             )
         label = (labels or {}).get(column, str(i + 1))
@@ -99,7 +106,13 @@ def sparkline(values: Sequence[float | None], *, label: str, width: int = 160, h
 
 
 def threshold_bar(
-    lag: float | None, warn: float | None, error: float | None, status: str, *, width: int = 150, height: int = 12
+    lag: float | None,
+    warn: float | None,
+    error: float | None,
+    status: str,
+    *,
+    width: int = 150,
+    height: int = 12,
 ) -> str:
     """The lag as a bar on a scale of 1.5 x the error threshold, with the warn and error marks."""
     scale = 1.5 * (error or warn or lag or 1.0)
@@ -111,11 +124,13 @@ def threshold_bar(
         w = min(1.0, max(0.0, lag) / scale) * width
         parts.append(
             f'<rect width="{w:.1f}" height="{height}" fill="{color_of(status, 0)}"'
-            f'{_attrs({"lag": f"{lag:.0f}", "status": status})}/>'
+            f"{_attrs({'lag': f'{lag:.0f}', 'status': status})}/>"
         )
     for mark, stroke in ((warn, "#b8860b"), (error, "#8b0000")):
         if mark is not None:
             x = min(1.0, mark / scale) * width
-            parts.append(f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" stroke="{stroke}" stroke-width="2"/>')
+            parts.append(
+                f'<line x1="{x:.1f}" y1="0" x2="{x:.1f}" y2="{height}" stroke="{stroke}" stroke-width="2"/>'
+            )
     parts.append("</svg>")
     return "".join(parts)

@@ -56,7 +56,9 @@ def uuid_to_text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     validity = None
     if storage.null_count:
         validity = pa.array(storage.is_valid()).buffers()[1]  # bitmap aligned at offset 0
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out), validity, storage.null_count)
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(out), validity, storage.null_count
+    )
 
 
 def random_uuids(n: int) -> pa.Array:
@@ -74,13 +76,15 @@ def convert_batch(
     """The batch with raw types: extension types resolved (uuid kept), a ``_dlt_id`` appended."""
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
-    for fld, array in zip(batch.schema, batch.columns):
+    for fld, array in zip(batch.schema, batch.columns, strict=False):
         if is_uuid_type(array.type):
             pass  # kept as 16 bytes: a DuckDB UUID column (loaders.load.uuid_columns)
         elif isinstance(array.type, pa.BaseExtensionType):
             is_bool8 = array.type.extension_name == "arrow.bool8"
             array = array.storage.cast(pa.bool_()) if is_bool8 else array.storage
-        fields.append(pa.field(fld.name, array.type, nullable=fld.name not in not_null or array.null_count > 0))
+        fields.append(
+            pa.field(fld.name, array.type, nullable=fld.name not in not_null or array.null_count > 0)
+        )
         arrays.append(array)
     if add_dlt_id:
         # dlt fills _dlt_load_id in place of this placeholder: raw keeps dlt's column order

@@ -120,6 +120,8 @@ def read_catalog(cursor: Any, schema: str, names: list[str]) -> dict[str, Source
     for relname, _kind, readable, blocks, attname, typname, declared, typmod in cursor.fetchall():
         table = tables.get(relname)
         if table is None:
-            table = tables[relname] = SourceTable(schema, relname, blocks=int(blocks or 0), readable=bool(readable))
+            table = tables[relname] = SourceTable(
+                schema, relname, blocks=int(blocks or 0), readable=bool(readable)
+            )
         table.columns.append(SourceColumn(attname, typname, declared, int(typmod)))
     return tables

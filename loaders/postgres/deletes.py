@@ -102,7 +102,9 @@ def key_difference(
             register("__loader_key_batch", pa.Table.from_batches([batch.select(key)]))
             try:
                 if not created:
-                    execute(f"CREATE OR REPLACE TEMP TABLE {quote(source_tmp)} AS SELECT {cols} FROM __loader_key_batch")
+                    execute(
+                        f"CREATE OR REPLACE TEMP TABLE {quote(source_tmp)} AS SELECT {cols} FROM __loader_key_batch"
+                    )
                     created = True
                 else:
                     execute(f"INSERT INTO {quote(source_tmp)} SELECT {cols} FROM __loader_key_batch")
@@ -110,7 +112,9 @@ def key_difference(
                 unregister("__loader_key_batch")
         if not created:
             return result
-        execute(f"CREATE OR REPLACE TEMP TABLE {quote(extracted_tmp)} AS SELECT {cols} FROM {quote(source_tmp)} LIMIT 0")
+        execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote(extracted_tmp)} AS SELECT {cols} FROM {quote(source_tmp)} LIMIT 0"
+        )
         for keys in extracted_keys:
             register("__loader_key_batch", keys.select(key))
             try:
@@ -121,7 +125,9 @@ def key_difference(
         alive = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else ""
         # one hash join, both directions: raw keys the source lacks, source keys raw lacks
         on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in key)
-        sides = ", ".join(f"r.{quote(c)} AS {quote('r_' + c)}, s.{quote(c)} AS {quote('s_' + c)}" for c in key)
+        sides = ", ".join(
+            f"r.{quote(c)} AS {quote('r_' + c)}, s.{quote(c)} AS {quote('s_' + c)}" for c in key
+        )
         first = quote(key[0])
         execute(
             f"CREATE OR REPLACE TEMP TABLE {quote(diff_tmp)} AS SELECT {sides} FROM (SELECT {cols} FROM {raw}{alive}) r "
@@ -149,11 +155,17 @@ def _key_array(values: list[object], like: pa.DataType) -> pa.Array:
     if is_uuid_type(like):
         data = b"".join(uuid.UUID(str(v)).bytes for v in values)
         storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(values), [None, pa.py_buffer(data)])
-        return pa.ExtensionArray.from_storage(like, storage) if isinstance(like, pa.BaseExtensionType) else storage
+        return (
+            pa.ExtensionArray.from_storage(like, storage)
+            if isinstance(like, pa.BaseExtensionType)
+            else storage
+        )
     return pa.array(values).cast(like)
 
 
-def tombstones(schema: pa.Schema, key: list[str], deleted: list[tuple[object, ...]], at: datetime) -> pa.RecordBatch:
+def tombstones(
+    schema: pa.Schema, key: list[str], deleted: list[tuple[object, ...]], at: datetime
+) -> pa.RecordBatch:
     """Rows of ``schema`` for deleted keys: the key, NULL elsewhere, ``_loader_deleted_at`` set."""
     n = len(deleted)
     arrays: list[pa.Array] = []

@@ -96,7 +96,9 @@ def open_scanner(dsn: str, memory_limit: str = "256MB") -> Any:
         connection.execute("SET GLOBAL TimeZone = 'UTC'")  # Arrow timestamps labelled UTC, as they are
         secret = ""
         if password:
-            connection.execute(f"CREATE TEMPORARY SECRET {ALIAS}_login (TYPE postgres, PASSWORD {sql_literal(password)})")
+            connection.execute(
+                f"CREATE TEMPORARY SECRET {ALIAS}_login (TYPE postgres, PASSWORD {sql_literal(password)})"
+            )
             secret = f", SECRET {ALIAS}_login"
         connection.execute(f"ATTACH {sql_literal(conninfo)} AS {ALIAS} (TYPE postgres, READ_ONLY{secret})")
     except BaseException:

@@ -79,9 +79,7 @@ class PostgresSession:
         self._coordinator.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cur = self._coordinator.cursor()
         # one statement: the exported snapshot, its clock and its transaction horizon are the same instant
-        cur.execute(
-            "SELECT pg_export_snapshot(), statement_timestamp(), pg_current_snapshot()::text"
-        )
+        cur.execute("SELECT pg_export_snapshot(), statement_timestamp(), pg_current_snapshot()::text")
         self.snapshot_id, self.snapshot_time, snapshot_text = cur.fetchone()
         self.horizon = SnapshotHorizon.parse(snapshot_text)
         self._workers: list[_Worker] = []
@@ -131,7 +129,9 @@ class PostgresSession:
                 if not put_until_stopped(out, stop, batch):
                     return
 
-        threads = [worker_thread(out, stop, partial(stream, q), name=f"pg-stream-{i}") for i, q in enumerate(queries)]
+        threads = [
+            worker_thread(out, stop, partial(stream, q), name=f"pg-stream-{i}") for i, q in enumerate(queries)
+        ]
         yield from consume(threads, out, stop)
 
     def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:
@@ -140,7 +140,7 @@ class PostgresSession:
         worker = self._acquire()
         try:
             log.debug("COPY stream: %s", sql)
-            reader = worker.connection.execute(query_sql(sql)).fetch_record_batch(self.options.batch_rows)
+            reader = worker.connection.execute(query_sql(sql)).to_arrow_reader(self.options.batch_rows)
             yielded = False
             for batch in reader:
                 if batch.num_rows:
@@ -159,17 +159,17 @@ class PostgresSession:
         for worker in self._workers:
             try:
                 worker.connection.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
+            except Exception:
                 log.debug("closing a PostgreSQL stream connection failed", exc_info=True)
         self._scanner_pool.shutdown(wait=True)
         try:
             self._scanner.result().close()
-        except Exception:  # noqa: BLE001 - a scanner that failed to open, or a broken one
+        except Exception:
             log.debug("closing the PostgreSQL scanner failed", exc_info=True)
         try:
             self._coordinator.rollback()
             self._coordinator.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.debug("closing the PostgreSQL coordinator connection failed", exc_info=True)
 
     def __enter__(self) -> PostgresSession:

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -115,8 +115,12 @@ STATE_RELOAD = "reload"  # set when raw lost rows: the next run reloads the tabl
 class PostgresOptions:
     schema: str = "public"
     lag: timedelta = timedelta(minutes=10)
-    deep: bool = False  # compare every row with raw and load the ones that differ (`loaders reconcile --deep`)
-    detect_deletes: bool = True  # LOADERS_DETECT_DELETES: key difference on incremental loads (tables that allow it)
+    deep: bool = (
+        False  # compare every row with raw and load the ones that differ (`loaders reconcile --deep`)
+    )
+    detect_deletes: bool = (
+        True  # LOADERS_DETECT_DELETES: key difference on incremental loads (tables that allow it)
+    )
 
 
 def _parse_cursor(value: Any) -> Any:
@@ -214,7 +218,9 @@ def _plan_table(
     if new_columns:
         return TablePlan(spec, table, True, f"new column(s) {', '.join(new_columns)}: reloaded")
     if options.deep:
-        return TablePlan(spec, table, False, "deep: every row compared with raw", deep=True)  # always detects deletes
+        return TablePlan(
+            spec, table, False, "deep: every row compared with raw", deep=True
+        )  # always detects deletes
     if horizon is not None:
         return TablePlan(
             spec,
@@ -227,7 +233,11 @@ def _plan_table(
         )
     since: Any = int(cursor) if spec.append_only else cursor - options.lag
     return TablePlan(
-        spec, table, False, "incremental (cursor upgraded to change capture)", since=since,
+        spec,
+        table,
+        False,
+        "incremental (cursor upgraded to change capture)",
+        since=since,
         detect_deletes=options.detect_deletes,
     )
 
@@ -237,7 +247,9 @@ def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
     if plan.full or plan.deep:
         base = f"SELECT {table.select_list()} FROM {table.qualified}"
         parts = session.stream_count(table.blocks, full_scan=True)
-        return [f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)]
+        return [
+            f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)
+        ]
     base = f"SELECT {table.select_list()}, {xid_select()} FROM {table.qualified}"
     if plan.horizon is not None:
         # every page is read (a transaction id has no index): split like a full read, filtered in the server
@@ -250,7 +262,7 @@ def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
     cursor = quote_ident(spec.cursor)
     if spec.append_only:
         return [f"{base} WHERE {cursor} > {int(plan.since)}"]
-    since = plan.since.astimezone(timezone.utc).isoformat()
+    since = plan.since.astimezone(UTC).isoformat()
     return [f"{base} WHERE {cursor} >= '{since}'::timestamptz"]
 
 
@@ -258,7 +270,9 @@ def _key_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
     table = plan.table
     base = f"SELECT {', '.join(quote_ident(k) for k in plan.spec.primary_key)} FROM {table.qualified}"
     parts = session.stream_count(table.blocks, full_scan=True)
-    return [f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)]
+    return [
+        f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)
+    ]
 
 
 def _with_deleted_at(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -391,19 +405,28 @@ def _resource_rows(
     if plan.full:
         stats.source_rows = stats.rows_extracted  # a full read of the snapshot: every row of the source
         if stats.rows_extracted == 0 and schema is not None:
-            yield pa.RecordBatch.from_pylist([], schema=schema)  # an empty source table still gets its raw table
+            yield pa.RecordBatch.from_pylist(
+                [], schema=schema
+            )  # an empty source table still gets its raw table
     elif capture_deletes:
         stats.source_rows = _count_source(session, plan)  # the reconciliation's figure, in the snapshot
     if capture_deletes and schema is not None and stats.source_rows is not None:
         key = list(spec.primary_key)
         has_tombstones = view.has_column(spec.name, DELETED_AT_COLUMN)
         if unexplained_keys(
-            view.connection(), view.dataset, spec.name, key, extracted_keys, stats.source_rows,
+            view.connection(),
+            view.dataset,
+            spec.name,
+            key,
+            extracted_keys,
+            stats.source_rows,
             has_tombstones=has_tombstones,
         ):
             yield from _deletes_and_losses(session, view, plan, stats, schema, extracted_keys, has_tombstones)
     if stats.lost_rows:
-        state[STATE_RELOAD] = f"raw lacked {stats.lost_rows:,} row(s) of the source at {snapshot_time.isoformat()}"
+        state[STATE_RELOAD] = (
+            f"raw lacked {stats.lost_rows:,} row(s) of the source at {snapshot_time.isoformat()}"
+        )
     else:
         state.pop(STATE_RELOAD, None)
     state[STATE_HORIZON] = session.horizon.text()
@@ -420,8 +443,19 @@ def _resource_rows(
 def _hints(plan: TablePlan) -> dict[str, Any]:
     spec = plan.spec
     columns: dict[str, Any] = {key: {"name": key, "nullable": False} for key in spec.primary_key}
-    columns["_dlt_id"] = {"name": "_dlt_id", "data_type": "text", "nullable": False, "unique": True, "row_key": True}
-    columns[DELETED_AT_COLUMN] = {"name": DELETED_AT_COLUMN, "data_type": "timestamp", "timezone": True, "nullable": True}
+    columns["_dlt_id"] = {
+        "name": "_dlt_id",
+        "data_type": "text",
+        "nullable": False,
+        "unique": True,
+        "row_key": True,
+    }
+    columns[DELETED_AT_COLUMN] = {
+        "name": DELETED_AT_COLUMN,
+        "data_type": "timestamp",
+        "timezone": True,
+        "nullable": True,
+    }
     if plan.full:
         disposition: Any = "replace"
     else:

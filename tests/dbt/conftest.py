@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from dbt_raw_fixture import build_raw_dataset, write_raw
 from dbt_runner import BuiltWarehouse, run_dbt
 

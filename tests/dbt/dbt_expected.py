@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -34,16 +34,14 @@ def round_cents(value: Decimal) -> Decimal:
 
 
 def utc_date(value: datetime) -> date:
-    return value.astimezone(timezone.utc).date()
+    return value.astimezone(UTC).date()
 
 
 # Set on a tombstone: the key was deleted in the source (sources.md keys, hard deletes).
 DELETED_AT = "_loader_deleted_at"
 
 
-def latest_per_key(
-    rows: Iterable[Row], key: Sequence[str], tie_breakers: Sequence[str] = ()
-) -> list[Row]:
+def latest_per_key(rows: Iterable[Row], key: Sequence[str], tie_breakers: Sequence[str] = ()) -> list[Row]:
     """One row per key: the latest load wins (inside a load a live row before a tombstone,
     then later tie_breakers, then _dlt_id); a key whose latest row is a tombstone (a hard
     delete) is left out."""
@@ -97,15 +95,11 @@ def user_activity_days(raw: RawData) -> dict[tuple[uuid.UUID, date], Decimal]:
         if p["status"] == "succeeded" and p["paid_at"] is not None:
             key = (_uid(p["user_id"]), utc_date(p["paid_at"]))
             spend[key] += Decimal(p["amount"]) * RATES_TO_EUR[p["currency"].strip()]
-    messages = latest_per_key(
-        raw["raw_cassandra.messages"], ["group_id", "day", "sent_at", "message_id"]
-    )
+    messages = latest_per_key(raw["raw_cassandra.messages"], ["group_id", "day", "sent_at", "message_id"])
     for m in messages:
         if m["user_id"] is not None:
             spend[(_uid(m["user_id"]), utc_date(m["sent_at"]))] += 0
-    events = latest_per_key(
-        raw["raw_cassandra.user_events"], ["user_id", "day", "event_time", "event_id"]
-    )
+    events = latest_per_key(raw["raw_cassandra.user_events"], ["user_id", "day", "event_time", "event_id"])
     for e in events:
         spend[(_uid(e["user_id"]), utc_date(e["event_time"]))] += 0
     return {key: round_cents(value) for key, value in spend.items()}
@@ -134,10 +128,7 @@ def rounded_matches(actual: float | Decimal, exact: Decimal) -> bool:
     a = Decimal(str(actual))
     cents = exact * 100
     floor = cents.to_integral_value(rounding=ROUND_FLOOR)
-    if cents - floor == Decimal("0.5"):
-        candidates = [floor / 100, (floor + 1) / 100]
-    else:
-        candidates = [round_cents(exact)]
+    candidates = [floor / 100, (floor + 1) / 100] if cents - floor == Decimal("0.5") else [round_cents(exact)]
     return any(abs(a - c) < Decimal("1e-9") for c in candidates)
 
 
@@ -160,7 +151,7 @@ def check_top_n(
     got_values = [row[sort_column] for row in actual]
     if len(actual) != len(want_values):
         problems.append(f"{len(actual)} rows, expected {len(want_values)}")
-    for got, want in zip(got_values, want_values):
+    for got, want in zip(got_values, want_values, strict=False):
         if abs(Decimal(str(got)) - Decimal(str(want))) > Decimal("1e-9"):
             problems.append(f"{sort_column} sequence {got_values} != expected {want_values}")
             break
@@ -174,9 +165,7 @@ def check_top_n(
 
 
 def same_notif_day(actual: Row, expected: Row) -> list[str]:
-    problems = [
-        f"{c} {actual[c]} != {expected[c]}" for c in ("seen", "total") if actual[c] != expected[c]
-    ]
+    problems = [f"{c} {actual[c]} != {expected[c]}" for c in ("seen", "total") if actual[c] != expected[c]]
     if abs(Decimal(str(actual["success_rate"])) - expected["success_rate"]) > Decimal("1e-9"):
         problems.append(f"success_rate {actual['success_rate']} != {expected['success_rate']}")
     return problems

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ import duckdb
 Row = dict[str, Any]
 RawData = dict[str, list[Row]]
 
-UTC = timezone.utc
 _NS = uuid.UUID("6f0d5f5e-0000-4000-8000-00000000d8b7")
 
 # dlt load ids: unix-epoch seconds as text.
@@ -47,46 +46,87 @@ EVENT_DELETED_UNCOMMITTED = "event-20"  # its tombstone is in the uncommitted lo
 
 TABLES: dict[str, list[tuple[str, str]]] = {
     "raw_postgres.users": [
-        ("id", "UUID"), ("username", "VARCHAR"), ("email", "VARCHAR"), ("city", "VARCHAR"),
-        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
+        ("id", "UUID"),
+        ("username", "VARCHAR"),
+        ("email", "VARCHAR"),
+        ("city", "VARCHAR"),
+        ("created_at", "TIMESTAMPTZ"),
+        ("updated_at", "TIMESTAMPTZ"),
+        ("deleted_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.groups": [
-        ("id", "UUID"), ("name", "VARCHAR"), ("owner_id", "UUID"),
-        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("deleted_at", "TIMESTAMPTZ"),
+        ("id", "UUID"),
+        ("name", "VARCHAR"),
+        ("owner_id", "UUID"),
+        ("created_at", "TIMESTAMPTZ"),
+        ("updated_at", "TIMESTAMPTZ"),
+        ("deleted_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.group_members": [
-        ("group_id", "UUID"), ("user_id", "UUID"), ("role", "VARCHAR"),
-        ("joined_at", "TIMESTAMPTZ"), ("left_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+        ("group_id", "UUID"),
+        ("user_id", "UUID"),
+        ("role", "VARCHAR"),
+        ("joined_at", "TIMESTAMPTZ"),
+        ("left_at", "TIMESTAMPTZ"),
+        ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.outings": [
-        ("id", "UUID"), ("group_id", "UUID"), ("created_by", "UUID"), ("title", "VARCHAR"),
-        ("category", "VARCHAR"), ("starts_at", "TIMESTAMPTZ"), ("status", "VARCHAR"),
-        ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+        ("id", "UUID"),
+        ("group_id", "UUID"),
+        ("created_by", "UUID"),
+        ("title", "VARCHAR"),
+        ("category", "VARCHAR"),
+        ("starts_at", "TIMESTAMPTZ"),
+        ("status", "VARCHAR"),
+        ("created_at", "TIMESTAMPTZ"),
+        ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.outing_participants": [
-        ("outing_id", "UUID"), ("user_id", "UUID"), ("rsvp", "VARCHAR"),
+        ("outing_id", "UUID"),
+        ("user_id", "UUID"),
+        ("rsvp", "VARCHAR"),
         ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.payments": [
-        ("id", "UUID"), ("user_id", "UUID"), ("outing_id", "UUID"),
-        ("amount", "DECIMAL(12,2)"), ("currency", "VARCHAR"), ("status", "VARCHAR"),
-        ("paid_at", "TIMESTAMPTZ"), ("created_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"),
+        ("id", "UUID"),
+        ("user_id", "UUID"),
+        ("outing_id", "UUID"),
+        ("amount", "DECIMAL(12,2)"),
+        ("currency", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("paid_at", "TIMESTAMPTZ"),
+        ("created_at", "TIMESTAMPTZ"),
+        ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_postgres.notifications": [
-        ("id", "BIGINT"), ("user_id", "UUID"), ("kind", "VARCHAR"), ("outing_id", "UUID"),
-        ("group_id", "UUID"), ("created_at", "TIMESTAMPTZ"),
+        ("id", "BIGINT"),
+        ("user_id", "UUID"),
+        ("kind", "VARCHAR"),
+        ("outing_id", "UUID"),
+        ("group_id", "UUID"),
+        ("created_at", "TIMESTAMPTZ"),
     ],
     "raw_cassandra.notification_states": [
-        ("user_id", "UUID"), ("notification_id", "BIGINT"), ("status", "VARCHAR"),
+        ("user_id", "UUID"),
+        ("notification_id", "BIGINT"),
+        ("status", "VARCHAR"),
         ("updated_at", "TIMESTAMPTZ"),
     ],
     "raw_cassandra.messages": [
-        ("group_id", "UUID"), ("day", "DATE"), ("sent_at", "TIMESTAMPTZ"),
-        ("message_id", "UUID"), ("user_id", "UUID"), ("body", "VARCHAR"),
+        ("group_id", "UUID"),
+        ("day", "DATE"),
+        ("sent_at", "TIMESTAMPTZ"),
+        ("message_id", "UUID"),
+        ("user_id", "UUID"),
+        ("body", "VARCHAR"),
     ],
     "raw_cassandra.user_events": [
-        ("user_id", "UUID"), ("day", "DATE"), ("event_time", "TIMESTAMPTZ"),
-        ("event_id", "UUID"), ("event_type", "VARCHAR"), ("properties", "JSON"),
+        ("user_id", "UUID"),
+        ("day", "DATE"),
+        ("event_time", "TIMESTAMPTZ"),
+        ("event_id", "UUID"),
+        ("event_type", "VARCHAR"),
+        ("properties", "JSON"),
     ],
 }
 DLT_COLUMNS = [("_dlt_load_id", "VARCHAR NOT NULL"), ("_dlt_id", "VARCHAR NOT NULL")]
@@ -175,18 +215,29 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
             deleted_at = datetime(2025, 9, 20, 8, tzinfo=UTC)
         username = f"user_{i}"
         if i == 1:
-            username = "O'Brien \"Bob\" 🎉\nsecond line, Zoë"
+            username = 'O\'Brien "Bob" 🎉\nsecond line, Zoë'
         rows.add(
-            "raw_postgres.users", LOAD_1, id=user_id, username=username,
-            email=f"user{i}@example.org", city=None if i % 5 == 0 else "Paris",
-            created_at=created_at, updated_at=created_at, deleted_at=None,
+            "raw_postgres.users",
+            LOAD_1,
+            id=user_id,
+            username=username,
+            email=f"user{i}@example.org",
+            city=None if i % 5 == 0 else "Paris",
+            created_at=created_at,
+            updated_at=created_at,
+            deleted_at=None,
         )
         if deleted_at is not None or i == 5:
             # A later load brings the changed row: soft delete, or a new city.
             rows.add(
-                "raw_postgres.users", LOAD_2, id=user_id, username=username,
-                email=f"user{i}@example.org", city="Lyon",
-                created_at=created_at, updated_at=deleted_at or datetime(2025, 9, 1, tzinfo=UTC),
+                "raw_postgres.users",
+                LOAD_2,
+                id=user_id,
+                username=username,
+                email=f"user{i}@example.org",
+                city="Lyon",
+                created_at=created_at,
+                updated_at=deleted_at or datetime(2025, 9, 1, tzinfo=UTC),
                 deleted_at=deleted_at,
             )
 
@@ -214,19 +265,29 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         owner = users[g]
         created_at = created[owner] + timedelta(days=1)
         rows.add(
-            "raw_postgres.groups", LOAD_1, id=group_id, name=f"Group {g} « les amis »",
-            owner_id=owner, created_at=created_at, updated_at=created_at,
+            "raw_postgres.groups",
+            LOAD_1,
+            id=group_id,
+            name=f"Group {g} « les amis »",
+            owner_id=owner,
+            created_at=created_at,
+            updated_at=created_at,
             deleted_at=datetime(2025, 9, 1, tzinfo=UTC) if g == 4 else None,
         )
-        chosen = [owner] + rng.sample([u for u in users if u != owner], 3 + g)
+        chosen = [owner, *rng.sample([u for u in users if u != owner], 3 + g)]
         members[group_id] = chosen
         for m, user_id in enumerate(chosen):
             joined_at = max(created_at, created[user_id]) + timedelta(hours=m)
             left_at = joined_at + timedelta(days=20) if m == 2 else None
             rows.add(
-                "raw_postgres.group_members", LOAD_1, group_id=group_id, user_id=user_id,
+                "raw_postgres.group_members",
+                LOAD_1,
+                group_id=group_id,
+                user_id=user_id,
                 role="owner" if m == 0 else ("admin" if m == 1 else "member"),
-                joined_at=joined_at, left_at=left_at, updated_at=left_at or joined_at,
+                joined_at=joined_at,
+                left_at=left_at,
+                updated_at=left_at or joined_at,
             )
 
     # --- outings and participants (the last outing has no participants and no payments)
@@ -243,37 +304,65 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         created_at = starts_at - timedelta(days=10)
         status = rng.choice(OUTING_STATUSES)
         rows.add(
-            "raw_postgres.outings", LOAD_1, id=outing_id, group_id=group_id,
-            created_by=members[group_id][0], title=f"Outing #{o}: \"dîner\" 🍝",
-            category=CATEGORIES[o % len(CATEGORIES)], starts_at=starts_at, status=status,
-            created_at=created_at, updated_at=created_at,
+            "raw_postgres.outings",
+            LOAD_1,
+            id=outing_id,
+            group_id=group_id,
+            created_by=members[group_id][0],
+            title=f'Outing #{o}: "dîner" 🍝',
+            category=CATEGORIES[o % len(CATEGORIES)],
+            starts_at=starts_at,
+            status=status,
+            created_at=created_at,
+            updated_at=created_at,
         )
         if o == 13:
             continue
         for user_id in members[group_id]:
             rsvp = rng.choice(RSVPS)
             rows.add(
-                "raw_postgres.outing_participants", LOAD_1, outing_id=outing_id,
-                user_id=user_id, rsvp=rsvp, updated_at=created_at + timedelta(hours=1),
+                "raw_postgres.outing_participants",
+                LOAD_1,
+                outing_id=outing_id,
+                user_id=user_id,
+                rsvp=rsvp,
+                updated_at=created_at + timedelta(hours=1),
             )
             if o == 2 and rsvp != "going":
                 # Changed answer in the next load: the later one wins.
                 rows.add(
-                    "raw_postgres.outing_participants", LOAD_2, outing_id=outing_id,
-                    user_id=user_id, rsvp="going", updated_at=created_at + timedelta(days=2),
+                    "raw_postgres.outing_participants",
+                    LOAD_2,
+                    outing_id=outing_id,
+                    user_id=user_id,
+                    rsvp="going",
+                    updated_at=created_at + timedelta(days=2),
                 )
 
     # --- payments
     def add_payment(
-        name: str, user_id: str, outing_id: str | None, amount: str, currency: str,
-        status: str, paid_at: datetime | None, load_id: str = LOAD_1,
+        name: str,
+        user_id: str,
+        outing_id: str | None,
+        amount: str,
+        currency: str,
+        status: str,
+        paid_at: datetime | None,
+        load_id: str = LOAD_1,
     ) -> None:
         created_at = (paid_at or datetime(2025, 8, 1, tzinfo=UTC)) - timedelta(minutes=5)
         rows.add(
-            "raw_postgres.payments", load_id, id=stable_uuid(name), user_id=user_id,
-            outing_id=outing_id, amount=Decimal(amount), currency=currency, status=status,
+            "raw_postgres.payments",
+            load_id,
+            id=stable_uuid(name),
+            user_id=user_id,
+            outing_id=outing_id,
+            amount=Decimal(amount),
+            currency=currency,
+            status=status,
             paid_at=paid_at if status in ("succeeded", "refunded") else None,
-            created_at=created_at, updated_at=(paid_at or created_at) + timedelta(days=1),
+            created_at=created_at,
+            updated_at=(paid_at or created_at) + timedelta(days=1),
         )
 
     for p in range(70):
@@ -283,43 +372,85 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         paid_at = when(user_id)
         amount = f"{rng.randrange(500, 20000) / 100:.2f}"
         add_payment(
-            f"payment-{p}", user_id, outing_id if p % 4 else None, amount,
-            CURRENCIES[p % 4], status, paid_at,
+            f"payment-{p}",
+            user_id,
+            outing_id if p % 4 else None,
+            amount,
+            CURRENCIES[p % 4],
+            status,
+            paid_at,
         )
     heavy = users[0]
     # Pending in the first load, succeeded in the second: counts once, as succeeded.
     add_payment("payment-late-success", heavy, outings[0][0], "42.50", "USD", "pending", None)
     add_payment(
-        "payment-late-success", heavy, outings[0][0], "42.50", "USD", "succeeded",
-        datetime(2025, 9, 10, 11, tzinfo=UTC), LOAD_2,
+        "payment-late-success",
+        heavy,
+        outings[0][0],
+        "42.50",
+        "USD",
+        "succeeded",
+        datetime(2025, 9, 10, 11, tzinfo=UTC),
+        LOAD_2,
     )
     # Succeeded, then refunded in the second load: not spent.
     add_payment(
-        "payment-refunded-later", heavy, outings[0][0], "500.00", "GBP", "succeeded",
+        "payment-refunded-later",
+        heavy,
+        outings[0][0],
+        "500.00",
+        "GBP",
+        "succeeded",
         datetime(2025, 8, 3, 9, tzinfo=UTC),
     )
     add_payment(
-        "payment-refunded-later", heavy, outings[0][0], "500.00", "GBP", "refunded",
-        datetime(2025, 8, 3, 9, tzinfo=UTC), LOAD_2,
+        "payment-refunded-later",
+        heavy,
+        outings[0][0],
+        "500.00",
+        "GBP",
+        "refunded",
+        datetime(2025, 8, 3, 9, tzinfo=UTC),
+        LOAD_2,
     )
     # 23:30 UTC: the UTC date, whatever the session time zone.
     add_payment(
-        "payment-near-midnight", users[2], outings[1][0], "19.99", "CHF", "succeeded",
+        "payment-near-midnight",
+        users[2],
+        outings[1][0],
+        "19.99",
+        "CHF",
+        "succeeded",
         datetime(2025, 7, 14, 23, 30, tzinfo=UTC),
     )
     # Given with a +02:00 offset: 2025-08-01 01:30+02 is 2025-07-31 23:30 UTC.
     add_payment(
-        "payment-offset", users[4], None, "10.01", "EUR", "succeeded",
+        "payment-offset",
+        users[4],
+        None,
+        "10.01",
+        "EUR",
+        "succeeded",
         datetime(2025, 8, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))),
     )
     # Payment of a user PostgreSQL no longer has (orphan: relationship warns).
     add_payment(
-        "payment-ghost", stable_uuid("user-ghost"), None, "12.34", "EUR", "succeeded",
+        "payment-ghost",
+        stable_uuid("user-ghost"),
+        None,
+        "12.34",
+        "EUR",
+        "succeeded",
         datetime(2025, 8, 20, 10, tzinfo=UTC),
     )
     # Soft-deleted user's payment before deletion: still money spent.
     add_payment(
-        "payment-deleted-user", users[3], None, "7.77", "GBP", "succeeded",
+        "payment-deleted-user",
+        users[3],
+        None,
+        "7.77",
+        "GBP",
+        "succeeded",
         datetime(2025, 7, 2, 12, tzinfo=UTC),
     )
 
@@ -331,9 +462,14 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         outing_id, group_id = rng.choice(outings)
         kind = KINDS[n % len(KINDS)]
         rows.add(
-            "raw_postgres.notifications", LOAD_1 if n <= 230 else LOAD_2, id=n, user_id=user_id,
-            kind=kind, outing_id=outing_id if kind.startswith("outing") else None,
-            group_id=group_id if kind == "group_invite" else None, created_at=created_at,
+            "raw_postgres.notifications",
+            LOAD_1 if n <= 230 else LOAD_2,
+            id=n,
+            user_id=user_id,
+            kind=kind,
+            outing_id=outing_id if kind.startswith("outing") else None,
+            group_id=group_id if kind == "group_invite" else None,
+            created_at=created_at,
         )
         notif_ids.append((n, user_id))
         if n % 10 == 0:
@@ -341,25 +477,40 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         status = STATE_STATUSES[n % len(STATE_STATUSES)]
         updated_at = created_at + timedelta(hours=n % 50)
         rows.add(
-            "raw_cassandra.notification_states", LOAD_1, user_id=user_id, notification_id=n,
-            status="UNSEEN" if n % 7 == 0 else status, updated_at=updated_at,
+            "raw_cassandra.notification_states",
+            LOAD_1,
+            user_id=user_id,
+            notification_id=n,
+            status="UNSEEN" if n % 7 == 0 else status,
+            updated_at=updated_at,
         )
         if n % 7 == 0:
             # Overwritten later: the second load's state wins.
             rows.add(
-                "raw_cassandra.notification_states", LOAD_2, user_id=user_id,
-                notification_id=n, status="CLICKED", updated_at=updated_at + timedelta(days=1),
+                "raw_cassandra.notification_states",
+                LOAD_2,
+                user_id=user_id,
+                notification_id=n,
+                status="CLICKED",
+                updated_at=updated_at + timedelta(days=1),
             )
     # Orphan states: unknown notification ids, and a known id under another user.
     for orphan_id in (9001, 9002):
         rows.add(
-            "raw_cassandra.notification_states", LOAD_1, user_id=users[0],
-            notification_id=orphan_id, status="SEEN", updated_at=datetime(2025, 8, 1, tzinfo=UTC),
+            "raw_cassandra.notification_states",
+            LOAD_1,
+            user_id=users[0],
+            notification_id=orphan_id,
+            status="SEEN",
+            updated_at=datetime(2025, 8, 1, tzinfo=UTC),
         )
     wrong_user = users[29] if notif_ids[0][1] != users[29] else users[28]
     rows.add(
-        "raw_cassandra.notification_states", LOAD_1, user_id=wrong_user,
-        notification_id=notif_ids[0][0], status="CLICKED",
+        "raw_cassandra.notification_states",
+        LOAD_1,
+        user_id=wrong_user,
+        notification_id=notif_ids[0][0],
+        status="CLICKED",
         updated_at=datetime(2025, 8, 2, tzinfo=UTC),
     )
 
@@ -370,12 +521,14 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
         sent_at = when(user_id)
         if m == 0:
             sent_at = datetime(2025, 7, 6, 23, 59, 59, tzinfo=UTC)  # Sunday, last second
-        message = dict(
-            group_id=group_id, day=sent_at.astimezone(UTC).date(), sent_at=sent_at,
-            message_id=stable_uuid(f"msg-{m}"),
-            user_id=None if m == 1 else user_id,
-            body="Salut 👋 « ça va ? »\n'quoted' \"double\"" if m % 9 == 0 else f"message {m}",
-        )
+        message = {
+            "group_id": group_id,
+            "day": sent_at.astimezone(UTC).date(),
+            "sent_at": sent_at,
+            "message_id": stable_uuid(f"msg-{m}"),
+            "user_id": None if m == 1 else user_id,
+            "body": "Salut 👋 « ça va ? »\n'quoted' \"double\"" if m % 9 == 0 else f"message {m}",
+        }
         rows.add("raw_cassandra.messages", LOAD_1, **message)
         if m == 5:
             rows.add("raw_cassandra.messages", LOAD_2, **message)
@@ -384,11 +537,14 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
     for e in range(450):
         user_id = some_user()
         event_time = when(user_id)
-        event = dict(
-            user_id=user_id, day=event_time.astimezone(UTC).date(), event_time=event_time,
-            event_id=stable_uuid(f"event-{e}"), event_type=EVENT_TYPES[e % len(EVENT_TYPES)],
-            properties=json.dumps({"screen": f"s{e % 3}", "note": "é\"'"}),
-        )
+        event = {
+            "user_id": user_id,
+            "day": event_time.astimezone(UTC).date(),
+            "event_time": event_time,
+            "event_id": stable_uuid(f"event-{e}"),
+            "event_type": EVENT_TYPES[e % len(EVENT_TYPES)],
+            "properties": json.dumps({"screen": f"s{e % 3}", "note": "é\"'"}),
+        }
         rows.add("raw_cassandra.user_events", LOAD_1, **event)
         if e == 3:
             rows.add("raw_cassandra.user_events", LOAD_2, **event)
@@ -399,20 +555,28 @@ def build_raw_dataset(seed: int = 20250926) -> RawData:
     erased_at = datetime(2025, 9, 26, 23, tzinfo=UTC)
     created_at = datetime(2025, 9, 2, 8, tzinfo=UTC)
     erased = rows.add(
-        "raw_postgres.users", LOAD_1, id=stable_uuid("user-erased"), username="erased",
-        email="erased@example.org", city="Brest", created_at=created_at, updated_at=created_at,
+        "raw_postgres.users",
+        LOAD_1,
+        id=stable_uuid("user-erased"),
+        username="erased",
+        email="erased@example.org",
+        city="Brest",
+        created_at=created_at,
+        updated_at=created_at,
     )
     rows.tombstone("raw_postgres.users", LOAD_2, erased, erased_at)
     generic_payments = {stable_uuid(f"payment-{p}") for p in range(70)}
     succeeded = [
-        r for r in rows.data["raw_postgres.payments"]
+        r
+        for r in rows.data["raw_postgres.payments"]
         if r["status"] == "succeeded" and r["id"] in generic_payments
     ]
     rows.tombstone("raw_postgres.payments", LOAD_2, succeeded[-1], erased_at)
     members = [r for r in rows.data["raw_postgres.group_members"] if r["left_at"] is None]
     rows.tombstone("raw_postgres.group_members", LOAD_2, members[-1], erased_at)
     seen = [
-        r for r in rows.data["raw_cassandra.notification_states"]
+        r
+        for r in rows.data["raw_cassandra.notification_states"]
         if r["status"] in ("SEEN", "CLICKED") and 100 <= r["notification_id"] < 230
     ]
     rows.tombstone("raw_cassandra.notification_states", LOAD_2, seen[-1], erased_at)
@@ -431,33 +595,54 @@ def late_rows(base: RawData) -> RawData:
     # A message sent in July, extracted only now.
     sent_at = datetime(2025, 7, 15, 18, 0, tzinfo=UTC)
     rows.add(
-        "raw_cassandra.messages", LOAD_LATE, group_id=group_id, day=sent_at.date(),
-        sent_at=sent_at, message_id=stable_uuid("msg-late"), user_id=users[0], body="late 🐢",
+        "raw_cassandra.messages",
+        LOAD_LATE,
+        group_id=group_id,
+        day=sent_at.date(),
+        sent_at=sent_at,
+        message_id=stable_uuid("msg-late"),
+        user_id=users[0],
+        body="late 🐢",
     )
     # An event of a load that committed out of order (its id is older than the latest
     # processed load; it commits at LATE_COMMIT with the others).
     event_time = datetime(2025, 8, 9, 7, 0, tzinfo=UTC)
     rows.add(
-        "raw_cassandra.user_events", LOAD_OUT_OF_ORDER, user_id=users[6], day=event_time.date(),
-        event_time=event_time, event_id=stable_uuid("event-late"), event_type="search",
+        "raw_cassandra.user_events",
+        LOAD_OUT_OF_ORDER,
+        user_id=users[6],
+        day=event_time.date(),
+        event_time=event_time,
+        event_id=stable_uuid("event-late"),
+        event_type="search",
         properties=json.dumps({"q": "late"}),
     )
     # A state overwritten after the first dbt run, and a first state for a notification
     # that had none.
     notifications = {r["id"]: r for r in base["raw_postgres.notifications"]}
     rows.add(
-        "raw_cassandra.notification_states", LOAD_LATE, user_id=notifications[1]["user_id"],
-        notification_id=1, status="DELETED", updated_at=datetime(2025, 9, 27, 9, tzinfo=UTC),
+        "raw_cassandra.notification_states",
+        LOAD_LATE,
+        user_id=notifications[1]["user_id"],
+        notification_id=1,
+        status="DELETED",
+        updated_at=datetime(2025, 9, 27, 9, tzinfo=UTC),
     )
     ten = notifications[10]
     rows.add(
-        "raw_cassandra.notification_states", LOAD_LATE, user_id=ten["user_id"],
-        notification_id=10, status="CLICKED", updated_at=datetime(2025, 9, 27, 10, tzinfo=UTC),
+        "raw_cassandra.notification_states",
+        LOAD_LATE,
+        user_id=ten["user_id"],
+        notification_id=10,
+        status="CLICKED",
+        updated_at=datetime(2025, 9, 27, 10, tzinfo=UTC),
     )
     # A payment refunded weeks after it succeeded.
     paid = next(
-        r for r in base["raw_postgres.payments"]
-        if r["status"] == "succeeded" and r["_dlt_load_id"] == LOAD_1
+        r
+        for r in base["raw_postgres.payments"]
+        if r["status"] == "succeeded"
+        and r["_dlt_load_id"] == LOAD_1
         and r["id"] != stable_uuid("payment-refunded-later")
     )
     refunded = dict(paid, status="refunded", updated_at=datetime(2025, 9, 27, 12, tzinfo=UTC))
@@ -476,15 +661,20 @@ def late_rows(base: RawData) -> RawData:
         rows.add(table, LOAD_LATE, **{**row, **changes, "updated_at": late})
 
     later_version("raw_postgres.users", {"id": users[2]}, deleted_at=late, city="Nantes")
-    member = next(r for r in base["raw_postgres.group_members"] if r["left_at"] is None and r["role"] == "member")
+    member = next(
+        r for r in base["raw_postgres.group_members"] if r["left_at"] is None and r["role"] == "member"
+    )
     later_version(
-        "raw_postgres.group_members", {"group_id": member["group_id"], "user_id": member["user_id"]}, left_at=late
+        "raw_postgres.group_members",
+        {"group_id": member["group_id"], "user_id": member["user_id"]},
+        left_at=late,
     )
     outing = next(r for r in base["raw_postgres.outings"] if r["status"] != "cancelled")
     later_version("raw_postgres.outings", {"id": outing["id"]}, status="cancelled")
     answer = next(r for r in base["raw_postgres.outing_participants"] if r["rsvp"] != "going")
     later_version(
-        "raw_postgres.outing_participants", {"outing_id": answer["outing_id"], "user_id": answer["user_id"]},
+        "raw_postgres.outing_participants",
+        {"outing_id": answer["outing_id"], "user_id": answer["user_id"]},
         rsvp="going",
     )
 
@@ -509,8 +699,10 @@ def deleted_by_late_load(base: RawData) -> dict[str, Row]:
     users = [stable_uuid(f"user-{i}") for i in range(N_USERS)]
     generic_payments = {stable_uuid(f"payment-{p}") for p in range(70)}
     late_refund = next(
-        r for r in base["raw_postgres.payments"]
-        if r["status"] == "succeeded" and r["_dlt_load_id"] == LOAD_1
+        r
+        for r in base["raw_postgres.payments"]
+        if r["status"] == "succeeded"
+        and r["_dlt_load_id"] == LOAD_1
         and r["id"] != stable_uuid("payment-refunded-later")
     )
     busy_days: dict[tuple[Any, Any], int] = {}
@@ -520,19 +712,20 @@ def deleted_by_late_load(base: RawData) -> dict[str, Row]:
                 day = (str(r["user_id"]), r[when].astimezone(UTC).date())
                 busy_days[day] = busy_days.get(day, 0) + 1
     succeeded = [
-        r for r in _live(base, "raw_postgres.payments")
+        r
+        for r in _live(base, "raw_postgres.payments")
         if r["status"] == "succeeded" and r["id"] in generic_payments and r["id"] != late_refund["id"]
     ]
     for r in succeeded:
         day = (str(r["user_id"]), r["paid_at"].astimezone(UTC).date())
         busy_days[day] = busy_days.get(day, 0) + 1
     payment = next(
-        r for r in succeeded
-        if busy_days[(str(r["user_id"]), r["paid_at"].astimezone(UTC).date())] == 1
+        r for r in succeeded if busy_days[(str(r["user_id"]), r["paid_at"].astimezone(UTC).date())] == 1
     )
-    member = [r for r in _live(base, "raw_postgres.group_members") if r["role"] == "admin"][0]
+    member = next(r for r in _live(base, "raw_postgres.group_members") if r["role"] == "admin")
     state = next(
-        r for r in _live(base, "raw_cassandra.notification_states")
+        r
+        for r in _live(base, "raw_cassandra.notification_states")
         if r["status"] in ("SEEN", "CLICKED") and 20 <= r["notification_id"] < 100
     )
     return {
@@ -556,21 +749,25 @@ def uncommitted_rows(base: RawData) -> RawData:
     rows._n = sum(len(v) for v in base.values()) + 2000
     event_time = datetime(2025, 9, 27, 23, 0, tzinfo=UTC)
     rows.add(
-        "raw_cassandra.user_events", LOAD_UNCOMMITTED, user_id=stable_uuid("user-3"),
-        day=event_time.date(), event_time=event_time, event_id=stable_uuid("event-uncommitted"),
-        event_type="app_open", properties=json.dumps({}),
+        "raw_cassandra.user_events",
+        LOAD_UNCOMMITTED,
+        user_id=stable_uuid("user-3"),
+        day=event_time.date(),
+        event_time=event_time,
+        event_id=stable_uuid("event-uncommitted"),
+        event_type="app_open",
+        properties=json.dumps({}),
     )
     doomed = next(
-        r for r in base["raw_cassandra.user_events"]
+        r
+        for r in base["raw_cassandra.user_events"]
         if r["event_id"] == stable_uuid(EVENT_DELETED_UNCOMMITTED)
     )
     rows.tombstone("raw_cassandra.user_events", LOAD_UNCOMMITTED, doomed, event_time)
     return {table: table_rows for table, table_rows in rows.data.items() if table_rows}
 
 
-def _register_load(
-    con: duckdb.DuckDBPyConnection, schema: str, load_id: str, committed_at: datetime
-) -> None:
+def _register_load(con: duckdb.DuckDBPyConnection, schema: str, load_id: str, committed_at: datetime) -> None:
     con.execute(
         f"INSERT INTO {schema}._dlt_loads VALUES (?, ?, 0, ?, 'fixture')",
         [load_id, schema, committed_at],
@@ -603,7 +800,8 @@ def reloaded(data: RawData) -> RawData:
     result = {table: list(rows) for table, rows in data.items()}
     for table, dropped in RELOADED_WITHOUT.items():
         live = [
-            r for r in _latest(data[table], KEYS[table])
+            r
+            for r in _latest(data[table], KEYS[table])
             if r[DELETED_AT] is None and any(r[k] != v for k, v in dropped.items())
         ]
         result[table] = [dict(r, _dlt_load_id=LOAD_RELOAD) for r in live]
@@ -679,7 +877,9 @@ def write_raw(
             ddl = ", ".join(f'"{name}" {type_}' for name, type_ in columns + DLT_COLUMNS)
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
             if tombstones:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {DELETED_AT} {TOMBSTONE_COLUMN[1]}")
+                con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {DELETED_AT} {TOMBSTONE_COLUMN[1]}"
+                )
         for schema in ("raw_postgres", "raw_cassandra"):
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema}._dlt_loads (load_id VARCHAR NOT NULL, "
@@ -724,11 +924,10 @@ def read_raw(path: Path | str) -> RawData:
             all_columns = columns + DLT_COLUMNS + ([TOMBSTONE_COLUMN] if has_tombstones else [])
             names = [name for name, _ in all_columns]
             select = ", ".join(
-                f"CAST({n} AS VARCHAR) AS {n}" if t in ("JSON", "UUID") else n
-                for n, t in all_columns
+                f"CAST({n} AS VARCHAR) AS {n}" if t in ("JSON", "UUID") else n for n, t in all_columns
             )
             result = con.execute(f"SELECT {select} FROM {table}").fetchall()
-            data[table] = [dict(zip(names, values)) for values in result]
+            data[table] = [dict(zip(names, values, strict=False)) for values in result]
         return data
     finally:
         con.close()

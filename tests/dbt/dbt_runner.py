@@ -49,7 +49,11 @@ def dbt_env(warehouse: Path, work_dir: Path) -> dict[str, str]:
 
 
 def run_dbt(
-    args: list[str], warehouse: Path, work_dir: Path, timeout: int = 540, extra_env: dict[str, str] | None = None
+    args: list[str],
+    warehouse: Path,
+    work_dir: Path,
+    timeout: int = 540,
+    extra_env: dict[str, str] | None = None,
 ) -> DbtResult:
     """`dbt <args>` on the project; returns its exit code, output and run_results.json."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -58,12 +62,22 @@ def run_dbt(
     for results_file in results_files:
         results_file.unlink(missing_ok=True)
     cmd = [
-        str(BIN / "dbt"), *args, "--no-use-colors",
-        "--profiles-dir", str(REPO), "--project-dir", str(REPO),
+        str(BIN / "dbt"),
+        *args,
+        "--no-use-colors",
+        "--profiles-dir",
+        str(REPO),
+        "--project-dir",
+        str(REPO),
     ]
     proc = subprocess.run(
-        cmd, cwd=work_dir, env={**dbt_env(warehouse, work_dir), **(extra_env or {})}, text=True,
-        capture_output=True, timeout=timeout, check=False,
+        cmd,
+        cwd=work_dir,
+        env={**dbt_env(warehouse, work_dir), **(extra_env or {})},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
     run_results: dict[str, Any] = {}
     for results_file in results_files:
@@ -78,8 +92,13 @@ def run_sqlfluff(args: list[str], work_dir: Path, timeout: int = 540) -> subproc
     env = dbt_env(work_dir / "unused.duckdb", work_dir)
     env.pop("DBT_TARGET")  # .sqlfluff picks the `lint` target
     return subprocess.run(
-        [str(BIN / "sqlfluff"), *args], cwd=REPO, env=env, text=True,
-        capture_output=True, timeout=timeout, check=False,
+        [str(BIN / "sqlfluff"), *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
 
 

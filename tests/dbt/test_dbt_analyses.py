@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from dbt_expected import (
     check_top_n,
     notif_success_by_day,
@@ -27,7 +26,7 @@ def run_analysis(warehouse: Path, name: str) -> list[dict[str, Any]]:
     try:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=False)) for row in cursor.fetchall()]
     finally:
         con.close()
 

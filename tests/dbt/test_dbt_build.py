@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import duckdb
-
 from dbt_runner import BuiltWarehouse, run_dbt
 
 # Orphans are data: these relationship tests warn, by design, on the fixture's orphans
@@ -18,17 +17,30 @@ EXPECTED_WARNINGS = {
 }
 MODELS = {
     "staging": [
-        "stg_postgres__users", "stg_postgres__groups", "stg_postgres__group_members",
-        "stg_postgres__outings", "stg_postgres__outing_participants", "stg_postgres__payments",
-        "stg_postgres__notifications", "stg_cassandra__notification_states",
-        "stg_cassandra__messages", "stg_cassandra__user_events", "fx_rates",
+        "stg_postgres__users",
+        "stg_postgres__groups",
+        "stg_postgres__group_members",
+        "stg_postgres__outings",
+        "stg_postgres__outing_participants",
+        "stg_postgres__payments",
+        "stg_postgres__notifications",
+        "stg_cassandra__notification_states",
+        "stg_cassandra__messages",
+        "stg_cassandra__user_events",
+        "fx_rates",
     ],
     "intermediate": [
-        "int_notification_states_latest", "int_payments_converted", "int_user_activity_daily",
+        "int_notification_states_latest",
+        "int_payments_converted",
+        "int_user_activity_daily",
     ],
     "gold": [
-        "gold_notif_impact_per_day", "gold_user_activity_per_day", "gold_outing_summary",
-        "gold_group_engagement_per_week", "gold_user_retention_monthly", "gold_ml_user_features",
+        "gold_notif_impact_per_day",
+        "gold_user_activity_per_day",
+        "gold_outing_summary",
+        "gold_group_engagement_per_week",
+        "gold_user_retention_monthly",
+        "gold_ml_user_features",
     ],
 }
 
@@ -60,7 +72,8 @@ def test_layers_are_schemas_named_exactly(built_warehouse: BuiltWarehouse) -> No
     try:
         for schema, tables in MODELS.items():
             found = {
-                name for (name,) in con.execute(
+                name
+                for (name,) in con.execute(
                     "select table_name from information_schema.tables where table_schema = ?",
                     [schema],
                 ).fetchall()
@@ -103,10 +116,13 @@ def test_source_freshness_reads_event_time(built_warehouse: BuiltWarehouse, tmp_
     assert set(stale.by_status("error")) == set(stale.statuses()), stale.output[-3000:]
     fresh = run_dbt(
         [
-            "source", "freshness", "--vars",
+            "source",
+            "freshness",
+            "--vars",
             "{freshness_warn_after_hours: 10000000, freshness_error_after_hours: 20000000}",
         ],
-        warehouse, tmp_path / "fresh",
+        warehouse,
+        tmp_path / "fresh",
     )
     assert fresh.returncode == 0, fresh.output[-3000:]
     assert len(fresh.statuses()) == 10
@@ -115,8 +131,7 @@ def test_source_freshness_reads_event_time(built_warehouse: BuiltWarehouse, tmp_
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> set[str]:
     rows = con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ?",
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         [schema, table],
     ).fetchall()
     return {name for (name,) in rows}
@@ -126,9 +141,9 @@ def test_every_model_source_and_column_is_documented(built_warehouse: BuiltWareh
     """The YAML documents every model, seed and source table, and exactly their columns."""
     manifest_file = built_warehouse.work_dir / "target" / "manifest.json"
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    nodes = [
-        n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")
-    ] + list(manifest["sources"].values())
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")] + list(
+        manifest["sources"].values()
+    )
     assert len(nodes) == 19 + 1 + 12  # models, the seed, source tables (both schemas' _dlt_loads too)
     con = duckdb.connect(str(built_warehouse.path), read_only=True)
     problems = []
@@ -168,10 +183,14 @@ def test_not_null_constraint_fails_the_model(built_warehouse: BuiltWarehouse, tm
     warehouse = built_warehouse.copy_to(tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("update raw_postgres.users set email = null where id = (select min(id) from raw_postgres.users)")
+        con.execute(
+            "update raw_postgres.users set email = null where id = (select min(id) from raw_postgres.users)"
+        )
     finally:
         con.close()
     # the row changed in place, in a load already processed: only a full refresh reads it again
-    result = run_dbt(["run", "--select", "stg_postgres__users", "--full-refresh"], warehouse, tmp_path / "run")
+    result = run_dbt(
+        ["run", "--select", "stg_postgres__users", "--full-refresh"], warehouse, tmp_path / "run"
+    )
     assert result.returncode != 0
     assert "NOT NULL constraint failed" in result.output and "email" in result.output, result.output[-3000:]

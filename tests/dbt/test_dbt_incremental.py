@@ -13,12 +13,11 @@ the uncommitted load until it commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
 import pytest
-
 from dbt_expected import notif_success_by_day, user_activity_days
 from dbt_raw_fixture import (
     DELETED_AT,
@@ -26,11 +25,11 @@ from dbt_raw_fixture import (
     KEYS,
     LATE_COMMIT,
     LOAD_UNCOMMITTED,
+    RELOADED_WITHOUT,
     build_raw_dataset,
     commit_load,
     deleted_by_late_load,
     late_rows,
-    RELOADED_WITHOUT,
     merge_raw,
     reload_in_full,
     reloaded,
@@ -61,13 +60,16 @@ STAGED_KEYS = {
     "raw_postgres.payments": ("staging.stg_postgres__payments", ["payment_id"]),
     "raw_postgres.group_members": ("staging.stg_postgres__group_members", ["group_id", "user_id"]),
     "raw_cassandra.notification_states": (
-        "staging.stg_cassandra__notification_states", ["user_id", "notification_id"]
+        "staging.stg_cassandra__notification_states",
+        ["user_id", "notification_id"],
     ),
     "raw_cassandra.messages": (
-        "staging.stg_cassandra__messages", ["group_id", "sent_date", "sent_at", "message_id"]
+        "staging.stg_cassandra__messages",
+        ["group_id", "sent_date", "sent_at", "message_id"],
     ),
     "raw_cassandra.user_events": (
-        "staging.stg_cassandra__user_events", ["user_id", "event_date", "event_time", "event_id"]
+        "staging.stg_cassandra__user_events",
+        ["user_id", "event_date", "event_time", "event_id"],
     ),
 }
 
@@ -161,10 +163,12 @@ def test_incremental_equals_full_refresh(incremental_and_full) -> None:
                 f"select count(*) from (from fr.{table} except all from inc.{table})"
             ).fetchone()[0]
             if (n_inc, only_inc, only_full) != (n_full, 0, 0):
-                differences[table] = dict(
-                    incremental=n_inc, full_refresh=n_full, only_incremental=only_inc,
-                    only_full_refresh=only_full,
-                )
+                differences[table] = {
+                    "incremental": n_inc,
+                    "full_refresh": n_full,
+                    "only_incremental": only_inc,
+                    "only_full_refresh": only_full,
+                }
         assert not differences, differences
     finally:
         con.close()
@@ -175,7 +179,7 @@ def _staged(con: duckdb.DuckDBPyConnection, raw_table: str, row: dict) -> int:
     model, columns = STAGED_KEYS[raw_table]
     values = [row[k] for k in KEYS[raw_table]]
     # raw timestamps are aware datetimes; staging holds them as naive UTC
-    values = [v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
+    values = [v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
     where = " and ".join(f"{c} = ?" for c in columns)
     return con.execute(f"select count(*) from {model} where {where}", values).fetchone()[0]
 
@@ -224,7 +228,7 @@ def test_deleted_keys_leave_staging_intermediate_and_gold(incremental_and_full, 
             # the payment was its user's only activity that day: the day leaves gold
             assert con.execute(
                 "select count(*) from gold.gold_user_activity_per_day where user_id = ? and date = ?",
-                [payment["user_id"], payment["paid_at"].astimezone(timezone.utc).date()],
+                [payment["user_id"], payment["paid_at"].astimezone(UTC).date()],
             ).fetchone() == (0,)
         finally:
             con.close()
@@ -241,11 +245,26 @@ def test_keys_absent_from_a_raw_table_reloaded_in_full_leave_staging(incremental
             counts = [
                 con.execute(sql, [key]).fetchone()[0]
                 for sql, key in (
-                    ("select count(*) from staging.stg_postgres__notifications where notification_id = ?", notification),
-                    ("select count(*) from gold.gold_notif_impact_per_day where notification_id = ?", notification),
-                    ("select count(*) from staging.stg_cassandra__notification_states where notification_id = ?", state),
-                    ("select count(*) from intermediate.int_notification_states_latest where notification_id = ?", state),
-                    ("select count(*) from gold.gold_notif_impact_per_day where notification_id = ? and status is not null", state),
+                    (
+                        "select count(*) from staging.stg_postgres__notifications where notification_id = ?",
+                        notification,
+                    ),
+                    (
+                        "select count(*) from gold.gold_notif_impact_per_day where notification_id = ?",
+                        notification,
+                    ),
+                    (
+                        "select count(*) from staging.stg_cassandra__notification_states where notification_id = ?",
+                        state,
+                    ),
+                    (
+                        "select count(*) from intermediate.int_notification_states_latest where notification_id = ?",
+                        state,
+                    ),
+                    (
+                        "select count(*) from gold.gold_notif_impact_per_day where notification_id = ? and status is not null",
+                        state,
+                    ),
                 )
             ]
         finally:
@@ -317,10 +336,18 @@ def test_a_warehouse_without_tombstones_upgrades_on_the_first_load_that_has_them
     old = {table: [r for r in rows if r[DELETED_AT] is None] for table, rows in base.items()}
     warehouse = tmp_path / "old.duckdb"
     write_raw(warehouse, old, tombstones=False)
-    first = run_dbt(["build", "--select", "staging", "fx_rates", "--indirect-selection", "cautious"], warehouse, tmp_path / "first")
+    first = run_dbt(
+        ["build", "--select", "staging", "fx_rates", "--indirect-selection", "cautious"],
+        warehouse,
+        tmp_path / "first",
+    )
     assert first.returncode == 0, first.output[-5000:]
     write_raw(warehouse, late_rows(old), committed_at=LATE_COMMIT)
-    second = run_dbt(["build", "--select", "staging", "fx_rates", "--indirect-selection", "cautious"], warehouse, tmp_path / "second")
+    second = run_dbt(
+        ["build", "--select", "staging", "fx_rates", "--indirect-selection", "cautious"],
+        warehouse,
+        tmp_path / "second",
+    )
     assert second.returncode == 0, second.output[-5000:]
     assert not second.by_status("error", "fail"), second.output[-5000:]
     con = duckdb.connect(str(warehouse), read_only=True)

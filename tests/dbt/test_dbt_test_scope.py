@@ -14,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from dbt_raw_fixture import LATE_COMMIT, late_rows, stable_uuid, write_raw
 from dbt_runner import BuiltWarehouse, DbtResult, run_dbt
 
 from loaders.job.command import TESTS_SCOPE_ENV as SCOPE_ENV
+
 LOAD_BAD = "1759028400.500000"  # 2025-09-28 03:00 UTC
 BAD_COMMIT = LATE_COMMIT + timedelta(hours=2)
 STATUS_TEST = "test.outings.accepted_values_stg_postgres__payments_status"
@@ -27,8 +27,12 @@ RECONCILIATION_TEST = "test.outings.distinct_keys_match_source_stg_postgres__pay
 
 def _bad_payment(built: BuiltWarehouse) -> dict[str, list[dict]]:
     paid = dict(next(r for r in built.raw["raw_postgres.payments"] if r["status"] == "succeeded"))
-    paid.update(id=stable_uuid("payment-chargeback"), status="chargeback", _dlt_load_id=LOAD_BAD,
-                _dlt_id=stable_uuid("dlt-chargeback"))
+    paid.update(
+        id=stable_uuid("payment-chargeback"),
+        status="chargeback",
+        _dlt_load_id=LOAD_BAD,
+        _dlt_id=stable_uuid("dlt-chargeback"),
+    )
     return {"raw_postgres.payments": [paid]}
 
 
@@ -60,8 +64,11 @@ def test_a_bad_row_in_a_new_load_fails_the_scoped_test(warehouse: Path, tmp_path
     assert result.returncode != 0
     assert _status_of(result, STATUS_TEST) == "fail"
     assert _status_of(result, RECONCILIATION_TEST) == "pass"
-    compiled = [r.get("compiled_code") or "" for r in result.run_results["results"]
-                if r["unique_id"].startswith(STATUS_TEST)]
+    compiled = [
+        r.get("compiled_code") or ""
+        for r in result.run_results["results"]
+        if r["unique_id"].startswith(STATUS_TEST)
+    ]
     assert "inserted_at > cast('2025-09-28T00:59:00+00:00' as timestamptz)" in compiled[0]
 
 

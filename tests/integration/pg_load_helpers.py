@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from loaders.settings import PROJECT_DIR, app_postgres_dsn
 from loaders.table_stats import DELETED_AT_COLUMN as DELETED_AT
 
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
-from pg_synthetic import fill  # noqa: E402
+from pg_synthetic import fill
 
 LOADERS = [sys.executable, "-m", "loaders.cli"]
 
@@ -97,10 +97,17 @@ class LoaderEnv:
     def run_command(self, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
         """Any `loaders` subcommand in this environment; fails the test on a non-zero exit."""
         proc = subprocess.run(
-            [*LOADERS, *args], env=self.environ(**env), capture_output=True, text=True, timeout=timeout, cwd=PROJECT_DIR
+            [*LOADERS, *args],
+            env=self.environ(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=PROJECT_DIR,
         )
         if proc.returncode != 0:
-            raise AssertionError(f"loaders {args[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"loaders {args[0]} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -168,7 +175,7 @@ def _norm(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if isinstance(value, Decimal):
         return value
     return value
@@ -236,7 +243,7 @@ def assert_raw_matches_source(env: LoaderEnv, tables: list[str] | None = None) -
         key_idx = [columns.index(k) for k in KEYS[table]]
         keys = [tuple(r[i] for i in key_idx) for r in raw]
         assert len(keys) == len(set(keys)), f"{table}: duplicate keys in raw"
-        raw_by_key = {k: r for k, r in zip(keys, raw)}
+        raw_by_key = dict(zip(keys, raw, strict=False))
         missing = set(source) - set(raw_by_key)
         extra = set(raw_by_key) - set(source)
         assert not missing and not extra, f"{table}: {len(missing)} rows missing, {len(extra)} extra"

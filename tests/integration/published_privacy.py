@@ -45,7 +45,8 @@ class PersonalData:
     def distinctive(self) -> list[str]:
         """The values a text cannot contain by chance (searched as substrings)."""
         long_enough = {
-            v for v in self.usernames | self.searched_bodies()
+            v
+            for v in self.usernames | self.searched_bodies()
             if len(v.strip()) >= MIN_SUBSTRING_CHARS and not set(v) <= _HEX_LIKE
         }
         return sorted(self.emails | long_enough, key=len, reverse=True)
@@ -85,7 +86,9 @@ def warehouse_values(path: Path) -> dict[str, set[str]]:
 def warehouse_leaks(path: Path, personal: PersonalData) -> list[str]:
     """``schema.table.column: value`` of every personal value found in a DuckDB file."""
     return [
-        f"{column}: {value!r}" for column, texts in warehouse_values(path).items() for value in leaks(texts, personal)
+        f"{column}: {value!r}"
+        for column, texts in warehouse_values(path).items()
+        for value in leaks(texts, personal)
     ]
 
 
@@ -116,7 +119,9 @@ def other_published_texts(published_dir: Path) -> dict[str, list[str]]:
     docs' page is dbt's own."""
     texts: dict[str, list[str]] = {}
     for path in sorted(p for p in published_dir.rglob("*") if p.is_file()):
-        if path.name == "warehouse.duckdb" or (path.name == "index.html" and path.parent.name.startswith("docs")):
+        if path.name == "warehouse.duckdb" or (
+            path.name == "index.html" and path.parent.name.startswith("docs")
+        ):
             continue
         raw = path.read_bytes().decode("utf-8", errors="replace")
         if path.suffix == ".json":

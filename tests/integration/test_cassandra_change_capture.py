@@ -22,6 +22,7 @@ import duckdb
 import pytest
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.metadata import Murmur3Token
+from test_load_cassandra import canonical, ddl_statements
 
 from loaders.cassandra import change_capture as cc
 from loaders.cassandra.connection import connected
@@ -30,10 +31,8 @@ from loaders.cassandra.tables import TABLE_SPECS
 from loaders.settings import CassandraSettings
 from loaders.table_stats import DELETED_AT_COLUMN, TableStats
 
-from test_load_cassandra import canonical, ddl_statements  # noqa: E402  (tests/integration is on sys.path)
-
 KEYSPACE = "loader_test_cc"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NO_LAG = dt.timedelta(0)
 
 
@@ -41,7 +40,7 @@ NO_LAG = dt.timedelta(0)
 @pytest.fixture(scope="module")
 def owner() -> Iterator[Any]:
     settings = replace(CassandraSettings.from_env(owner=True), keyspace=KEYSPACE)
-    with connected(settings) as (cluster, session):
+    with connected(settings) as (_cluster, session):
         for statement in ddl_statements(KEYSPACE):
             session.execute(statement)
         # the loader role reads only the app keyspace: the owner of this one lets it read it too
@@ -60,7 +59,9 @@ def fresh(owner: Any) -> Any:
         at = now - dt.timedelta(days=days_back, minutes=rng.randrange(600))
         write_messages(owner, [message(uuid.uuid4(), at, f"old {days_back} 🎉") for _ in range(10)])
         write_events(owner, [event(uuid.uuid4(), at, "app_open") for _ in range(10)])
-    write_states(owner, [(uuid.uuid4(), i, "UNSEEN", now - dt.timedelta(days=i % 20 + 1)) for i in range(200)])
+    write_states(
+        owner, [(uuid.uuid4(), i, "UNSEEN", now - dt.timedelta(days=i % 20 + 1)) for i in range(200)]
+    )
     return owner
 
 
@@ -74,16 +75,35 @@ def now_micros() -> int:
 
 
 def message(group: uuid.UUID, at: dt.datetime, body: str | None) -> tuple:
-    return (group, at.date(), at.replace(microsecond=at.microsecond // 1000 * 1000), uuid.uuid1(), uuid.uuid4(), body)
+    return (
+        group,
+        at.date(),
+        at.replace(microsecond=at.microsecond // 1000 * 1000),
+        uuid.uuid1(),
+        uuid.uuid4(),
+        body,
+    )
 
 
 def event(user: uuid.UUID, at: dt.datetime, kind: str | None) -> tuple:
-    return (user, at.date(), at.replace(microsecond=at.microsecond // 1000 * 1000), uuid.uuid1(), kind,
-            {"source": "offline sync"})
+    return (
+        user,
+        at.date(),
+        at.replace(microsecond=at.microsecond // 1000 * 1000),
+        uuid.uuid1(),
+        kind,
+        {"source": "offline sync"},
+    )
 
 
-def write(session: Any, table: str, columns: str, rows: list[tuple], timestamp: int | None = None,
-          keyspace: str = KEYSPACE) -> None:
+def write(
+    session: Any,
+    table: str,
+    columns: str,
+    rows: list[tuple],
+    timestamp: int | None = None,
+    keyspace: str = KEYSPACE,
+) -> None:
     """INSERT rows, ``USING TIMESTAMP`` the write time (µs) as a phone syncing now would."""
     marks = ", ".join("?" * len(columns.split(",")))
     using = " USING TIMESTAMP ?" if timestamp is not None else ""
@@ -92,17 +112,30 @@ def write(session: Any, table: str, columns: str, rows: list[tuple], timestamp: 
     execute_concurrent_with_args(session, statement, params, concurrency=32, raise_on_first_error=True)
 
 
-def write_messages(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
+def write_messages(
+    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
+) -> None:
     write(session, "messages", "group_id, day, sent_at, message_id, user_id, body", rows, timestamp, keyspace)
 
 
-def write_events(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
+def write_events(
+    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
+) -> None:
     columns = "user_id, day, event_time, event_id, event_type, properties"
     write(session, "user_events", columns, rows, timestamp, keyspace)
 
 
-def write_states(session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE) -> None:
-    write(session, "notification_states", "user_id, notification_id, status, updated_at", rows, timestamp, keyspace)
+def write_states(
+    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
+) -> None:
+    write(
+        session,
+        "notification_states",
+        "user_id, notification_id, status, updated_at",
+        rows,
+        timestamp,
+        keyspace,
+    )
 
 
 def make_pipeline(path: Path) -> Any:
@@ -114,8 +147,15 @@ def make_pipeline(path: Path) -> Any:
     )
 
 
-def load(pipeline: Any, reader: CassandraSettings, monkeypatch: pytest.MonkeyPatch, *, sweep: bool = False,
-         tables: list[str] | None = None, **kwargs: Any) -> dict[str, TableStats]:
+def load(
+    pipeline: Any,
+    reader: CassandraSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    sweep: bool = False,
+    tables: list[str] | None = None,
+    **kwargs: Any,
+) -> dict[str, TableStats]:
     """One run; ``sweep`` makes every table due for a sweep (else none is)."""
     monkeypatch.setenv(cc.SWEEP_ENV, "0" if sweep else "100000")
     stats: dict[str, TableStats] = {}
@@ -126,8 +166,10 @@ def load(pipeline: Any, reader: CassandraSettings, monkeypatch: pytest.MonkeyPat
 
 def source_keys(session: Any, table: str) -> set[tuple]:
     spec = TABLE_SPECS[table]
-    return {tuple(canonical(v) for v in row[: len(spec.primary_key)])
-            for row in session.execute(f"SELECT {', '.join(spec.primary_key)} FROM {KEYSPACE}.{table}")}
+    return {
+        tuple(canonical(v) for v in row[: len(spec.primary_key)])
+        for row in session.execute(f"SELECT {', '.join(spec.primary_key)} FROM {KEYSPACE}.{table}")
+    }
 
 
 def raw_rows(path: Path, table: str) -> dict[tuple, dict[str, Any]]:
@@ -137,7 +179,7 @@ def raw_rows(path: Path, table: str) -> dict[tuple, dict[str, Any]]:
         rows = con.execute(f"SELECT {', '.join(columns)} FROM raw_cassandra.{table}").fetchall()
     out: dict[tuple, dict[str, Any]] = {}
     for values in rows:
-        row = dict(zip(columns, values))
+        row = dict(zip(columns, values, strict=False))
         key = tuple(canonical(row[c]) for c in spec.primary_key)
         assert key not in out, f"duplicate key {key} in raw_cassandra.{table}"
         out[key] = row
@@ -165,8 +207,12 @@ def test_rows_written_days_late_arrive_in_the_next_incremental_run(
 
     # a phone syncs now what happened offline 1 hour to 7 days ago (USING TIMESTAMP now)
     now = dt.datetime.now(UTC)
-    lateness = [dt.timedelta(hours=1), dt.timedelta(days=2), dt.timedelta(days=6, hours=23),
-                dt.timedelta(days=7) - dt.timedelta(minutes=1)]
+    lateness = [
+        dt.timedelta(hours=1),
+        dt.timedelta(days=2),
+        dt.timedelta(days=6, hours=23),
+        dt.timedelta(days=7) - dt.timedelta(minutes=1),
+    ]
     phone, group = uuid.uuid4(), uuid.uuid4()
     late_events = [event(phone, now - late, "view_outing") for late in lateness]
     late_messages = [message(group, now - late, f"sent {late} ago, arrived now") for late in lateness]
@@ -232,11 +278,18 @@ def test_hard_deletes_become_tombstones_in_the_sweep_and_a_key_written_again_com
         where = " AND ".join(f"{c} = ?" for c in spec.primary_key)
         delete = fresh.prepare(f"DELETE FROM {KEYSPACE}.{table} WHERE {where}")
         for key in keys:
-            fresh.execute(delete, [uuid.UUID(v) if i in (0,) or (table != "notification_states" and i == 3)
-                                   else v for i, v in enumerate(key)])
+            fresh.execute(
+                delete,
+                [
+                    uuid.UUID(v) if i in (0,) or (table != "notification_states" and i == 3) else v
+                    for i, v in enumerate(key)
+                ],
+            )
     # an erasure of a whole day partition of one user
     user, day = sorted(rows["user_events"])[-1][:2]
-    fresh.execute(f"DELETE FROM {KEYSPACE}.user_events WHERE user_id = %s AND day = %s", (uuid.UUID(user), day))
+    fresh.execute(
+        f"DELETE FROM {KEYSPACE}.user_events WHERE user_id = %s AND day = %s", (uuid.UUID(user), day)
+    )
     erased = {k for k in rows["user_events"] if k[:2] == (user, day)}
 
     incremental = load(pipeline, reader, monkeypatch)
@@ -276,8 +329,9 @@ def test_deletes_can_be_switched_off(
     pipeline = make_pipeline(tmp_path)
     load(pipeline, reader, monkeypatch, tables=["messages"])
     key = sorted(raw_rows(tmp_path, "messages"))[0]
-    fresh.execute(f"DELETE FROM {KEYSPACE}.messages WHERE group_id = %s AND day = %s",
-                  (uuid.UUID(key[0]), key[1]))
+    fresh.execute(
+        f"DELETE FROM {KEYSPACE}.messages WHERE group_id = %s AND day = %s", (uuid.UUID(key[0]), key[1])
+    )
     monkeypatch.setenv(cc.DELETES_ENV, "false")
     sweep = load(pipeline, reader, monkeypatch, sweep=True, tables=["messages"])
     assert sweep["messages"].deleted_rows == 0 and key in live_keys(tmp_path, "messages")
@@ -306,8 +360,15 @@ def test_rows_written_during_a_sweep_are_counted_in_flight(
             written.append(True)
             write_states(fresh, [(newcomer, 1, "UNSEEN", dt.datetime.now(UTC))])
 
-    sweep = load(pipeline, reader, monkeypatch, sweep=True, tables=["notification_states"],
-                 parallelism=1, page_hook=write_during_scan)
+    sweep = load(
+        pipeline,
+        reader,
+        monkeypatch,
+        sweep=True,
+        tables=["notification_states"],
+        parallelism=1,
+        page_hook=write_during_scan,
+    )
     stats = sweep["notification_states"]
     assert written and stats.source_rows == before + 1 and stats.in_flight_rows == 1
     assert (str(newcomer), 1) in live_keys(tmp_path, "notification_states")
@@ -351,7 +412,9 @@ def test_a_bad_utf8_cell_is_quarantined_and_the_rest_loads(
     def corrupting(rows: list, converters: list, schema: Any) -> Any:
         body = schema.names.index("body")
         id_position = schema.names.index("message_id")
-        rows = [(*r[:body], b"caf\xc3 broken", *r[body + 1:]) if r[id_position] == victim_id else r for r in rows]
+        rows = [
+            (*r[:body], b"caf\xc3 broken", *r[body + 1 :]) if r[id_position] == victim_id else r for r in rows
+        ]
         return real(rows, converters, schema)
 
     monkeypatch.setattr(reader_module.cols, "checked_record_batch", corrupting)

@@ -31,6 +31,8 @@ def test_deep_sweeps_every_table_and_repairs_a_silent_raw_edit(
     assert {s.mode for s in stats.values()} == {"sweep"}
     assert stats["messages"].rows_extracted == 1  # the edited row, reloaded from the source
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
-        edited = conn.execute("SELECT count(*) FROM raw_cassandra.messages WHERE body = 'edited behind the loader'")
+        edited = conn.execute(
+            "SELECT count(*) FROM raw_cassandra.messages WHERE body = 'edited behind the loader'"
+        )
         assert edited.fetchone()[0] == 0
     assert_raw_is_source(fresh, tmp_path)

@@ -22,18 +22,18 @@ from typing import Any
 import duckdb
 import pytest
 from pg_load_helpers import kill, wait_for_line
+from test_cassandra_change_capture import event, message, write_events, write_messages, write_states
+from test_load_cassandra import canonical, ddl_statements
 
 from loaders.cassandra.connection import connected
 from loaders.cassandra.source import TABLES
 from loaders.cassandra.tables import TABLE_SPECS
 from loaders.settings import PROJECT_DIR, CassandraSettings
 from loaders.table_stats import DELETED_AT_COLUMN
-from test_cassandra_change_capture import event, message, write_events, write_messages, write_states
-from test_load_cassandra import canonical, ddl_statements
 
 KEYSPACE = "loader_test_rel"
 POINTS = ["extract", "normalize", "load", "complete"]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,14 @@ class CassandraEnv:
 
     def environ(self, **overrides: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOADERS_TEST_")}
-        env.update(CASSANDRA_KEYSPACE=KEYSPACE, WAREHOUSE_PATH=str(self.warehouse), DLT_DATA_DIR=str(self.root / "dlt"),
-                   PYTHONUNBUFFERED="1", LOADERS_CURSOR_LAG_SECONDS="0", LOADERS_CASSANDRA_SWEEP_HOURS="100000")
+        env.update(
+            CASSANDRA_KEYSPACE=KEYSPACE,
+            WAREHOUSE_PATH=str(self.warehouse),
+            DLT_DATA_DIR=str(self.root / "dlt"),
+            PYTHONUNBUFFERED="1",
+            LOADERS_CURSOR_LAG_SECONDS="0",
+            LOADERS_CASSANDRA_SWEEP_HOURS="100000",
+        )
         env.update(overrides)
         return env
 
@@ -79,15 +85,27 @@ class CassandraEnv:
         return [sys.executable, "-m", "loaders.cli", "load", "--source", "cassandra", *args]
 
     def load(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self.command(*args), env=self.environ(**env), capture_output=True, text=True,
-                              timeout=300, cwd=PROJECT_DIR)
+        proc = subprocess.run(
+            self.command(*args),
+            env=self.environ(**env),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=PROJECT_DIR,
+        )
         assert proc.returncode == 0, f"loaders load failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
         return proc
 
     def kill_at(self, point: str, *args: str, **env: str) -> None:
-        proc = subprocess.Popen(self.command(*args), env=self.environ(LOADERS_TEST_PAUSE_AT=point, **env),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_DIR,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            self.command(*args),
+            env=self.environ(LOADERS_TEST_PAUSE_AT=point, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=PROJECT_DIR,
+            start_new_session=True,
+        )
         try:
             wait_for_line(proc, f"LOADERS_TEST_PAUSED {point}")
         finally:
@@ -104,29 +122,50 @@ def assert_raw_is_source(session: Any, env: CassandraEnv) -> None:
         for table in TABLES:
             spec = TABLE_SPECS[table]
             keys = ", ".join(spec.primary_key)
-            source = {tuple(canonical(v) for v in r) for r in session.execute(f"SELECT {keys} FROM {KEYSPACE}.{table}")}
-            has_tombstones = bool(con.execute(
-                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw_cassandra' "
-                "AND table_name = ? AND column_name = ?", [table, DELETED_AT_COLUMN]).fetchone()[0])
+            source = {
+                tuple(canonical(v) for v in r)
+                for r in session.execute(f"SELECT {keys} FROM {KEYSPACE}.{table}")
+            }
+            has_tombstones = bool(
+                con.execute(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'raw_cassandra' "
+                    "AND table_name = ? AND column_name = ?",
+                    [table, DELETED_AT_COLUMN],
+                ).fetchone()[0]
+            )
             live = f" WHERE {DELETED_AT_COLUMN} IS NULL" if has_tombstones else ""
-            raw = [tuple(canonical(v) for v in r)
-                   for r in con.execute(f"SELECT {keys} FROM raw_cassandra.{table}{live}").fetchall()]
+            raw = [
+                tuple(canonical(v) for v in r)
+                for r in con.execute(f"SELECT {keys} FROM raw_cassandra.{table}{live}").fetchall()
+            ]
             assert len(raw) == len(set(raw)), f"{table}: duplicate keys in raw"
-            assert set(raw) == source, f"{table}: {len(set(raw) - source)} extra, {len(source - set(raw))} missing"
-            total = con.execute(f"SELECT count(*), count(DISTINCT ({keys})) FROM raw_cassandra.{table}").fetchone()
+            assert set(raw) == source, (
+                f"{table}: {len(set(raw) - source)} extra, {len(source - set(raw))} missing"
+            )
+            total = con.execute(
+                f"SELECT count(*), count(DISTINCT ({keys})) FROM raw_cassandra.{table}"
+            ).fetchone()
             assert total[0] == total[1], f"{table}: a key has two rows (live and tombstone)"
 
 
 def change_source(session: Any) -> None:
     """Rows arriving days late, and hard deletes."""
     now = dt.datetime.now(UTC)
-    write_events(session, [event(uuid.uuid4(), now - dt.timedelta(days=3), "search") for _ in range(40)],
-                 keyspace=KEYSPACE)
-    write_messages(session, [message(uuid.uuid4(), now - dt.timedelta(days=5), "late") for _ in range(40)],
-                   keyspace=KEYSPACE)
+    write_events(
+        session,
+        [event(uuid.uuid4(), now - dt.timedelta(days=3), "search") for _ in range(40)],
+        keyspace=KEYSPACE,
+    )
+    write_messages(
+        session,
+        [message(uuid.uuid4(), now - dt.timedelta(days=5), "late") for _ in range(40)],
+        keyspace=KEYSPACE,
+    )
     for table in ("messages", "user_events"):
         spec = TABLE_SPECS[table]
-        rows = list(session.execute(f"SELECT {', '.join(spec.partition_key)} FROM {KEYSPACE}.{table} LIMIT 7"))
+        rows = list(
+            session.execute(f"SELECT {', '.join(spec.partition_key)} FROM {KEYSPACE}.{table} LIMIT 7")
+        )
         where = " AND ".join(f"{c} = ?" for c in spec.partition_key)
         delete = session.prepare(f"DELETE FROM {KEYSPACE}.{table} WHERE {where}")
         for row in rows:

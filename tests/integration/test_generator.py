@@ -32,9 +32,29 @@ PG_COLUMNS = {
     "users": ["id", "username", "email", "city", "created_at", "updated_at", "deleted_at"],
     "groups": ["id", "name", "owner_id", "created_at", "updated_at", "deleted_at"],
     "group_members": ["group_id", "user_id", "role", "joined_at", "left_at", "updated_at"],
-    "outings": ["id", "group_id", "created_by", "title", "category", "starts_at", "status", "created_at", "updated_at"],
+    "outings": [
+        "id",
+        "group_id",
+        "created_by",
+        "title",
+        "category",
+        "starts_at",
+        "status",
+        "created_at",
+        "updated_at",
+    ],
     "outing_participants": ["outing_id", "user_id", "rsvp", "updated_at"],
-    "payments": ["id", "user_id", "outing_id", "amount", "currency", "status", "paid_at", "created_at", "updated_at"],
+    "payments": [
+        "id",
+        "user_id",
+        "outing_id",
+        "amount",
+        "currency",
+        "status",
+        "paid_at",
+        "created_at",
+        "updated_at",
+    ],
     "notifications": ["id", "user_id", "kind", "outing_id", "group_id", "created_at"],
 }
 PG_KEYS = {
@@ -110,7 +130,9 @@ def _canonical(value: Any) -> Any:
 
 def pg_checksums(pg: Any) -> dict[str, str]:
     return {
-        table: q1(pg, f"select md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from {table} t")
+        table: q1(
+            pg, f"select md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from {table} t"
+        )
         for table in PG_COLUMNS
     }
 
@@ -183,7 +205,8 @@ def test_tables_have_the_contract_columns_and_keys(base: Base, pg: Any, cass: Se
             == partition
         )
         assert (
-            tuple(c for c, (k, _) in sorted(kinds.items(), key=lambda kv: kv[1][1]) if k == "clustering") == clustering
+            tuple(c for c, (k, _) in sorted(kinds.items(), key=lambda kv: kv[1][1]) if k == "clustering")
+            == clustering
         )
         rows = cassandra_rows(cass, table)
         keys = [tuple(getattr(row, column) for column in partition + clustering) for row in rows]
@@ -250,7 +273,10 @@ def test_nulls_where_the_contract_allows_them(base: Base, pg: Any, cass: Session
     assert share("select count(*) from notifications where group_id is null") > 0
     assert share("select count(*) from notifications where outing_id is null and group_id is null") > 0
     assert (
-        share("select count(*) from payments where (paid_at is not null) <> (status in ('succeeded', 'refunded'))") == 0
+        share(
+            "select count(*) from payments where (paid_at is not null) <> (status in ('succeeded', 'refunded'))"
+        )
+        == 0
     )
     states = cassandra_rows(cass, "notification_states")
     null_share = sum(row.status is None for row in states) / len(states)
@@ -266,15 +292,25 @@ def test_anomalies_are_present(base: Base, pg: Any, cass: Session) -> None:
     states = cassandra_rows(cass, "notification_states")
     orphans = [row for row in states if row.notification_id not in known]
     assert 0.005 < len(orphans) / len(states) < 0.08
-    assert q1(pg, "select count(*) from payments p join users u on u.id = p.user_id where u.deleted_at is not null") > 0
     assert (
-        q1(pg, "select count(*) from payments where status = 'refunded' and updated_at >= paid_at + interval '14 days'")
+        q1(
+            pg,
+            "select count(*) from payments p join users u on u.id = p.user_id where u.deleted_at is not null",
+        )
+        > 0
+    )
+    assert (
+        q1(
+            pg,
+            "select count(*) from payments where status = 'refunded' and updated_at >= paid_at + interval '14 days'",
+        )
         > 0
     )
     texts = [
         row[0]
         for row in q(
-            pg, "select username from users union all select title from outings union all select name from groups"
+            pg,
+            "select username from users union all select title from outings union all select name from groups",
         )
     ]
     texts += [row.body for row in cassandra_rows(cass, "messages")]
@@ -294,8 +330,12 @@ def test_rows_are_consistent(base: Base, pg: Any, cass: Session) -> None:
     end = END + timedelta(seconds=1)
     for table in ("users", "groups", "outings", "payments"):
         assert q1(pg, f"select count(*) from {table} where updated_at < created_at") == 0, table
-        assert q1(pg, f"select count(*) from {table} where updated_at >= %s or created_at >= %s", end, end) == 0
-    assert q1(pg, "select count(*) from group_members where updated_at < joined_at or left_at < joined_at") == 0
+        assert (
+            q1(pg, f"select count(*) from {table} where updated_at >= %s or created_at >= %s", end, end) == 0
+        )
+    assert (
+        q1(pg, "select count(*) from group_members where updated_at < joined_at or left_at < joined_at") == 0
+    )
     assert q1(pg, "select count(*) from users where deleted_at is not null and updated_at < deleted_at") == 0
     assert q1(pg, "select count(*) from payments where paid_at < created_at or updated_at < paid_at") == 0
     assert q1(pg, "select min(created_at) from users") >= END - timedelta(days=184)
@@ -343,7 +383,9 @@ def test_activity_is_heavy_tailed(base: Base, pg: Any, cass: Session) -> None:
     assert top / sum(per_user.values()) > 0.4
     per_group = Counter(row.group_id for row in cassandra_rows(cass, "messages"))
     assert per_group.most_common(1)[0][1] > 2 * sum(per_group.values()) / len(per_group)
-    spread = q1(pg, "select max(n)::float / avg(n) from (select count(*) as n from payments group by user_id) x")
+    spread = q1(
+        pg, "select max(n)::float / avg(n) from (select count(*) as n from payments group by user_id) x"
+    )
     assert spread > 5
 
 
@@ -374,7 +416,9 @@ def test_counts_scale_linearly(base: Base, pg: Any, cass: Session) -> None:
 def snapshot(pg: Any, cass: Session) -> dict[str, Any]:
     return {
         "counts": counts(pg, cass),
-        "payments": {row[0]: row[1:] for row in q(pg, "select id, status, paid_at, updated_at from payments")},
+        "payments": {
+            row[0]: row[1:] for row in q(pg, "select id, status, paid_at, updated_at from payments")
+        },
         "updated": {
             table: dict(q(pg, f"select ({PG_KEYS[table]})::text, updated_at from {table}"))
             for table in ("users", "groups", "group_members", "outings", "outing_participants", "payments")
@@ -397,7 +441,14 @@ def test_continue_appends_a_day_and_updates_rows(base: Base, pg: Any, cass: Sess
     CONTINUED.append((pg_checksums(pg), cassandra_checksums(cass)))
     after = snapshot(pg, cass)
 
-    for table in (*APPEND_ONLY_PG, *APPEND_ONLY_CASSANDRA, "users", "payments", "outings", "notification_states"):
+    for table in (
+        *APPEND_ONLY_PG,
+        *APPEND_ONLY_CASSANDRA,
+        "users",
+        "payments",
+        "outings",
+        "notification_states",
+    ):
         assert after["counts"][table] > before["counts"][table], table
     next_day = date(2026, 11, 1)
     assert q1(pg, "select max(created_at)::date from notifications") == next_day
@@ -408,7 +459,9 @@ def test_continue_appends_a_day_and_updates_rows(base: Base, pg: Any, cass: Sess
 
     # existing rows changed in place, with updated_at moved into the new day
     for table in ("users", "outings", "outing_participants", "payments"):
-        moved = [key for key, stamp in before["updated"][table].items() if after["updated"][table][key] > stamp]
+        moved = [
+            key for key, stamp in before["updated"][table].items() if after["updated"][table][key] > stamp
+        ]
         assert moved, table
         assert all(after["updated"][table][key].date() == next_day for key in moved), table
     refunded = [

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +31,21 @@ import pytest
 from loaders.settings import CassandraSettings, app_postgres_dsn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
-import dbt.task.docs  # noqa: E402
-from published_privacy import (  # noqa: E402
+import dbt.task.docs
+from dbt_expected import (
+    check_top_n,
+    notif_success_by_day,
+    same_notif_day,
+    same_spender,
+    top_spenders,
+)
+from published_privacy import (
     docs_texts,
     leaks,
     loaded_personal_data,
     other_published_texts,
     warehouse_leaks,
     warehouse_values,
-)
-from dbt_expected import (  # noqa: E402
-    check_top_n,
-    notif_success_by_day,
-    same_notif_day,
-    same_spender,
-    top_spenders,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,9 @@ SCALE, SEED = "0.01", "7"
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LOADERS), *args], cwd=REPO, env=env, text=True, capture_output=True, timeout=900)
+    return subprocess.run(
+        [str(LOADERS), *args], cwd=REPO, env=env, text=True, capture_output=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,10 @@ def _cassandra_session(settings: CassandraSettings) -> Any:
 def source_rows() -> dict[str, list[dict[str, Any]]]:
     """The source stores' rows in the raw layout dbt_expected reads (one load, unique ids)."""
     raw: dict[str, list[dict[str, Any]]] = {}
-    with psycopg2.connect(app_postgres_dsn()) as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+    with (
+        psycopg2.connect(app_postgres_dsn()) as conn,
+        conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur,
+    ):
         for table in ("payments", "notifications"):
             cur.execute(f"select * from {table}")
             raw[f"raw_postgres.{table}"] = [dict(r) for r in cur.fetchall()]
@@ -102,7 +107,7 @@ def source_rows() -> dict[str, list[dict[str, Any]]]:
                 record = row._asdict()
                 for column in ("updated_at", "sent_at", "event_time"):
                     if record.get(column) is not None:
-                        record[column] = record[column].replace(tzinfo=timezone.utc)
+                        record[column] = record[column].replace(tzinfo=UTC)
                 rows.append(record)
             raw[f"raw_cassandra.{table}"] = rows
     finally:
@@ -118,7 +123,7 @@ def published_analysis(env: dict[str, str], name: str) -> list[dict[str, Any]]:
     with duckdb.connect(str(Path(env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
         cursor = conn.execute(sql)
         columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=False)) for row in cursor.fetchall()]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +151,9 @@ def test_the_job_publishes_marts_whose_analyses_match_the_sources(
     assert {n["unique_id"] for n in built if n["resource_type"] == "model"} <= set(catalog["nodes"])
 
     # every table reconciled: the source's count in the load's read = raw's live rows = staging's rows
-    assert "reconciliation: 10 of 10 tables match source = raw = staging" in result.stdout, result.stdout[-3000:]
+    assert "reconciliation: 10 of 10 tables match source = raw = staging" in result.stdout, result.stdout[
+        -3000:
+    ]
     with duckdb.connect(str(Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"), read_only=True) as conn:
         checks = conn.execute(
             "select table_name, source_rows, raw_rows, staging_rows, status from ops.reconciliation"
@@ -156,7 +163,9 @@ def test_the_job_publishes_marts_whose_analyses_match_the_sources(
     raw = source_rows()
     days = published_analysis(job_env, "notif_success_rate_top_days")
     assert not check_top_n(days, notif_success_by_day(raw), "notif_date", "success_rate", 10, same_notif_day)
-    spenders = [{**r, "user_id": uuid.UUID(str(r["user_id"]))} for r in published_analysis(job_env, "top_spenders")]
+    spenders = [
+        {**r, "user_id": uuid.UUID(str(r["user_id"]))} for r in published_analysis(job_env, "top_spenders")
+    ]
     assert not check_top_n(spenders, top_spenders(raw), "user_id", "total_spent", 20, same_spender)
 
 
@@ -177,9 +186,14 @@ def test_readers_get_no_raw_schema_and_no_personal_data(
     with duckdb.connect(str(build), read_only=True) as conn:
         emails = conn.execute("select count(distinct email) from staging.stg_postgres__users").fetchone()
     with duckdb.connect(str(published), read_only=True) as conn:
-        schemas = {r[0] for r in conn.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        schemas = {
+            r[0]
+            for r in conn.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
         users_columns = [r[0] for r in conn.execute("describe staging.stg_postgres__users").fetchall()]
-        pseudonyms = conn.execute("select count(distinct email_hmac) from staging.stg_postgres__users").fetchone()
+        pseudonyms = conn.execute(
+            "select count(distinct email_hmac) from staging.stg_postgres__users"
+        ).fetchone()
         gold_count = conn.execute(
             "select count(*) from information_schema.tables where table_schema = 'gold'"
         ).fetchone()
@@ -194,7 +208,7 @@ def test_readers_get_no_raw_schema_and_no_personal_data(
     assert (docs / "index.html").read_bytes() == dbt_page.read_bytes(), "the page is dbt's own, with no data"
     assert leaks(docs_texts(docs), personal) == []
     others = other_published_texts(Path(job_env["PUBLISHED_DIR"]))  # the status page, metrics …
-    assert {path: leaks(texts, personal) for path, texts in others.items()} == dict.fromkeys(others, [])
+    assert {path: leaks(texts, personal) for path, texts in others.items()} == {key: [] for key in others}
     catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
     assert catalog["sources"] == {}
     assert all(not n["metadata"]["schema"].startswith("raw_") for n in catalog["nodes"].values())
@@ -215,7 +229,7 @@ def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[s
         "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
     )
     try:
-        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(timezone.utc)))
+        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
         failed = _run(["run"], job_env)
         assert failed.returncode == 1, failed.stdout[-3000:]
         error_lines = [line for line in failed.stderr.splitlines() if line.startswith("loaders run: error:")]
@@ -226,16 +240,19 @@ def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[s
         assert _published_mtime(job_env) == before, "a failed build must not replace the readers' warehouse"
 
         # the app fixes the value; the next run completes
-        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(timezone.utc)))
+        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
         fixed = _run(["run"], job_env)
         assert fixed.returncode == 0, (fixed.stdout[-3000:], fixed.stderr[-3000:])
     finally:
         session.execute(
-            "delete from notification_states where user_id = %s and notification_id = %s", (user_id, notification_id)
+            "delete from notification_states where user_id = %s and notification_id = %s",
+            (user_id, notification_id),
         )
         cluster.shutdown()
     assert _published_mtime(job_env) != before
-    with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:  # raw is in the build warehouse only
+    with duckdb.connect(
+        job_env["WAREHOUSE_PATH"], read_only=True
+    ) as conn:  # raw is in the build warehouse only
         raw_count, distinct_keys = conn.execute(
             "select count(*), count(distinct (user_id, notification_id)) from raw_cassandra.notification_states"
         ).fetchone()
@@ -276,7 +293,9 @@ def test_a_row_lost_from_raw_fails_the_run_and_the_next_run_recovers(job_env: di
     publish; the next run reloads that table in full and publishes again."""
     assert _run(["run"], job_env).returncode == 0
     with duckdb.connect(job_env["WAREHOUSE_PATH"]) as conn:
-        conn.execute("delete from raw_postgres.payments where id = (select min(id) from raw_postgres.payments)")
+        conn.execute(
+            "delete from raw_postgres.payments where id = (select min(id) from raw_postgres.payments)"
+        )
     published = _published_mtime(job_env)
     failed = _run(["run"], job_env)
     assert failed.returncode == 2, (failed.stdout[-3000:], failed.stderr[-3000:])
@@ -292,18 +311,26 @@ def test_a_row_lost_from_raw_fails_the_run_and_the_next_run_recovers(job_env: di
 
 def test_a_row_lost_from_staging_fails_the_publish_with_the_fix(job_env: dict[str, str]) -> None:
     with duckdb.connect(job_env["WAREHOUSE_PATH"]) as conn:
-        conn.execute("delete from staging.stg_postgres__users where user_id = (select min(user_id) from staging.stg_postgres__users)")
+        conn.execute(
+            "delete from staging.stg_postgres__users where user_id = (select min(user_id) from staging.stg_postgres__users)"
+        )
     published = _published_mtime(job_env)
     failed = _run(["run"], job_env)
     assert failed.returncode == 2, (failed.stdout[-3000:], failed.stderr[-3000:])
     error = failed.stderr.strip().splitlines()[-1]
-    assert "postgres.users does not match its source" in error and "staging" in error and "--full-refresh" in error
+    assert (
+        "postgres.users does not match its source" in error
+        and "staging" in error
+        and "--full-refresh" in error
+    )
     assert _published_mtime(job_env) == published
     with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:
-        statuses = dict(conn.execute(
-            "select table_name, status from ops.reconciliation where run_id = "
-            "(select run_id from ops.runs order by started desc limit 1)"
-        ).fetchall())
+        statuses = dict(
+            conn.execute(
+                "select table_name, status from ops.reconciliation where run_id = "
+                "(select run_id from ops.runs order by started desc limit 1)"
+            ).fetchall()
+        )
     assert statuses["users"] == "mismatch" and statuses["payments"] == "ok"
     assert _run(["run", "--full-refresh"], job_env).returncode == 0
 
@@ -313,9 +340,15 @@ def test_a_published_copy_held_read_write_or_corrupt_is_replaced(job_env: dict[s
     line, tests every row, publishes a good copy and leaves no temporary file."""
     target = Path(job_env["PUBLISHED_DIR"]) / "warehouse.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-         "time.sleep(600)", str(target)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "time.sleep(600)",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"

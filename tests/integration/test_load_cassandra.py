@@ -32,7 +32,7 @@ from loaders.settings import CassandraSettings
 
 KEYSPACE = "loader_test"
 DDL = Path(__file__).resolve().parents[2] / "loaders" / "generate" / "ddl" / "cassandra.cql"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 TEXTS = ["plain", "quote ' and \" ;", "émoji 🎉 çà", "line\nbreak\ttab", "", "back\\slash", "x" * 300]
 
@@ -71,7 +71,9 @@ def insert(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
     statement = session.prepare(
         f"INSERT INTO {KEYSPACE}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
-    execute_concurrent_with_args(session, statement, [tuple(r[c] for c in columns) for r in rows], concurrency=64)
+    execute_concurrent_with_args(
+        session, statement, [tuple(r[c] for c in columns) for r in rows], concurrency=64
+    )
 
 
 def when(rng: random.Random, days_back: float = 30) -> dt.datetime:
@@ -121,14 +123,18 @@ def user_events(rng: random.Random, n: int, moment: dt.datetime | None = None) -
         elif roll < 0.15:
             properties = {}
         else:
-            properties = {rng.choice(["source", "outing_id", "q"]): rng.choice(TEXTS) for _ in range(rng.randint(1, 3))}
+            properties = {
+                rng.choice(["source", "outing_id", "q"]): rng.choice(TEXTS) for _ in range(rng.randint(1, 3))
+            }
         rows.append(
             {
                 "user_id": rng.choice(users),
                 "day": at.date(),
                 "event_time": at,
                 "event_id": uuid.uuid1(),
-                "event_type": rng.choice(["app_open", "view_outing", "view_group", "share_outing", "search", None]),
+                "event_type": rng.choice(
+                    ["app_open", "view_outing", "view_group", "share_outing", "search", None]
+                ),
                 "properties": properties,
             }
         )
@@ -174,7 +180,7 @@ def cassandra_rows(session: Any, table: str) -> dict[tuple, tuple]:
     spec = TABLE_SPECS[table]
     out = {}
     for values in session.execute(f"SELECT {', '.join(spec.columns)} FROM {KEYSPACE}.{table}"):
-        row = dict(zip(spec.columns, values))  # the loaders' sessions make tuples
+        row = dict(zip(spec.columns, values, strict=False))  # the loaders' sessions make tuples
         key = tuple(canonical(row[c]) for c in spec.primary_key)
         out[key] = tuple(canonical(row[c]) for c in spec.columns)
     return out
@@ -186,7 +192,7 @@ def duckdb_rows(path: Path, table: str) -> dict[tuple, tuple]:
         rows = con.execute(f"SELECT {', '.join(spec.columns)} FROM raw_cassandra.{table}").fetchall()
     out: dict[tuple, tuple] = {}
     for row in rows:
-        values = dict(zip(spec.columns, row))
+        values = dict(zip(spec.columns, row, strict=False))
         for name in spec.json_columns:
             values[name] = json.loads(values[name]) if values[name] is not None else None
         record = tuple(canonical(values[c]) for c in spec.columns)
@@ -198,10 +204,14 @@ def duckdb_rows(path: Path, table: str) -> dict[tuple, tuple]:
 
 def assert_same(owner: Any, path: Path, table: str) -> dict[tuple, tuple]:
     source, loaded = cassandra_rows(owner, table), duckdb_rows(path, table)
-    assert set(loaded) == set(source), f"{table}: keys differ ({len(loaded)} loaded, {len(source)} in Cassandra)"
+    assert set(loaded) == set(source), (
+        f"{table}: keys differ ({len(loaded)} loaded, {len(source)} in Cassandra)"
+    )
     differing = [k for k in source if source[k] != loaded[k]]
     example = differing[0] if differing else None
-    assert not differing, f"{table}: {len(differing)} rows differ, e.g. {source.get(example)} != {loaded.get(example)}"
+    assert not differing, (
+        f"{table}: {len(differing)} rows differ, e.g. {source.get(example)} != {loaded.get(example)}"
+    )
     return loaded
 
 
@@ -216,7 +226,9 @@ def extracted_rows(info: Any, pipeline: Any, table: str) -> int:
 
 
 # --------------------------------------------------------------------------- tests
-def test_full_load_equals_cassandra_by_key(owner: Any, reader: CassandraSettings, filled: dict, tmp_path: Path) -> None:
+def test_full_load_equals_cassandra_by_key(
+    owner: Any, reader: CassandraSettings, filled: dict, tmp_path: Path
+) -> None:
     pipeline = make_pipeline(tmp_path)
     pipeline.run(cassandra_source(reader))
     expected = {}
@@ -257,9 +269,12 @@ def test_properties_is_one_json_column_not_a_child_table(
     pipeline = make_pipeline(tmp_path)
     pipeline.run(cassandra_source(reader, ["user_events"]))
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw_cassandra'"
-        ).fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw_cassandra'"
+            ).fetchall()
+        }
         assert "user_events__properties" not in tables
         assert not any(t.startswith("user_events__") for t in tables)
         kinds = con.execute(
@@ -356,14 +371,17 @@ def test_a_range_failing_every_attempt_fails_the_scan(reader: CassandraSettings,
 def test_window_read_without_allow_filtering_reads_the_whole_table(
     owner: Any, reader: CassandraSettings, filled: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import loaders.cassandra.reader as reader_module
     from cassandra import InvalidRequest
+
+    import loaders.cassandra.reader as reader_module
 
     real_prepare = reader_module.prepare
 
     def guarded_prepare(*args: Any, **kwargs: Any) -> Any:
         if len(args) > 5 or kwargs.get("extra_where"):
-            raise InvalidRequest("Error from server: code=2200 [Invalid query] message=\"ALLOW FILTERING is refused\"")
+            raise InvalidRequest(
+                'Error from server: code=2200 [Invalid query] message="ALLOW FILTERING is refused"'
+            )
         return real_prepare(*args, **kwargs)
 
     rows = cassandra_rows(owner, "user_events")
@@ -381,21 +399,30 @@ def read_keys(reader: CassandraSettings, scan_filter: ScanFilter) -> set[tuple]:
     assert all(t.column("_writetime").null_count < t.num_rows for t in tables if t.num_rows)
     return {
         tuple(canonical(r[c]) for c in ("user_id", "day", "event_time", "event_id"))
-        for t in tables for r in t.to_pylist()
+        for t in tables
+        for r in t.to_pylist()
     }
 
 
-def test_scan_reads_every_row_once_with_any_parallelism(owner: Any, reader: CassandraSettings, filled: dict) -> None:
+def test_scan_reads_every_row_once_with_any_parallelism(
+    owner: Any, reader: CassandraSettings, filled: dict
+) -> None:
     expected = {str(k[3]) for k in cassandra_rows(owner, "messages")}
     for parallelism, fetch_size in ((1, 5000), (3, 37)):
-        tables = list(read_table(reader, "messages", options=ReadOptions(parallelism=parallelism, fetch_size=fetch_size)))
+        tables = list(
+            read_table(
+                reader, "messages", options=ReadOptions(parallelism=parallelism, fetch_size=fetch_size)
+            )
+        )
         ids = [str(i) for t in tables for i in t.column("message_id").to_pylist()]
         assert len(ids) == len(set(ids)) and set(ids) == expected
     assert bare_scan(reader, "messages", 2) == len(expected)
     assert bare_scan(reader, "user_events", 2, raw=True) == len(cassandra_rows(owner, "user_events"))
 
 
-def test_full_refresh_replaces_the_table(owner: Any, reader: CassandraSettings, filled: dict, tmp_path: Path) -> None:
+def test_full_refresh_replaces_the_table(
+    owner: Any, reader: CassandraSettings, filled: dict, tmp_path: Path
+) -> None:
     pipeline = make_pipeline(tmp_path)
     pipeline.run(cassandra_source(reader, ["notification_states"]))
     rows = cassandra_rows(owner, "notification_states")
@@ -420,7 +447,9 @@ def test_full_refresh_replaces_the_table(owner: Any, reader: CassandraSettings, 
         )
 
 
-def test_empty_table_still_lands_with_its_columns(owner: Any, reader: CassandraSettings, tmp_path: Path) -> None:
+def test_empty_table_still_lands_with_its_columns(
+    owner: Any, reader: CassandraSettings, tmp_path: Path
+) -> None:
     settings = replace(CassandraSettings.from_env(owner=True), keyspace="loader_test_empty")
     with connected(settings) as (_cluster, session):
         for statement in ddl_statements(settings.keyspace):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import duckdb
@@ -62,7 +62,7 @@ def test_raw_layout_and_types(env: LoaderEnv) -> None:
     for table in KEYS:
         columns = raw_columns(env.warehouse, table)
         names = [name for name, _ in columns]
-        assert names == source_columns(env.schema, table) + ["_loader_deleted_at", "_dlt_load_id", "_dlt_id"]
+        assert names == [*source_columns(env.schema, table), "_loader_deleted_at", "_dlt_load_id", "_dlt_id"]
     types = dict(raw_columns(env.warehouse, "payments"))
     assert types["id"] == types["user_id"] == types["outing_id"] == "UUID"  # 16 bytes, not text
     assert types["amount"] == "DECIMAL(12,2)"
@@ -147,7 +147,8 @@ def test_unknown_status_value_loads_into_raw(env: LoaderEnv) -> None:
 def test_new_source_column_appears_in_raw_with_its_values(env: LoaderEnv) -> None:
     owner_execute("ALTER TABLE users ADD COLUMN nickname text DEFAULT 'nick'", schema=env.schema)
     owner_execute(
-        "UPDATE users SET nickname = NULL WHERE id = '00000000-0000-0000-0000-000000000001'", schema=env.schema
+        "UPDATE users SET nickname = NULL WHERE id = '00000000-0000-0000-0000-000000000001'",
+        schema=env.schema,
     )
     proc = env.load("--tables", "users")
     assert summary(proc.stdout)["users"][0] == "full"
@@ -195,7 +196,7 @@ def test_columns_of_other_types_keep_their_values(env: LoaderEnv) -> None:
             date(2001, 2, 3),
             "ab",
             b"\x00\xff",
-            datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc),
+            datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
             "{a,b'c}",  # PostgreSQL's text of the array
         )
         for flag, small in ((True, -7), (False, None))
@@ -206,7 +207,9 @@ def test_columns_of_other_types_keep_their_values(env: LoaderEnv) -> None:
 
 def test_changed_column_type_stops_that_table_with_the_fix_then_full_refresh_takes_it(env: LoaderEnv) -> None:
     owner_execute("ALTER TABLE payments ALTER COLUMN amount TYPE numeric(14,3)", schema=env.schema)
-    owner_execute("UPDATE users SET city = 'Nantes', updated_at = now() WHERE city IS NULL", schema=env.schema)
+    owner_execute(
+        "UPDATE users SET city = 'Nantes', updated_at = now() WHERE city IS NULL", schema=env.schema
+    )
     proc = env.load("--tables", "payments,users", check=False)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if "error:" in line]
@@ -297,7 +300,9 @@ def test_real_password_never_in_verbose_logs(env: LoaderEnv) -> None:
 
 def test_parallel_streams_read_the_coordinators_snapshot(env: LoaderEnv) -> None:
     """Rows committed after the session's snapshot are seen by no stream, however the heap is split."""
-    with PostgresSession(PostgresSettings.from_env().dsn, SessionOptions(streams=3, min_blocks_per_stream=1)) as session:
+    with PostgresSession(
+        PostgresSettings.from_env().dsn, SessionOptions(streams=3, min_blocks_per_stream=1)
+    ) as session:
         table = read_catalog(session.cursor(), env.schema, ["payments"])["payments"]
         before = len(source_rows(env.schema, "payments"))
         owner_execute(

@@ -124,7 +124,7 @@ def test_second_writer_fails_fast_then_waits(env: LoaderEnv) -> None:
         assert waiting.poll() is None  # queued behind the first
     finally:
         kill(first)
-    out, err = waiting.communicate(timeout=300)
+    _out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
     assert "waiting for the warehouse lock" in err
     assert_raw_matches_source(env)

@@ -24,7 +24,9 @@ def session_for(settings: CassandraSettings, *, password: str | None = None) -> 
     cluster = Cluster(
         [h for h, _ in settings.hosts],
         port=port,
-        auth_provider=PlainTextAuthProvider(settings.username, settings.password if password is None else password),
+        auth_provider=PlainTextAuthProvider(
+            settings.username, settings.password if password is None else password
+        ),
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=10,
         ssl_context=ssl_context(settings),  # a stack started with LOCAL_STACK_TLS=1
@@ -46,7 +48,9 @@ def scratch_table() -> Iterator[str]:
         owner.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH_KEYSPACE}.probe (id int PRIMARY KEY, note text)")
         owner.execute(f"INSERT INTO {SCRATCH_KEYSPACE}.probe (id, note) VALUES (1, 'owner wrote this')")
         # the loader role reads the app keyspace only; the owner of this one lets it read it too
-        owner.execute(f"GRANT SELECT ON KEYSPACE {SCRATCH_KEYSPACE} TO {CassandraSettings.from_env().username}")
+        owner.execute(
+            f"GRANT SELECT ON KEYSPACE {SCRATCH_KEYSPACE} TO {CassandraSettings.from_env().username}"
+        )
     yield f"{SCRATCH_KEYSPACE}.probe"
     with session_for(CassandraSettings.from_env(owner=True)) as owner:
         owner.execute(f"DROP KEYSPACE IF EXISTS {SCRATCH_KEYSPACE}")

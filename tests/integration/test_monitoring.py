@@ -27,10 +27,10 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pytest
@@ -72,8 +72,12 @@ def _job(env: dict[str, str], **extra: str) -> JobRun:
 def _killed_job(env: dict[str, str], at: str) -> JobRun:
     """Start `loaders run`, SIGKILL it when it prints the step ``at``."""
     proc = subprocess.Popen(
-        [str(LOADERS), "run"], cwd=REPO, env={**env, "PYTHONUNBUFFERED": "1"}, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [str(LOADERS), "run"],
+        cwd=REPO,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     lines = []
     try:
@@ -153,9 +157,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
     )
     try:
-        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(timezone.utc)))
+        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
         runs.append(_job(env))
-        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(timezone.utc)))
+        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
         generate("--continue")
         defaults = {k: v for k, v in env.items() if k not in GENEROUS}
         runs.append(_job(defaults))
@@ -163,7 +167,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         runs.append(_job(env, LOADERS_ANOMALY_FAIL="true"))
     finally:
         session.execute(
-            "delete from notification_states where user_id = %s and notification_id = %s", (user_id, notification_id)
+            "delete from notification_states where user_id = %s and notification_id = %s",
+            (user_id, notification_id),
         )
         cluster.shutdown()
     yield History(env, runs, status_when_stale)
@@ -184,7 +189,9 @@ def test_every_run_is_in_ops_runs_with_its_outcome(history: History) -> None:
     # phases and versions
     phases = dict(history.sql("select run_id, map_keys(phase_seconds) from ops.runs"))
     assert {"load", "build", "freshness", "docs", "publish", "report", "total"} <= set(phases[fixed.run_id])
-    assert {"load", "build", "freshness"} <= set(phases[failed.run_id]) and "publish" not in phases[failed.run_id]
+    assert {"load", "build", "freshness"} <= set(phases[failed.run_id]) and "publish" not in phases[
+        failed.run_id
+    ]
     assert phases[killed.run_id] == []  # it never recorded its end
     versions = history.sql("select distinct dbt_version, dlt_version, duckdb_version from ops.runs")
     assert versions == [(_version("dbt-core"), _version("dlt"), _version("duckdb"))]
@@ -219,12 +226,15 @@ def test_table_loads_record_every_load_of_every_run(history: History) -> None:
 def test_dbt_results_and_freshness_are_recorded(history: History) -> None:
     second, failed, fixed = history.runs[1], history.runs[3], history.runs[4]
     failing = history.sql(
-        "select node, status from ops.dbt_results where run_id = ? and status in ('fail', 'error')", [failed.run_id]
+        "select node, status from ops.dbt_results where run_id = ? and status in ('fail', 'error')",
+        [failed.run_id],
     )
     assert any("accepted_values" in node and "notification_states" in node for node, _ in failing)
-    statuses = dict(history.sql(
-        "select kind, count(*) from ops.dbt_results where run_id = ? group by kind", [fixed.run_id]
-    ))
+    statuses = dict(
+        history.sql(
+            "select kind, count(*) from ops.dbt_results where run_id = ? group by kind", [fixed.run_id]
+        )
+    )
     assert statuses.get("model", 0) >= 19 and statuses.get("test", 0) > 50
     fresh = """select measure, count(*), count(*) filter (where status = 'pass') from ops.freshness
                where run_id = ? group by measure order by measure"""
@@ -248,7 +258,10 @@ def test_ordinary_variation_raises_no_anomaly_and_a_day_without_data_does(histor
     tables = {(s, t) for s, t, *_ in found}
     # the busy append-only tables (28 notifications and 18 payments a day at this scale) drop to zero
     assert {("postgres", "notifications"), ("postgres", "payments")} <= tables
-    assert all(kind == "volume_zero" and severity == "error" and observed == 0 for _, _, kind, severity, observed, _ in found)
+    assert all(
+        kind == "volume_zero" and severity == "error" and observed == 0
+        for _, _, kind, severity, observed, _ in found
+    )
     # the current load is not in its own baseline: the 4 earlier incremental loads are
     assert {r[5] for r in found} == {4}
     assert held_back.returncode == 1 and "nothing published" in held_back.stderr
@@ -276,19 +289,21 @@ def test_a_stale_source_makes_status_exit_non_zero(history: History) -> None:
 def test_metrics_parse_and_equal_the_ops_tables(history: History) -> None:
     text = (history.published / "monitoring" / "metrics").read_text(encoding="utf-8")
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    value = {
-        (f.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples
-    }
+    value = {(f.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
     last_id, last_status, last_ended = history.sql(
         "select run_id, status, epoch(ended) from ops.runs order by started desc limit 1"
     )[0]
     assert value[("outings_job_last_run_success", ())] == (1.0 if last_status == "ok" else 0.0)
     assert value[("outings_job_last_run_timestamp_seconds", ())] == pytest.approx(last_ended)
-    phases = dict(history.sql(
-        "select unnest(map_keys(phase_seconds)), unnest(map_values(phase_seconds)) from ops.runs where run_id = ?",
-        [last_id],
-    ))
-    assert {k[1][0][1]: v for k, v in value.items() if k[0] == "outings_job_phase_seconds"} == pytest.approx(phases)
+    phases = dict(
+        history.sql(
+            "select unnest(map_keys(phase_seconds)), unnest(map_values(phase_seconds)) from ops.runs where run_id = ?",
+            [last_id],
+        )
+    )
+    assert {k[1][0][1]: v for k, v in value.items() if k[0] == "outings_job_phase_seconds"} == pytest.approx(
+        phases
+    )
     loaded = history.sql(
         "select source, table_name, rows_extracted from ops.table_loads "
         "where run_id = (select run_id from ops.table_loads order by loaded_at desc limit 1)"
@@ -332,8 +347,11 @@ def served(history: History) -> Iterator[str]:
     """`loaders serve` on a free port, serving the published folder."""
     proc = subprocess.Popen(
         [str(LOADERS), "serve", "--dir", str(history.published), "--port", "0"],
-        cwd=REPO, env={**history.env, "PYTHONUNBUFFERED": "1"}, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env={**history.env, "PYTHONUNBUFFERED": "1"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         assert proc.stdout is not None
@@ -349,7 +367,9 @@ def served(history: History) -> Iterator[str]:
 def _headless(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", *args],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -363,7 +383,7 @@ class Element:
 class _Elements(HTMLParser):
     """Every element of the rendered DOM with its attributes and its text content."""
 
-    VOID = {"meta", "br", "img", "input", "link", "hr", "line", "rect", "path", "circle"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "img", "input", "link", "hr", "line", "rect", "path", "circle"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -396,7 +416,9 @@ def _dom(html: str) -> list[Element]:
     return parser.elements
 
 
-def test_the_status_page_in_chromium_shows_the_ops_tables(history: History, chromium: str, served: str) -> None:
+def test_the_status_page_in_chromium_shows_the_ops_tables(
+    history: History, chromium: str, served: str
+) -> None:
     url = f"{served}/status.html"
     rendered = _headless(chromium, "--virtual-time-budget=5000", "--dump-dom", url)
     assert rendered.returncode == 0 and "</html>" in rendered.stdout, rendered.stderr[-2000:]
@@ -410,7 +432,9 @@ def test_the_status_page_in_chromium_shows_the_ops_tables(history: History, chro
     assert len([e for e in elements if e.tag == "svg" and e.attrs.get("class") == "spark"]) == 10
     assert len([e for e in elements if e.tag == "svg" and e.attrs.get("class") == "lagbar"]) == 20
 
-    runs = history.sql("select run_id, status, phase_seconds from ops.runs order by started desc, run_id desc")
+    runs = history.sql(
+        "select run_id, status, phase_seconds from ops.runs order by started desc, run_id desc"
+    )
     assert [(e.attrs["data-run"], e.attrs["data-status"]) for e in having("data-run", "tr")] == [
         (r[0], r[1]) for r in runs
     ]
@@ -464,13 +488,17 @@ def test_the_status_page_in_chromium_shows_the_ops_tables(history: History, chro
         "select source || '.' || table_name, kind from ops.anomalies where run_id = "
         "(select run_id from ops.table_loads order by loaded_at desc limit 1)"
     )
-    assert {(e.attrs["data-table"], e.attrs["data-kind"]) for e in having("data-kind", "tr")} == set(anomalies)
+    assert {(e.attrs["data-table"], e.attrs["data-kind"]) for e in having("data-kind", "tr")} == set(
+        anomalies
+    )
 
     reconciliation = history.sql(
         "select source || '.' || table_name, difference from ops.reconciliation where run_id = "
         "(select run_id from ops.reconciliation order by checked_at desc limit 1)"
     )
-    shown_differences = {(e.attrs["data-table"], e.attrs["data-difference"]) for e in having("data-difference", "tr")}
+    shown_differences = {
+        (e.attrs["data-table"], e.attrs["data-difference"]) for e in having("data-difference", "tr")
+    }
     assert shown_differences == {(t, "" if d is None else str(d)) for t, d in reconciliation}
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

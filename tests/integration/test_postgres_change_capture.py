@@ -57,8 +57,12 @@ def test_a_transaction_open_across_a_run_is_loaded_once_it_commits(env: LoaderEn
     try:
         cur = held.cursor()
         cur.execute(f'SET search_path = "{env.schema}"')
-        cur.execute("UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = %s", (held_payment,))
-        cur.execute("INSERT INTO notifications (user_id, kind, created_at) SELECT id, 'outing_invite', now() FROM users LIMIT 1 RETURNING id")
+        cur.execute(
+            "UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = %s", (held_payment,)
+        )
+        cur.execute(
+            "INSERT INTO notifications (user_id, kind, created_at) SELECT id, 'outing_invite', now() FROM users LIMIT 1 RETURNING id"
+        )
         held_id = cur.fetchone()[0]
         owner_execute(
             f"UPDATE payments SET status = 'failed', updated_at = now() WHERE id = '{other_payment}';"
@@ -88,7 +92,9 @@ def test_a_future_dated_row_is_loaded_flagged_and_hides_no_later_change(env: Loa
     proc = env.load("--tables", "payments")
     assert summary(proc.stdout)["payments"][1] == 1
     assert "1 stamped in the future" in proc.stdout
-    owner_execute(f"UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = '{later}'", schema=env.schema)
+    owner_execute(
+        f"UPDATE payments SET status = 'refunded', updated_at = now() WHERE id = '{later}'", schema=env.schema
+    )
     proc = env.load("--tables", "payments")
     assert summary(proc.stdout)["payments"][1] == 1
     assert dict(raw_rows(env.warehouse, "payments", ["id", "status"]))[later] == "refunded"
@@ -113,10 +119,15 @@ def test_hard_deletes_become_tombstones_and_leave_the_live_rows(env: LoaderEnv) 
     )
     proc = env.load()
     assert "postgres.payments: 3 deleted in the source" in proc.stdout
-    assert "postgres.group_members: 2 deleted" in proc.stdout and "postgres.notifications: 1 deleted" in proc.stdout
+    assert (
+        "postgres.group_members: 2 deleted" in proc.stdout
+        and "postgres.notifications: 1 deleted" in proc.stdout
+    )
     assert "7 of 7 tables match" in proc.stdout
     assert_raw_matches_source(env)  # live rows
-    stones = raw_rows(env.warehouse, "payments", ["id", "status", "amount", "_loader_deleted_at"], tombstones=True)
+    stones = raw_rows(
+        env.warehouse, "payments", ["id", "status", "amount", "_loader_deleted_at"], tombstones=True
+    )
     stones = [r for r in stones if r[3] is not None]
     assert sorted(r[0] for r in stones) == sorted(payments)
     assert all(r[1] is None and r[2] is None for r in stones)  # a tombstone carries its key only
@@ -132,7 +143,9 @@ def test_a_row_lost_from_raw_fails_the_load_and_the_next_run_reloads_the_table(e
     assert proc.returncode == 2, proc.stdout + proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
     assert "postgres.users does not match its source" in error and "reloads it in full" in error
-    source_count, raw_count = (int(n.replace(",", "")) for n in re.findall(r"(?:source|raw) ([\d,]+)", error)[:2])
+    source_count, raw_count = (
+        int(n.replace(",", "")) for n in re.findall(r"(?:source|raw) ([\d,]+)", error)[:2]
+    )
     assert raw_count == source_count - 1
     proc = env.load()
     assert summary(proc.stdout)["users"][0] == "full"
@@ -145,7 +158,9 @@ def test_deep_reconcile_finds_and_repairs_a_silent_difference(env: LoaderEnv) ->
     (payment,) = _ids(env, "SELECT id FROM payments ORDER BY id LIMIT 1 OFFSET 20")
     with duckdb.connect(str(env.warehouse)) as conn:
         conn.execute(f"UPDATE raw_postgres.payments SET amount = amount + 1 WHERE id = '{payment}'")
-    assert summary(env.load("--tables", "payments").stdout)["payments"][1] == 0  # a regular load cannot see it
+    assert (
+        summary(env.load("--tables", "payments").stdout)["payments"][1] == 0
+    )  # a regular load cannot see it
     proc = env.run_command("reconcile", "--deep", "--source", "postgres", "--tables", "payments")
     assert "postgres.payments: 1 row(s) differed and were reloaded" in proc.stdout, proc.stdout
     assert_raw_matches_source(env, ["payments"])
@@ -157,8 +172,11 @@ def test_deep_reconcile_finds_and_repairs_a_silent_difference(env: LoaderEnv) ->
 
 def test_no_copy_of_a_finished_runs_rows_stays_in_dlts_folders(env: LoaderEnv) -> None:
     """Load packages hold copies of the rows (personal data included): deleted once loaded."""
-    owner_execute("UPDATE users SET email = 'copy-check@example.org', updated_at = now() WHERE id = "
-                  "(SELECT id FROM users ORDER BY id LIMIT 1)", schema=env.schema)
+    owner_execute(
+        "UPDATE users SET email = 'copy-check@example.org', updated_at = now() WHERE id = "
+        "(SELECT id FROM users ORDER BY id LIMIT 1)",
+        schema=env.schema,
+    )
     env.load("--tables", "users")
     dlt_dir = env.root / "dlt"
     leftovers = [p for p in dlt_dir.rglob("*") if p.is_file() and b"copy-check@example.org" in p.read_bytes()]

@@ -16,6 +16,7 @@ on it (``loaders generate``, ``loaders load``, ``loaders run``) and shows:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -42,8 +43,19 @@ REPO = Path(__file__).resolve().parents[2]
 LOADERS = Path(sys.executable).parent / "loaders"
 SHARED_CASSANDRA_LIB = REPO / ".stack" / "cassandra" / "lib"
 # what a process inherits from pytest that could point it at the shared stack
-CONNECTION_VARIABLES = ("POSTGRES_DSN", "APP_POSTGRES_DSN", "CASSANDRA_", "APP_CASSANDRA_", "PG", "WAREHOUSE_PATH",
-                        "PUBLISHED_DIR", "DLT_DATA_DIR", "DBT_", "PUBLISH_PSEUDONYM_KEY", "LOCAL_")
+CONNECTION_VARIABLES = (
+    "POSTGRES_DSN",
+    "APP_POSTGRES_DSN",
+    "CASSANDRA_",
+    "APP_CASSANDRA_",
+    "PG",
+    "WAREHOUSE_PATH",
+    "PUBLISHED_DIR",
+    "DLT_DATA_DIR",
+    "DBT_",
+    "PUBLISH_PSEUDONYM_KEY",
+    "LOCAL_",
+)
 # files of the stack folder that hold a secret by design (each is 0600 in a 0700 folder)
 SECRET_HOLDERS = ("secrets", "env", "cassandra/conf/cassandra.yaml")
 
@@ -84,7 +96,7 @@ class CommandLineWatcher:
             self.seen.update(command_lines())
             self._stop.wait(self._interval)
 
-    def __enter__(self) -> "CommandLineWatcher":
+    def __enter__(self) -> CommandLineWatcher:
         self._thread.start()
         return self
 
@@ -113,14 +125,25 @@ class PrivateStack:
         return {**found, "PUBLISH_PSEUDONYM_KEY": self.env["PUBLISH_PSEUDONYM_KEY"]}
 
     def script(self, name: str, command: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["bash", str(REPO / "stack" / name), command], env=self.env, capture_output=True,
-                              text=True, timeout=400)
+        proc = subprocess.run(
+            ["bash", str(REPO / "stack" / name), command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 
     def loaders(self, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([str(LOADERS), *args], cwd=REPO, env={**self.env, **overrides}, capture_output=True,
-                              text=True, timeout=900)
+        proc = subprocess.run(
+            [str(LOADERS), *args],
+            cwd=REPO,
+            env={**self.env, **overrides},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 
@@ -215,7 +238,9 @@ def test_postgres_socket_needs_peer_or_a_password(stack: PrivateStack) -> None:
     assert rules and all(rule[-1] != "trust" and "trust" not in rule for rule in rules)
     socket_dir = str(stack.dir / "postgres" / "run")
     port = stack.env["LOCAL_PG_PORT"]
-    with pytest.raises(psycopg2.OperationalError, match="no password supplied|password authentication failed"):
+    with pytest.raises(
+        psycopg2.OperationalError, match="no password supplied|password authentication failed"
+    ):
         psycopg2.connect(host=socket_dir, port=port, user="loader", dbname="app")
     if os.geteuid() == 0:  # root is not the OS user the socket maps to the superuser
         with pytest.raises(psycopg2.OperationalError, match="Peer authentication failed"):
@@ -241,9 +266,24 @@ def other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA that signed nothing the servers present."""
     folder = tmp_path_factory.mktemp("other_ca")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "ca.key"),
-         "-out", str(folder / "ca.crt"), "-days", "2", "-subj", "/CN=another CA"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(folder / "ca.key"),
+            "-out",
+            str(folder / "ca.crt"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=another CA",
+        ],
+        check=True,
+        capture_output=True,
     )
     return folder / "ca.crt"
 
@@ -296,7 +336,9 @@ def refusal(dsn: str, **env: str) -> str:
 
 def test_the_postgres_loader_refuses_another_ca_or_host(stack: PrivateStack, other_ca: Path) -> None:
     dsn = stack.settings["POSTGRES_DSN"]
-    wrong_ca = stack.loaders("load", "--source", "postgres", POSTGRES_DSN=dsn.replace(str(stack.ca_file), str(other_ca)))
+    wrong_ca = stack.loaders(
+        "load", "--source", "postgres", POSTGRES_DSN=dsn.replace(str(stack.ca_file), str(other_ca))
+    )
     assert_one_line_error(wrong_ca, "not signed by the configured CA", "sslrootcert")
     # the right server (hostaddr) reached under a name its certificate does not list
     impostor = dsn.replace("@127.0.0.1:", "@impostor.invalid:") + "&hostaddr=127.0.0.1"
@@ -336,10 +378,8 @@ class Relay:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.server.close()
@@ -357,11 +397,15 @@ def test_cassandra_connections_verify_the_certificate_and_host(stack: PrivateSta
     relay = Relay(settings.hosts[0][1])
     try:
         elsewhere = replace(settings, hosts=[("127.0.0.2", settings.hosts[0][1])])
-        with pytest.raises(UserError) as caught:
-            with connected(elsewhere):
-                pass
-        assert "does not name the host" in str(caught.value) and "CASSANDRA_SSL_HOSTNAME_CHECK" in str(caught.value)
-        with connected(replace(elsewhere, ssl_hostname_check=False)) as (_cluster, session):  # the chain still verified
+        with pytest.raises(UserError) as caught, connected(elsewhere):
+            pass
+        assert "does not name the host" in str(caught.value) and "CASSANDRA_SSL_HOSTNAME_CHECK" in str(
+            caught.value
+        )
+        with connected(replace(elsewhere, ssl_hostname_check=False)) as (
+            _cluster,
+            session,
+        ):  # the chain still verified
             assert session.execute("SELECT release_version FROM system.local").one()
     finally:
         relay.close()
@@ -377,14 +421,24 @@ def test_the_cassandra_loader_refuses_another_ca(stack: PrivateStack, other_ca: 
 def files_under(folder: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
     for path in folder.rglob("*"):
         relative = path.relative_to(folder).as_posix()
-        if path.is_file() and not path.is_symlink() and not any(relative == s or relative.startswith(s + "/") for s in skip):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not any(relative == s or relative.startswith(s + "/") for s in skip)
+        ):
             yield path
 
 
 def test_no_secret_in_a_command_line_a_log_or_an_output(stack: PrivateStack, job: Any) -> None:
     found = stack.secrets()
-    assert {"pg_loader", "pg_app_owner", "cassandra_loader", "cassandra_app_owner", "cassandra_admin",
-            "tls_keystore"} <= set(found)
+    assert {
+        "pg_loader",
+        "pg_app_owner",
+        "cassandra_loader",
+        "cassandra_app_owner",
+        "cassandra_admin",
+        "tls_keystore",
+    } <= set(found)
     assert all(len(value) >= 24 for value in found.values())
     # the job really ran on this stack, over TLS, with these roles
     assert "published warehouse:" in job["run"].stdout
@@ -409,11 +463,17 @@ def test_no_secret_in_a_command_line_a_log_or_an_output(stack: PrivateStack, job
         for path in files_under(folder, skip):
             data = path.read_bytes()
             scanned += 1
-            leaks += [f"{path.relative_to(work)}: {name}" for name, value in found.items() if value.encode() in data]
+            leaks += [
+                f"{path.relative_to(work)}: {name}" for name, value in found.items() if value.encode() in data
+            ]
     assert not leaks, leaks
     assert scanned > 50  # logs, dbt's target/, the published docs and warehouse were there to scan
     assert (stack.dir / "cassandra" / "logs" / "system.log").is_file()
     assert (Path(stack.env["DBT_TARGET_PATH"]) / "manifest.json").is_file()
     # the files that hold a secret by design are the owner's only
-    for holder in ("env", "cassandra/conf/cassandra.yaml", *[f"secrets/{name}" for name in found if name != "PUBLISH_PSEUDONYM_KEY"]):
+    for holder in (
+        "env",
+        "cassandra/conf/cassandra.yaml",
+        *[f"secrets/{name}" for name in found if name != "PUBLISH_PSEUDONYM_KEY"],
+    ):
         assert stat.S_IMODE((stack.dir / holder).stat().st_mode) == 0o600, holder

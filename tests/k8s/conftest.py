@@ -47,7 +47,9 @@ def render(tools: Tools) -> Render:
     """helm template with values files (and --set items); the manifests as text, or a failure."""
 
     def _render(*values: Path, sets: list[str] | None = None) -> str:
-        done = subprocess.run(helm_args(tools, "template", list(values), sets), capture_output=True, text=True)
+        done = subprocess.run(
+            helm_args(tools, "template", list(values), sets), capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 

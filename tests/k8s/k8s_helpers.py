@@ -32,15 +32,31 @@ class Tools:
 
     def kubeconform_cmd(self, *files: Path | str) -> list[str]:
         return [
-            self.kubeconform, "-strict", "-summary", "-kubernetes-version", KUBE_VERSION,
-            "-schema-location", self.kube_schemas, "-schema-location", self.crd_schemas, *map(str, files),
+            self.kubeconform,
+            "-strict",
+            "-summary",
+            "-kubernetes-version",
+            KUBE_VERSION,
+            "-schema-location",
+            self.kube_schemas,
+            "-schema-location",
+            self.crd_schemas,
+            *map(str, files),
         ]
 
     def kube_score_cmd(self, file: Path | str, output: str = "ci") -> list[str]:
         """kube-score as k8s/validate.sh runs it, on one render (one release)."""
         return [
-            self.kube_score, "score", "--kubernetes-version", "v" + KUBE_VERSION.rsplit(".", 1)[0],
-            "--output-format", output, "--exit-one-on-warning", "--color", "never", str(file),
+            self.kube_score,
+            "score",
+            "--kubernetes-version",
+            "v" + KUBE_VERSION.rsplit(".", 1)[0],
+            "--output-format",
+            output,
+            "--exit-one-on-warning",
+            "--color",
+            "never",
+            str(file),
         ]
 
 

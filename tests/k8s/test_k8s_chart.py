@@ -16,7 +16,18 @@ from typing import Any
 
 import pytest
 import yaml
-from k8s_helpers import BROKEN_VALUES, CHART, KUBE_VERSION, ROOT, TEST_VALUES, Tools, by_kind, documents, helm_args, one
+from k8s_helpers import (
+    BROKEN_VALUES,
+    CHART,
+    KUBE_VERSION,
+    ROOT,
+    TEST_VALUES,
+    Tools,
+    by_kind,
+    documents,
+    helm_args,
+    one,
+)
 
 VALUES_CASES = [pytest.param([], id="defaults")] + [pytest.param([f], id=f.stem) for f in TEST_VALUES]
 # Renders for the linters: every values file, and values under which the chart needs no kube-score ignore of its own.
@@ -63,7 +74,9 @@ def kube_score_checks(tools: Tools) -> dict[str, str]:
     """kube-score's checks: id -> 'default' or 'optional'."""
     listed = run([tools.kube_score, "list"])
     assert listed.returncode == 0, listed.stderr
-    return {row.split(",")[0]: row.rsplit(",", 1)[1] for row in listed.stdout.splitlines() if row.count(",") >= 3}
+    return {
+        row.split(",")[0]: row.rsplit(",", 1)[1] for row in listed.stdout.splitlines() if row.count(",") >= 3
+    }
 
 
 def kube_score_ignores(manifests: str) -> list[tuple[str, list[str], dict[str, str]]]:
@@ -108,9 +121,13 @@ def test_linters_are_clean_on_every_render(tools: Tools, render: Any, tmp_path: 
         path = write(tmp_path, f"{name}.yaml", render(*values, sets=sets))
         # One render at a time: its NetworkPolicies and Service must match its own pods.
         score = run(tools.kube_score_cmd(path))
-        assert score.returncode == 0 and not kube_score_findings(score.stdout), f"{name}:\n" + "\n".join(kube_score_findings(score.stdout)) + score.stderr
+        assert score.returncode == 0 and not kube_score_findings(score.stdout), (
+            f"{name}:\n" + "\n".join(kube_score_findings(score.stdout)) + score.stderr
+        )
         assert "[OK]" in score.stdout, f"kube-score scored nothing in {name}"
-    checkov = run([tools.checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--compact"])
+    checkov = run(
+        [tools.checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--compact"]
+    )
     assert checkov.returncode == 0, checkov.stdout[-4000:]
     assert "Failed checks: 0" in checkov.stdout
 
@@ -134,7 +151,9 @@ def test_every_disabled_finding_says_why(tools: Tools, render: Any) -> None:
         for where, ids, reasons in kube_score_ignores(manifests):
             for check in ids:
                 assert check in checks, f"{where}: kube-score has no check {check}"
-                assert len(reasons.get(check, "").split()) >= 5, f"{where} ({name}): '# {check}: <reason>' missing"
+                assert len(reasons.get(check, "").split()) >= 5, (
+                    f"{where} ({name}): '# {check}: <reason>' missing"
+                )
                 ignored.add(check)
             assert set(reasons) <= set(ids), f"{where} ({name}): a reason for a check not ignored"
     assert "pod-networkpolicy" in ignored  # only where networkPolicy.enabled is false
@@ -169,13 +188,29 @@ BROKEN_RESOURCES = {
     # The original design's typo, and its like in the other custom resource.
     "postgresql numberofInstances": ("postgresql", ["spec", "numberOfInstances"], "numberofInstances"),
     "K8ssandraCluster softPodAntiaffinity": (
-        "K8ssandraCluster", ["spec", "cassandra", "softPodAntiAffinity"], "softPodAntiaffinity"),
-    "K8ssandraCluster datacenter sise": ("K8ssandraCluster", ["spec", "cassandra", "datacenters", "0", "size"], "sise"),
+        "K8ssandraCluster",
+        ["spec", "cassandra", "softPodAntiAffinity"],
+        "softPodAntiaffinity",
+    ),
+    "K8ssandraCluster datacenter sise": (
+        "K8ssandraCluster",
+        ["spec", "cassandra", "datacenters", "0", "size"],
+        "sise",
+    ),
     "CronJob concurrencypolicy": ("CronJob", ["spec", "concurrencyPolicy"], "concurrencypolicy"),
     "CronJob readOnlyRootFileSystem": (
         "CronJob",
-        ["spec", "jobTemplate", "spec", "template", "spec", "containers", "0", "securityContext",
-         "readOnlyRootFilesystem"],
+        [
+            "spec",
+            "jobTemplate",
+            "spec",
+            "template",
+            "spec",
+            "containers",
+            "0",
+            "securityContext",
+            "readOnlyRootFilesystem",
+        ],
         "readOnlyRootFileSystem",
     ),
     "NetworkPolicy policytypes": ("NetworkPolicy", ["spec", "policyTypes"], "policytypes"),
@@ -195,7 +230,9 @@ def test_kubeconform_rejects_a_misspelt_field(tools: Tools, render: Any, tmp_pat
 
 def test_kubeconform_rejects_a_wrong_type(tools: Tools, render: Any, tmp_path: Path) -> None:
     docs = documents(render())
-    next(doc for doc in docs if doc["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]["backoffLimit"] = "two"
+    next(doc for doc in docs if doc["kind"] == "CronJob")["spec"]["jobTemplate"]["spec"]["backoffLimit"] = (
+        "two"
+    )
     next(doc for doc in docs if doc["kind"] == "postgresql")["spec"]["postgresql"]["version"] = "9.6"
     done = run(tools.kubeconform_cmd(write(tmp_path, "broken.yaml", docs)))
     assert done.returncode != 0
@@ -207,7 +244,8 @@ def test_linters_reject_a_weakened_pod(tools: Tools, render: Any, tmp_path: Path
     cronjob = next(doc for doc in docs if doc["kind"] == "CronJob")
     container = pod_spec(cronjob)["containers"][0]
     container["securityContext"].update(
-        readOnlyRootFilesystem=False, allowPrivilegeEscalation=True, privileged=True, runAsUser=0)
+        readOnlyRootFilesystem=False, allowPrivilegeEscalation=True, privileged=True, runAsUser=0
+    )
     del container["resources"]["limits"]
     path = write(tmp_path, "weak.yaml", docs)
     ci = run(tools.kube_score_cmd(path))
@@ -216,12 +254,20 @@ def test_linters_reject_a_weakened_pod(tools: Tools, render: Any, tmp_path: Path
     scored = run(tools.kube_score_cmd(path, output="json"))
     failed = {
         check["check"]["id"]
-        for obj in json.loads(scored.stdout) if obj["type_meta"]["kind"] == "CronJob"
-        for check in obj["checks"] if not check["skipped"] and check["grade"] <= 5  # 1 CRITICAL, 5 WARNING
+        for obj in json.loads(scored.stdout)
+        if obj["type_meta"]["kind"] == "CronJob"
+        for check in obj["checks"]
+        if not check["skipped"] and check["grade"] <= 5  # 1 CRITICAL, 5 WARNING
     }
-    assert {"container-security-context-readonlyrootfilesystem", "container-security-context-privileged",
-            "container-security-context-user-group-id", "container-resources"} <= failed, failed
-    checkov = run([tools.checkov, "-f", str(path), "--framework", "kubernetes", "--skip-download", "--compact"])
+    assert {
+        "container-security-context-readonlyrootfilesystem",
+        "container-security-context-privileged",
+        "container-security-context-user-group-id",
+        "container-resources",
+    } <= failed, failed
+    checkov = run(
+        [tools.checkov, "-f", str(path), "--framework", "kubernetes", "--skip-download", "--compact"]
+    )
     assert checkov.returncode != 0
     for check in ("CKV_K8S_22", "CKV_K8S_20", "CKV_K8S_16", "CKV_K8S_11"):
         assert check in checkov.stdout, checkov.stdout[-3000:]
@@ -279,7 +325,10 @@ def test_job_writes_only_to_the_claim_and_tmp(render: Any) -> None:
     manifests = render()
     pod = pod_spec(run_cronjob(manifests))
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == one(manifests, "PersistentVolumeClaim")["metadata"]["name"]
+    assert (
+        volumes["data"]["persistentVolumeClaim"]["claimName"]
+        == one(manifests, "PersistentVolumeClaim")["metadata"]["name"]
+    )
     assert "sizeLimit" in volumes["tmp"]["emptyDir"]
     mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
     assert set(mounts) == {"/data", "/tmp"}
@@ -308,10 +357,16 @@ def test_credentials_come_from_the_operators_secrets_over_tls(render: Any) -> No
     for name, key in (("CASSANDRA_USERNAME", "username"), ("CASSANDRA_PASSWORD", "password")):
         # the chart's own loader role (SELECT on the keyspace), never the operator's superuser
         assert env[name]["valueFrom"]["secretKeyRef"] == {
-            "name": "projet-m1-outings-data-platform-cassandra-loader", "key": key}
+            "name": "projet-m1-outings-data-platform-cassandra-loader",
+            "key": key,
+        }
     assert env["PUBLISH_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"] == {
-        "name": "projet-m1-outings-data-platform-pseudonym-key", "key": "key"}
-    assert not {"PGSSLROOTCERT", "CASSANDRA_SSL_CA_FILE", "CASSANDRA_SSL_HOSTNAME_CHECK"} & set(env)  # no CA configured
+        "name": "projet-m1-outings-data-platform-pseudonym-key",
+        "key": "key",
+    }
+    assert not {"PGSSLROOTCERT", "CASSANDRA_SSL_CA_FILE", "CASSANDRA_SSL_HOSTNAME_CHECK"} & set(
+        env
+    )  # no CA configured
     assert env["CASSANDRA_HOSTS"]["value"] == "outings-cassandra-dc1-service.projet-m1.svc:9042"
     assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc1"
     # no literal secret anywhere in the environment
@@ -323,18 +378,30 @@ def test_docs_server_reads_the_published_docs_only(render: Any) -> None:
     deployment = one(manifests, "Deployment", "-docs")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["command"] == ["loaders", "serve", "--dir", "/data/published", "--port", "8080", "--bind", "0.0.0.0"]
+    assert container["command"] == [
+        "loaders",
+        "serve",
+        "--dir",
+        "/data/published",
+        "--port",
+        "8080",
+        "--bind",
+        "0.0.0.0",
+    ]
     assert pod["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
     # only the published folder of the claim, read-only, where the job publishes it
     assert container["volumeMounts"] == [
-        {"name": "data", "mountPath": "/data/published", "subPath": "published", "readOnly": True}]
+        {"name": "data", "mountPath": "/data/published", "subPath": "published", "readOnly": True}
+    ]
     assert container["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     service = one(manifests, "Service", "-docs")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     # The claim is ReadWriteOnce: the job runs on the docs server's node.
-    affinity = pod_spec(run_cronjob(manifests))["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    affinity = pod_spec(run_cronjob(manifests))["affinity"]["podAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
     assert affinity[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
 
@@ -377,7 +444,9 @@ def test_external_databases_replace_the_operators(render: Any) -> None:
     assert not by_kind(manifests, "postgresql") and not by_kind(manifests, "K8ssandraCluster")
     env = env_of(pod_spec(run_cronjob(manifests))["containers"][0])
     assert env["POSTGRES_DSN"]["value"].startswith("host=pg.db.example.internal port=5432 dbname=app")
-    assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt")
+    assert env["POSTGRES_DSN"]["value"].endswith(
+        "sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt"
+    )
     assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": "app-postgres-loader", "key": "user"}
     assert env["CASSANDRA_USERNAME"]["valueFrom"]["secretKeyRef"]["name"] == "app-cassandra-loader"
     assert env["CASSANDRA_LOCAL_DC"]["value"] == "dc-paris"
@@ -399,7 +468,9 @@ def test_steps_from_values_run_in_order_in_one_pod(render: Any) -> None:
     assert not by_kind(manifests, "Deployment") and not by_kind(manifests, "NetworkPolicy")
     assert not by_kind(manifests, "PersistentVolumeClaim")  # the existing claim is used
     assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "outings-warehouse"
-    assert cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2, 3]
+    assert cronjob["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"][
+        "values"
+    ] == [2, 3]
 
 
 def test_schema_rejects_unknown_keys_everywhere() -> None:
@@ -423,9 +494,23 @@ def test_notes_tell_what_was_installed_and_how_to_run_now(tools: Tools, tmp_path
     chart = tmp_path / "chart"
     subprocess.run(["cp", "-r", str(CHART), str(chart)], check=True)
     (chart / "notes.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
-    (chart / "templates" / "notes-preview.yaml").write_text('notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n')
-    done = run([tools.helm, "template", "projet-m1", str(chart), "-n", "projet-m1", "--kube-version", KUBE_VERSION,
-                "--show-only", "templates/notes-preview.yaml"])
+    (chart / "templates" / "notes-preview.yaml").write_text(
+        'notes: |\n{{ tpl (.Files.Get "notes.txt") . | indent 2 }}\n'
+    )
+    done = run(
+        [
+            tools.helm,
+            "template",
+            "projet-m1",
+            str(chart),
+            "-n",
+            "projet-m1",
+            "--kube-version",
+            KUBE_VERSION,
+            "--show-only",
+            "templates/notes-preview.yaml",
+        ]
+    )
     assert done.returncode == 0, done.stderr
     notes = yaml.safe_load(done.stdout)["notes"]
     for expected in (
@@ -443,8 +528,11 @@ def test_notes_tell_what_was_installed_and_how_to_run_now(tools: Tools, tmp_path
 # ---------------------------------------------------------------------------
 # least privilege: the loaders' roles, and no superuser for the pipeline
 # ---------------------------------------------------------------------------
-SUPERUSER_SECRETS = ("outings-cassandra-superuser", "events-superuser",
-                     "postgres.outings-pg.credentials.postgresql.acid.zalan.do")
+SUPERUSER_SECRETS = (
+    "outings-cassandra-superuser",
+    "events-superuser",
+    "postgres.outings-pg.credentials.postgresql.acid.zalan.do",
+)
 TLS_MONITORING = ROOT / "k8s" / "test-values" / "tls-monitoring.yaml"
 EXTERNAL = ROOT / "k8s" / "test-values" / "external-databases.yaml"
 
@@ -473,7 +561,9 @@ def test_no_superuser_secret_reaches_the_pipeline(render: Any, values: list[Path
     assert len(pods) == 2  # the run and the deep reconciliation
     for pod in pods:
         secrets = secret_names_of(pod)
-        assert secrets and not any(s.endswith("-superuser") or s.startswith("postgres.") for s in secrets), secrets
+        assert secrets and not any(s.endswith("-superuser") or s.startswith("postgres.") for s in secrets), (
+            secrets
+        )
         assert not set(SUPERUSER_SECRETS) & secrets
     deployment = by_kind(manifests, "Deployment")
     for docs in deployment:  # the docs server reads no Secret at all
@@ -516,12 +606,16 @@ def test_roles_hook_sets_up_least_privilege_with_the_superusers_as_files(render:
 
 
 def test_roles_hook_only_for_stores_in_the_release(render: Any) -> None:
-    assert not [doc for doc in documents(render(EXTERNAL)) if doc["metadata"]["name"].endswith("-database-roles")]
+    assert not [
+        doc for doc in documents(render(EXTERNAL)) if doc["metadata"]["name"].endswith("-database-roles")
+    ]
     mixed = render(ROOT / "k8s" / "test-values" / "stores-mixed-docs-off.yaml")
     (container,) = one(mixed, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]
     assert container["name"] == "cassandra"
     # the user's own loader Secret: the hook gives that role its grants; the chart generates none
-    assert "cassandra-loader" in secret_names_of(one(mixed, "Job", "-database-roles")["spec"]["template"]["spec"])
+    assert "cassandra-loader" in secret_names_of(
+        one(mixed, "Job", "-database-roles")["spec"]["template"]["spec"]
+    )
     assert not [s for s in by_kind(mixed, "Secret") if s["metadata"]["name"].endswith("-cassandra-loader")]
     assert not by_kind(render(sets=["databaseRoles.enabled=false"]), "Job")
 
@@ -546,7 +640,10 @@ def test_generated_secrets_are_random_and_kept(render: Any) -> None:
     external = render(EXTERNAL)
     assert not by_kind(external, "Secret")
     env = env_of(pod_spec(run_cronjob(external))["containers"][0])
-    assert env["PUBLISH_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "warehouse-pseudonym-key", "key": "hmac-key"}
+    assert env["PUBLISH_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "warehouse-pseudonym-key",
+        "key": "hmac-key",
+    }
 
 
 def _load_roles_script() -> Any:
@@ -562,23 +659,34 @@ def _load_roles_script() -> Any:
 def test_roles_script_grants_select_on_the_keyspace_only() -> None:
     roles = _load_roles_script()
     statements = roles.cassandra_statements("app", "loader", "dc1", 3, role_exists=False)
-    assert statements[0] == ("CREATE KEYSPACE IF NOT EXISTS \"app\" WITH replication = "
-                             "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
+    assert statements[0] == (
+        'CREATE KEYSPACE IF NOT EXISTS "app" WITH replication = '
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"
+    )
     assert 'GRANT SELECT ON KEYSPACE "app" TO "loader"' in statements
     assert not any("ALL KEYSPACES" in s or "SUPERUSER = true" in s for s in statements)
     # the password is a bound parameter: never formatted into a statement; one change per run
     assert [s.count("%s") for s in statements if "PASSWORD" in s] == [1]
-    assert statements[1].startswith('CREATE ROLE IF NOT EXISTS "loader" WITH LOGIN = true AND SUPERUSER = false')
+    assert statements[1].startswith(
+        'CREATE ROLE IF NOT EXISTS "loader" WITH LOGIN = true AND SUPERUSER = false'
+    )
     existing = roles.cassandra_statements("app", "loader", "dc1", 0, role_exists=True)
     assert existing[0] == 'ALTER ROLE "loader" WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = %s'
     assert roles.cql_name('we"ird') == '"we""ird"'
     assert roles.is_the_grant("<keyspace app>", "SELECT", "app")
     assert not roles.is_the_grant("<keyspace app>", "MODIFY", "app")
     assert not roles.is_the_grant("<all keyspaces>", "SELECT", "app")
-    assert roles.revoke_statement("<all keyspaces>", "SELECT", "loader") == 'REVOKE SELECT ON all keyspaces FROM "loader"'
-    assert roles.revoke_statement("<table app.users>", "MODIFY", "loader") == 'REVOKE MODIFY ON table app.users FROM "loader"'
+    assert (
+        roles.revoke_statement("<all keyspaces>", "SELECT", "loader")
+        == 'REVOKE SELECT ON all keyspaces FROM "loader"'
+    )
+    assert (
+        roles.revoke_statement("<table app.users>", "MODIFY", "loader")
+        == 'REVOKE MODIFY ON table app.users FROM "loader"'
+    )
     assert roles.revoke_statement("<mbean org.apache.cassandra.db:type=Tables>", "SELECT", "loader") == (
-        "REVOKE SELECT ON MBEAN 'org.apache.cassandra.db:type=Tables' FROM \"loader\"")
+        "REVOKE SELECT ON MBEAN 'org.apache.cassandra.db:type=Tables' FROM \"loader\""
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -595,28 +703,46 @@ def test_tls_is_verified_against_the_configured_cas(render: Any) -> None:
         env = env_of(container)
         assert env["PGSSLMODE"]["value"] == "verify-full"  # a CA given: require becomes verify-full
         assert env["PGSSLROOTCERT"]["value"] == "/etc/outings/tls/postgresql/ca.crt"
-        assert env["POSTGRES_DSN"]["value"].endswith("sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt")
+        assert env["POSTGRES_DSN"]["value"].endswith(
+            "sslmode=verify-full sslrootcert=/etc/outings/tls/postgresql/ca.crt"
+        )
         assert env["CASSANDRA_SSL_CA_FILE"]["value"] == "/etc/outings/tls/cassandra/ca.crt"
         assert env["CASSANDRA_SSL_HOSTNAME_CHECK"]["value"] == "true"
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         for store in ("postgresql", "cassandra"):
             assert mounts[f"/etc/outings/tls/{store}"]["readOnly"] is True
         pg_ca = _ca_volume(pod, "postgresql-ca")["secret"]
-        assert pg_ca == {"secretName": "outings-pg-tls", "defaultMode": 0o444, "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+        assert pg_ca == {
+            "secretName": "outings-pg-tls",
+            "defaultMode": 0o444,
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        }
         # the in-release cluster's stores Secret holds ca.crt as well (a cert-manager Certificate's)
         assert _ca_volume(pod, "cassandra-ca")["secret"]["secretName"] == "outings-cassandra-tls"
     cassandra = one(manifests, "K8ssandraCluster")["spec"]["cassandra"]
     assert cassandra["config"]["cassandraYaml"]["client_encryption_options"] == {
-        "enabled": True, "optional": False, "store_type": "JKS"}
+        "enabled": True,
+        "optional": False,
+        "store_type": "JKS",
+    }
     stores = cassandra["clientEncryptionStores"]
     assert stores["keystoreSecretRef"] == {"name": "outings-cassandra-tls", "key": "keystore.jks"}
     assert stores["truststoreSecretRef"] == {"name": "outings-cassandra-tls", "key": "truststore.jks"}
-    assert stores["keystorePasswordSecretRef"] == {"name": "outings-cassandra-tls-password", "key": "password"}
+    assert stores["keystorePasswordSecretRef"] == {
+        "name": "outings-cassandra-tls-password",
+        "key": "password",
+    }
     assert one(manifests, "postgresql")["spec"]["tls"] == {
-        "secretName": "outings-pg-tls", "caSecretName": "outings-pg-tls", "caFile": "ca.crt"}
+        "secretName": "outings-pg-tls",
+        "caSecretName": "outings-pg-tls",
+        "caFile": "ca.crt",
+    }
     assert one(manifests, "postgresql")["spec"]["spiloFSGroup"] == 103  # the key readable by postgres
     # the roles hook verifies the same way
-    hook = {c["name"]: env_of(c) for c in one(manifests, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]}
+    hook = {
+        c["name"]: env_of(c)
+        for c in one(manifests, "Job", "-database-roles")["spec"]["template"]["spec"]["containers"]
+    }
     assert hook["postgresql"]["PG_SSLMODE"]["value"] == "verify-full"
     assert hook["postgresql"]["PG_SSLROOTCERT"]["value"] == "/etc/outings/tls/postgresql/ca.crt"
     assert hook["postgresql"]["PG_LOADER_EXTRA_ROLES"]["value"] == "pg_read_all_stats"
@@ -647,8 +773,20 @@ def test_database_pods_admit_the_pipeline_and_the_operators_only(render: Any) ->
     labels = run_cronjob(manifests)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/component"] == "pipeline"
     for store, selector, port, operator_ns, operator_ports in (
-        ("postgresql", {"application": "spilo", "cluster-name": "outings-pg"}, 5432, "postgres-operator", [5432, 8008]),
-        ("cassandra", {"cassandra.datastax.com/cluster": "outings-cassandra"}, 9042, "k8ssandra-operator", [8080, 9042]),
+        (
+            "postgresql",
+            {"application": "spilo", "cluster-name": "outings-pg"},
+            5432,
+            "postgres-operator",
+            [5432, 8008],
+        ),
+        (
+            "cassandra",
+            {"cassandra.datastax.com/cluster": "outings-cassandra"},
+            9042,
+            "k8ssandra-operator",
+            [8080, 9042],
+        ),
     ):
         policy = one(manifests, "NetworkPolicy", f"-{store}")["spec"]
         assert policy["podSelector"] == {"matchLabels": selector}
@@ -656,26 +794,42 @@ def test_database_pods_admit_the_pipeline_and_the_operators_only(render: Any) ->
         clients, peers, operators = policy["ingress"]
         (client,) = clients["from"]
         assert clients["ports"] == [{"port": port, "protocol": "TCP"}]
-        assert client["podSelector"]["matchLabels"] == {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+        assert client["podSelector"]["matchLabels"] == {
+            k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+        }
         assert client["podSelector"]["matchExpressions"] == [
-            {"key": "app.kubernetes.io/component", "operator": "In", "values": ["pipeline", "database-roles"]}]
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": ["pipeline", "database-roles"]}
+        ]
         assert peers == {"from": [{"podSelector": {"matchLabels": selector}}]}  # the cluster's own members
-        assert operators["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": operator_ns}}}]
+        assert operators["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": operator_ns}}}
+        ]
         assert [p["port"] for p in operators["ports"]] == operator_ports
     # more clients (the app) only when the values name them
     extra = render(TLS_MONITORING)
     clients = one(extra, "NetworkPolicy", "-cassandra")["spec"]["ingress"][0]["from"]
-    assert clients[1] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "outings-app"}}}
+    assert clients[1] == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "outings-app"}}
+    }
     # no fence for stores outside the release
-    assert not [p for p in by_kind(render(EXTERNAL), "NetworkPolicy") if p["metadata"]["name"].endswith(("-postgresql", "-cassandra"))]
+    assert not [
+        p
+        for p in by_kind(render(EXTERNAL), "NetworkPolicy")
+        if p["metadata"]["name"].endswith(("-postgresql", "-cassandra"))
+    ]
 
 
 # ---------------------------------------------------------------------------
 # monitoring, only when enabled
 # ---------------------------------------------------------------------------
 MONITORING_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
-METRICS = ("outings_job_last_run_success", "outings_job_last_run_timestamp_seconds", "outings_table_freshness_status",
-           "outings_reconciliation_difference_rows", "outings_anomalies_open")
+METRICS = (
+    "outings_job_last_run_success",
+    "outings_job_last_run_timestamp_seconds",
+    "outings_table_freshness_status",
+    "outings_reconciliation_difference_rows",
+    "outings_anomalies_open",
+)
 
 
 def test_monitoring_resources_only_when_enabled(render: Any) -> None:
@@ -691,12 +845,16 @@ def test_pod_monitor_scrapes_the_docs_servers_metrics(render: Any) -> None:
     assert monitor["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
-    assert endpoint["port"] in {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert endpoint["port"] in {
+        p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
     assert not by_kind(manifests, "ServiceMonitor")
     # Prometheus (its namespace) may reach the docs server's port
     peers = one(manifests, "NetworkPolicy", "-docs")["spec"]["ingress"][0]["from"]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}} in peers
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    } in peers
     assert {"namespaceSelector": {}} in peers  # docs.allowedFrom of the values file
 
 
@@ -705,24 +863,41 @@ def test_service_monitor_and_alerts(render: Any) -> None:
     monitor = one(manifests, "ServiceMonitor")
     service = one(manifests, "Service", "-docs")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert set(monitor["spec"]["selector"]["matchLabels"].items()) <= set(service["metadata"]["labels"].items())
+    assert set(monitor["spec"]["selector"]["matchLabels"].items()) <= set(
+        service["metadata"]["labels"].items()
+    )
     assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
     rule = one(manifests, "PrometheusRule")
     alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
-    assert {"OutingsJobFailed", "OutingsTableStale", "OutingsReconciliationMismatch", "OutingsAnomalyOpen"} <= set(alerts)
+    assert {
+        "OutingsJobFailed",
+        "OutingsTableStale",
+        "OutingsReconciliationMismatch",
+        "OutingsAnomalyOpen",
+    } <= set(alerts)
     exprs = " ".join(r["expr"] for r in alerts.values())
     for metric in METRICS:
         assert metric + '{namespace="projet-m1"}' in exprs, metric
     assert "> 7200" in alerts["OutingsJobMissing"]["expr"]
-    assert all(r["for"] == "5m" and r["labels"]["severity"] in {"warning", "critical"} for r in alerts.values())
+    assert all(
+        r["for"] == "5m" and r["labels"]["severity"] in {"warning", "critical"} for r in alerts.values()
+    )
     # Prometheus's own templates pass through Helm untouched
     assert "{{ $labels.source }}" in alerts["OutingsTableStale"]["annotations"]["description"]
 
 
 def test_kubeconform_rejects_a_misspelt_monitoring_field(tools: Tools, render: Any, tmp_path: Path) -> None:
     docs = documents(render(TLS_MONITORING))
-    _misspell(next(d for d in docs if d["kind"] == "PodMonitor"), ["spec", "podMetricsEndpoints"], "podMetricEndpoints")
-    _misspell(next(d for d in docs if d["kind"] == "PrometheusRule"), ["spec", "groups", "0", "rules", "0", "expr"], "expression")
+    _misspell(
+        next(d for d in docs if d["kind"] == "PodMonitor"),
+        ["spec", "podMetricsEndpoints"],
+        "podMetricEndpoints",
+    )
+    _misspell(
+        next(d for d in docs if d["kind"] == "PrometheusRule"),
+        ["spec", "groups", "0", "rules", "0", "expr"],
+        "expression",
+    )
     done = run(tools.kubeconform_cmd(write(tmp_path, "broken.yaml", docs)))
     assert done.returncode != 0
     assert "podMetricEndpoints" in done.stdout and "expression" in done.stdout, done.stdout
@@ -745,22 +920,38 @@ def test_reconcile_cronjob_shares_the_runs_pod_and_lock(render: Any) -> None:
     # same environment, mounts, volumes (the claim: the loaders' lock file), security and node
     for key in ("env", "volumeMounts", "securityContext", "resources", "image"):
         assert container[key] == run_container[key], key
-    for key in ("volumes", "securityContext", "affinity", "serviceAccountName", "automountServiceAccountToken"):
+    for key in (
+        "volumes",
+        "securityContext",
+        "affinity",
+        "serviceAccountName",
+        "automountServiceAccountToken",
+    ):
         assert pod[key] == run_pod[key], key
     labels = spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/component"] == "pipeline"  # the pipeline's NetworkPolicy applies
     assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]} in (
-        spec["jobTemplate"]["spec"]["podFailurePolicy"]["rules"])
+        spec["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    )
     suspended = one(render(TLS_MONITORING), "CronJob", "-reconcile")["spec"]
     assert suspended["suspend"] is True and suspended["schedule"] == "0 5 * * 6"
-    assert not [c for c in by_kind(render(sets=["reconcile.enabled=false"]), "CronJob") if c["metadata"]["name"].endswith("-reconcile")]
+    assert not [
+        c
+        for c in by_kind(render(sets=["reconcile.enabled=false"]), "CronJob")
+        if c["metadata"]["name"].endswith("-reconcile")
+    ]
 
 
 def test_docs_put_no_password_on_a_command_line() -> None:
     """k8s/README.md and the NOTES show no `cqlsh -p …`, `--password …` or `--from-literal=password=…`."""
     for path in (ROOT / "k8s" / "README.md", CHART / "templates" / "NOTES.txt"):
         text = path.read_text(encoding="utf-8")
-        for pattern in (r"cqlsh[^\n]*\s-p\s", r"--from-literal=[a-z-]*password", r"--password[ =]", r"PGPASSWORD="):
+        for pattern in (
+            r"cqlsh[^\n]*\s-p\s",
+            r"--from-literal=[a-z-]*password",
+            r"--password[ =]",
+            r"PGPASSWORD=",
+        ):
             assert not re.search(pattern, text), f"{path.name}: {pattern}"
     readme = (ROOT / "k8s" / "README.md").read_text(encoding="utf-8")
     assert "--from-file=password=" in readme  # the way shown instead
@@ -770,7 +961,9 @@ def test_docs_put_no_password_on_a_command_line() -> None:
 def test_names_fit_the_apis_limits_with_a_long_release_name(tools: Tools) -> None:
     """A CronJob's name has at most 52 characters (its Jobs add 11), a Job's and a Service's 63, the rest 253."""
     release = "a-very-long-release-name-that-fills-helms-limit-of-53"  # Helm's longest: 53 characters
-    done = run([tools.helm, "template", release, str(CHART), "--namespace", "ns", "--kube-version", KUBE_VERSION])
+    done = run(
+        [tools.helm, "template", release, str(CHART), "--namespace", "ns", "--kube-version", KUBE_VERSION]
+    )
     assert done.returncode == 0, done.stderr
     docs = documents(done.stdout)
     limits = {"CronJob": 52, "Job": 63, "Service": 63}
@@ -784,7 +977,7 @@ def test_names_fit_the_apis_limits_with_a_long_release_name(tools: Tools) -> Non
 
 def test_alerts_use_the_metrics_the_job_writes(render: Any) -> None:
     """Every metric of the PrometheusRule is one `loaders.ops.metrics` documents, grouped by its own labels."""
-    import loaders.ops.metrics as metrics
+    from loaders.ops import metrics
 
     documented = {
         match.group(1): set(filter(None, (match.group(2) or "").split(",")))
@@ -796,7 +989,9 @@ def test_alerts_use_the_metrics_the_job_writes(render: Any) -> None:
         expr = alert["expr"]
         used = set(re.findall(r"\b(outings_[a-z_]+)\b", expr))
         assert used and used <= set(documented), (alert["alert"], used - set(documented))
-        grouped = set().union(*(set(g.replace(" ", "").split(",")) for g in re.findall(r"by \(([^)]*)\)", expr)))
+        grouped = set().union(
+            *(set(g.replace(" ", "").split(",")) for g in re.findall(r"by \(([^)]*)\)", expr))
+        )
         for metric in used:
             assert grouped - {"namespace"} <= documented[metric], (alert["alert"], metric, grouped)
         assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr

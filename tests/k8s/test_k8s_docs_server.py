@@ -37,7 +37,9 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return error.code, b""
 
 
-def test_docs_server_command_answers_its_probes_and_serves_what_is_published(render: Any, tmp_path: Path) -> None:
+def test_docs_server_command_answers_its_probes_and_serves_what_is_published(
+    render: Any, tmp_path: Path
+) -> None:
     done = subprocess.run([str(BIN / "loaders"), "serve", "--help"], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip("`loaders serve` does not exist yet")
@@ -48,8 +50,13 @@ def test_docs_server_command_answers_its_probes_and_serves_what_is_published(ren
     port = _free_port()
     command = [str(BIN / container["command"][0])]
     for arg in container["command"][1:]:
-        command.append({mount["mountPath"]: str(published), str(container["ports"][0]["containerPort"]): str(port),
-                        "0.0.0.0": "127.0.0.1"}.get(arg, arg))
+        command.append(
+            {
+                mount["mountPath"]: str(published),
+                str(container["ports"][0]["containerPort"]): str(port),
+                "0.0.0.0": "127.0.0.1",
+            }.get(arg, arg)
+        )
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(100):

@@ -40,8 +40,18 @@ def test_linters_find_nothing(tools: Tools) -> None:
     hadolint = subprocess.run([tools.hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert hadolint.returncode == 0, hadolint.stdout + hadolint.stderr
     checkov = subprocess.run(
-        [tools.checkov, "-f", str(ROOT / "Dockerfile"), "--framework", "dockerfile", "--skip-download", "--compact"],
-        capture_output=True, text=True, timeout=300,
+        [
+            tools.checkov,
+            "-f",
+            str(ROOT / "Dockerfile"),
+            "--framework",
+            "dockerfile",
+            "--skip-download",
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert checkov.returncode == 0 and "Failed checks: 0" in checkov.stdout, checkov.stdout[-3000:]
 
@@ -51,7 +61,9 @@ def test_multi_stage_on_a_pinned_slim_base() -> None:
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     for stage in STAGES:
         base = stage[0][1].split()[0]
-        assert re.fullmatch(rf"python:{re.escape(python)}\.\d+-slim-[a-z]+(@sha256:[a-f0-9]{{64}})?", base), base
+        assert re.fullmatch(rf"python:{re.escape(python)}\.\d+-slim-[a-z]+(@sha256:[a-f0-9]{{64}})?", base), (
+            base
+        )
     assert "--from=build" in " ".join(instructions("COPY"))
 
 
@@ -74,19 +86,43 @@ def test_layout_and_environment_are_the_ones_the_chart_sets(render: object) -> N
         for item in cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
         if "value" in item
     }
-    for name in ("PROJECT_DIR", "WAREHOUSE_PATH", "PUBLISHED_DIR", "DLT_DATA_DIR", "HOME", "DBT_TARGET_PATH",
-                 "DBT_LOG_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS", "RUNTIME__DLTHUB_TELEMETRY"):
+    for name in (
+        "PROJECT_DIR",
+        "WAREHOUSE_PATH",
+        "PUBLISHED_DIR",
+        "DLT_DATA_DIR",
+        "HOME",
+        "DBT_TARGET_PATH",
+        "DBT_LOG_PATH",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS",
+        "RUNTIME__DLTHUB_TELEMETRY",
+    ):
         assert env[name] == pod_env[name], name
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # the root filesystem is read-only
     writable = {"/data", "/tmp"}
-    for name in ("WAREHOUSE_PATH", "PUBLISHED_DIR", "DLT_DATA_DIR", "HOME", "DBT_TARGET_PATH", "DBT_LOG_PATH"):
+    for name in (
+        "WAREHOUSE_PATH",
+        "PUBLISHED_DIR",
+        "DLT_DATA_DIR",
+        "HOME",
+        "DBT_TARGET_PATH",
+        "DBT_LOG_PATH",
+    ):
         assert any(env[name] == root or env[name].startswith(root + "/") for root in writable), name
 
 
 def test_build_context_holds_what_the_job_reads_and_nothing_else() -> None:
     files = set(build_context_files())
-    for needed in ("pyproject.toml", "requirements.lock", "README.md", "dbt_project.yml", "profiles.yml", "loaders/cli.py",
-                   "loaders/job/command.py", "loaders/settings.py"):
+    for needed in (
+        "pyproject.toml",
+        "requirements.lock",
+        "README.md",
+        "dbt_project.yml",
+        "profiles.yml",
+        "loaders/cli.py",
+        "loaders/job/command.py",
+        "loaders/settings.py",
+    ):
         assert needed in files, needed
     # Every folder dbt reads (dbt_project.yml) is in, whole.
     project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
@@ -96,11 +132,23 @@ def test_build_context_holds_what_the_job_reads_and_nothing_else() -> None:
             source = ROOT / folder
             for path in source.rglob("*") if source.is_dir() else []:
                 if path.is_file() and "__pycache__" not in path.parts:
-                    assert in_build_context(path.relative_to(ROOT).as_posix(), rules), f"{path} is not in the image"
+                    assert in_build_context(path.relative_to(ROOT).as_posix(), rules), (
+                        f"{path} is not in the image"
+                    )
     # Nothing of the local state, the tests or the chart.
-    for left_out in (".git/HEAD", ".venv/bin/python", ".stack/env", "tests/unit/x.py", "tests/dbt/conftest.py",
-                     "k8s/chart/Chart.yaml", "warehouse/warehouse.duckdb", "target/manifest.json",
-                     "loaders/__pycache__/cli.cpython-311.pyc", ".dlt-work/pipelines/x", "Makefile"):
+    for left_out in (
+        ".git/HEAD",
+        ".venv/bin/python",
+        ".stack/env",
+        "tests/unit/x.py",
+        "tests/dbt/conftest.py",
+        "k8s/chart/Chart.yaml",
+        "warehouse/warehouse.duckdb",
+        "target/manifest.json",
+        "loaders/__pycache__/cli.cpython-311.pyc",
+        ".dlt-work/pipelines/x",
+        "Makefile",
+    ):
         assert not in_build_context(left_out, rules), left_out
     for folder in UNWALKED:
         assert not in_build_context(f"{folder}/anything", rules), folder
@@ -120,7 +168,11 @@ def test_dbt_project_parses_from_the_image_layout(tmp_path: Path) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     done = subprocess.run(
         [str(dbt), "parse", "--project-dir", str(app), "--profiles-dir", str(app), "--quiet"],
-        capture_output=True, text=True, env=env, cwd=app, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=app,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "target" / "manifest.json").is_file()
@@ -132,8 +184,17 @@ def test_the_roles_hook_script_needs_only_what_the_image_has() -> None:
     import ast
 
     tree = ast.parse((CHART / "files" / "database_roles.py").read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
     third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party == {"psycopg2", "cassandra"}, third_party
     import tomllib
@@ -152,11 +213,17 @@ def test_dependencies_come_from_the_hashed_lock() -> None:
     build = STAGES[0]
     runs = [args for instruction, args in build if instruction == "RUN"]
     installs = [r for r in runs if "pip install" in r and "requirements.lock" in r]
-    assert installs and all("--require-hashes" in r and "--no-deps" in r and "pip check" in r for r in installs), runs
+    assert installs and all(
+        "--require-hashes" in r and "--no-deps" in r and "pip check" in r for r in installs
+    ), runs
     assert ("COPY", "requirements.lock ./") in build
-    assert not any("pip install --requirement /tmp" in r or "tomllib" in r for r in runs)  # no unhashed install left
+    assert not any(
+        "pip install --requirement /tmp" in r or "tomllib" in r for r in runs
+    )  # no unhashed install left
     project = next(r for r in runs if "--editable ." in r)
-    assert "--no-deps" in project and "--no-build-isolation" in project  # the build backend comes from the lock too
+    assert (
+        "--no-deps" in project and "--no-build-isolation" in project
+    )  # the build backend comes from the lock too
 
     pinned: dict[str, str] = {}
     entries = re.split(r"\n(?=\S)", (ROOT / "requirements.lock").read_text(encoding="utf-8").strip())
@@ -172,6 +239,8 @@ def test_dependencies_come_from_the_hashed_lock() -> None:
     for dependency in map(Requirement, dependencies):
         name = dependency.name.lower().replace("_", "-")
         assert name in pinned, f"{name} is not in requirements.lock"
-        assert dependency.specifier.contains(pinned[name]), f"{name}=={pinned[name]} is outside {dependency.specifier}"
+        assert dependency.specifier.contains(pinned[name]), (
+            f"{name}=={pinned[name]} is outside {dependency.specifier}"
+        )
     # the build backend (setuptools) is pinned as well
     assert "setuptools" in pinned

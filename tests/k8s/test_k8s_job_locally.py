@@ -63,25 +63,33 @@ def _ensure_source_data(local: dict[str, str]) -> None:
     if not rows:
         done = subprocess.run(
             [str(BIN / "loaders"), "generate", "--scale", "0.01", "--seed", "42", "--reset", "-q"],
-            capture_output=True, text=True, timeout=900, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=ROOT,
         )
         assert done.returncode == 0, done.stderr[-3000:]
 
 
 def _expand(value: str, defined: dict[str, str]) -> str:
     """The kubelet's $(VAR) expansion: earlier variables of the container; $$ is a literal $."""
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                  lambda m: "$" if m.group(0) == "$$" else defined.get(m.group(1), m.group(0)), value)
+    return re.sub(
+        r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+        lambda m: "$" if m.group(0) == "$$" else defined.get(m.group(1), m.group(0)),
+        value,
+    )
 
 
 def _map_paths(value: str, layout: dict[str, Path]) -> str:
     for inside, outside in layout.items():
-        if value == inside or value.startswith(inside + "/") or value.startswith(inside + ":"):
-            return str(outside) + value[len(inside):]
+        if value == inside or value.startswith((inside + "/", inside + ":")):
+            return str(outside) + value[len(inside) :]
     return value
 
 
-def container_env(container: dict[str, Any], secrets: dict[str, dict[str, str]], layout: dict[str, Path]) -> dict[str, str]:
+def container_env(
+    container: dict[str, Any], secrets: dict[str, dict[str, str]], layout: dict[str, Path]
+) -> dict[str, str]:
     base = image_env(dockerfile_stages()[-1])
     env: dict[str, str] = {}
     for name, value in base.items():
@@ -108,14 +116,35 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
     cass_ca = local.get("CASSANDRA_SSL_CA_FILE", "")
     values = {
         "publish": {"pseudonymKeySecret": {"name": "local-pseudonym-key", "key": "key"}},
-        "postgresql": {"enabled": False, "external": {
-            "host": pg.hostname, "port": pg.port or 5432, "database": pg.path.lstrip("/"),
-            "credentialsSecret": {"name": "local-pg-loader", "usernameKey": "username", "passwordKey": "password"},
-            "cidrs": ["127.0.0.1/32"]}},
-        "cassandra": {"enabled": False, "keyspace": local.get("CASSANDRA_KEYSPACE", "app"), "external": {
-            "hosts": cass_hosts, "localDc": local.get("CASSANDRA_LOCAL_DC", "datacenter1"),
-            "credentialsSecret": {"name": "local-cassandra-loader", "usernameKey": "username", "passwordKey": "password"},
-            "cidrs": ["127.0.0.1/32"], "port": int(cass_hosts.split(",")[0].rpartition(":")[2] or 9042)}},
+        "postgresql": {
+            "enabled": False,
+            "external": {
+                "host": pg.hostname,
+                "port": pg.port or 5432,
+                "database": pg.path.lstrip("/"),
+                "credentialsSecret": {
+                    "name": "local-pg-loader",
+                    "usernameKey": "username",
+                    "passwordKey": "password",
+                },
+                "cidrs": ["127.0.0.1/32"],
+            },
+        },
+        "cassandra": {
+            "enabled": False,
+            "keyspace": local.get("CASSANDRA_KEYSPACE", "app"),
+            "external": {
+                "hosts": cass_hosts,
+                "localDc": local.get("CASSANDRA_LOCAL_DC", "datacenter1"),
+                "credentialsSecret": {
+                    "name": "local-cassandra-loader",
+                    "usernameKey": "username",
+                    "passwordKey": "password",
+                },
+                "cidrs": ["127.0.0.1/32"],
+                "port": int(cass_hosts.split(",")[0].rpartition(":")[2] or 9042),
+            },
+        },
     }
     if pg_ca:
         values["postgresql"]["tls"] = {"serverSecret": "", "caSecret": {"name": "local-ca", "key": "ca.crt"}}
@@ -129,7 +158,10 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
 
     secrets = {
         "local-pg-loader": {"username": unquote(pg.username or ""), "password": unquote(pg.password or "")},
-        "local-cassandra-loader": {"username": local["CASSANDRA_USERNAME"], "password": local["CASSANDRA_PASSWORD"]},
+        "local-cassandra-loader": {
+            "username": local["CASSANDRA_USERNAME"],
+            "password": local["CASSANDRA_PASSWORD"],
+        },
         "local-pseudonym-key": {"key": "k" * 64},
     }
     app = image_app_dir(tmp_path / "app")
@@ -138,12 +170,20 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
     scratch.mkdir()
     layout = {"/app": app, "/data": data, "/tmp": scratch, "/opt/venv/bin": BIN}
     # the CA Secrets' volumes (read-only) hold the local stack's CA
-    layout.update({f"/etc/outings/tls/{store}/ca.crt": Path(ca) for store, ca in (("postgresql", pg_ca), ("cassandra", cass_ca)) if ca})
+    layout.update(
+        {
+            f"/etc/outings/tls/{store}/ca.crt": Path(ca)
+            for store, ca in (("postgresql", pg_ca), ("cassandra", cass_ca))
+            if ca
+        }
+    )
     before = sorted((p.relative_to(app).as_posix(), p.stat().st_mtime_ns) for p in app.rglob("*"))
 
     for step in steps:
         env = container_env(step, secrets, layout)
-        env["LOCAL_STACK_DIR"] = str(tmp_path / "no-local-stack")  # as in the pod: no .stack/env to fall back on
+        env["LOCAL_STACK_DIR"] = str(
+            tmp_path / "no-local-stack"
+        )  # as in the pod: no .stack/env to fall back on
         env["PYTHONPATH"] = str(app)  # the image's /app, not the checkout
         env["LANG"] = os.environ.get("LANG", "C.UTF-8")
         if pg_ca:
@@ -169,10 +209,19 @@ def test_the_cronjob_command_does_the_whole_job(render: Any, tmp_path: Path) -> 
     assert (data / "warehouse" / "warehouse.duckdb").is_file()
     published = data / "published" / "warehouse.duckdb"
     with duckdb.connect(str(data / "warehouse" / "warehouse.duckdb"), read_only=True) as conn:
-        schemas = {row[0] for row in conn.execute("select distinct table_schema from information_schema.tables").fetchall()}
-        assert {"raw_postgres", "raw_cassandra"} <= schemas  # the raw schemas stay in the job's private warehouse
+        schemas = {
+            row[0]
+            for row in conn.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
+        assert {
+            "raw_postgres",
+            "raw_cassandra",
+        } <= schemas  # the raw schemas stay in the job's private warehouse
     with duckdb.connect(str(published), read_only=True) as conn:
-        schemas = {row[0] for row in conn.execute("select distinct table_schema from information_schema.tables").fetchall()}
+        schemas = {
+            row[0]
+            for row in conn.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
         assert not any(schema.startswith("raw_") for schema in schemas), schemas
         assert any(schema.endswith("gold") for schema in schemas), schemas
     assert (data / "published" / "docs" / "index.html").is_file()

@@ -39,16 +39,28 @@ def _pod_env(container: dict[str, Any], ca_dir: Path) -> dict[str, str]:
             ref = item["valueFrom"]["secretKeyRef"]
             value = "k" * 64 if item["name"] == "PUBLISH_PSEUDONYM_KEY" else f"{ref['name']}/{ref['key']}"
         else:
-            value = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"])
+            value = re.sub(
+                r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), item["value"]
+            )
         env[item["name"]] = value.replace(TLS_DIR, str(ca_dir))
     return env
 
 
 def _settings(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    base = {"PATH": os.environ["PATH"], "LOCAL_STACK_DIR": str(tmp_path / "no-local-stack"),
-            "KUBERNETES_SERVICE_HOST": "10.43.0.1", "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", PROBE], env={**base, **env}, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    base = {
+        "PATH": os.environ["PATH"],
+        "LOCAL_STACK_DIR": str(tmp_path / "no-local-stack"),
+        "KUBERNETES_SERVICE_HOST": "10.43.0.1",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**base, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -58,28 +70,56 @@ def ca_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "tls"
     for store in ("postgresql", "cassandra"):
         (folder / store).mkdir(parents=True)
-        done = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                               "-subj", f"/CN={store} test CA", "-keyout", str(tmp_path / f"{store}.key"),
-                               "-out", str(folder / store / "ca.crt")], capture_output=True)
+        done = subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                f"/CN={store} test CA",
+                "-keyout",
+                str(tmp_path / f"{store}.key"),
+                "-out",
+                str(folder / store / "ca.crt"),
+            ],
+            capture_output=True,
+        )
         assert done.returncode == 0, done.stderr
     return folder
 
 
-def test_defaults_are_read_as_plain_tls_and_the_loader_role(render: Any, ca_dir: Path, tmp_path: Path) -> None:
-    container = one(render(), "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+def test_defaults_are_read_as_plain_tls_and_the_loader_role(
+    render: Any, ca_dir: Path, tmp_path: Path
+) -> None:
+    container = one(render(), "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     read = _settings(_pod_env(container, ca_dir), tmp_path)
-    assert read["dsn"] == ("host=outings-pg.projet-m1.svc port=5432 dbname=app "
-                           "user=loader.outings-pg.credentials.postgresql.acid.zalan.do/username sslmode=require")
+    assert read["dsn"] == (
+        "host=outings-pg.projet-m1.svc port=5432 dbname=app "
+        "user=loader.outings-pg.credentials.postgresql.acid.zalan.do/username sslmode=require"
+    )
     assert read["hosts"] == [["outings-cassandra-dc1-service.projet-m1.svc", 9042]]
-    assert read["user"] == "projet-m1-outings-data-platform-cassandra-loader/username"  # the loader role's Secret
+    assert (
+        read["user"] == "projet-m1-outings-data-platform-cassandra-loader/username"
+    )  # the loader role's Secret
     assert (read["keyspace"], read["local_dc"], read["ca"]) == ("app", "dc1", None)
     assert read["key_length"] == 64
 
 
 @pytest.mark.parametrize("values_file", ["tls-monitoring.yaml", "external-databases.yaml"])
-def test_a_configured_ca_is_read_as_verified_tls(render: Any, ca_dir: Path, tmp_path: Path, values_file: str) -> None:
+def test_a_configured_ca_is_read_as_verified_tls(
+    render: Any, ca_dir: Path, tmp_path: Path, values_file: str
+) -> None:
     manifests = render(ROOT / "k8s" / "test-values" / values_file)
-    container = one(manifests, "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container = one(manifests, "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"][
+        "template"
+    ]["spec"]["containers"][0]
     read = _settings(_pod_env(container, ca_dir), tmp_path)
     pg_ca, cass_ca = ca_dir / "postgresql" / "ca.crt", ca_dir / "cassandra" / "ca.crt"
     assert "sslmode=verify-full" in read["dsn"] and f"sslrootcert={pg_ca}" in read["dsn"], read["dsn"]

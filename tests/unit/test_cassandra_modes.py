@@ -9,10 +9,11 @@ import pytest
 from loaders.cassandra import change_capture as cc
 from loaders.errors import UserError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-SETTINGS = cc.CaptureSettings(lag=dt.timedelta(minutes=10), window=dt.timedelta(days=7),
-                              sweep_every=dt.timedelta(hours=156))
+SETTINGS = cc.CaptureSettings(
+    lag=dt.timedelta(minutes=10), window=dt.timedelta(days=7), sweep_every=dt.timedelta(hours=156)
+)
 
 
 def test_micros_round_trip_and_unit() -> None:
@@ -30,8 +31,13 @@ def test_first_load_and_full_refresh_are_full() -> None:
 
 
 def test_incremental_window_starts_window_days_before_cursor_minus_lag() -> None:
-    cursor = NOW - dt.timedelta(days=3)  # three days without a run: the window still reaches back from the cursor
-    state = {cc.STATE_WRITETIME: cc.micros(cursor), cc.STATE_LAST_SWEEP: (NOW - dt.timedelta(days=2)).isoformat()}
+    cursor = NOW - dt.timedelta(
+        days=3
+    )  # three days without a run: the window still reaches back from the cursor
+    state = {
+        cc.STATE_WRITETIME: cc.micros(cursor),
+        cc.STATE_LAST_SWEEP: (NOW - dt.timedelta(days=2)).isoformat(),
+    }
     plan = cc.plan(state, SETTINGS, NOW, False, True)
     assert plan.mode == cc.INCREMENTAL
     assert plan.since == cc.micros(cursor - dt.timedelta(minutes=10))

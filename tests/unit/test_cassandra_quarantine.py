@@ -19,19 +19,25 @@ from loaders.cassandra.columns import checked_record_batch, converter, key_json
 
 PROTOCOL = 5
 TEXT_MAP = cqltypes.MapType.apply_parameters([cqltypes.UTF8Type, cqltypes.UTF8Type])
-TYPES = [cqltypes.UUIDType, cqltypes.SimpleDateType, cqltypes.TimestampType, cqltypes.TimeUUIDType,
-         cqltypes.UTF8Type, TEXT_MAP]
+TYPES = [
+    cqltypes.UUIDType,
+    cqltypes.SimpleDateType,
+    cqltypes.TimestampType,
+    cqltypes.TimeUUIDType,
+    cqltypes.UTF8Type,
+    TEXT_MAP,
+]
 NAMES = ["user_id", "day", "event_time", "event_id", "event_type", "properties"]
 
 
 def setup() -> tuple[list, pa.Schema]:
     pairs = [converter(t) for t in TYPES]
-    return [p[0] for p in pairs], pa.schema([pa.field(n, p[1]) for n, p in zip(NAMES, pairs)])
+    return [p[0] for p in pairs], pa.schema([pa.field(n, p[1]) for n, p in zip(NAMES, pairs, strict=False)])
 
 
 def row(event_type: bytes | None, properties: bytes | None = None) -> tuple:
     values = [uuid.uuid4(), dt.date(2026, 11, 28), dt.datetime(2026, 11, 28, 9, 30), uuid.uuid1()]
-    cells = [t.to_binary(v, PROTOCOL) for t, v in zip(TYPES, values)]
+    cells = [t.to_binary(v, PROTOCOL) for t, v in zip(TYPES, values, strict=False)]
     return (*cells, event_type, properties)
 
 
@@ -55,7 +61,9 @@ def test_bad_utf8_inside_a_map_is_quarantined_too() -> None:
     good = TEXT_MAP.to_binary({"q": "ok"}, PROTOCOL)
     broken = bytearray(good)
     broken[-1] = 0xFF  # the value's last byte
-    batch, bad = checked_record_batch([row(b"search", good), row(b"search", bytes(broken))], converters, schema)
+    batch, bad = checked_record_batch(
+        [row(b"search", good), row(b"search", bytes(broken))], converters, schema
+    )
     assert batch.num_rows == 1 and [b.column for b in bad] == ["properties"]
     assert "UTF-8" in bad[0].reason
 

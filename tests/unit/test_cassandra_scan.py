@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cassandra import InvalidRequest, ReadTimeout
 
-from loaders.cassandra.scan import PageRows, ScanFailed, ScanStatements, TokenRangeScan
 from loaders.cassandra.change_capture import micros, next_cursor
+from loaders.cassandra.scan import PageRows, ScanFailed, ScanStatements, TokenRangeScan
 from loaders.cassandra.token_ranges import split_ring
 
 
@@ -36,19 +36,29 @@ class FakeSession:
     ``fail`` maps (range_start, page_number) to how many requests of that page fail first.
     """
 
-    def __init__(self, ranges: list, rows_per_range: int, page: int, fail: dict | None = None,
-                 error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        ranges: list,
+        rows_per_range: int,
+        page: int,
+        fail: dict | None = None,
+        error: Exception | None = None,
+    ) -> None:
         self.data = {r.start: [(r.start, i) for i in range(rows_per_range)] for r in ranges}
         self.page = page
         self.fail = dict(fail or {})
-        self.error = error or ReadTimeout("injected", consistency=1, required_responses=1, received_responses=0)
+        self.error = error or ReadTimeout(
+            "injected", consistency=1, required_responses=1, received_responses=0
+        )
         self.requests: list[tuple[int, int]] = []
         self.lock = threading.Lock()
 
     def execution_profile_clone_update(self, *_: Any, **__: Any) -> None:
         return None
 
-    def execute_async(self, statement: Any, paging_state: Any = None, execution_profile: Any = None) -> FakeFuture:
+    def execute_async(
+        self, statement: Any, paging_state: Any = None, execution_profile: Any = None
+    ) -> FakeFuture:
         start = statement.params[0]
         page_number = paging_state or 0
         with self.lock:
@@ -137,10 +147,12 @@ def test_page_rows_are_handed_over_once() -> None:
 
 
 def test_cursor_moves_forward_capped_at_the_scan_start() -> None:
-    t = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     hour = dt.timedelta(hours=1)
     assert next_cursor(None, None, t) is None
     assert next_cursor(micros(t - hour), None, t) == micros(t - hour)
     assert next_cursor(None, micros(t - hour), t) == micros(t - hour)
-    assert next_cursor(None, micros(t + hour), t) == micros(t)  # writes from the future: capped at the scan's start
+    assert next_cursor(None, micros(t + hour), t) == micros(
+        t
+    )  # writes from the future: capped at the scan's start
     assert next_cursor(micros(t), micros(t - hour), t + hour) == micros(t)  # never moves back

@@ -93,6 +93,8 @@ def test_the_features_it_reads_are_columns_of_the_mart_contract() -> None:
     import yaml
 
     features = runpy.run_path(str(SCRIPT), run_name="train_churn")["FEATURES"]
-    marts = yaml.safe_load((REPO / "models" / "marts" / "gold_ml_user_features.yml").read_text(encoding="utf-8"))
+    marts = yaml.safe_load(
+        (REPO / "models" / "marts" / "gold_ml_user_features.yml").read_text(encoding="utf-8")
+    )
     (mart,) = [m for m in marts["models"] if m["name"] == "gold_ml_user_features"]
     assert {*features, "user_id", "is_churned"} <= {column["name"] for column in mart["columns"]}

@@ -17,7 +17,9 @@ Work = Callable[[queue.Queue, threading.Event], None]
 def workers(*bodies: Work, maxsize: int = 1) -> tuple[list[threading.Thread], queue.Queue, threading.Event]:
     out: queue.Queue = queue.Queue(maxsize=maxsize)
     stop = threading.Event()
-    threads = [worker_thread(out, stop, partial(body, out, stop), name=f"w{i}") for i, body in enumerate(bodies)]
+    threads = [
+        worker_thread(out, stop, partial(body, out, stop), name=f"w{i}") for i, body in enumerate(bodies)
+    ]
     return threads, out, stop
 
 

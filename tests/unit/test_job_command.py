@@ -15,10 +15,15 @@ MACRO_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+([+-][0-9:]
 
 def test_the_job_builds_without_unit_tests_by_default() -> None:
     assert build_command(full_refresh=False, unit_tests=False) == [
-        "build", "--exclude-resource-type", "unit_test",
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
     ]
     assert build_command(full_refresh=True, unit_tests=False) == [
-        "build", "--full-refresh", "--exclude-resource-type", "unit_test",
+        "build",
+        "--full-refresh",
+        "--exclude-resource-type",
+        "unit_test",
     ]
 
 

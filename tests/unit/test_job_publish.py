@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from loaders.errors import UserError
-from loaders.job import publish, pseudonym_key, reader_docs
+from loaders.job import pseudonym_key, publish, reader_docs
 from loaders.job.personal_data import PersonalDataPolicy, Treatment, policy_from_manifest
 
 KEY = "0123456789abcdef" * 4
@@ -50,8 +50,12 @@ def _build_with_personal_data(path: Path) -> None:
             conn.execute(f"create schema {schema}")
         conn.execute("create table raw_postgres.users (id int, username varchar, email varchar)")
         conn.execute("insert into raw_postgres.users values (1, 'alex_1', 'alex.1@example.com')")
-        conn.execute("create table staging.stg_users (user_id int, username varchar, email varchar, city varchar)")
-        conn.executemany("insert into staging.stg_users values (?, ?, ?, ?)", [(i, *u) for i, u in enumerate(USERS)])
+        conn.execute(
+            "create table staging.stg_users (user_id int, username varchar, email varchar, city varchar)"
+        )
+        conn.executemany(
+            "insert into staging.stg_users values (?, ?, ?, ?)", [(i, *u) for i, u in enumerate(USERS)]
+        )
         conn.execute("create table staging.stg_messages (message_id int, body varchar, phone varchar)")
         conn.execute("insert into staging.stg_messages values (1, 'see you there', '+33 6 12 34 56 78')")
         conn.execute(
@@ -67,7 +71,9 @@ def _tables(path: Path) -> set[tuple[str, str]]:
         return set(conn.execute("select table_schema, table_name from information_schema.tables").fetchall())
 
 
-def test_publish_replaces_the_readers_copy_and_open_readers_keep_theirs(tmp_path: Path, published_dir: Path) -> None:
+def test_publish_replaces_the_readers_copy_and_open_readers_keep_theirs(
+    tmp_path: Path, published_dir: Path
+) -> None:
     build = tmp_path / "build.duckdb"
     _build(build, 1)
     first = publish.publish_warehouse(build)
@@ -95,8 +101,12 @@ def test_the_readers_copy_has_no_raw_schema_and_no_personal_data(tmp_path: Path,
     published = publish.publish_warehouse(build, policy=policy)
 
     assert _tables(published) == {
-        ("staging", "stg_users"), ("staging", "stg_messages"), ("intermediate", "int_cities"),
-        ("gold", "gold_counts"), ("ops", "table_loads"), ("ops", "publication"),
+        ("staging", "stg_users"),
+        ("staging", "stg_messages"),
+        ("intermediate", "int_cities"),
+        ("gold", "gold_counts"),
+        ("ops", "table_loads"),
+        ("ops", "publication"),
     }
     with duckdb.connect(str(published), read_only=True) as conn:
         users = conn.execute(
@@ -109,7 +119,9 @@ def test_the_readers_copy_has_no_raw_schema_and_no_personal_data(tmp_path: Path,
         ).fetchall()
         ops = conn.execute("from ops.table_loads").fetchall()
         fingerprint = conn.execute("select pseudonym_key_fingerprint from ops.publication").fetchone()
-    assert users == [(_hmac(name), _hmac(email), city) for name, email, city in USERS]  # HMAC-SHA256 under the key
+    assert users == [
+        (_hmac(name), _hmac(email), city) for name, email, city in USERS
+    ]  # HMAC-SHA256 under the key
     assert message_columns == ["message_id", "phone_hmac"]  # body dropped, the declared column hashed
     assert messages == [(1, _hmac("+33 6 12 34 56 78"))]
     assert cities == [("BASE TABLE",)], "a view is published as a table (its SQL names private relations)"
@@ -120,13 +132,17 @@ def test_the_readers_copy_has_no_raw_schema_and_no_personal_data(tmp_path: Path,
         assert secret.encode() not in raw_bytes, secret
 
 
-def test_a_failing_copy_leaves_the_last_good_warehouse_and_no_file(tmp_path: Path, published_dir: Path) -> None:
+def test_a_failing_copy_leaves_the_last_good_warehouse_and_no_file(
+    tmp_path: Path, published_dir: Path
+) -> None:
     build = tmp_path / "build.duckdb"
     _build(build, 1)
     good = publish.publish_warehouse(build)
     with duckdb.connect(str(build)) as conn:
         conn.execute("create schema staging")
-        conn.execute("create view staging.broken as select cast(value || 'x' as integer) as n from gold.answer")
+        conn.execute(
+            "create view staging.broken as select cast(value || 'x' as integer) as n from gold.answer"
+        )
 
     with pytest.raises(UserError) as failure:
         publish.publish_warehouse(build)
@@ -142,8 +158,11 @@ def test_a_failing_copy_leaves_the_last_good_warehouse_and_no_file(tmp_path: Pat
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount_point)],
-                             capture_output=True, check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
     if mounted.returncode != 0:
         pytest.skip("needs a tmpfs mount (root) for a real full disk")
     try:
@@ -173,10 +192,9 @@ def test_a_full_disk_names_the_fix_and_keeps_the_last_good_copy(
 
 
 def test_a_real_enospc_is_recognised_as_a_full_disk() -> None:
-    with pytest.raises(OSError) as full:
-        with open("/dev/full", "wb") as handle:
-            handle.write(b"x")
-            handle.flush()
+    with pytest.raises(OSError) as full, open("/dev/full", "wb") as handle:
+        handle.write(b"x")
+        handle.flush()
     assert full.value.errno == errno.ENOSPC
     assert publish._is_disk_full(full.value)
     assert not publish._is_disk_full(OSError(errno.EACCES, "Permission denied"))
@@ -194,30 +212,64 @@ def test_a_killed_runs_half_written_copy_is_removed_by_the_next(tmp_path: Path, 
 
 def test_meta_pii_in_the_manifest_adds_to_the_name_list(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"nodes": {
-        "model.x.stg_people": {"resource_type": "model", "schema": "staging", "alias": "stg_people",
-                               "columns": {"phone": {"name": "phone", "meta": {"pii": "hash"}},
-                                           "note": {"name": "note", "config": {"meta": {"pii": True}}},
-                                           "email": {"name": "email", "meta": {"pii": "drop"}},
-                                           "city": {"name": "city", "meta": {"pii": False}}}},
-        "test.x.t": {"resource_type": "test", "schema": "staging", "alias": "t",
-                     "columns": {"n": {"name": "n", "meta": {"pii": True}}}},
-    }}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "model.x.stg_people": {
+                        "resource_type": "model",
+                        "schema": "staging",
+                        "alias": "stg_people",
+                        "columns": {
+                            "phone": {"name": "phone", "meta": {"pii": "hash"}},
+                            "note": {"name": "note", "config": {"meta": {"pii": True}}},
+                            "email": {"name": "email", "meta": {"pii": "drop"}},
+                            "city": {"name": "city", "meta": {"pii": False}},
+                        },
+                    },
+                    "test.x.t": {
+                        "resource_type": "test",
+                        "schema": "staging",
+                        "alias": "t",
+                        "columns": {"n": {"name": "n", "meta": {"pii": True}}},
+                    },
+                }
+            }
+        )
+    )
     policy = policy_from_manifest(manifest)
     assert policy.treatment("staging", "stg_people", "phone") is Treatment.HASH
     assert policy.treatment("staging", "stg_people", "note") is Treatment.DROP
-    assert policy.treatment("staging", "stg_people", "email") is Treatment.DROP, "drop wins over the list's hash"
+    assert policy.treatment("staging", "stg_people", "email") is Treatment.DROP, (
+        "drop wins over the list's hash"
+    )
     assert policy.treatment("staging", "stg_people", "city") is None
-    assert policy.treatment("gold", "anything", "Username") is Treatment.HASH, "the name list covers every table"
+    assert policy.treatment("gold", "anything", "Username") is Treatment.HASH, (
+        "the name list covers every table"
+    )
     assert policy.treatment("staging", "t", "n") is None, "only models, seeds and snapshots declare columns"
 
-    manifest.write_text(json.dumps({"nodes": {"model.x.m": {
-        "resource_type": "model", "schema": "s", "alias": "m", "columns": {"c": {"meta": {"pii": "maybe"}}}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "model.x.m": {
+                        "resource_type": "model",
+                        "schema": "s",
+                        "alias": "m",
+                        "columns": {"c": {"meta": {"pii": "maybe"}}},
+                    }
+                }
+            }
+        )
+    )
     with pytest.raises(UserError, match="meta.pii is 'maybe': use true, 'hash' or 'drop'"):
         policy_from_manifest(manifest)
 
 
-def test_the_local_key_is_generated_once_private_and_stable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_local_key_is_generated_once_private_and_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(pseudonym_key.KEY_ENV, raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "wh" / "warehouse.duckdb"))
@@ -230,7 +282,9 @@ def test_the_local_key_is_generated_once_private_and_stable(tmp_path: Path, monk
         pseudonym_key.pseudonym_key()
 
 
-def test_a_pod_without_the_key_secret_fails_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_pod_without_the_key_secret_fails_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(pseudonym_key.KEY_ENV, raising=False)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.43.0.1")
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
@@ -248,26 +302,59 @@ def test_a_pod_without_the_key_secret_fails_with_one_line(tmp_path: Path, monkey
 def _docs_site(target: Path) -> None:
     target.mkdir()
     (target / "index.html").write_text("<html>dbt docs</html>")
-    columns = {"user_id": {"name": "user_id", "description": "Key."},
-               "email": {"name": "email", "description": "E-mail address."},
-               "body": {"name": "body", "description": "Message text."}}
+    columns = {
+        "user_id": {"name": "user_id", "description": "Key."},
+        "email": {"name": "email", "description": "E-mail address."},
+        "body": {"name": "body", "description": "Message text."},
+    }
     manifest = {
         "nodes": {
-            "model.o.stg_users": {"resource_type": "model", "schema": "staging", "alias": "stg_users",
-                                  "name": "stg_users", "columns": columns, "description": "Users."},
-            "test.o.unique_x": {"resource_type": "test", "schema": "staging", "alias": "unique_x", "columns": {}},
+            "model.o.stg_users": {
+                "resource_type": "model",
+                "schema": "staging",
+                "alias": "stg_users",
+                "name": "stg_users",
+                "columns": columns,
+                "description": "Users.",
+            },
+            "test.o.unique_x": {
+                "resource_type": "test",
+                "schema": "staging",
+                "alias": "unique_x",
+                "columns": {},
+            },
         },
-        "sources": {"source.o.raw.users": {"resource_type": "source", "schema": "raw_postgres", "identifier": "users",
-                                           "name": "users", "columns": columns, "description": "Raw users."}},
+        "sources": {
+            "source.o.raw.users": {
+                "resource_type": "source",
+                "schema": "raw_postgres",
+                "identifier": "users",
+                "name": "users",
+                "columns": columns,
+                "description": "Raw users.",
+            }
+        },
     }
-    catalog_columns = {n: {"type": "VARCHAR", "index": i, "name": n, "comment": None}
-                       for i, n in enumerate(["user_id", "email", "body"], 1)}
+    catalog_columns = {
+        n: {"type": "VARCHAR", "index": i, "name": n, "comment": None}
+        for i, n in enumerate(["user_id", "email", "body"], 1)
+    }
     catalog = {
         "metadata": {"dbt_version": "1"},
-        "nodes": {"model.o.stg_users": {"metadata": {"schema": "staging", "name": "stg_users"},
-                                        "columns": catalog_columns, "stats": {}}},
-        "sources": {"source.o.raw.users": {"metadata": {"schema": "raw_postgres", "name": "users"},
-                                           "columns": catalog_columns, "stats": {}}},
+        "nodes": {
+            "model.o.stg_users": {
+                "metadata": {"schema": "staging", "name": "stg_users"},
+                "columns": catalog_columns,
+                "stats": {},
+            }
+        },
+        "sources": {
+            "source.o.raw.users": {
+                "metadata": {"schema": "raw_postgres", "name": "users"},
+                "columns": catalog_columns,
+                "stats": {},
+            }
+        },
         "errors": None,
     }
     (target / "manifest.json").write_text(json.dumps(manifest))
@@ -335,18 +422,30 @@ def _loads(path: Path, schema: str, rows: list[tuple[str, int, str]]) -> None:
 
 def test_newest_committed_load_spans_both_raw_schemas_and_skips_unfinished_loads(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    _loads(warehouse, "raw_postgres", [("1.0", 0, "2026-11-30 08:00:00+00"), ("2.0", 0, "2026-11-30 09:15:30.25+01")])
-    _loads(warehouse, "raw_cassandra", [("3.0", 0, "2026-11-30 08:20:00+00"), ("4.0", 1, "2026-11-30 10:00:00+00")])
+    _loads(
+        warehouse,
+        "raw_postgres",
+        [("1.0", 0, "2026-11-30 08:00:00+00"), ("2.0", 0, "2026-11-30 09:15:30.25+01")],
+    )
+    _loads(
+        warehouse,
+        "raw_cassandra",
+        [("3.0", 0, "2026-11-30 08:20:00+00"), ("4.0", 1, "2026-11-30 10:00:00+00")],
+    )
 
     newest = publish.newest_committed_load(warehouse)
 
     assert newest is not None and newest.isoformat() == "2026-11-30T08:20:00+00:00"
 
 
-def test_a_published_copy_remembers_the_newest_load_it_was_built_from(tmp_path: Path, published_dir: Path) -> None:
+def test_a_published_copy_remembers_the_newest_load_it_was_built_from(
+    tmp_path: Path, published_dir: Path
+) -> None:
     build = tmp_path / "build.duckdb"
     _loads(build, "raw_postgres", [("1.0", 0, "2026-11-30 08:00:00+00")])
-    _loads(build, "raw_cassandra", [("3.0", 0, "2026-11-30 08:20:00+00"), ("4.0", 1, "2026-11-30 10:00:00+00")])
+    _loads(
+        build, "raw_cassandra", [("3.0", 0, "2026-11-30 08:20:00+00"), ("4.0", 1, "2026-11-30 10:00:00+00")]
+    )
     _build(build, 1)
 
     published = publish.publish_warehouse(build)
@@ -371,7 +470,9 @@ def test_the_hmac_pads_give_the_standard_hmac(tmp_path: Path) -> None:
     for key in (KEY.encode(), long_key):
         ipad, opad = hmac_pads(key)
         with duckdb.connect() as conn:
-            got = conn.execute(f"select {_HMAC_SQL.format(column='$3')}", [ipad, opad, "naïve café 😀"]).fetchone()
+            got = conn.execute(
+                f"select {_HMAC_SQL.format(column='$3')}", [ipad, opad, "naïve café 😀"]
+            ).fetchone()
         assert got == (hmac.new(key, "naïve café 😀".encode(), hashlib.sha256).hexdigest(),)
 
 

@@ -11,7 +11,9 @@ from loaders.job import report
 
 
 def test_format_table_aligns_numbers_right_and_shows_nulls() -> None:
-    text = report.format_table(["user", "spent"], [("a", Decimal("12.50")), ("bb", None), ("c", Decimal("3.00"))])
+    text = report.format_table(
+        ["user", "spent"], [("a", Decimal("12.50")), ("bb", None), ("c", Decimal("3.00"))]
+    )
     lines = text.splitlines()
     assert lines[0].split() == ["user", "spent"]
     assert lines[2].endswith("12.50") and lines[4].endswith(" 3.00")
@@ -40,6 +42,8 @@ def test_dbt_outcome_line_sums_data_and_unit_tests() -> None:
     outcome = DbtOutcome(
         "build",
         True,
-        Counter({"model:success": 19, "seed:success": 1, "test:pass": 205, "test:warn": 2, "unit_test:pass": 9}),
+        Counter(
+            {"model:success": 19, "seed:success": 1, "test:pass": 205, "test:warn": 2, "unit_test:pass": 9}
+        ),
     )
     assert outcome.line() == "dbt build: 19 models, 1 seeds, tests: 214 pass, 2 warn"

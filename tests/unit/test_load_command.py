@@ -54,7 +54,9 @@ def test_cassandra_module_missing_message(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_summary_renders_each_table() -> None:
-    result = SourceResult("postgres", "raw_postgres", [TableResult("postgres", "payments", "full", 2000, 2000, 2.0)])
+    result = SourceResult(
+        "postgres", "raw_postgres", [TableResult("postgres", "payments", "full", 2000, 2000, 2.0)]
+    )
     result.phases = {"extract": 1.0, "load": 1.0}
     text = render([result], "/w.duckdb")
     assert "payments" in text and "2,000" in text and "1,000" in text and "raw_postgres: ok" in text

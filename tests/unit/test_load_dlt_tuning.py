@@ -12,10 +12,14 @@ from loaders.load.dlt_tuning import tune_parquet_writer
 
 
 def test_tuned_writer_skips_dictionaries_of_high_cardinality_columns() -> None:
-    assert tune_parquet_writer(), "dlt version changed: re-check loaders/load/dlt_tuning.py against dlt's writer"
+    assert tune_parquet_writer(), (
+        "dlt version changed: re-check loaders/load/dlt_tuning.py against dlt's writer"
+    )
     from dlt.common.data_writers.writers import ArrowToParquetWriter
 
-    ids = pa.ExtensionArray.from_storage(pa.uuid(), pa.array([uuid.uuid4().bytes for _ in range(100)], pa.binary(16)))
+    ids = pa.ExtensionArray.from_storage(
+        pa.uuid(), pa.array([uuid.uuid4().bytes for _ in range(100)], pa.binary(16))
+    )
     table = pa.table({"id": ids, "status": pa.array(["a", "b"] * 50), "n": pa.array(range(100))})
     sink = io.BytesIO()
     writer = ArrowToParquetWriter(sink)
@@ -25,7 +29,9 @@ def test_tuned_writer_skips_dictionaries_of_high_cardinality_columns() -> None:
     writer.close()
     meta = pq.ParquetFile(io.BytesIO(sink.getvalue())).metadata
     columns = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i) for i in range(3)}
-    assert "RLE_DICTIONARY" in columns["status"].encodings or "PLAIN_DICTIONARY" in columns["status"].encodings
+    assert (
+        "RLE_DICTIONARY" in columns["status"].encodings or "PLAIN_DICTIONARY" in columns["status"].encodings
+    )
     assert not any("DICTIONARY" in e for e in columns["id"].encodings)
     assert not columns["n"].is_stats_set
     assert pq.read_table(io.BytesIO(sink.getvalue())).column("status").to_pylist() == ["a", "b"] * 50

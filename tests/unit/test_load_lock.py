@@ -24,7 +24,9 @@ HOLD = textwrap.dedent(
 
 
 def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -34,9 +36,8 @@ def test_second_writer_fails_fast_naming_the_holder(tmp_path: Path) -> None:
     proc = hold(warehouse, 30)
     try:
         started = time.monotonic()
-        with pytest.raises(WarehouseBusy) as failure:
-            with warehouse_lock(warehouse):
-                pass
+        with pytest.raises(WarehouseBusy) as failure, warehouse_lock(warehouse):
+            pass
         assert time.monotonic() - started < 2
         message = str(failure.value)
         assert f"pid {proc.pid}" in message and "--wait" in message and "\n" not in message

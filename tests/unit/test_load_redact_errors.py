@@ -32,7 +32,9 @@ def test_redact_leaves_urls_without_password() -> None:
 
 
 def test_log_filter_masks_message_args_and_traceback() -> None:
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "dsn %s", ("postgresql://u:pw12345@h/db",), None)
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "dsn %s", ("postgresql://u:pw12345@h/db",), None
+    )
     try:
         raise RuntimeError("boom postgresql://u:pw12345@h/db")
     except RuntimeError:
@@ -76,7 +78,9 @@ def test_unknown_failure_names_the_step_and_the_next_run() -> None:
 
 def test_not_a_postgres_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTGRES_DSN", "postgresql://loader:pw@127.0.0.1:8080/app")
-    error = psycopg2.OperationalError('connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H')
+    error = psycopg2.OperationalError(
+        'connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H'
+    )
     message = str(user_error(error, "extract", "raw_postgres", "/w.duckdb"))
     assert "does not answer as PostgreSQL" in message and "127.0.0.1:8080/app" in message
 
@@ -92,5 +96,9 @@ def test_errors_of_the_scanner_streams_get_the_postgres_fix(monkeypatch: pytest.
     )
     message = str(user_error(dropped, "extract", "raw_postgres", "/w.duckdb"))
     assert "refused the connection" in message and "db.example:6543/app" in message
-    lock = duckdb.IOException("IO Error: Could not set lock on file \"/w.duckdb\": Conflicting lock is held (PID 7)")
-    assert "open by process 7" in str(user_error(lock, "load", "raw_postgres", "/w.duckdb"))  # not a PostgreSQL one
+    lock = duckdb.IOException(
+        'IO Error: Could not set lock on file "/w.duckdb": Conflicting lock is held (PID 7)'
+    )
+    assert "open by process 7" in str(
+        user_error(lock, "load", "raw_postgres", "/w.duckdb")
+    )  # not a PostgreSQL one

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -41,12 +41,17 @@ def test_a_run_left_running_is_recorded_killed_by_the_next(tmp_path: Path) -> No
     second.phase_seconds.update({"load": 1.5, "build": 2.5})
     second.finish(None)
     assert current_run_id() is None
-    rows = dict((r[0], r[1:]) for r in _sql(warehouse, "select run_id, status, error, phase_seconds['build'] from ops.runs"))
+    rows = {
+        r[0]: r[1:]
+        for r in _sql(warehouse, "select run_id, status, error, phase_seconds['build'] from ops.runs")
+    }
     assert rows[first.run_id][0] == "killed" and second.run_id in rows[first.run_id][1]
     assert rows[second.run_id] == ("ok", None, 2.5)
 
 
-def test_the_current_run_id_is_exported_to_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_current_run_id_is_exported_to_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     monkeypatch.delenv(RUN_ID_ENV, raising=False)
@@ -60,7 +65,7 @@ def test_the_current_run_id_is_exported_to_the_environment(tmp_path: Path, monke
 
 def test_retention_deletes_old_runs_and_their_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warehouse = tmp_path / "wh.duckdb"
-    old = RunRecorder(warehouse, started=datetime.now(timezone.utc) - timedelta(days=10))
+    old = RunRecorder(warehouse, started=datetime.now(UTC) - timedelta(days=10))
     old.start()
     old.record_loads(_loads({"messages": 5}))
     old.finish(None)
@@ -71,7 +76,9 @@ def test_retention_deletes_old_runs_and_their_rows(tmp_path: Path, monkeypatch: 
     assert _sql(warehouse, "select count(*) from ops.table_loads") == [(0,)]
 
 
-def test_volume_baseline_excludes_the_current_load_and_other_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_volume_baseline_excludes_the_current_load_and_other_modes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LOADERS_ANOMALY_MIN_BASELINE", "3")
     warehouse = tmp_path / "wh.duckdb"
     full = RunRecorder(warehouse)
@@ -102,20 +109,34 @@ def test_volume_baseline_excludes_the_current_load_and_other_modes(tmp_path: Pat
     assert metrics[("outings_table_rows_loaded", (("source", "cassandra"), ("table", "messages")))] == 0
     assert metrics[("outings_job_last_run_success", ())] == 1
     page = render(facts)
-    assert 'data-kind="volume_zero"' in page and "<script" not in page and "http" not in page.lower().replace(
-        'xmlns="http://www.w3.org/2000/svg"', ""
+    assert (
+        'data-kind="volume_zero"' in page
+        and "<script" not in page
+        and "http" not in page.lower().replace('xmlns="http://www.w3.org/2000/svg"', "")
     )
 
 
 def test_dbt_artifacts_and_freshness_rows(tmp_path: Path) -> None:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     run_results = {
         "metadata": {"invocation_started_at": (started + timedelta(seconds=1)).isoformat()},
         "results": [
-            {"unique_id": "model.outings.stg_x", "status": "success", "execution_time": 0.5,
-             "adapter_response": {"rows_affected": 12}, "failures": None, "message": "OK"},
-            {"unique_id": "test.outings.not_null_x.abc", "status": "fail", "execution_time": 0.1,
-             "adapter_response": {}, "failures": 3, "message": "Got 3 results\nmore"},
+            {
+                "unique_id": "model.outings.stg_x",
+                "status": "success",
+                "execution_time": 0.5,
+                "adapter_response": {"rows_affected": 12},
+                "failures": None,
+                "message": "OK",
+            },
+            {
+                "unique_id": "test.outings.not_null_x.abc",
+                "status": "fail",
+                "execution_time": 0.1,
+                "adapter_response": {},
+                "failures": 3,
+                "message": "Got 3 results\nmore",
+            },
         ],
     }
     (tmp_path / "run_results.json").write_text(json.dumps(run_results))
@@ -128,11 +149,22 @@ def test_dbt_artifacts_and_freshness_rows(tmp_path: Path) -> None:
     sources = {
         "metadata": {"invocation_started_at": (started + timedelta(seconds=1)).isoformat()},
         "results": [
-            {"unique_id": "source.outings.raw_cassandra.messages", "status": "warn",
-             "max_loaded_at": "2026-01-01T00:00:00+00:00", "snapshotted_at": "2026-01-02T06:00:00+00:00",
-             "max_loaded_at_time_ago_in_s": 108000.0,
-             "criteria": {"warn_after": {"count": 26, "period": "hour"}, "error_after": {"count": 50, "period": "hour"}}},
-            {"unique_id": "source.outings.raw_postgres.users", "status": "runtime error", "error": "no column x"},
+            {
+                "unique_id": "source.outings.raw_cassandra.messages",
+                "status": "warn",
+                "max_loaded_at": "2026-01-01T00:00:00+00:00",
+                "snapshotted_at": "2026-01-02T06:00:00+00:00",
+                "max_loaded_at_time_ago_in_s": 108000.0,
+                "criteria": {
+                    "warn_after": {"count": 26, "period": "hour"},
+                    "error_after": {"count": 50, "period": "hour"},
+                },
+            },
+            {
+                "unique_id": "source.outings.raw_postgres.users",
+                "status": "runtime error",
+                "error": "no column x",
+            },
         ],
     }
     (tmp_path / "sources.json").write_text(json.dumps(sources))
@@ -165,4 +197,7 @@ def test_dbt_artifacts_and_freshness_rows(tmp_path: Path) -> None:
     assert metrics[("outings_dbt_test_failures", ())] == 1
     assert metrics[("outings_table_freshness_status", (("source", "postgres"), ("table", "users")))] == 2
     assert metrics[("outings_table_freshness_status", (("source", "cassandra"), ("table", "messages")))] == 1
-    assert metrics[("outings_table_freshness_lag_seconds", (("source", "cassandra"), ("table", "messages")))] == 108000
+    assert (
+        metrics[("outings_table_freshness_lag_seconds", (("source", "cassandra"), ("table", "messages")))]
+        == 108000
+    )

@@ -49,7 +49,11 @@ def test_docs_status_and_metrics_are_served(served: tuple[str, Path]) -> None:
     assert _get(f"{base}/")[2] == "<html>dbt docs</html>"
     assert _get(f"{base}/status.html")[1:] == ("text/html; charset=utf-8", "<html>status</html>")
     status, content_type, body = _get(f"{base}/metrics")
-    assert status == 200 and content_type == CONTENT_TYPE and content_type.startswith("application/openmetrics-text")
+    assert (
+        status == 200
+        and content_type == CONTENT_TYPE
+        and content_type.startswith("application/openmetrics-text")
+    )
     assert body.startswith("outings_job_last_run_success")
     assert _get(f"{base}/healthz")[2] == "ok\n"
     # a new docs version behind the swapped symlink shows without a restart

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,9 +23,18 @@ def _history(warehouse: Path, *, fail_last: bool, lag_hours: float) -> None:
     result = SourceResult("postgres", "raw_postgres")
     result.tables = [TableResult("postgres", "payments", "incremental", 18, 2000, 0.1)]
     ok.record_loads([result])
-    newest = datetime.now(timezone.utc) - timedelta(hours=lag_hours)
-    event = SourceFreshness("raw_postgres", "payments", newest, datetime.now(timezone.utc), lag_hours * 3600,
-                            26 * 3600.0, 50 * 3600.0, "pass", None)
+    newest = datetime.now(UTC) - timedelta(hours=lag_hours)
+    event = SourceFreshness(
+        "raw_postgres",
+        "payments",
+        newest,
+        datetime.now(UTC),
+        lag_hours * 3600,
+        26 * 3600.0,
+        50 * 3600.0,
+        "pass",
+        None,
+    )
     ok.record_freshness([event], {}, Thresholds(26 * 3600.0, 50 * 3600.0))
     ok.finish(None)
     if fail_last:
@@ -38,7 +47,7 @@ def test_exit_reasons_a_failed_run_and_a_table_stale_now(tmp_path: Path) -> None
     warehouse = tmp_path / "wh.duckdb"
     _history(warehouse, fail_last=False, lag_hours=1)
     facts, _, _ = read_status(warehouse, 10)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert problems(facts, now) == []
     # nothing ran for three days: the table is stale now, though it passed when checked
     later = problems(facts, now + timedelta(days=3))
@@ -65,8 +74,14 @@ def test_a_warehouse_held_by_a_job_falls_back_to_the_published_copy(
     monkeypatch.setenv("WAREHOUSE_PATH", str(build))
     monkeypatch.setenv("PUBLISHED_DIR", str(published))
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(build)!r}); print('open', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(build)!r}); print('open', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"

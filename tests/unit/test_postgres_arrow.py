@@ -8,6 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from loaders.load.uuid_columns import is_uuid_type
 from loaders.postgres.arrow import (
     DLT_ID,
     convert_batch,
@@ -15,7 +16,6 @@ from loaders.postgres.arrow import (
     random_uuids,
     uuid_to_text,
 )
-from loaders.load.uuid_columns import is_uuid_type
 
 
 def uuid_array(values: list[uuid.UUID | None]) -> pa.Array:

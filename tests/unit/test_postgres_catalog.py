@@ -27,7 +27,11 @@ def numeric(precision: int, scale: int) -> int:
             ("decimal", 18, 0),
         ),
         (SourceColumn("wide", "numeric", "numeric(30,4)", numeric(30, 4)), '"wide"', ("decimal", 30, 4)),
-        (SourceColumn("huge", "numeric", "numeric(40,2)", numeric(40, 2)), '"huge"::text AS "huge"', ("text", None, None)),
+        (
+            SourceColumn("huge", "numeric", "numeric(40,2)", numeric(40, 2)),
+            '"huge"::text AS "huge"',
+            ("text", None, None),
+        ),
         (SourceColumn("free", "numeric", "numeric"), '"free"::text AS "free"', ("text", None, None)),
         (SourceColumn("doc", "jsonb", "jsonb"), '"doc"::text AS "doc"', ("text", None, None)),
         (SourceColumn("at", "timestamptz", "timestamp with time zone"), '"at"', ("timestamp", None, None)),

@@ -8,7 +8,14 @@ import duckdb
 import pytest
 
 from loaders.postgres import scanner
-from loaders.postgres.scanner import ALIAS, ScannerMissing, load_extension, query_sql, split_password, sql_literal
+from loaders.postgres.scanner import (
+    ALIAS,
+    ScannerMissing,
+    load_extension,
+    query_sql,
+    split_password,
+    sql_literal,
+)
 
 
 def test_sql_literal_doubles_quotes() -> None:
@@ -32,7 +39,11 @@ def test_query_sql_embeds_the_postgres_query_as_one_literal() -> None:
             "s3cr@t",
         ),
         ("host=h user=u password='p w' dbname=d", "host='h' user='u' dbname='d'", "p w"),
-        ("host=h user=u dbname=d application_name=it\\'s", "host='h' user='u' dbname='d' application_name='it\\'s'", None),
+        (
+            "host=h user=u dbname=d application_name=it\\'s",
+            "host='h' user='u' dbname='d' application_name='it\\'s'",
+            None,
+        ),
     ],
 )
 def test_split_password(dsn: str, conninfo: str, password: str | None) -> None:
@@ -42,7 +53,9 @@ def test_split_password(dsn: str, conninfo: str, password: str | None) -> None:
     assert password is None or password not in got_conninfo
 
 
-def test_an_extension_duckdb_cannot_load_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_extension_duckdb_cannot_load_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "postgres_scanner.duckdb_extension"
     broken.write_bytes(b"not an extension")
     monkeypatch.setattr(scanner, "_wheel_extension_path", lambda version: broken)

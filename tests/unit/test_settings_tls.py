@@ -67,7 +67,14 @@ def test_a_missing_ca_file_names_the_fix(no_ssl_env: Path) -> None:
 
 
 def test_booleans(monkeypatch: pytest.MonkeyPatch) -> None:
-    for text, value in (("false", False), ("0", False), ("No", False), ("true", True), ("1", True), ("", True)):
+    for text, value in (
+        ("false", False),
+        ("0", False),
+        ("No", False),
+        ("true", True),
+        ("1", True),
+        ("", True),
+    ):
         monkeypatch.setenv("CASSANDRA_SSL_HOSTNAME_CHECK", text)
         assert parse_bool("CASSANDRA_SSL_HOSTNAME_CHECK", True) is value
     monkeypatch.setenv("CASSANDRA_SSL_HOSTNAME_CHECK", "maybe")
@@ -84,9 +91,24 @@ def cassandra(**changes: object) -> CassandraSettings:
 def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ca")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "ca.key"),
-         "-out", str(folder / "ca.crt"), "-days", "2", "-subj", "/CN=test CA"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(folder / "ca.key"),
+            "-out",
+            str(folder / "ca.crt"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test CA",
+        ],
+        check=True,
+        capture_output=True,
     )
     return folder / "ca.crt"
 
@@ -115,11 +137,19 @@ def handshake_failure(reason: str) -> NoHostAvailable:
 @pytest.mark.parametrize(
     ("reason", "fix"),
     [
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, certificate is not valid "
-         "for '127.0.0.2'", "CASSANDRA_SSL_HOSTNAME_CHECK=false skips only this check"),
-        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
-         "set CASSANDRA_SSL_CA_FILE to the CA that signed"),
-        ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "unset CASSANDRA_SSL_CA_FILE for a plain connection"),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, certificate is not valid "
+            "for '127.0.0.2'",
+            "CASSANDRA_SSL_HOSTNAME_CHECK=false skips only this check",
+        ),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+            "set CASSANDRA_SSL_CA_FILE to the CA that signed",
+        ),
+        (
+            "[SSL: WRONG_VERSION_NUMBER] wrong version number",
+            "unset CASSANDRA_SSL_CA_FILE for a plain connection",
+        ),
     ],
 )
 def test_cassandra_tls_failures_are_one_line_with_the_fix(reason: str, fix: str, ca_pem: Path) -> None:
@@ -131,16 +161,26 @@ def test_cassandra_tls_failures_are_one_line_with_the_fix(reason: str, fix: str,
 @pytest.mark.parametrize(
     ("libpq", "fix"),
     [
-        ('connection to server at "127.0.0.1", port 5432 failed: server certificate for "127.0.0.1" (and 1 other '
-         'name) does not match host name "impostor.invalid"', "use a host name the certificate lists"),
-        ('connection to server at "127.0.0.1", port 5432 failed: SSL error: certificate verify failed',
-         "point sslrootcert in POSTGRES_DSN (or PGSSLROOTCERT) at the CA"),
-        ('connection to server at "127.0.0.1", port 5432 failed: FATAL:  pg_hba.conf rejects connection for host '
-         '"127.0.0.1", user "loader", database "app", no encryption', "set sslmode=verify-full and sslrootcert"),
+        (
+            'connection to server at "127.0.0.1", port 5432 failed: server certificate for "127.0.0.1" (and 1 other '
+            'name) does not match host name "impostor.invalid"',
+            "use a host name the certificate lists",
+        ),
+        (
+            'connection to server at "127.0.0.1", port 5432 failed: SSL error: certificate verify failed',
+            "point sslrootcert in POSTGRES_DSN (or PGSSLROOTCERT) at the CA",
+        ),
+        (
+            'connection to server at "127.0.0.1", port 5432 failed: FATAL:  pg_hba.conf rejects connection for host '
+            '"127.0.0.1", user "loader", database "app", no encryption',
+            "set sslmode=verify-full and sslrootcert",
+        ),
         ("server does not support SSL, but SSL was required", "enable ssl on the server or fix sslmode"),
     ],
 )
-def test_postgres_tls_failures_are_one_line_with_the_fix(libpq: str, fix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_tls_failures_are_one_line_with_the_fix(
+    libpq: str, fix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POSTGRES_DSN", URL)
     message = str(user_error(psycopg2.OperationalError(libpq), "extract", "raw_postgres", "/w.duckdb"))
     assert fix in message and "db.example:6543/app" in message and "\n" not in message
@@ -159,7 +199,12 @@ def test_every_secret_setting_is_redacted(monkeypatch: pytest.MonkeyPatch, tmp_p
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     assert set(known_secrets()) == {
-        "libpq-secret-1", "cassandra-secret-2", "owner-secret-3", "pseudonym-key-4", "dsn-secret-5", "dsn-secret-6"
+        "libpq-secret-1",
+        "cassandra-secret-2",
+        "owner-secret-3",
+        "pseudonym-key-4",
+        "dsn-secret-5",
+        "dsn-secret-6",
     }
     text = redact("a libpq-secret-1 b pseudonym-key-4 c owner-secret-3")
     assert "secret" not in text and "pseudonym-key" not in text

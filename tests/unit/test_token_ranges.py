@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -21,7 +22,7 @@ def assert_exact_cover(ranges: list[TokenRange]) -> None:
     first = ranges[0]
     assert first.start == MIN_TOKEN and first.start_inclusive, "the first range must include MIN_TOKEN"
     assert ranges[-1].end == MAX_TOKEN
-    for previous, current in zip(ranges, ranges[1:]):
+    for previous, current in itertools.pairwise(ranges):
         assert current.start == previous.end, f"gap or overlap between {previous} and {current}"
         assert not current.start_inclusive, f"{current} would repeat token {current.start}"
         assert current.end > current.start
@@ -56,14 +57,17 @@ def test_split_on_node_tokens_covers_the_ring_and_respects_node_ranges(seed: int
 
 
 def test_extreme_node_tokens() -> None:
-    for nodes in ([MIN_TOKEN], [MAX_TOKEN], [MIN_TOKEN, MAX_TOKEN], [MIN_TOKEN, MIN_TOKEN + 1, 0, MAX_TOKEN - 1]):
+    for nodes in (
+        [MIN_TOKEN],
+        [MAX_TOKEN],
+        [MIN_TOKEN, MAX_TOKEN],
+        [MIN_TOKEN, MIN_TOKEN + 1, 0, MAX_TOKEN - 1],
+    ):
         ranges = split_ring(4, nodes)
         assert_exact_cover(ranges)
 
 
-@pytest.mark.parametrize(
-    "token", [MIN_TOKEN, MIN_TOKEN + 1, -1, 0, 1, MAX_TOKEN - 1, MAX_TOKEN]
-)
+@pytest.mark.parametrize("token", [MIN_TOKEN, MIN_TOKEN + 1, -1, 0, 1, MAX_TOKEN - 1, MAX_TOKEN])
 @pytest.mark.parametrize("nodes", [[], [0], [MIN_TOKEN], [MAX_TOKEN], [-5, 0, 5]])
 def test_every_boundary_token_has_exactly_one_owner(token: int, nodes: list[int]) -> None:
     ranges = split_ring(8, nodes)

@@ -67,8 +67,11 @@ def test_uuid_columns_are_duckdb_uuid_and_merge_on_them(pipeline) -> None:
     assert _column_types(warehouse, "things") == {"id": "UUID", "owner": "UUID", "n": "BIGINT"}
     # a second load changes one row and adds one: merged on the uuid key
     new_id = uuid.uuid4()
-    p.run(pa.table({"id": uuid_array([ids[1], new_id]), "owner": uuid_array([None, None]), "n": [20, 4]}),
-          table_name="things", **merge)
+    p.run(
+        pa.table({"id": uuid_array([ids[1], new_id]), "owner": uuid_array([None, None]), "n": [20, 4]}),
+        table_name="things",
+        **merge,
+    )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = dict(con.execute("select id, n from raw_test.things").fetchall())
