@@ -36,6 +36,7 @@ import duckdb
 from loaders.errors import UserError
 from loaders.job import publish, reconcile_step, report
 from loaders.job.dbt_runner import parse_project, run_dbt
+from loaders.job.pseudonym_key import pseudonym_key
 from loaders.load.reconciliation import failure as reconciliation_failure
 from loaders.load.results import SourceResult
 from loaders.ops.job_run import JobRun, recorded_run
@@ -136,7 +137,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
     build_path = warehouse_path()
     build_path.parent.mkdir(parents=True, exist_ok=True)
     timings = ops_run.phase_seconds  # recorded in ops.runs
-    key = publish.pseudonym_key()  # the readers' pseudonyms: a missing key fails before any work
+    key = pseudonym_key()  # the readers' pseudonyms: a missing key fails before any work
     with warehouse_lock(build_path, wait=args.wait):
         loads: list[SourceResult] | None = None  # the load's own counts, for the reconciliation
         if "load" not in args.skip:

@@ -46,6 +46,11 @@ def _columns(conn: Any, schema: str, table: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _count(conn: Any, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _raw_live_rows(conn: Any, dataset: str, table: str) -> int:
     """Live rows of committed loads: what staging reads."""
     live = (
@@ -83,7 +88,7 @@ def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -
             )
             model = staging_model(check.source, check.table)
             staging[key] = (
-                int(conn.execute(f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}").fetchone()[0])
+                _count(conn, f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}")
                 if (STAGING_SCHEMA, model) in relations
                 else None
             )

@@ -56,9 +56,10 @@ def _first_line(text: Any) -> str | None:
 
 def _load(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return document if isinstance(document, dict) else None
 
 
 def invocation_started(document: dict[str, Any]) -> datetime | None:

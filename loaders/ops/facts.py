@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from loaders.ops.freshness import Thresholds, status_of
 from loaders.ops.schema import SCHEMA
@@ -116,7 +116,12 @@ def _tables(conn: Any) -> set[str]:
     }
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
 def _utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (DuckDB returns naive ones for TIMESTAMP)."""
     if value is None:
         return None
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

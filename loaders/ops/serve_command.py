@@ -95,7 +95,7 @@ class PublishedHandler(SimpleHTTPRequestHandler):
         if not self._send_fixed(head_only=True):
             super().do_HEAD()
 
-    def list_directory(self, path: str | os.PathLike[str]) -> None:  # type: ignore[override]
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
         self.send_error(HTTPStatus.NOT_FOUND, "no directory listings")
 
     def _read_only(self) -> None:
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"cannot listen on {bind}:{args.port} ({exc.strerror}): pick another --port"
         ) from None
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]
     print(
         f"serving {root} read-only on http://{host}:{port}/ (docs), /status.html, /metrics; Ctrl-C stops",
         flush=True,

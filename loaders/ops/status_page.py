@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from loaders.ops import svg
-from loaders.ops.facts import FreshnessFacts, OpsFacts
+from loaders.ops.facts import FreshnessFacts, OpsFacts, RunFacts
 from loaders.ops.formatting import count, duration, moment
 
 TEST_STATUSES = ("pass", "warn", "fail", "error", "skipped")
@@ -100,7 +100,7 @@ def _runs_section(facts: OpsFacts) -> list[str]:
     return out
 
 
-def _phases_section(facts: OpsFacts, runs: list) -> list[str]:
+def _phases_section(facts: OpsFacts, runs: list[RunFacts]) -> list[str]:
     phases = _phases(facts)
     chart = svg.stacked_bars(
         [r.run_id for r in runs],
@@ -113,7 +113,7 @@ def _phases_section(facts: OpsFacts, runs: list) -> list[str]:
     return ["<h2>Phase durations per run (oldest left)</h2>", chart]
 
 
-def _rows_section(facts: OpsFacts, runs: list) -> list[str]:
+def _rows_section(facts: OpsFacts, runs: list[RunFacts]) -> list[str]:
     loading = [r for r in runs if facts.rows_of(r.run_id)][-8:]
     out = ["<h2>Rows loaded per table per run</h2>", '<table id="rows"><tr><th>table</th><th>runs</th>']
     numbers = run_numbers(facts)
@@ -149,18 +149,18 @@ def _freshness_section(facts: OpsFacts) -> list[str]:
         cells = []
         thresholds = []
         for measure in ("event_time", "load_time"):
-            f = measures.get(measure)
-            if f is None:
+            fresh = measures.get(measure)
+            if fresh is None:
                 cells.append("<td>-</td><td></td><td></td>")
                 continue
-            lag = "" if f.lag_seconds is None else f"{f.lag_seconds:.0f}"
+            lag = "" if fresh.lag_seconds is None else f"{fresh.lag_seconds:.0f}"
             cells.append(
-                f'<td data-table="{escape(label)}" data-measure="{measure}" data-status="{escape(f.status)}" '
-                f'data-lag="{lag}">{_badge(f.status)}</td><td class="num">{duration(f.lag_seconds)}</td>'
-                f"<td>{svg.threshold_bar(f.lag_seconds, f.warn_after_seconds, f.error_after_seconds, f.status)}"
-                f"{' ' + escape(f.message) if f.message else ''}</td>"
+                f'<td data-table="{escape(label)}" data-measure="{measure}" data-status="{escape(fresh.status)}" '
+                f'data-lag="{lag}">{_badge(fresh.status)}</td><td class="num">{duration(fresh.lag_seconds)}</td>'
+                f"<td>{svg.threshold_bar(fresh.lag_seconds, fresh.warn_after_seconds, fresh.error_after_seconds, fresh.status)}"
+                f"{' ' + escape(fresh.message) if fresh.message else ''}</td>"
             )
-            thresholds.append(f"{duration(f.warn_after_seconds)} / {duration(f.error_after_seconds)}")
+            thresholds.append(f"{duration(fresh.warn_after_seconds)} / {duration(fresh.error_after_seconds)}")
         out.append(
             f"<tr><td>{escape(label)}</td>{''.join(cells)}"
             f'<td class="num muted">{escape("; ".join(dict.fromkeys(thresholds)))}</td></tr>'
@@ -169,7 +169,7 @@ def _freshness_section(facts: OpsFacts) -> list[str]:
     return out
 
 
-def _tests_section(facts: OpsFacts, runs: list) -> list[str]:
+def _tests_section(facts: OpsFacts, runs: list[RunFacts]) -> list[str]:
     with_tests = [r for r in runs if r.run_id in facts.tests]
     stacks = [{s: float(n) for s, n in facts.tests[r.run_id].items()} for r in with_tests]
     statuses = [s for s in TEST_STATUSES if any(s in st for st in stacks)]

@@ -58,7 +58,7 @@ def stacked_bars(
     ]
     for i, (column, stack) in enumerate(zip(columns, stacks, strict=False)):
         x = left + i * step
-        y = top + plot_h
+        y = float(top + plot_h)
         for j, name in enumerate(series):
             value = float(stack.get(name, 0.0))
             if value <= 0:
