@@ -62,6 +62,17 @@ def _load(path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def _current_document(path: Path, not_before: datetime | None) -> dict[str, Any] | None:
+    """The artifact's JSON, or None when missing, unreadable or written by an invocation before ``not_before``."""
+    document = _load(path)
+    if document is None:
+        return None
+    started = invocation_started(document)
+    if not_before is not None and (started is None or started < not_before):
+        return None
+    return document
+
+
 def invocation_started(document: dict[str, Any]) -> datetime | None:
     metadata = document.get("metadata") or {}
     return parse_time(metadata.get("invocation_started_at") or metadata.get("generated_at"))
@@ -70,11 +81,8 @@ def invocation_started(document: dict[str, Any]) -> datetime | None:
 def read_run_results(path: Path, *, not_before: datetime | None = None) -> list[NodeResult]:
     """The nodes of ``run_results.json``; [] if missing, unreadable or older than ``not_before``
     (a stale file from an earlier invocation, e.g. when the build failed before writing it)."""
-    document = _load(path)
+    document = _current_document(path, not_before)
     if document is None:
-        return []
-    started = invocation_started(document)
-    if not_before is not None and (started is None or started < not_before):
         return []
     rows = []
     for result in document.get("results") or []:
@@ -109,11 +117,8 @@ def threshold_seconds(rule: dict[str, Any] | None) -> float | None:
 
 def read_sources_freshness(path: Path, *, not_before: datetime | None = None) -> list[SourceFreshness]:
     """The tables of ``sources.json``; [] if missing, unreadable or older than ``not_before``."""
-    document = _load(path)
+    document = _current_document(path, not_before)
     if document is None:
-        return []
-    started = invocation_started(document)
-    if not_before is not None and (started is None or started < not_before):
         return []
     rows = []
     for result in document.get("results") or []:

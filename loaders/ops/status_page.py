@@ -196,40 +196,45 @@ def _tests_section(facts: OpsFacts, runs: list[RunFacts]) -> list[str]:
 
 
 def _reconciliation_section(facts: OpsFacts) -> list[str]:
-    out = ["<h2>Reconciliation: source vs warehouse</h2>"]
-    if not facts.reconciliation:
-        return [*out, '<p class="muted" id="reconciliation-none">No reconciliation recorded yet.</p>']
-    out.append(
-        '<table id="reconciliation"><tr><th>table</th><th class="num">source</th><th class="num">raw</th>'
-        '<th class="num">staging</th><th class="num">in flight</th><th class="num">difference</th><th>status</th></tr>'
+    rows = [
+        f'<tr data-table="{escape(label)}" data-difference="{"" if r.difference is None else r.difference}">'
+        f'<td>{escape(label)}</td><td class="num">{count(r.source_rows)}</td><td class="num">{count(r.raw_rows)}</td>'
+        f'<td class="num">{count(r.staging_rows)}</td><td class="num">{count(r.in_flight_rows)}</td>'
+        f'<td class="num">{count(r.difference)}</td><td>{_badge(r.status)}</td></tr>'
+        for r in facts.reconciliation
+        for label in [f"{r.source}.{r.table_name}"]
+    ]
+    return _table_section(
+        "Reconciliation: source vs warehouse",
+        "reconciliation",
+        '<th>table</th><th class="num">source</th><th class="num">raw</th><th class="num">staging</th>'
+        '<th class="num">in flight</th><th class="num">difference</th><th>status</th>',
+        rows,
+        none="No reconciliation recorded yet.",
     )
-    for r in facts.reconciliation:
-        label = f"{r.source}.{r.table_name}"
-        out.append(
-            f'<tr data-table="{escape(label)}" data-difference="{"" if r.difference is None else r.difference}">'
-            f'<td>{escape(label)}</td><td class="num">{count(r.source_rows)}</td><td class="num">{count(r.raw_rows)}</td>'
-            f'<td class="num">{count(r.staging_rows)}</td><td class="num">{count(r.in_flight_rows)}</td>'
-            f'<td class="num">{count(r.difference)}</td><td>{_badge(r.status)}</td></tr>'
-        )
-    out.append("</table>")
-    return out
 
 
 def _anomalies_section(facts: OpsFacts) -> list[str]:
-    out = ["<h2>Open anomalies</h2>"]
-    if not facts.anomalies:
-        return [*out, '<p class="muted" id="anomalies-none">None: the last checks found nothing unusual.</p>']
-    out.append(
-        '<table id="anomalies"><tr><th>table</th><th>kind</th><th>severity</th><th class="num">observed</th>'
-        '<th class="num">baseline median</th><th>detail</th></tr>'
+    rows = [
+        f'<tr data-table="{escape(label)}" data-kind="{escape(a.kind)}" data-observed="{a.observed:.0f}">'
+        f"<td>{escape(label)}</td><td>{escape(a.kind)}</td><td>{_badge(a.severity)}</td>"
+        f'<td class="num">{a.observed:.0f}</td><td class="num">{a.baseline_median:.0f}</td>'
+        f"<td>{escape(a.message)}</td></tr>"
+        for a in facts.anomalies
+        for label in [f"{a.source}.{a.table_name}"]
+    ]
+    return _table_section(
+        "Open anomalies",
+        "anomalies",
+        '<th>table</th><th>kind</th><th>severity</th><th class="num">observed</th>'
+        '<th class="num">baseline median</th><th>detail</th>',
+        rows,
+        none="None: the last checks found nothing unusual.",
     )
-    for a in facts.anomalies:
-        label = f"{a.source}.{a.table_name}"
-        out.append(
-            f'<tr data-table="{escape(label)}" data-kind="{escape(a.kind)}" data-observed="{a.observed:.0f}">'
-            f"<td>{escape(label)}</td><td>{escape(a.kind)}</td><td>{_badge(a.severity)}</td>"
-            f'<td class="num">{a.observed:.0f}</td><td class="num">{a.baseline_median:.0f}</td>'
-            f"<td>{escape(a.message)}</td></tr>"
-        )
-    out.append("</table>")
-    return out
+
+
+def _table_section(title: str, table_id: str, header_cells: str, rows: list[str], *, none: str) -> list[str]:
+    """A heading, then the table (header and rows), or a muted line saying there is nothing to show."""
+    if not rows:
+        return [f"<h2>{title}</h2>", f'<p class="muted" id="{table_id}-none">{none}</p>']
+    return [f"<h2>{title}</h2>", f'<table id="{table_id}"><tr>{header_cells}</tr>', *rows, "</table>"]
