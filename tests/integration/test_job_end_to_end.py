@@ -50,6 +50,7 @@ from published_privacy import (
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = Path(sys.executable).parent / "loaders"
+DATAGEN = Path(sys.executable).parent / "datagen"
 SCALE, SEED = "0.01", "7"
 
 
@@ -71,7 +72,14 @@ def job_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "DBT_LOG_PATH": str(work / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    generated = _run(["generate", "--scale", SCALE, "--seed", SEED, "--reset", "--quiet"], env)
+    generated = subprocess.run(
+        [str(DATAGEN), "--scale", SCALE, "--seed", SEED, "--reset", "--quiet"],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=900,
+    )
     assert generated.returncode == 0, generated.stderr[-2000:]
     yield env
 
@@ -191,6 +199,11 @@ def test_readers_get_no_raw_schema_and_no_personal_data(
             for r in conn.execute("select distinct table_schema from information_schema.tables").fetchall()
         }
         users_columns = [r[0] for r in conn.execute("describe staging.stg_postgres__users").fetchall()]
+        free_text = conn.execute(  # written by users: group names, outing titles, event properties (searches)
+            "select table_name || '.' || column_name from information_schema.columns where table_schema = 'staging' "
+            "and (table_name, column_name) in (('stg_postgres__groups', 'group_name'), "
+            "('stg_postgres__outings', 'title'), ('stg_cassandra__user_events', 'properties'))"
+        ).fetchall()
         pseudonyms = conn.execute(
             "select count(distinct email_hmac) from staging.stg_postgres__users"
         ).fetchone()
@@ -199,6 +212,7 @@ def test_readers_get_no_raw_schema_and_no_personal_data(
         ).fetchone()
     assert not any(schema.startswith("raw_") for schema in schemas) and {"staging", "gold", "ops"} <= schemas
     assert "email" not in users_columns and "username" not in users_columns
+    assert free_text == [], "free text typed by users is left out of the readers' copy (meta.pii: drop)"
     assert pseudonyms == emails, "one pseudonym per e-mail: readers can still count users"
     assert gold_count == (6,)
     assert warehouse_leaks(published, personal) == []
