@@ -41,7 +41,9 @@ RUN pip install --require-hashes --no-deps --requirement requirements.lock \
 # The project (.dockerignore lets only what the job needs in), installed in place at /app,
 # built with the lock's setuptools (no build isolation: nothing unhashed is downloaded).
 COPY . ./
+# The demo data generator (datagen/) is not in the context: its console script is dropped too.
 RUN pip install --no-deps --no-build-isolation --editable . \
+    && rm -f /opt/venv/bin/datagen \
     && pip check \
     && python -m compileall -q /app/loaders \
     && loaders --help > /dev/null

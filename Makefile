@@ -58,11 +58,11 @@ DEMO_SCALE ?= 0.05
 DOCS_PORT ?= 8080
 DEMO_SEED ?= 42
 # the history ends two days ago, so the demo's tables are fresh (within the freshness warning)
-# and `loaders generate --continue` appends days that have passed; deterministic per seed and end
+# and `datagen --continue` appends days that have passed; deterministic per seed and end
 DEMO_END ?= $(shell date -u -d '2 days ago' +%Y-%m-%dT23:59:59Z)
 
 demo: up ## THE MAIN COMMAND: stack up, demo data, load, dbt build, docs, publish, print the analyses
-	$(VENV)/bin/loaders generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --end $(DEMO_END) --reset
+	$(VENV)/bin/datagen --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --end $(DEMO_END) --reset
 	$(VENV)/bin/loaders run
 	@echo "status page: $${PUBLISHED_DIR:-warehouse/published}/monitoring/status.html (browse it: make docs, then http://127.0.0.1:$(DOCS_PORT)/status.html; terminal: .venv/bin/loaders status)"
 

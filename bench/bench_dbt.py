@@ -6,7 +6,7 @@ raw warehouse. Then, on two copies of that snapshot:
              excluded as in the scheduled job), wall time of the command, parse included;
   * DuckDB   every SQL statement dbt sent (read from dbt's JSON debug log),
              replayed in the same order by DuckDB alone, wall time;
-and, after `loaders generate --continue` and an incremental `loaders load`,
+and, after `datagen --continue` and an incremental `loaders load`,
   * incr.    an incremental `dbt build` as the job runs it (dbt's partial parsing, data tests
              on the new loads only), wall time, as a share of the full build;
   * no new data  the same build once more with nothing new loaded: dbt's own cost per run
@@ -103,12 +103,13 @@ def replay(statements: list[str], warehouse: Path) -> float:
 
 def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate: bool) -> dict[str, Any]:
     loaders = str(BIN / "loaders")
+    datagen = str(BIN / "datagen")
     raw = work / f"raw-{scale}" / "warehouse.duckdb"
     raw.parent.mkdir()
     load_env = {**env, "WAREHOUSE_PATH": str(raw), "DLT_DATA_DIR": str(work / f"dlt-{scale}")}
     print(f"[scale {scale}] generating and loading …", flush=True)
     if generate:
-        run([loaders, "generate", "--scale", scale, "--seed", str(seed), "--reset"], env)
+        run([datagen, "--scale", scale, "--seed", str(seed), "--reset"], env)
     run([loaders, "load", "--full-refresh"], load_env)
 
     # same file name in two folders: DuckDB names the catalog after the file, and dbt's SQL names it
@@ -131,7 +132,7 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
 
     print(f"[scale {scale}] --continue, incremental load, incremental dbt build …", flush=True)
     tested_through = newest_committed_load(dbt_db)  # what the job would have published
-    run([loaders, "generate", "--continue", "--seed", str(seed)], env)
+    run([datagen, "--continue", "--seed", str(seed)], env)
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
     # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads
     incr_cmd = build_command(full_refresh=False, unit_tests=False)

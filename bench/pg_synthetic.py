@@ -1,7 +1,7 @@
 """Synthetic PostgreSQL data for the loader benchmark and tests, made by SQL (generate_series).
 
 ``fill(dsn, schema, payments)`` (re)creates ``schema`` with the app's DDL
-(loaders/generate/ddl/postgres.sql) and fills the seven tables, sized after
+(contracts/postgres.sql) and fills the seven tables, sized after
 ``payments`` (users = payments / 20, ...), with consistent foreign keys
 (ids are md5-derived uuids), nulls where the contract allows them and
 updated_at spread over six months. ``touch(dsn, schema, table, share)``
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg2
 
-DDL = Path(__file__).resolve().parents[1] / "loaders" / "generate" / "ddl" / "postgres.sql"
+DDL = Path(__file__).resolve().parents[1] / "contracts" / "postgres.sql"
 
 
 def sizes(payments: int) -> dict[str, int]:

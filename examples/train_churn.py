@@ -72,7 +72,7 @@ def main() -> int:
     if min(churned, len(labels) - churned) < MIN_PER_CLASS or len(labels) < MIN_USERS:
         print(
             f"error: {len(labels)} users, {churned} churned: the held-out split needs at least {MIN_USERS} users "
-            f"and {MIN_PER_CLASS} of each class; generate a larger scale (`loaders generate --scale 0.05`)",
+            f"and {MIN_PER_CLASS} of each class; generate a larger scale (`datagen --scale 0.05`)",
             file=sys.stderr,
         )
         return 2

@@ -1,4 +1,6 @@
-"""The `loaders` command: one entry point for the data generator, the loaders and the whole job.
+"""The `loaders` command: one entry point for the loaders and the whole job.
+
+It only reads the app's stores; the demo data generator is a separate tool (`datagen`).
 
 Each subcommand lives in its own module, which exposes ``add_arguments(parser)``
 and ``run(args) -> int``; this module only wires them together and turns the
@@ -18,10 +20,6 @@ from loaders.errors import UserError
 
 # name -> (module, one-line help); the module's docstring is the long help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "generate": (
-        "loaders.generate.command",
-        "fill the app's PostgreSQL and Cassandra with realistic synthetic data (or append a day of activity)",
-    ),
     "load": (
         "loaders.load.command",
         "extract-load PostgreSQL and Cassandra tables into the DuckDB raw schemas with dlt (incremental)",

@@ -32,7 +32,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy
 ADMIN_ROLE = "stack_admin"
 DEFAULT_SUPERUSER = ("cassandra", "cassandra")  # Cassandra's built-in, disabled by setup-roles
 LOCAL_DC = "datacenter1"
-# as loaders/generate/ddl/cassandra.cql creates it (that CREATE KEYSPACE IF NOT EXISTS is then a no-op)
+# as contracts/cassandra.cql creates it (that CREATE KEYSPACE IF NOT EXISTS is then a no-op)
 APP_KEYSPACE_REPLICATION = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 
 

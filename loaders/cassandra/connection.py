@@ -196,13 +196,13 @@ def table_metadata(cluster: Cluster, settings: CassandraSettings, table: str) ->
     if keyspace is None:
         raise UserError(
             f"Cassandra keyspace {settings.keyspace!r} does not exist at {hosts_text(settings)}: "
-            "create it (`loaders generate`) or fix CASSANDRA_KEYSPACE"
+            "create it (`datagen`, the demo data generator) or fix CASSANDRA_KEYSPACE"
         )
     meta = keyspace.tables.get(table)
     if meta is None:
         raise UserError(
             f"Cassandra table {settings.keyspace}.{table} does not exist: "
-            "create it (`loaders generate` applies the DDL) or fix CASSANDRA_KEYSPACE"
+            "create it (`datagen` applies the DDL contracts/cassandra.cql) or fix CASSANDRA_KEYSPACE"
         )
     return meta
 

@@ -164,7 +164,7 @@ def arrow_columns(
         except cols.UnsupportedTypeError as error:
             raise UserError(
                 f"column {name} of Cassandra table {table}: {error}: "
-                "restore the contract's type (loaders/generate/ddl/cassandra.cql)"
+                "restore the contract's type (contracts/cassandra.cql)"
             ) from None
         converters.append(convert)
         fields.append(pa.field(name, arrow_type, nullable=name not in spec.primary_key))

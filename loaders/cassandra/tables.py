@@ -92,13 +92,13 @@ def check_columns(spec: TableSpec, meta: TableMetadata, keyspace: str) -> None:
     if missing:
         raise UserError(
             f"Cassandra table {keyspace}.{spec.name} lacks column(s) {', '.join(missing)}: "
-            "apply loaders/generate/ddl/cassandra.cql (`loaders generate`) or fix CASSANDRA_KEYSPACE"
+            "apply contracts/cassandra.cql (`datagen` does) or fix CASSANDRA_KEYSPACE"
         )
     live_partition_key = tuple(c.name for c in meta.partition_key)
     if live_partition_key != spec.partition_key:
         raise UserError(
             f"Cassandra table {keyspace}.{spec.name} has partition key ({', '.join(live_partition_key)}), "
-            f"expected ({', '.join(spec.partition_key)}): apply loaders/generate/ddl/cassandra.cql"
+            f"expected ({', '.join(spec.partition_key)}): apply contracts/cassandra.cql"
         )
 
 

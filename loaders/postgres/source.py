@@ -178,7 +178,7 @@ def _plan_table(
     table = catalog.get(name)
     if table is None:
         raise SourceTableMissing(
-            f"table {options.schema}.{name} not found in PostgreSQL: create it (`loaders generate`) "
+            f"table {options.schema}.{name} not found in PostgreSQL: create it (`datagen`, the demo data generator) "
             "or leave it out with --tables"
         )
     if not table.readable:

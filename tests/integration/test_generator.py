@@ -1,4 +1,4 @@
-"""`loaders generate` against the real local stores: contract, realism, determinism, --continue.
+"""`datagen` (the demo data generator) against the real local stores: contract, realism, determinism, --continue.
 
 These tests empty and refill the app's tables (--reset) at a small scale; other
 test modules regenerate what they need.
@@ -20,8 +20,8 @@ import psycopg2
 import pytest
 from cassandra.cluster import Session
 
+from datagen import cassandra_store, command
 from loaders.errors import UserError
-from loaders.generate import cassandra_store, command
 from loaders.settings import CassandraSettings, app_postgres_dsn
 
 SCALE = 0.005
@@ -77,7 +77,7 @@ APPEND_ONLY_CASSANDRA = ("messages", "user_events")
 
 # -- helpers ----------------------------------------------------------------------------
 def generate(*args: str) -> str:
-    """Run the subcommand in-process (what `loaders generate ...` runs); return its stdout."""
+    """Run the subcommand in-process (what `datagen ...` runs); return its stdout."""
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
     out = io.StringIO()

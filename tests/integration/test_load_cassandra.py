@@ -31,7 +31,7 @@ from loaders.errors import UserError
 from loaders.settings import CassandraSettings
 
 KEYSPACE = "loader_test"
-DDL = Path(__file__).resolve().parents[2] / "loaders" / "generate" / "ddl" / "cassandra.cql"
+DDL = Path(__file__).resolve().parents[2] / "contracts" / "cassandra.cql"
 UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 TEXTS = ["plain", "quote ' and \" ;", "émoji 🎉 çà", "line\nbreak\ttab", "", "back\\slash", "x" * 300]

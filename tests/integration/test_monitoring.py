@@ -5,7 +5,7 @@ One module fixture runs the job six times on the real stores (scale 0.01, a few 
 load each) and keeps every run's output:
 
   1. first run: full loads, ok
-  2. a day appended (`generate --continue`), incremental, ok
+  2. a day appended (`datagen --continue`), incremental, ok
   3. a day appended, the job killed with SIGKILL when its build starts (after the load)
   4. a day appended and a bad value in Cassandra: the build fails (and run 3 is recorded killed)
   5. the value fixed, a day appended: ok, and ordinary day-to-day variation raises no anomaly;
@@ -40,6 +40,7 @@ from loaders.settings import CassandraSettings
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = Path(sys.executable).parent / "loaders"
+DATAGEN = Path(sys.executable).parent / "datagen"
 SCALE, SEED = "0.01", "7"
 # event-time freshness is judged on the generator's history, which ends on a fixed past date:
 # generous thresholds, except in run 5 (the defaults: stale)
@@ -140,7 +141,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     }
 
     def generate(*args: str) -> None:
-        done = _run(["generate", "--quiet", *args], env)
+        done = subprocess.run(
+            [str(DATAGEN), "--quiet", *args], cwd=REPO, env=env, text=True, capture_output=True, timeout=900
+        )
         assert done.returncode == 0, done.stderr[-2000:]
 
     generate("--scale", SCALE, "--seed", SEED, "--reset")

@@ -3,7 +3,7 @@
 The module starts its own PostgreSQL and Cassandra with the stack scripts
 (``LOCAL_STACK_TLS=1``, a private stack folder, free ports, the shared stack's
 Cassandra jars; the shared stack on 54329/19042 is left alone), runs a small job
-on it (``loaders generate``, ``loaders load``, ``loaders run``) and shows:
+on it (``datagen``, ``loaders load``, ``loaders run``) and shows:
 
 - least privilege: the stack's folders are private, PostgreSQL's socket needs
   peer or a password, the Cassandra loader role reads the app keyspace only;
@@ -41,6 +41,7 @@ from loaders.settings import CassandraSettings, SettingsError, read_env_file, ve
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = Path(sys.executable).parent / "loaders"
+DATAGEN = Path(sys.executable).parent / "datagen"
 SHARED_CASSANDRA_LIB = REPO / ".stack" / "cassandra" / "lib"
 # what a process inherits from pytest that could point it at the shared stack
 CONNECTION_VARIABLES = (
@@ -135,9 +136,9 @@ class PrivateStack:
         self.outputs += [proc.stdout, proc.stderr]
         return proc
 
-    def loaders(self, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    def loaders(self, *args: str, tool: Path = LOADERS, **overrides: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [str(LOADERS), *args],
+            [str(tool), *args],
             cwd=REPO,
             env={**self.env, **overrides},
             capture_output=True,
@@ -207,7 +208,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
 def job(stack: PrivateStack) -> dict[str, subprocess.CompletedProcess[str]]:
     """A small dataset generated over TLS, loaded, then the whole job."""
     steps = {
-        "generate": stack.loaders("generate", "--scale", "0.01", "--seed", "11", "--reset", "--quiet"),
+        "generate": stack.loaders("--scale", "0.01", "--seed", "11", "--reset", "--quiet", tool=DATAGEN),
         "run": stack.loaders("run"),  # loaders load, dbt build, docs, publish, report
     }
     for name, proc in steps.items():

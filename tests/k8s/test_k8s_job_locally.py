@@ -62,7 +62,7 @@ def _ensure_source_data(local: dict[str, str]) -> None:
             rows = cur.fetchone()[0]
     if not rows:
         done = subprocess.run(
-            [str(BIN / "loaders"), "generate", "--scale", "0.01", "--seed", "42", "--reset", "-q"],
+            [str(BIN / "datagen"), "--scale", "0.01", "--seed", "42", "--reset", "-q"],
             capture_output=True,
             text=True,
             timeout=900,

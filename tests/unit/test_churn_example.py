@@ -75,7 +75,7 @@ def test_a_label_without_enough_churners_is_refused_with_the_fix(tmp_path: Path)
     result = run_script(warehouse, tmp_path / "roc.png")
 
     assert result.returncode == 2
-    assert "200 users, 3 churned" in result.stderr and "loaders generate --scale" in result.stderr
+    assert "200 users, 3 churned" in result.stderr and "datagen --scale" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "roc.png").exists()
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Generic, TypeVar
 
-from loaders.generate.timeline import DAY, HOUR
+from datagen.timeline import DAY, HOUR
 
 T = TypeVar("T")
 

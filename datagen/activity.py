@@ -13,10 +13,10 @@ from array import array
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from loaders.generate import text
-from loaders.generate.randomness import Picker, chance, new_uuid, pick_time, timeuuid, weighted
-from loaders.generate.timeline import DAY, HOUR, MINUTE, SECOND, Window
-from loaders.generate.world import Membership, Participation, World
+from datagen import text
+from datagen.randomness import Picker, chance, new_uuid, pick_time, timeuuid, weighted
+from datagen.timeline import DAY, HOUR, MINUTE, SECOND, Window
+from datagen.world import Membership, Participation, World
 
 A = TypeVar("A")
 
@@ -251,8 +251,8 @@ def notifications(world: World, rng: random.Random, count: int, first_id: int) -
             )
             participation, lo, hi = candidates[rng.randrange(len(candidates))]
             outing = world.outings[participation.outing]
-            group = -1 if kind == "payment_request" else outing.group
-            result.add(pick_time(rng, lo, hi), participation.user, KINDS.index(kind), outing.idx, group)
+            group_idx = -1 if kind == "payment_request" else outing.group
+            result.add(pick_time(rng, lo, hi), participation.user, KINDS.index(kind), outing.idx, group_idx)
         elif kind == "group_invite":
             member, lo, hi = group_invites[rng.randrange(len(group_invites))]
             result.add(pick_time(rng, lo, hi), member.user, KINDS.index(kind), -1, member.group)

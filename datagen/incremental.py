@@ -21,13 +21,13 @@ from typing import Any
 from cassandra.cluster import Session
 from psycopg2.extensions import connection
 
+from datagen import activity, cassandra_store, entities, postgres_store, rows, text
+from datagen.progress import Progress
+from datagen.randomness import pick_time, stream, weighted
+from datagen.timeline import DAY, HOUR, Window, day_of, day_start, pg_text
+from datagen.volumes import BASE, Volumes
+from datagen.world import Group, Membership, Outing, Participation, User, World
 from loaders.errors import UserError
-from loaders.generate import activity, cassandra_store, entities, postgres_store, rows, text
-from loaders.generate.progress import Progress
-from loaders.generate.randomness import pick_time, stream, weighted
-from loaders.generate.timeline import DAY, HOUR, Window, day_of, day_start, pg_text
-from loaders.generate.volumes import BASE, Volumes
-from loaders.generate.world import Group, Membership, Outing, Participation, User, World
 
 LOOKBACK_OUTINGS = 3 * DAY  # outings that can still get payments, reminders, RSVP changes
 LOOKBACK_STATES = 14 * DAY  # notifications whose state may still change
@@ -59,11 +59,12 @@ def latest_moment(conn: connection) -> int | None:
         for table in ("users", "groups", "group_members", "outings", "outing_participants", "payments")
     ]
     parts.append(f"(select max({us('created_at')}) from notifications)")
-    return _fetch(conn, f"select greatest({', '.join(parts)})")[0][0]
+    latest = _fetch(conn, f"select greatest({', '.join(parts)})")[0][0]
+    return None if latest is None else int(latest)
 
 
 def infer_scale(conn: connection) -> float:
-    users = _fetch(conn, "select count(*) from users")[0][0]
+    users = int(_fetch(conn, "select count(*) from users")[0][0])
     return max(0.0001, round(users / BASE["users"], 4))
 
 
@@ -318,11 +319,11 @@ def plan_changes(
         )
     ]
     current = cassandra_store.read_states(session, keyspace, picked)
-    for key in picked:
-        status = current[key][0] if key in current else None
-        if status == "DELETED":
+    for state_key in picked:
+        state = current[state_key][0] if state_key in current else None
+        if state == "DELETED":
             continue
-        changes.states.append((*key, weighted(rng, STATE_NEXT[status]), pick_time(rng, lo, hi) // 1000))
+        changes.states.append((*state_key, weighted(rng, STATE_NEXT[state]), pick_time(rng, lo, hi) // 1000))
     world.invalidate()
     return changes
 
@@ -382,7 +383,7 @@ def generate(
     if latest is None:
         raise UserError(
             "nothing to continue: the stores hold no data; generate a history first, e.g. "
-            "`loaders generate --scale 0.05`"
+            "`datagen --scale 0.05`"
         )
     start = day_start(latest) + DAY
     window = Window(start, start + DAY)

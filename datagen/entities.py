@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 
-from loaders.generate import text
-from loaders.generate.randomness import Picker, chance, new_uuid, pick_time, weighted
-from loaders.generate.timeline import DAY, HOUR, MINUTE, SECOND
-from loaders.generate.world import Group, Membership, Outing, Participation, User, World
+from datagen import text
+from datagen.randomness import Picker, chance, new_uuid, pick_time, weighted
+from datagen.timeline import DAY, HOUR, MINUTE, SECOND
+from datagen.world import Group, Membership, Outing, Participation, User, World
 
 CATEGORIES = [
     ("restaurant", 30),

@@ -12,8 +12,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from loaders.generate.randomness import Picker
-from loaders.generate.timeline import Window
+from datagen.randomness import Picker
+from datagen.timeline import Window
 
 FOREVER = 1 << 62
 

@@ -1,5 +1,5 @@
 -- The app's PostgreSQL tables, exactly as ../shared/spec/sources.md defines them.
--- Applied idempotently by `loaders generate` with the app owner's role.
+-- Applied idempotently by `datagen` with the app owner's role.
 
 CREATE TABLE IF NOT EXISTS users (
     id uuid PRIMARY KEY,

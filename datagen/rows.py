@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from loaders.generate.world import Group, Membership, Outing, Participation, User, World
+from datagen.world import Group, Membership, Outing, Participation, User, World
 
 Row = tuple[Any, ...]
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from cassandra.cluster import Session
 from psycopg2.extensions import connection
 
+from datagen import activity, cassandra_store, entities, postgres_store, rows
+from datagen.progress import Progress
+from datagen.randomness import stream, zipf_weights
+from datagen.timeline import Window
+from datagen.volumes import Volumes
+from datagen.world import World
 from loaders.errors import UserError
-from loaders.generate import activity, cassandra_store, entities, postgres_store, rows
-from loaders.generate.progress import Progress
-from loaders.generate.randomness import stream, zipf_weights
-from loaders.generate.timeline import Window
-from loaders.generate.volumes import Volumes
-from loaders.generate.world import World
 
 
 @dataclass(frozen=True)

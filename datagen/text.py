@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from loaders.generate.randomness import chance
+from datagen.randomness import chance
 
 # fmt: off
 FIRST_NAMES = [

@@ -5,19 +5,18 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
+from datagen.contract_files import POSTGRES_DDL
+from datagen.progress import Progress
+from datagen.tables import PG_ORDER, PG_TABLES, PgTable
+from datagen.timeline import pg_text
 from loaders.errors import UserError
-from loaders.generate.progress import Progress
-from loaders.generate.tables import PG_ORDER, PG_TABLES, PgTable
-from loaders.generate.timeline import pg_text
 
-DDL_PATH = Path(__file__).with_name("ddl") / "postgres.sql"
 CHUNK_ROWS = 50_000
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -25,7 +24,7 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 def connect(dsn: str) -> psycopg2.extensions.connection:
     try:
-        conn = psycopg2.connect(dsn, connect_timeout=10, application_name="loaders-generate")
+        conn = psycopg2.connect(dsn, connect_timeout=10, application_name="datagen")
     except psycopg2.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
@@ -39,7 +38,7 @@ def connect(dsn: str) -> psycopg2.extensions.connection:
 def apply_schema(conn: psycopg2.extensions.connection) -> None:
     """Create the app's tables if missing (idempotent) and commit."""
     with conn.cursor() as cur:
-        cur.execute(DDL_PATH.read_text(encoding="utf-8"))
+        cur.execute(POSTGRES_DDL.read_text(encoding="utf-8"))
     conn.commit()
 
 
@@ -48,7 +47,8 @@ def non_empty_tables(conn: psycopg2.extensions.connection) -> list[str]:
         found = []
         for table in PG_ORDER:
             cur.execute(f"select exists (select 1 from {table})")
-            if cur.fetchone()[0]:
+            row = cur.fetchone()
+            if row is not None and row[0]:
                 found.append(table)
     conn.commit()
     return found

@@ -21,8 +21,8 @@ change, a user is soft-deleted. It is deterministic given --seed and the
 stores' contents, and exercises incremental loads.
 
 Examples:
-  loaders generate --scale 0.05 --seed 42 --reset   # demo data, replacing what is there
-  loaders generate --continue                       # one more day (scale inferred from the data)
+  datagen --scale 0.05 --seed 42 --reset   # demo data, replacing what is there
+  datagen --continue                       # one more day (scale inferred from the data)
 
 Full mode refuses non-empty stores unless --reset (which empties the app's
 tables in both stores first). Progress goes to stderr; a summary per store
@@ -34,10 +34,10 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from datagen import cassandra_store, full, incremental, postgres_store
+from datagen.progress import Progress
+from datagen.timeline import DAY, SECOND, Window, to_us
 from loaders.errors import UserError
-from loaders.generate import cassandra_store, full, incremental, postgres_store
-from loaders.generate.progress import Progress
-from loaders.generate.timeline import DAY, SECOND, Window, to_us
 from loaders.settings import CassandraSettings, app_postgres_dsn
 
 DEFAULT_END = "2026-10-31T23:59:59Z"

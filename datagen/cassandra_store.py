@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from cassandra import ConsistencyLevel
@@ -20,16 +19,16 @@ from cassandra.concurrent import execute_concurrent, execute_concurrent_with_arg
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
 
+from datagen.contract_files import CASSANDRA_DDL
+from datagen.postgres_store import chunks
+from datagen.progress import Progress
+from datagen.tables import CASSANDRA_TABLES, CassandraTable
 from loaders.cassandra.connection import ssl_context
 from loaders.errors import UserError
-from loaders.generate.postgres_store import chunks
-from loaders.generate.progress import Progress
-from loaders.generate.tables import CASSANDRA_TABLES, CassandraTable
 from loaders.settings import CassandraSettings
 
 log = logging.getLogger(__name__)
 
-DDL_PATH = Path(__file__).with_name("ddl") / "cassandra.cql"
 CHUNK_ROWS = 50_000
 CONCURRENCY = 128
 MAX_BATCH_ROWS = 40
@@ -75,7 +74,7 @@ def connect(settings: CassandraSettings) -> tuple[Cluster, Session]:
 
 
 def schema_statements(keyspace: str) -> list[str]:
-    text = DDL_PATH.read_text(encoding="utf-8").format(keyspace=keyspace)
+    text = CASSANDRA_DDL.read_text(encoding="utf-8").format(keyspace=keyspace)
     lines = [line for line in text.splitlines() if not line.strip().startswith("--")]
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 

@@ -1,0 +1,1 @@
+"""Synthetic data for the app's stores: `datagen` (see command.py)."""

@@ -1,1 +1,0 @@
-"""Synthetic data for the app's stores: `loaders generate` (see command.py)."""
