@@ -28,6 +28,7 @@ import psycopg2
 import psycopg2.extras
 import pytest
 
+from loaders.cassandra.connection import connected
 from loaders.settings import CassandraSettings, app_postgres_dsn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
@@ -84,18 +85,6 @@ def job_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     yield env
 
 
-def _cassandra_session(settings: CassandraSettings) -> Any:
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-
-    cluster = Cluster(
-        [h for h, _ in settings.hosts],
-        port=settings.hosts[0][1],
-        auth_provider=PlainTextAuthProvider(settings.username, settings.password),
-    )
-    return cluster, cluster.connect(settings.keyspace)
-
-
 def source_rows() -> dict[str, list[dict[str, Any]]]:
     """The source stores' rows in the raw layout dbt_expected reads (one load, unique ids)."""
     raw: dict[str, list[dict[str, Any]]] = {}
@@ -107,8 +96,8 @@ def source_rows() -> dict[str, list[dict[str, Any]]]:
             cur.execute(f"select * from {table}")
             raw[f"raw_postgres.{table}"] = [dict(r) for r in cur.fetchall()]
     settings = CassandraSettings.from_env(owner=True)
-    cluster, session = _cassandra_session(settings)
-    try:
+    with connected(settings) as (_cluster, session):
+        session.set_keyspace(settings.keyspace)
         for table in ("notification_states", "messages", "user_events"):
             rows = []
             for row in session.execute(f"select * from {table}"):
@@ -118,8 +107,6 @@ def source_rows() -> dict[str, list[dict[str, Any]]]:
                         record[column] = record[column].replace(tzinfo=UTC)
                 rows.append(record)
             raw[f"raw_cassandra.{table}"] = rows
-    finally:
-        cluster.shutdown()
     for rows in raw.values():
         for i, row in enumerate(rows):
             row["_dlt_load_id"], row["_dlt_id"] = "1", str(i)
@@ -237,32 +224,36 @@ def _published_mtime(env: dict[str, str]) -> float:
 def test_an_unknown_status_fails_the_build_and_publishes_nothing(job_env: dict[str, str]) -> None:
     before = _published_mtime(job_env)
     settings = CassandraSettings.from_env(owner=True)
-    cluster, session = _cassandra_session(settings)
-    user_id, notification_id = uuid.uuid4(), 10**12
-    insert = session.prepare(
-        "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
-    )
-    try:
-        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
-        failed = _run(["run"], job_env)
-        assert failed.returncode == 1, failed.stdout[-3000:]
-        error_lines = [line for line in failed.stderr.splitlines() if line.startswith("loaders run: error:")]
-        assert len(error_lines) == 1 and "nothing published" in error_lines[0]
-        assert "accepted_values" in failed.stdout and "notification_states" in failed.stdout
-        # the run tested only the loads newer than the published warehouse, and that was enough
-        assert "data tests on staging: the rows of loads committed after" in failed.stdout
-        assert _published_mtime(job_env) == before, "a failed build must not replace the readers' warehouse"
-
-        # the app fixes the value; the next run completes
-        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
-        fixed = _run(["run"], job_env)
-        assert fixed.returncode == 0, (fixed.stdout[-3000:], fixed.stderr[-3000:])
-    finally:
-        session.execute(
-            "delete from notification_states where user_id = %s and notification_id = %s",
-            (user_id, notification_id),
+    with connected(settings) as (_cluster, session):
+        session.set_keyspace(settings.keyspace)
+        user_id, notification_id = uuid.uuid4(), 10**12
+        insert = session.prepare(
+            "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
         )
-        cluster.shutdown()
+        try:
+            session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
+            failed = _run(["run"], job_env)
+            assert failed.returncode == 1, failed.stdout[-3000:]
+            error_lines = [
+                line for line in failed.stderr.splitlines() if line.startswith("loaders run: error:")
+            ]
+            assert len(error_lines) == 1 and "nothing published" in error_lines[0]
+            assert "accepted_values" in failed.stdout and "notification_states" in failed.stdout
+            # the run tested only the loads newer than the published warehouse, and that was enough
+            assert "data tests on staging: the rows of loads committed after" in failed.stdout
+            assert _published_mtime(job_env) == before, (
+                "a failed build must not replace the readers' warehouse"
+            )
+
+            # the app fixes the value; the next run completes
+            session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
+            fixed = _run(["run"], job_env)
+            assert fixed.returncode == 0, (fixed.stdout[-3000:], fixed.stderr[-3000:])
+        finally:
+            session.execute(
+                "delete from notification_states where user_id = %s and notification_id = %s",
+                (user_id, notification_id),
+            )
     assert _published_mtime(job_env) != before
     with duckdb.connect(
         job_env["WAREHOUSE_PATH"], read_only=True

@@ -36,6 +36,7 @@ import duckdb
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from loaders.cassandra.connection import connected
 from loaders.settings import CassandraSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,18 +95,6 @@ def _killed_job(env: dict[str, str], at: str) -> JobRun:
     return JobRun(proc.returncode, "".join(lines), "")
 
 
-def _cassandra(settings: CassandraSettings) -> Any:
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-
-    cluster = Cluster(
-        [h for h, _ in settings.hosts],
-        port=settings.hosts[0][1],
-        auth_provider=PlainTextAuthProvider(settings.username, settings.password),
-    )
-    return cluster, cluster.connect(settings.keyspace)
-
-
 @dataclass
 class History:
     env: dict[str, str]
@@ -154,26 +143,26 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     runs.append(_killed_job(env, "build"))
     generate("--continue")
     settings = CassandraSettings.from_env(owner=True)
-    cluster, session = _cassandra(settings)
-    user_id, notification_id = uuid.uuid4(), 10**12 + 14
-    insert = session.prepare(
-        "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
-    )
-    try:
-        session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
-        runs.append(_job(env))
-        session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
-        generate("--continue")
-        defaults = {k: v for k, v in env.items() if k not in GENEROUS}
-        runs.append(_job(defaults))
-        status_when_stale = _run(["status"], defaults)
-        runs.append(_job(env, LOADERS_ANOMALY_FAIL="true"))
-    finally:
-        session.execute(
-            "delete from notification_states where user_id = %s and notification_id = %s",
-            (user_id, notification_id),
+    with connected(settings) as (_cluster, session):
+        session.set_keyspace(settings.keyspace)
+        user_id, notification_id = uuid.uuid4(), 10**12 + 14
+        insert = session.prepare(
+            "insert into notification_states (user_id, notification_id, status, updated_at) values (?, ?, ?, ?)"
         )
-        cluster.shutdown()
+        try:
+            session.execute(insert, (user_id, notification_id, "ARCHIVED", datetime.now(UTC)))
+            runs.append(_job(env))
+            session.execute(insert, (user_id, notification_id, "SEEN", datetime.now(UTC)))
+            generate("--continue")
+            defaults = {k: v for k, v in env.items() if k not in GENEROUS}
+            runs.append(_job(defaults))
+            status_when_stale = _run(["status"], defaults)
+            runs.append(_job(env, LOADERS_ANOMALY_FAIL="true"))
+        finally:
+            session.execute(
+                "delete from notification_states where user_id = %s and notification_id = %s",
+                (user_id, notification_id),
+            )
     yield History(env, runs, status_when_stale)
 
 
