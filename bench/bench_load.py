@@ -23,6 +23,15 @@ owner's role. Then, against the local stack, in this order:
 4. capture payments: runs with no change, delete detection on and off alternated (its
            cost beside the COPY floors of the table and of its key), and
            `loaders reconcile --deep` (seconds per million rows).
+5. scanner payments, --scanner-repeat times (default 5), alternated: DuckDB's own
+           postgres_scanner `CREATE TABLE t AS SELECT * FROM` the table into a DuckDB
+           file (a whole process: Python, DuckDB, extension, ATTACH, the copy), the
+           bare binary COPY to a null sink, and `loaders load --tables payments
+           --full-refresh` (whole process); medians, the ratio to the scanner's copy and
+           where the loader's difference goes: the Python + dlt import (a process that
+           only imports), extract, normalize, load (the loader's phases), and the rest
+           (pipeline, state sync, counts, commit, close). The load average is printed
+           before and after: the machine's cores may be shared.
 
 Cassandra (--cassandra): for each table of loaders.cassandra.source.TABLES, the
 bare token-range scan (loaders.cassandra.scan.bare_scan(settings, table,
@@ -39,6 +48,7 @@ import argparse
 import io
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,7 +151,8 @@ def schema_rows(schema: str) -> dict[str, int]:
             counts = {}
             for table in TABLES:
                 cur.execute(f'SELECT count(*) FROM "{schema}".{table}')
-                counts[table] = cur.fetchone()[0]
+                row = cur.fetchone()
+                counts[table] = int(row[0]) if row else 0
             return counts
     except psycopg2.Error:
         return {}
@@ -164,6 +175,9 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
         rows = schema_rows(schema)
     env = loader_env(schema, work)
     tables = [t for t in TABLES if not args.tables or t in args.tables.split(",")]
+    if args.only_scanner:
+        bench_scanner(schema, env, work, max(1, args.scanner_repeat))
+        return
 
     print(
         f"\nPostgreSQL, schema {schema}: full load of each table alone (one `loaders load` process per table)"
@@ -220,6 +234,117 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     )
     if "payments" in tables:
         bench_change_capture(schema, env, rows.get("payments", 0), full_alone.get("payments", 0.0))
+        if args.scanner_repeat > 0:
+            bench_scanner(schema, env, work, args.scanner_repeat)
+
+
+SCANNER_COPY = """
+import sys, time
+import duckdb
+from loaders.postgres.scanner import load_extension, split_password, sql_literal
+from loaders.settings import PostgresSettings
+
+schema, table, path = sys.argv[1:4]
+conninfo, password = split_password(PostgresSettings.from_env().dsn)
+con = duckdb.connect(path)
+load_extension(con)
+secret = ""
+if password:
+    con.execute(f"CREATE TEMPORARY SECRET bench_pg (TYPE postgres, PASSWORD {sql_literal(password)})")
+    secret = ", SECRET bench_pg"
+con.execute(f"ATTACH {sql_literal(conninfo)} AS pg (TYPE postgres, READ_ONLY{secret})")
+started = time.perf_counter()
+con.execute(f'CREATE TABLE t AS SELECT * FROM pg."{schema}".{table}')
+print(f"{time.perf_counter() - started:.3f}")
+con.close()
+"""
+IMPORTS_ONLY = "import dlt, duckdb, pyarrow, psycopg2, loaders.cli, loaders.load.runner"
+
+
+def child(code: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """A Python child process: (wall s, peak RSS MB, stdout)."""
+    out = tempfile.TemporaryFile(mode="w+")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, *code], env=env, stdout=out, stderr=subprocess.PIPE, cwd=PROJECT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{code[:2]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    out.seek(0)
+    return wall, usage.ru_maxrss / 1024, out.read()
+
+
+def parse_phases(stdout: str) -> dict[str, float]:
+    """The loader's phase seconds from its last line (`raw_postgres: ok: extract 1.3 s, ...`)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("raw_postgres:") and ": ok:" in line:
+            phases = {}
+            for part in line.split(": ok:", 1)[1].split(","):
+                name, value, _unit = part.split()
+                phases[name] = float(value)
+            return phases
+    return {}
+
+
+def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> None:
+    """payments: DuckDB's scanner copy, the bare COPY and the loader, alternated, medians."""
+    print(
+        f"\npayments, whole processes alternated {repeat} times: the scanner's copy, the bare COPY, the loader"
+    )
+    load_before = os.getloadavg()
+    scanner: list[tuple[float, float, float]] = []  # (wall, ctas, rss)
+    bare: list[float] = []
+    imports: list[float] = []
+    loader: list[tuple[float, float, float, dict[str, float]]] = []  # (wall, summary s, rss, phases)
+    for _ in range(repeat):
+        path = work / "scanner.duckdb"
+        path.unlink(missing_ok=True)
+        wall, rss, out = child(["-c", SCANNER_COPY, schema, "payments", str(path)], env)
+        scanner.append((wall, float(out.strip() or 0), rss))
+        bare.append(copy_floor(schema, "payments", repeat=1))
+        imports.append(child(["-c", IMPORTS_ONLY], env)[0])
+        run = run_loader(["--source", "postgres", "--tables", "payments", "--full-refresh"], env)
+        loader.append((run.wall, run.tables["payments"][2], run.peak_rss_mb, parse_phases(run.stdout)))
+    load_after = os.getloadavg()
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    scan_wall = med([s[0] for s in scanner])
+    load_wall = med([r[0] for r in loader])
+    phases = {name: med([r[3].get(name, 0.0) for r in loader]) for name in ("extract", "normalize", "load")}
+    imported = med(imports)
+    rest = med([r[0] - sum(r[3].values()) for r in loader]) - imported
+    rows: list[tuple[str, float, float | None]] = [
+        ("scanner copy, whole process", scan_wall, med([s[2] for s in scanner])),
+        ("  of which CREATE TABLE AS SELECT", med([s[1] for s in scanner]), None),
+        ("bare binary COPY to a null sink", med(bare), None),
+        ("loader, whole process", load_wall, med([r[2] for r in loader])),
+        ("  loader summary seconds (payments)", med([r[1] for r in loader]), None),
+        ("  Python + dlt import", imported, None),
+        ("  extract", phases["extract"], None),
+        ("  normalize", phases["normalize"], None),
+        ("  load (DuckDB insert, commit)", phases["load"], None),
+        ("  the rest (pipeline, state sync, counts, close)", rest, None),
+    ]
+    print(f"{'median of ' + str(repeat):<50} {'s':>7} {'peak RSS MB':>12}")
+    for label, seconds, peak in rows:
+        print(f"{label:<50} {seconds:>7.2f} {'' if peak is None else f'{peak:>12.0f}'}")
+    ratio = load_wall / scan_wall if scan_wall else 0.0
+    print(
+        f"loader / scanner copy (whole processes): {ratio:.2f} x (target 1.15 x; 1.4 x when dlt's structure is the cause)"
+    )
+    print(
+        f"loader without its import and fixed cost / scanner's copy: "
+        f"{(phases['extract'] + phases['normalize'] + phases['load']) / max(med([s[1] for s in scanner]), 1e-9):.2f} x"
+    )
+    print(
+        "each run, s (scanner, loader): "
+        + ", ".join(f"{s[0]:.2f}/{r[0]:.2f}" for s, r in zip(scanner, loader, strict=True))
+    )
+    print(
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), CPUs {os.cpu_count()}"
+    )
 
 
 def delete_share(schema: str, table: str, share: float) -> int:
@@ -315,6 +440,15 @@ def main() -> None:
         "--cassandra", action="store_true", help="also bench the Cassandra loader against a bare scan"
     )
     parser.add_argument("--cassandra-parallelism", type=int, default=0)
+    parser.add_argument(
+        "--scanner-repeat",
+        type=int,
+        default=5,
+        help="alternated runs of the scanner's copy, the bare COPY and the loader on payments (0: skip)",
+    )
+    parser.add_argument(
+        "--only-scanner", action="store_true", help="only the scanner comparison (step 5) on payments"
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument(
         "--drop-schema", action="store_true", help="drop the PostgreSQL schema at the end (CI)"

@@ -10,6 +10,11 @@ It replaces ``ParquetDataWriter._create_writer`` with the same code plus those
 two options, only on the dlt version it was written against; on another
 version it does nothing (files are then slower to write, never different).
 ``tests/unit/test_load_dlt_tuning.py`` checks it is in effect.
+
+dlt's buffered writer flushes its buffer to the file every ``buffer_max_items``
+rows (5,000): a count of rows, not bytes. With rows of 1 MB texts, 5,000 rows
+would be 5 GB in memory. ``bound_writer_buffer`` also flushes once the Arrow
+items waiting in the buffer hold ``BUFFER_MAX_BYTES``: memory bounded in bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 TUNED_DLT_VERSION = "1.31."
+BUFFER_MAX_BYTES = 32 << 20  # Arrow bytes dlt's writer may hold before it writes them to the file
 
 
 def _dictionary_columns(schema: Any) -> list[str]:
@@ -29,18 +35,46 @@ def _dictionary_columns(schema: Any) -> list[str]:
     ]
 
 
+def _buffered_bytes(items: list[Any]) -> int:
+    return sum(int(getattr(item, "nbytes", 0) or 0) for item in items)
+
+
+def bound_writer_buffer() -> bool:
+    """Make dlt's buffered writer flush by bytes too (see the module docstring); True when in effect."""
+    import dlt
+    from dlt.common.data_writers.buffered import BufferedDataWriter
+
+    if getattr(BufferedDataWriter.write_data_item, "_loaders_tuned", False):
+        return True
+    if not dlt.__version__.startswith(TUNED_DLT_VERSION):
+        return False
+    write_data_item = BufferedDataWriter.write_data_item
+
+    def bounded_write_data_item(self: Any, item: Any, columns: Any) -> int:
+        rows = int(write_data_item(self, item, columns))
+        if self._buffered_items and _buffered_bytes(self._buffered_items) >= BUFFER_MAX_BYTES:
+            self._flush_items()
+        return rows
+
+    bounded_write_data_item._loaders_tuned = True  # type: ignore[attr-defined]
+    BufferedDataWriter.write_data_item = bounded_write_data_item  # type: ignore[method-assign]
+    return True
+
+
 def tune_parquet_writer() -> bool:
-    """Install the tuned writer; True when in effect."""
+    """Install the tuned writer and the byte-bounded buffer; True when in effect."""
     import dlt
     from dlt.common.data_writers.writers import ParquetDataWriter
 
+    bound_writer_buffer()
     if getattr(ParquetDataWriter._create_writer, "_loaders_tuned", False):
         return True
     if not dlt.__version__.startswith(TUNED_DLT_VERSION):
         return False
 
     def _create_writer(self: Any, schema: Any) -> Any:
-        from dlt.common.libs.pyarrow import pyarrow
+        import pyarrow
+        import pyarrow.parquet
         from packaging.version import Version
 
         kwargs = {

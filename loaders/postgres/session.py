@@ -11,6 +11,16 @@ one load are consistent too.
 Streams run in threads (DuckDB and pyarrow release the GIL while reading and
 decoding); batches go through a small bounded queue, which bounds memory
 whatever the table size.
+
+Memory is bounded in bytes, not rows (``table_read``): the bytes a row takes
+once decoded are estimated from a sample of the table's pages (``row_bytes``:
+``octet_length`` of text and bytea, the value's uncompressed size, read from the
+TOAST pointer without decompressing; ``pg_column_size`` of the others), and a
+batch holds about ``batch_bytes``. DuckDB's scanner decodes whole vectors
+(2,048 rows) before it hands any: for rows so wide that a vector would exceed
+the budget (more than ``batch_bytes / 2048``, 8 KiB by default), the read is
+split by primary-key ranges of at most a batch of rows each (the boundaries are
+read in the snapshot, keys only), which the streams share.
 """
 
 from __future__ import annotations
@@ -18,27 +28,45 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from loaders.fan_in import consume, put_until_stopped, worker_thread
 
+if TYPE_CHECKING:
+    from loaders.postgres.catalog import SourceTable
+
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+
+SCANNER_VECTOR_ROWS = 2048  # DuckDB decodes this many rows before it hands any of them
+SAMPLE_PAGES = 64  # heap pages sampled to estimate a table's bytes per row
+# PostgreSQL types whose values arrive as they are stored (octet_length: uncompressed bytes, no detoasting)
+_OCTET_TYPES = frozenset({"text", "varchar", "bpchar", "bytea"})
+_ROW_OVERHEAD = 8  # per column in Arrow: offsets, validity, alignment (an estimate)
 
 
 @dataclass
 class SessionOptions:
     streams: int = 2  # parallel COPY streams for a full read of a large table
     min_blocks_per_stream: int = 4096  # 32 MiB of heap per stream at least
-    batch_rows: int = 102_400  # rows per Arrow batch (about 10 MB of payments)
+    batch_rows: int = 102_400  # rows per Arrow batch at most (about 13 MB of payments)
+    batch_bytes: int = 16 << 20  # decoded bytes per Arrow batch (and per key-range query of wide rows)
     queue_batches: int = 1  # decoded batches waiting per table (bounds memory)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """The queries of one read (the streams share them) and the rows per Arrow batch."""
+
+    queries: tuple[str, ...]
+    batch_rows: int
+    row_bytes: int = 0  # the estimate the plan was sized with (0: not estimated)
 
 
 @dataclass(frozen=True)
@@ -80,7 +108,10 @@ class PostgresSession:
         cur = self._coordinator.cursor()
         # one statement: the exported snapshot, its clock and its transaction horizon are the same instant
         cur.execute("SELECT pg_export_snapshot(), statement_timestamp(), pg_current_snapshot()::text")
-        self.snapshot_id, self.snapshot_time, snapshot_text = cur.fetchone()
+        row = cur.fetchone()
+        if row is None:  # pragma: no cover - a SELECT of three values returns one row
+            raise RuntimeError("PostgreSQL returned no snapshot")
+        self.snapshot_id, self.snapshot_time, snapshot_text = row
         self.horizon = SnapshotHorizon.parse(snapshot_text)
         self._workers: list[_Worker] = []
         # the scanner (extension load, ATTACH, first query: ~0.5 s) opens while the caller
@@ -116,31 +147,107 @@ class PostgresSession:
         by_size = max(1, blocks // max(1, self.options.min_blocks_per_stream))
         return max(1, min(self.options.streams, by_size))
 
-    def read(self, queries: list[str], convert: BatchFn) -> Iterator[pa.RecordBatch]:
-        """Run ``queries`` (one per stream) in parallel and yield their converted batches.
+    def row_bytes(self, table: SourceTable) -> int:
+        """About how many bytes a row of ``table`` takes once decoded, from a sample of its pages."""
+        from loaders.postgres.catalog import quote_ident
 
-        Even one stream reads in a thread: decoding the next batch overlaps with the caller
-        writing the previous one (dlt's parquet writer)."""
+        widths = []
+        for column in table.columns:
+            quoted = quote_ident(column.name)
+            size = "octet_length" if column.type_name in _OCTET_TYPES else "pg_column_size"
+            widths.append(f"coalesce(avg({size}({quoted})), 0)")
+        if table.blocks > 0:  # a plain table: a few pages sampled (the same pages every run)
+            percent = min(100.0, 100.0 * SAMPLE_PAGES / table.blocks)
+            sample = f"{table.qualified} TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (0)"
+        else:  # a view, a partitioned or empty table: the first rows
+            sample = f"(SELECT * FROM {table.qualified} LIMIT 1000) AS sample"
+        cur = self.cursor()
+        cur.execute(f"SELECT {' + '.join(widths) or '0'} FROM {sample}")
+        row = cur.fetchone()
+        measured = float(row[0]) if row and row[0] is not None else 0.0
+        return max(1, int(measured) + _ROW_OVERHEAD * len(table.columns))
+
+    def table_read(
+        self, table: SourceTable, select: str, key: Sequence[str], where: str | None = None
+    ) -> ReadPlan:
+        """The plan of a read of every page of ``table`` (``select`` ``FROM`` it, filtered by ``where``).
+
+        Narrow rows: heap ranges (ctid), one per stream, batches of ``batch_bytes``. Rows wider
+        than a vector's share of the budget: primary-key ranges of at most a batch of rows each."""
+        width = self.row_bytes(table)
+        batch_rows = max(1, min(self.options.batch_rows, self.options.batch_bytes // width))
+        if width * SCANNER_VECTOR_ROWS <= self.options.batch_bytes:
+            parts = self.stream_count(table.blocks, full_scan=True)
+            clauses = ctid_ranges(table.blocks, parts)
+        else:
+            clauses = self._key_ranges(table, key, where, batch_rows)
+        queries = []
+        for clause in clauses:
+            conditions = [c for c in (where, clause) if c and c != "TRUE"]
+            queries.append(f"{select} WHERE {' AND '.join(conditions)}" if conditions else select)
+        log.debug(
+            "%s: ~%d bytes a row, %d rows a batch, %d queries", table.name, width, batch_rows, len(queries)
+        )
+        return ReadPlan(tuple(queries), batch_rows, width)
+
+    def _key_ranges(self, table: SourceTable, key: Sequence[str], where: str | None, rows: int) -> list[str]:
+        """WHERE clauses splitting the rows (in the snapshot) into primary-key ranges of ``rows`` rows."""
+        from loaders.postgres.catalog import quote_ident
+
+        columns = ", ".join(quote_ident(k) for k in key)
+        cur = self.cursor()
+        cur.execute(
+            f"SELECT {columns} FROM (SELECT {columns}, row_number() OVER (ORDER BY {columns}) AS rn "
+            f"FROM {table.qualified}{f' WHERE {where}' if where else ''}) AS keys "
+            f"WHERE (rn - 1) % {int(rows)} = 0 ORDER BY {columns}"
+        )
+        starts = [cur.mogrify(", ".join(["%s"] * len(key)), tuple(r)).decode() for r in cur.fetchall()]
+        if len(starts) <= 1:
+            return ["TRUE"]
+        tuple_ = f"({columns})"
+        clauses = []
+        for i, low in enumerate(starts):
+            clause = "TRUE" if i == 0 else f"{tuple_} >= ({low})"
+            if i + 1 < len(starts):
+                upper = f"{tuple_} < ({starts[i + 1]})"
+                clause = upper if clause == "TRUE" else f"{clause} AND {upper}"
+            clauses.append(clause)
+        return clauses
+
+    def read(self, queries: ReadPlan | Sequence[str], convert: BatchFn) -> Iterator[pa.RecordBatch]:
+        """Run the queries on at most ``streams`` connections in parallel; yield their converted batches.
+
+        Each stream takes the next query when it has finished one. Even one stream reads in a
+        thread: decoding the next batch overlaps with the caller writing the previous one
+        (dlt's parquet writer)."""
+        plan = queries if isinstance(queries, ReadPlan) else ReadPlan(tuple(queries), self.options.batch_rows)
         out: queue.Queue[Any] = queue.Queue(maxsize=max(1, self.options.queue_batches))
         stop = threading.Event()
+        todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for sql in plan.queries:
+            todo.put(sql)
 
-        def stream(sql: str) -> None:
-            for batch in self._read_one(sql, convert):
-                if not put_until_stopped(out, stop, batch):
+        def stream() -> None:
+            while not stop.is_set():
+                try:
+                    sql = todo.get_nowait()
+                except queue.Empty:
                     return
+                for batch in self._read_one(sql, convert, plan.batch_rows):
+                    if not put_until_stopped(out, stop, batch):
+                        return
 
-        threads = [
-            worker_thread(out, stop, partial(stream, q), name=f"pg-stream-{i}") for i, q in enumerate(queries)
-        ]
+        count = max(1, min(len(plan.queries), self.options.streams if len(plan.queries) > 1 else 1))
+        threads = [worker_thread(out, stop, stream, name=f"pg-stream-{i}") for i in range(count)]
         yield from consume(threads, out, stop)
 
-    def _read_one(self, sql: str, convert: BatchFn) -> Iterator[pa.RecordBatch]:
+    def _read_one(self, sql: str, convert: BatchFn, batch_rows: int) -> Iterator[pa.RecordBatch]:
         from loaders.postgres.scanner import query_sql
 
         worker = self._acquire()
         try:
             log.debug("COPY stream: %s", sql)
-            reader = worker.connection.execute(query_sql(sql)).to_arrow_reader(self.options.batch_rows)
+            reader = worker.connection.execute(query_sql(sql)).to_arrow_reader(batch_rows)
             yielded = False
             for batch in reader:
                 if batch.num_rows:

@@ -45,7 +45,7 @@ from loaders.postgres.arrow import DLT_LOAD_ID, convert_batch, key_table
 from loaders.postgres.catalog import SourceTable, quote_ident, read_catalog
 from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loaded, xid_select
 from loaders.postgres.deletes import key_difference, tombstones, unexplained_keys
-from loaders.postgres.session import PostgresSession, SnapshotHorizon, ctid_ranges
+from loaders.postgres.session import PostgresSession, ReadPlan, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
 from loaders.table_stats import DELETED_AT_COLUMN, TableStats
 
@@ -242,23 +242,14 @@ def _plan_table(
     )
 
 
-def _table_queries(session: PostgresSession, plan: TablePlan) -> list[str]:
+def _table_queries(session: PostgresSession, plan: TablePlan) -> ReadPlan | list[str]:
     table, spec = plan.table, plan.spec
-    if plan.full or plan.deep:
-        base = f"SELECT {table.select_list()} FROM {table.qualified}"
-        parts = session.stream_count(table.blocks, full_scan=True)
-        return [
-            f"{base} WHERE {where}" if where != "TRUE" else base for where in ctid_ranges(table.blocks, parts)
-        ]
+    if plan.full or plan.deep:  # split by heap or key ranges, batches sized in bytes (session.table_read)
+        return session.table_read(table, f"SELECT {table.select_list()} FROM {table.qualified}", spec.primary_key)
     base = f"SELECT {table.select_list()}, {xid_select()} FROM {table.qualified}"
     if plan.horizon is not None:
         # every page is read (a transaction id has no index): split like a full read, filtered in the server
-        parts = session.stream_count(table.blocks, full_scan=True)
-        changed = changed_since(plan.horizon)
-        return [
-            f"{base} WHERE {changed}" + ("" if where == "TRUE" else f" AND {where}")
-            for where in ctid_ranges(table.blocks, parts)
-        ]
+        return session.table_read(table, base, spec.primary_key, where=changed_since(plan.horizon))
     cursor = quote_ident(spec.cursor)
     if spec.append_only:
         return [f"{base} WHERE {cursor} > {int(plan.since)}"]
