@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -152,6 +153,37 @@ def parse_bool(name: str, default: bool) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={value!r} is not a boolean: use true or false")
+
+
+def whole_number(name: str, default: int, minimum: int = 0) -> int:
+    """An integer setting of at least ``minimum``: the one parser of the loaders' numeric settings."""
+    raw = (setting(name) or "").strip() or str(default)
+    try:
+        value: int | None = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise SettingsError(
+            f"{name}={raw!r} is not a whole number of at least {minimum}: set it to {minimum} or more, or unset it"
+        )
+    return value
+
+
+CURSOR_LAG_ENV = "LOADERS_CURSOR_LAG_SECONDS"
+DEFAULT_CURSOR_LAG_SECONDS = 600
+
+
+def cursor_lag() -> timedelta:
+    """How far before its cursor each source reads again (both sources; default 600 s)."""
+    return timedelta(seconds=whole_number(CURSOR_LAG_ENV, DEFAULT_CURSOR_LAG_SECONDS))
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

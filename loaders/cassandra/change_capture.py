@@ -46,10 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from loaders.errors import UserError
-from loaders.settings import setting
+from loaders.settings import cursor_lag, setting, whole_number
 
-LAG_ENV = "LOADERS_CURSOR_LAG_SECONDS"  # shared with the PostgreSQL loader
-DEFAULT_LAG_SECONDS = 600
 WINDOW_ENV = "LOADERS_CASSANDRA_LATE_WINDOW_DAYS"
 DEFAULT_WINDOW_DAYS = 7
 SWEEP_ENV = "LOADERS_CASSANDRA_SWEEP_HOURS"
@@ -72,23 +70,12 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 FULL, INCREMENTAL, SWEEP = "full", "incremental", "sweep"
 
 
-def _whole_number(name: str, default: int) -> int:
-    raw = (setting(name, str(default)) or str(default)).strip()
-    if not raw.isdigit():
-        raise UserError(f"{name}={raw!r} is not a whole number: set it to an integer (0 or more) or unset it")
-    return int(raw)
-
-
-def default_lag() -> dt.timedelta:
-    return dt.timedelta(seconds=_whole_number(LAG_ENV, DEFAULT_LAG_SECONDS))
-
-
 def window_days() -> int:
-    return _whole_number(WINDOW_ENV, DEFAULT_WINDOW_DAYS)
+    return whole_number(WINDOW_ENV, DEFAULT_WINDOW_DAYS)
 
 
 def sweep_interval() -> dt.timedelta:
-    return dt.timedelta(hours=_whole_number(SWEEP_ENV, DEFAULT_SWEEP_HOURS))
+    return dt.timedelta(hours=whole_number(SWEEP_ENV, DEFAULT_SWEEP_HOURS))
 
 
 def detect_deletes() -> bool:
@@ -121,7 +108,7 @@ class CaptureSettings:
     @classmethod
     def from_env(cls, lag: dt.timedelta | None = None) -> CaptureSettings:
         return cls(
-            lag=default_lag() if lag is None else lag,
+            lag=cursor_lag() if lag is None else lag,
             window=dt.timedelta(days=window_days()),
             sweep_every=sweep_interval(),
             deletes=detect_deletes(),

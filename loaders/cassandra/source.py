@@ -17,7 +17,7 @@ reads, and the guarantee):
 Every table handed to dlt carries ``_loader_deleted_at`` (null for live rows). A row with a
 cell that cannot be converted (text that is not UTF-8) is quarantined (``TableStats.rejected``)
 and the rest of the table loads. The per-table report is a ``loaders.table_stats.TableStats``
-in the ``stats`` dict the caller passes.
+in the ``stats`` dict the caller passes (``loaders.cassandra.extracts`` passes its request's reports).
 
 The state (write-time cursor, last sweep) lives in dlt's resource state and is committed
 with the load package: a run killed at any point leaves the previous state, so its rows
@@ -34,16 +34,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 from cassandra import ConsistencyLevel
+from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
 from loaders.cassandra import change_capture as cc
-from loaders.cassandra.change_capture import default_lag
 from loaders.cassandra.columns import TIMESTAMP_TYPE, random_ids
 from loaders.cassandra.connection import connected, table_metadata
 from loaders.cassandra.raw_side import RawTable, SeenKeys, tombstones
@@ -51,11 +51,11 @@ from loaders.cassandra.reader import WRITETIME_COLUMN, ReadOptions, ReadReport, 
 from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
 from loaders.errors import UserError
-from loaders.load.uuid_columns import enable_uuid_columns
 from loaders.settings import CassandraSettings
 from loaders.table_stats import DELETED_AT_COLUMN, TableStats
+from loaders.uuid_columns import enable_uuid_columns
 
-__all__ = ["TABLES", "cassandra_source", "default_lag"]
+__all__ = ["TABLES", "cassandra_source"]
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ def consistency_level() -> int:
 def open_raw_table(stack: ExitStack, spec: TableSpec) -> RawTable:
     """The raw table of ``spec`` in the running pipeline's warehouse (its own dlt SQL client)."""
     pipeline = dlt.current.pipeline()
-    client = stack.enter_context(pipeline.sql_client())
+    sql_client: Any = pipeline.sql_client()
+    client = stack.enter_context(sql_client)
     return RawTable(client.native_connection, str(pipeline.dataset_name), spec)
 
 
@@ -182,7 +183,7 @@ def table_rows(
         started_us = cc.micros(scan_started)
         max_seen: int | None = None
         schema: pa.Schema | None = None
-        disposition = "replace" if plan.mode == cc.FULL else MERGE
+        disposition: Any = "replace" if plan.mode == cc.FULL else MERGE
         first = True
         for table in read_table(settings, spec.name, scan_filter, options, report=report):
             writetime = table.column(WRITETIME_COLUMN)
@@ -266,7 +267,7 @@ def cassandra_source(
     tables: list[str] | None = None,
     full_refresh: bool = False,
     *,
-    stats: dict[str, Any] | None = None,
+    stats: dict[str, TableStats] | None = None,
     lag: dt.timedelta | None = None,
     parallelism: int = 0,
     fetch_size: int = ReadOptions.fetch_size,
@@ -306,7 +307,7 @@ def cassandra_source(
     use_system_memory_pool()
     stats = {} if stats is None else stats
     for spec in specs:
-        columns = dict(hints[spec.name])
+        columns: dict[str, Any] = dict(hints[spec.name])
         columns[DELETED_AT_COLUMN] = {
             "name": DELETED_AT_COLUMN,
             "data_type": "timestamp",
@@ -330,5 +331,5 @@ def cassandra_source(
             table_name=spec.name,
             write_disposition="replace" if full_refresh else MERGE,
             primary_key=list(spec.primary_key),
-            columns=columns,
+            columns=cast("dict[str, TColumnSchema]", columns),
         )

@@ -8,7 +8,7 @@ from typing import Any
 from cassandra.metadata import TableMetadata
 
 from loaders.errors import UserError
-from loaders.load.uuid_columns import uuid_column_type
+from loaders.uuid_columns import uuid_column_type
 
 
 @dataclass(frozen=True)

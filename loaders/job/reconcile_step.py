@@ -16,13 +16,12 @@ from typing import Any
 
 import duckdb
 
-from loaders.load.raw import quote
 from loaders.load.reconciliation import TableCheck, load_checks, tally, with_staging
 from loaders.load.results import SourceResult
 from loaders.load.sources import SOURCES
 from loaders.ops.current_run import current_run_id
 from loaders.ops.schema import SCHEMA, ensure_schema
-from loaders.table_stats import DELETED_AT_COLUMN
+from loaders.raw_sql import live_rows_condition, quote
 
 STAGING_SCHEMA = "staging"
 
@@ -38,14 +37,6 @@ def _relations(conn: Any) -> set[tuple[str, str]]:
     }
 
 
-def _columns(conn: Any, schema: str, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def _count(conn: Any, sql: str) -> int:
     row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
@@ -53,20 +44,16 @@ def _count(conn: Any, sql: str) -> int:
 
 def _raw_live_rows(conn: Any, dataset: str, table: str) -> int:
     """Live rows of committed loads: what staging reads."""
-    live = (
-        f"{quote(DELETED_AT_COLUMN)} IS NULL AND "
-        if DELETED_AT_COLUMN in _columns(conn, dataset, table)
-        else ""
-    )
+    live = live_rows_condition(conn, dataset, table)
     sql = (
-        f"SELECT count(*) FROM {quote(dataset)}.{quote(table)} WHERE {live}_dlt_load_id IN "
+        f"SELECT count(*) FROM {quote(dataset)}.{quote(table)} WHERE {live} AND _dlt_load_id IN "
         f"(SELECT load_id FROM {quote(dataset)}._dlt_loads WHERE status = 0)"
     )
     return int(conn.execute(sql).fetchone()[0])
 
 
 def _checks_without_load() -> list[TableCheck]:
-    return [TableCheck(kind.key, table, None, None) for kind in SOURCES.values() for table in kind.tables()]
+    return [TableCheck(kind.key, table, None, None) for kind in SOURCES.values() for table in kind.tables]
 
 
 def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -> list[TableCheck]:

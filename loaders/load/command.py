@@ -91,32 +91,19 @@ def parse_tables(text: str | None) -> list[str] | None:
 
 def select_tables(sources: Sequence[str], tables: Sequence[str] | None) -> dict[str, list[str]]:
     """The tables to load per source; unknown names fail with the list of valid ones."""
-    from loaders.load.sources import SOURCES, CassandraLoaderMissing
+    from loaders.load.sources import SOURCES
 
-    selected: dict[str, list[str]] = {}
-    available: dict[str, tuple[str, ...]] = {}
-    missing_loader: CassandraLoaderMissing | None = None
-    for key in sources:
-        try:
-            available[key] = SOURCES[key].tables()
-        except CassandraLoaderMissing as exc:
-            if len(sources) == 1 or tables is None:
-                selected[key] = []  # reported as this source's failure
-                missing_loader = exc
-                continue
-            missing_loader = exc
+    available = {key: SOURCES[key].tables for key in sources}
     if tables is None:
-        for key, names in available.items():
-            selected[key] = list(names)
-        return selected
+        return {key: list(names) for key, names in available.items()}
     known = {name for names in available.values() for name in names}
     unknown = [name for name in tables if name not in known]
     if unknown:
         valid = ", ".join(name for names in available.values() for name in names)
-        hint = f" ({missing_loader})" if missing_loader else ""
         raise UserError(
-            f"unknown table(s) {', '.join(unknown)} for --source {'/'.join(sources)}: choose among {valid}{hint}"
+            f"unknown table(s) {', '.join(unknown)} for --source {'/'.join(sources)}: choose among {valid}"
         )
+    selected: dict[str, list[str]] = {}
     for key, names in available.items():
         chosen = [name for name in names if name in tables]
         if chosen:
@@ -140,7 +127,7 @@ def load_all(
     """
     from loaders.load.config import apply_dlt_defaults
     from loaders.load.lock import warehouse_lock
-    from loaders.load.sources import SOURCES, CassandraLoaderMissing
+    from loaders.load.sources import SOURCES
     from loaders.load.summary import render
     from loaders.progress import Progress
     from loaders.settings import warehouse_path
@@ -154,14 +141,6 @@ def load_all(
         for key, names in selection.items():
             kind = SOURCES[key]
             progress = Progress(prefix=f"[{kind.pipeline_name}] ")
-            if not names:
-                result = SourceResult(key, kind.pipeline_name)
-                try:
-                    kind.tables()
-                except CassandraLoaderMissing as exc:
-                    result.error = exc
-                results.append(result)
-                continue
             results.append(run_source(kind, names, full_refresh, warehouse, progress, discard_pending, deep))
     print(render(results, str(warehouse)), flush=True)
     errors = [r.error for r in results if r.error is not None]

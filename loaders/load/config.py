@@ -4,14 +4,11 @@ Environment variables (all optional):
   DLT_DATA_DIR                  dlt's working dir; pipelines live in DLT_DATA_DIR/pipelines
                                 (default .dlt-work/ in the project). It must persist between
                                 runs: it holds the state of interrupted loads.
-  LOADERS_CURSOR_LAG_SECONDS    lag window of the incremental cursors (default 600)
-  LOADERS_DETECT_DELETES        find hard deletes by key difference on incremental loads (default true)
-  POSTGRES_SCHEMA               the PostgreSQL schema of the app's tables (default public)
-  LOADERS_PG_STREAMS            parallel COPY streams for a full read of a big table
-                                (default: the number of CPUs, at most 4)
-  LOADERS_PG_MIN_BLOCKS_PER_STREAM  heap pages (8 KiB) per stream at least (default 4096)
   LOADERS_DUCKDB_MEMORY_LIMIT   DuckDB's memory limit while loading (default 128MB)
   LOADERS_DUCKDB_THREADS        DuckDB's threads while loading (default: the number of CPUs)
+
+The sources read their own settings (``loaders.postgres.extracts``, ``loaders.cassandra.extracts``;
+LOADERS_CURSOR_LAG_SECONDS, shared by both, in ``loaders.settings.cursor_lag``).
 
 dlt reads its own settings from the environment too (``SECTION__KEY``); the
 defaults below are set only when the variable is unset, so any can be overridden.
@@ -20,11 +17,9 @@ defaults below are set only when the variable is unset, so any can be overridden
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
-from loaders.errors import UserError
-from loaders.settings import PROJECT_DIR, setting
+from loaders.settings import PROJECT_DIR, cpu_count, setting, whole_number
 
 # dlt settings the loaders rely on; each can still be overridden from the environment.
 DLT_DEFAULTS: dict[str, str] = {
@@ -69,54 +64,10 @@ def pipelines_dir() -> Path:
     return dlt_data_dir() / "pipelines"
 
 
-def _int_setting(name: str, default: int, minimum: int = 0) -> int:
-    raw = setting(name, str(default)) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UserError(f"{name}={raw!r} is not a whole number: set it to an integer or unset it") from None
-    if value < minimum:
-        raise UserError(f"{name}={value} is below {minimum}: set it to {minimum} or more, or unset it")
-    return value
-
-
-def cursor_lag() -> timedelta:
-    return timedelta(seconds=_int_setting("LOADERS_CURSOR_LAG_SECONDS", 600))
-
-
-def detect_deletes() -> bool:
-    """LOADERS_DETECT_DELETES (default true): find hard deletes by key difference on every incremental load."""
-    raw = (setting("LOADERS_DETECT_DELETES", "true") or "true").strip().lower()
-    if raw not in ("true", "false", "1", "0", "yes", "no"):
-        raise UserError(
-            f"LOADERS_DETECT_DELETES={raw!r} is not a boolean: set it to true or false, or unset it"
-        )
-    return raw in ("true", "1", "yes")
-
-
-def postgres_schema() -> str:
-    return setting("POSTGRES_SCHEMA", "public") or "public"
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def pg_streams() -> int:
-    return _int_setting("LOADERS_PG_STREAMS", min(4, cpu_count()), minimum=1)
-
-
-def pg_min_blocks_per_stream() -> int:
-    return _int_setting("LOADERS_PG_MIN_BLOCKS_PER_STREAM", 4096, minimum=1)
-
-
-def duckdb_config() -> dict[str, str | int | bool]:
+def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     return {
         # raw rows have no order; keeping the insertion order doubles the insert time and the file
         "preserve_insertion_order": False,
         "memory_limit": setting("LOADERS_DUCKDB_MEMORY_LIMIT", "128MB") or "128MB",
-        "threads": _int_setting("LOADERS_DUCKDB_THREADS", cpu_count(), minimum=1),
+        "threads": whole_number("LOADERS_DUCKDB_THREADS", cpu_count(), minimum=1),
     }

@@ -11,11 +11,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loaders.table_stats import DELETED_AT_COLUMN
+from loaders.raw_sql import has_column, live_rows_condition, quote
 
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+__all__ = ["PipelineRaw", "quote"]
 
 
 class PipelineRaw:
@@ -67,16 +65,11 @@ class PipelineRaw:
         return {r[0] for r in rows}
 
     def has_column(self, table: str, column: str) -> bool:
-        row = (
-            self._connection()
-            .execute(
-                "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-                "AND column_name = ? AND table_catalog = current_database()",
-                [self.dataset, table, column],
-            )
-            .fetchone()
-        )
-        return bool(row and row[0])
+        return has_column(self._connection(), self.dataset, table, column)
+
+    def live(self, table: str, alias: str = "") -> str:
+        """The SQL condition of ``table``'s live rows (tombstones left out)."""
+        return live_rows_condition(self._connection(), self.dataset, table, alias)
 
     def count_rows(self, tables: list[str]) -> dict[str, int | None]:
         """Live rows per raw table (tombstones of deleted keys not counted); None: no such table."""
@@ -87,14 +80,8 @@ class PipelineRaw:
             if table not in existing:
                 counts[table] = None
                 continue
-            live = (
-                f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL"
-                if self.has_column(table, DELETED_AT_COLUMN)
-                else ""
-            )
-            counts[table] = int(
-                conn.execute(f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)}{live}").fetchone()[0]
-            )
+            sql = f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)} WHERE {self.live(table)}"
+            counts[table] = int(conn.execute(sql).fetchone()[0])
         return counts
 
     def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array:
@@ -117,13 +104,10 @@ class PipelineRaw:
     def different_rows(self, table: str, rows: pa.Table, key: list[str], columns: list[str]) -> pa.Array:
         """Row indexes (column ``__row``) of ``rows`` that raw lacks as a live row or holds with another value."""
         conn = self._connection()
-        live = (
-            f" AND r.{quote(DELETED_AT_COLUMN)} IS NULL" if self.has_column(table, DELETED_AT_COLUMN) else ""
-        )
-        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key)
+        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key) + " AND " + self.live(table, "r")
         differs = " OR ".join(f"k.{quote(c)} IS DISTINCT FROM r.{quote(c)}" for c in columns if c not in key)
         sql = (
-            f"SELECT k.__row FROM __loader_rows k LEFT JOIN {quote(self.dataset)}.{quote(table)} r ON {on}{live} "
+            f"SELECT k.__row FROM __loader_rows k LEFT JOIN {quote(self.dataset)}.{quote(table)} r ON {on} "
             f"WHERE r.{quote(key[0])} IS NULL" + (f" OR {differs}" if differs else "") + " ORDER BY k.__row"
         )
         conn.register("__loader_rows", rows)

@@ -39,11 +39,3 @@ class SourceResult:
     resumed_packages: int = 0
     repaired_rows: int = 0
     error: UserError | None = None
-
-
-@dataclass
-class TableFailure:
-    """A table a source could not load (the others were); its error ends the run."""
-
-    error: UserError
-    mode: str = "failed"

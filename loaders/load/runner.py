@@ -1,17 +1,24 @@
 """Run one source's dlt pipeline, crash-safe: finish what an interrupted run left, then load.
 
-Steps of ``run_source`` (the warehouse lock is held by the caller):
+``run_source`` runs these phases in order, one function each (the warehouse lock is held by
+the caller); an error names the phase it came from:
 
-1. resume  a package left extracted or normalized by a killed run is
-           normalized and loaded first (dlt keeps which jobs were done); if a
-           job may have been applied twice (killed between DuckDB's commit and
-           dlt's bookkeeping), the keys of its tables are de-duplicated.
-2. sync    the local pipeline state must describe this warehouse: dlt adopts
-           a newer state from the warehouse (or forgets a local one whose
-           dataset is gone); a local state ahead of the warehouse (warehouse
-           restored or replaced) is dropped and restored from the warehouse.
-3. extract the source's tables (a consistent snapshot; see the sources),
-4. normalize and load (parquet files, DuckDB).
+1. start     open the warehouse (one DuckDB connection for the run) and the dlt pipeline;
+2. resume    a package left extracted or normalized by a killed run is normalized and
+             loaded first (dlt keeps which jobs were done);
+3. sync      the local pipeline state must describe this warehouse: dlt adopts a newer
+             state from the warehouse (or forgets a local one whose dataset is gone); a
+             local state ahead of the warehouse (warehouse restored or replaced) is dropped
+             and restored from the warehouse. If a resumed job may have been applied twice
+             (killed between DuckDB's commit and dlt's bookkeeping), the keys of its tables
+             are de-duplicated;
+4. extract   the source's tables (``open_extracts`` of the source package: a consistent read);
+5. normalize and
+6. load      (parquet files, DuckDB; the package is committed with the tables' state);
+7. count     raw's live rows per table;
+8. summary   one ``TableResult`` per table from the source's ``TableStats``; rejected rows
+             to ``ops.rejected_rows``;
+9. verify    the tables the source could not load, and the reconciliation of counts.
 
 dlt's working directory (``DLT_DATA_DIR``) must persist between runs.
 """
@@ -22,20 +29,21 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from loaders.errors import UserError
+from loaders.extracts import ExtractRequest, TableReports
 from loaders.load import testhooks
 from loaders.load.config import duckdb_config, pipelines_dir
-from loaders.load.errors import user_error
+from loaders.load.errors import LoadFailed, user_error
 from loaders.load.raw import PipelineRaw, quote
 from loaders.load.reconciliation import failure, load_checks
 from loaders.load.redact import install_log_redaction
-from loaders.load.results import SourceResult, TableFailure, TableResult
+from loaders.load.results import SourceResult, TableResult
+from loaders.load.sources import SourceKind
 from loaders.ops.current_run import current_run_id
 from loaders.ops.schema import SCHEMA as OPS_SCHEMA
 from loaders.ops.schema import ensure_schema
@@ -43,31 +51,6 @@ from loaders.progress import Progress
 from loaders.table_stats import RejectedRow, TableStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Extract:
-    """One dlt extract of a run: the source and whether its tables are dropped and recreated first."""
-
-    source: Any
-    refresh: str | None = None
-
-
-# (pipeline, raw view, selected tables, tables to reload in full, stats by table, progress, deep check) -> extracts
-Opener = Callable[
-    [Any, PipelineRaw, list[str], set[str], dict[str, Any], Progress, bool],
-    AbstractContextManager[list[Extract]],
-]
-
-
-@dataclass(frozen=True)
-class SourceKind:
-    key: str  # postgres | cassandra
-    pipeline_name: str
-    dataset_name: str
-    schema_name: str  # dlt source (schema) name
-    tables: Callable[[], tuple[str, ...]]
-    open: Opener
 
 
 def open_warehouse(warehouse: Path) -> Any:
@@ -230,25 +213,6 @@ def _load_seconds(load_info: Any) -> dict[str, float]:
     return {table: (end - start).total_seconds() for table, (start, end) in spans.items()}
 
 
-def _extract_metrics(extract_info: Any) -> dict[str, tuple[int, float]]:
-    """rows and seconds per table from dlt's extract metrics (sources that track nothing themselves)."""
-    out: dict[str, tuple[int, float]] = {}
-    try:
-        for metrics in extract_info.metrics.values():
-            for step in metrics:
-                spans: dict[str, list[float]] = {}
-                for job_id, m in step.get("job_metrics", {}).items():
-                    table = job_id.split(".")[0]
-                    spans.setdefault(table, []).extend([m.created, m.last_modified])
-                for table, m in step.get("table_metrics", {}).items():
-                    span = spans.get(table, [0.0, 0.0])
-                    rows, secs = out.get(table, (0, 0.0))
-                    out[table] = (rows + m.items_count, secs + max(span) - min(span))
-    except (AttributeError, TypeError):
-        log.debug("no extract metrics", exc_info=True)
-    return out
-
-
 def _detail(error: Exception) -> str:
     text = str(error)
     start = text.find("(")
@@ -256,46 +220,27 @@ def _detail(error: Exception) -> str:
     return text[start + 1 : end] if start >= 0 and end > start else text
 
 
-def _mode_from_schema(pipeline: Any, schema_name: str, table: str) -> str:
-    """full (replace) or incremental (merge, append), from the table's write disposition."""
-    try:
-        disposition = pipeline.schemas[schema_name].get_table(table).get("write_disposition")
-    except (KeyError, AttributeError):
-        return ""
-    return {"replace": "full", "merge": "incremental", "append": "incremental"}.get(str(disposition), "")
-
-
 def _table_result(
-    kind: SourceKind,
-    pipeline: Any,
-    table: str,
-    stat: TableStats | None,
-    generic: dict[str, tuple[int, float]],
-    rows_in_raw: int | None,
-    load_seconds: float,
+    kind: SourceKind, stats: TableStats, rows_in_raw: int | None, load_seconds: float
 ) -> TableResult:
-    """One table's result: the source's own report when it ran to its end, else dlt's metrics."""
-    rows, secs = generic.get(table, (0, 0.0))
-    if stat is None or not stat.done:
-        mode = (stat.mode if stat else "") or _mode_from_schema(pipeline, kind.schema_name, table)
-        return TableResult(kind.key, table, mode, rows, rows_in_raw, secs + load_seconds)
+    """One table's result, from the report its source filled while extracting it."""
     return TableResult(
         kind.key,
-        table,
-        stat.mode or _mode_from_schema(pipeline, kind.schema_name, table),
-        stat.rows_extracted,
+        stats.table,
+        stats.mode,
+        stats.rows_extracted,
         rows_in_raw,
-        stat.seconds + load_seconds,
-        source_rows=stat.source_rows,
-        in_flight_rows=stat.in_flight_rows,
-        deleted_rows=stat.deleted_rows,
-        rejected_rows=len(stat.rejected),
-        bytes_extracted=stat.bytes_extracted,
-        cursor_before=stat.cursor_before,
-        cursor_after=stat.cursor_after,
-        lost_rows=stat.lost_rows,
-        late_rows=stat.late_rows,
-        future_rows=stat.future_rows,
+        stats.seconds + load_seconds,
+        source_rows=stats.source_rows,
+        in_flight_rows=stats.in_flight_rows,
+        deleted_rows=stats.deleted_rows,
+        rejected_rows=len(stats.rejected),
+        bytes_extracted=stats.bytes_extracted,
+        cursor_before=stats.cursor_before,
+        cursor_after=stats.cursor_after,
+        lost_rows=stats.lost_rows,
+        late_rows=stats.late_rows,
+        future_rows=stats.future_rows,
     )
 
 
@@ -309,6 +254,151 @@ def _release_memory() -> None:
         log.debug("could not release Arrow memory", exc_info=True)
 
 
+def rows_reporter(progress: Progress) -> Callable[[str, int], None]:
+    """The sources' per-batch callback: progress, and the crash tests' "extract" pause after the first batch."""
+    first_rows: list[bool] = []
+
+    def on_rows(table: str, rows: int) -> None:
+        progress.rows(table, rows)
+        if not first_rows:
+            first_rows.append(True)
+            testhooks.pause("extract")
+
+    return on_rows
+
+
+@dataclass
+class SourceRun:
+    """One run of one source: what its phases hand each other."""
+
+    kind: SourceKind
+    tables: list[str]
+    full_refresh: bool
+    warehouse: Path
+    progress: Progress
+    discard_pending: bool
+    deep: bool
+    result: SourceResult
+    connection: Any = None  # the warehouse's DuckDB connection, closed by run_source
+    pipeline: Any = None
+    resume_started: float = 0.0
+    resumed_tables: set[str] = field(default_factory=set)
+    full_tables: frozenset[str] = frozenset()  # reloaded in full whatever their state
+    reports: TableReports = field(default_factory=TableReports)
+    load_info: Any = None
+    rows_in_raw: dict[str, int | None] = field(default_factory=dict)
+
+
+def _start(run: SourceRun) -> None:
+    testhooks.install()
+    run.connection = open_warehouse(run.warehouse)
+    run.pipeline = make_pipeline(run.kind, run.connection)
+
+
+def _resume(run: SourceRun) -> None:
+    run.resume_started = time.monotonic()
+    run.result.resumed_packages, run.resumed_tables = finish_pending(
+        run.pipeline, run.progress, run.discard_pending
+    )
+    if run.full_refresh:
+        run.full_tables = frozenset(run.tables)
+    elif run.discard_pending:  # tables of discarded packages may be half loaded (a replace truncates first)
+        run.full_tables = frozenset(set(run.tables) & run.resumed_tables)
+
+
+def _sync(run: SourceRun) -> None:
+    run.pipeline = reconcile_state(run.pipeline, run.progress)
+    if run.resumed_tables and not run.discard_pending:
+        with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+            run.result.repaired_rows = _repair(raw, run.resumed_tables, run.progress)
+    if run.result.resumed_packages:
+        run.result.phases["resume"] = time.monotonic() - run.resume_started
+
+
+def _extract(run: SourceRun) -> None:
+    run.progress.step(f"extract: {', '.join(run.tables)}")
+    run.reports = TableReports(on_rows=rows_reporter(run.progress))
+    with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+        request = ExtractRequest(raw, run.tables, run.full_tables, run.progress, run.reports, run.deep)
+        with run.kind.open_extracts(request) as extracts:
+            for extract in extracts:
+                run.pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
+    _release_memory()
+
+
+def _normalize(run: SourceRun) -> None:
+    run.progress.step("normalize")
+    run.pipeline.normalize()
+
+
+def _load(run: SourceRun) -> None:
+    run.progress.step(f"load into {run.warehouse.name} schema {run.kind.dataset_name}")
+    run.load_info = run.pipeline.load()
+    delete_completed_packages(run.pipeline)
+
+
+def _count(run: SourceRun) -> None:
+    with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+        run.rows_in_raw = raw.count_rows(run.tables)
+
+
+def _summarize(run: SourceRun) -> None:
+    load_seconds = _load_seconds(run.load_info)
+    reports, kind = run.reports, run.kind
+    for table in run.tables:
+        stats = reports.stats.get(table)
+        if table in reports.failures or stats is None or not stats.done:
+            if table not in reports.failures:  # a source that does not report a table is a bug: say so
+                reports.fail(
+                    table, LoadFailed(f"{kind.pipeline_name}: the source did not report table {table}")
+                )
+            run.result.tables.append(
+                TableResult(kind.key, table, "failed", 0, run.rows_in_raw.get(table), 0.0)
+            )
+            continue
+        run.result.tables.append(
+            _table_result(kind, stats, run.rows_in_raw.get(table), load_seconds.get(table, 0.0))
+        )
+    rejected = [row for stats in reports.stats.values() for row in stats.rejected]
+    if rejected:
+        quarantine(run.connection, kind.key, rejected)
+
+
+def _verify(run: SourceRun) -> None:
+    failures = list(run.reports.failures.values())
+    if failures:
+        run.result.error = (
+            failures[0] if len(failures) == 1 else UserError("; ".join(str(e) for e in failures))
+        )
+    else:
+        run.result.error = failure(load_checks(run.result.tables))
+
+
+PHASES: tuple[tuple[str, Callable[[SourceRun], None]], ...] = (
+    ("start", _start),
+    ("resume", _resume),
+    ("sync", _sync),
+    ("extract", _extract),
+    ("normalize", _normalize),
+    ("load", _load),
+    ("count", _count),
+    ("summary", _summarize),
+    ("verify", _verify),
+)
+TIMED_PHASES = frozenset({"extract", "normalize", "load"})  # shown in the summary and ops.runs
+
+
+def _phase_error(run: SourceRun, phase: str, exc: Exception) -> UserError:
+    error = user_error(exc, phase, run.kind.pipeline_name, str(run.warehouse))
+    if phase == "resume" and isinstance(error, LoadFailed):
+        return LoadFailed(
+            f"{run.kind.pipeline_name}: finishing the interrupted load failed ({_detail(error)}): "
+            "rerun to retry; if it keeps failing, drop it with `loaders load --discard-pending` "
+            "(its rows are read again from the source)"
+        )
+    return error
+
+
 def run_source(
     kind: SourceKind,
     tables: list[str],
@@ -319,101 +409,33 @@ def run_source(
     deep: bool = False,
 ) -> SourceResult:
     """Load ``tables`` of one source into its raw schema; errors come back as one-line UserErrors."""
-    result = SourceResult(kind.key, kind.pipeline_name)
-    step = "start"
-    connection = None
+    run = SourceRun(
+        kind,
+        tables,
+        full_refresh,
+        warehouse,
+        progress,
+        discard_pending,
+        deep,
+        SourceResult(kind.key, kind.pipeline_name),
+    )
     try:
-        testhooks.install()
-        connection = open_warehouse(warehouse)
-        pipeline = make_pipeline(kind, connection)
-        step = "resume"
-        t = time.monotonic()
-        result.resumed_packages, resumed_tables = finish_pending(pipeline, progress, discard_pending)
-        # tables of discarded packages may be half loaded (a replace truncates first): reload them
-        full_tables = (
-            set(tables) if full_refresh else (set(tables) & resumed_tables if discard_pending else set())
-        )
-        step = "sync"
-        pipeline = reconcile_state(pipeline, progress)
-        if resumed_tables and not discard_pending:
-            with PipelineRaw(pipeline, kind.schema_name) as raw:
-                result.repaired_rows = _repair(raw, resumed_tables, progress)
-        if result.resumed_packages:
-            result.phases["resume"] = time.monotonic() - t
-
-        step = "extract"
-        t = time.monotonic()
-        stats: dict[str, TableStats | TableFailure] = {}
-        extract_infos = []
-        progress.step(f"extract: {', '.join(tables)}")
-        with (
-            PipelineRaw(pipeline, kind.schema_name) as raw,
-            kind.open(pipeline, raw, tables, full_tables, stats, progress, deep) as extracts,
-        ):
-            for extract in extracts:
-                extract_infos.append(
-                    pipeline.extract(extract.source, refresh=extract.refresh, loader_file_format="parquet")
-                )
-        result.phases["extract"] = time.monotonic() - t
-        _release_memory()
-
-        step = "normalize"
-        t = time.monotonic()
-        progress.step("normalize")
-        pipeline.normalize()
-        result.phases["normalize"] = time.monotonic() - t
-
-        step = "load"
-        t = time.monotonic()
-        progress.step(f"load into {warehouse.name} schema {kind.dataset_name}")
-        load_info = pipeline.load()
-        result.phases["load"] = time.monotonic() - t
-        delete_completed_packages(pipeline)
-
-        step = "count"
-        load_seconds = _load_seconds(load_info)
-        generic: dict[str, tuple[int, float]] = {}
-        for info in extract_infos:
-            for table, (rows, secs) in _extract_metrics(info).items():
-                prev = generic.get(table, (0, 0.0))
-                generic[table] = (prev[0] + rows, prev[1] + secs)
-        with PipelineRaw(pipeline, kind.schema_name) as raw:
-            counts = raw.count_rows(tables)
-        failures = [stat.error for stat in stats.values() if isinstance(stat, TableFailure)]
-        if failures:
-            result.error = (
-                failures[0] if len(failures) == 1 else UserError("; ".join(str(e) for e in failures))
-            )
-        for table in tables:
-            stat = stats.get(table)
-            if isinstance(stat, TableFailure):
-                result.tables.append(TableResult(kind.key, table, "failed", 0, counts.get(table), 0.0))
-                continue
-            result.tables.append(
-                _table_result(
-                    kind, pipeline, table, stat, generic, counts.get(table), load_seconds.get(table, 0.0)
-                )
-            )
-        rejected = [row for stat in stats.values() if isinstance(stat, TableStats) for row in stat.rejected]
-        if rejected:
-            quarantine(connection, kind.key, rejected)
-        if result.error is None:
-            result.error = failure(load_checks(result.tables))
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        log.debug("%s failed at %s", kind.pipeline_name, step, exc_info=True)
-        result.error = user_error(exc, step, kind.pipeline_name, str(warehouse))
-        if step == "resume" and type(result.error).__name__ == "LoadFailed":
-            result.error = type(result.error)(
-                f"{kind.pipeline_name}: finishing the interrupted load failed ({_detail(result.error)}): "
-                "rerun to retry; if it keeps failing, drop it with `loaders load --discard-pending` "
-                "(its rows are read again from the source)"
-            )
-    finally:
-        if connection is not None:
+        for phase, step in PHASES:
+            started = time.monotonic()
             try:
-                connection.close()  # checkpoints the warehouse once
+                step(run)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:
+                log.debug("%s failed at %s", kind.pipeline_name, phase, exc_info=True)
+                run.result.error = _phase_error(run, phase, exc)
+                break
+            if phase in TIMED_PHASES:
+                run.result.phases[phase] = time.monotonic() - started
+    finally:
+        if run.connection is not None:
+            try:
+                run.connection.close()  # checkpoints the warehouse once
             except Exception:
                 log.debug("closing the warehouse failed", exc_info=True)
-    return result
+    return run.result

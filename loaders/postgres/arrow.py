@@ -2,7 +2,7 @@
 
 - uuid: the scanner yields the canonical ``arrow.uuid`` extension (16 bytes).
   It is kept as is through dlt's parquet files (parquet logical type UUID) into
-  a DuckDB ``UUID`` column (``loaders.load.uuid_columns``): never formatted.
+  a DuckDB ``UUID`` column (``loaders.uuid_columns``): never formatted.
   ``uuid_to_text`` formats in numpy where text is needed in Python (keys).
 - numeric(p, s): arrives as decimal128(p, s) (see catalog.py), kept as is.
 - boolean: ``arrow.bool8`` (one byte per value) becomes a plain Arrow boolean.
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-from loaders.load.uuid_columns import is_uuid_type
+from loaders.uuid_columns import is_uuid_type
 
 DLT_ID = "_dlt_id"
 DLT_LOAD_ID = "_dlt_load_id"
@@ -78,7 +78,7 @@ def convert_batch(
     fields: list[pa.Field] = []
     for fld, array in zip(batch.schema, batch.columns, strict=False):
         if is_uuid_type(array.type):
-            pass  # kept as 16 bytes: a DuckDB UUID column (loaders.load.uuid_columns)
+            pass  # kept as 16 bytes: a DuckDB UUID column (loaders.uuid_columns)
         elif isinstance(array.type, pa.BaseExtensionType):
             is_bool8 = array.type.extension_name == "arrow.bool8"
             array = array.storage.cast(pa.bool_()) if is_bool8 else array.storage

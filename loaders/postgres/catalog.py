@@ -4,7 +4,7 @@ Each column gets a SELECT expression chosen for exactness of the Arrow data
 that DuckDB's postgres_scanner decodes from binary COPY (see ``scanner``):
 
 - uuid is selected as is (16 bytes on the wire, Arrow ``arrow.uuid``); the
-  warehouse stores it as a DuckDB UUID (see ``loaders.load.uuid_columns``);
+  warehouse stores it as a DuckDB UUID (see ``loaders.uuid_columns``);
 - numeric(p, s) with p <= 38 is selected as is: decimal128(p, s), exactly;
 - types Arrow has no lossless mapping for (json, interval, arrays, enums,
   unconstrained or wider numeric, ...) are selected as text.

@@ -29,10 +29,10 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from loaders.load.raw import quote
-from loaders.load.uuid_columns import is_uuid_type
 from loaders.postgres.arrow import DLT_ID, random_uuids
+from loaders.raw_sql import live_condition, quote
 from loaders.table_stats import DELETED_AT_COLUMN
+from loaders.uuid_columns import is_uuid_type
 
 
 @dataclass
@@ -59,18 +59,20 @@ def unexplained_keys(
     """raw's live rows + new keys of this load - the source's rows: deletes minus lost rows (0: no key scan)."""
     execute = conn.execute  # type: ignore[attr-defined]
     raw = f"{quote(dataset)}.{quote(table)}"
-    live = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else ""
-    row = execute(f"SELECT count(*) FROM {raw}{live}").fetchone()
+    row = execute(f"SELECT count(*) FROM {raw} WHERE {live_condition(has_tombstones)}").fetchone()
     raw_live = int(row[0]) if row else 0
     new_keys = 0
     if extracted_keys:
-        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key)
-        alive = f" AND r.{quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else ""
+        on = (
+            " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in key)
+            + " AND "
+            + live_condition(has_tombstones, "r")
+        )
         keys = pa.concat_tables(extracted_keys)
         conn.register("__loader_new_keys", keys)  # type: ignore[attr-defined]
         try:
             row = execute(
-                f"SELECT count(*) FROM __loader_new_keys k WHERE NOT EXISTS (SELECT 1 FROM {raw} r WHERE {on}{alive})"
+                f"SELECT count(*) FROM __loader_new_keys k WHERE NOT EXISTS (SELECT 1 FROM {raw} r WHERE {on})"
             ).fetchone()
         finally:
             conn.unregister("__loader_new_keys")  # type: ignore[attr-defined]
@@ -122,7 +124,7 @@ def key_difference(
             finally:
                 unregister("__loader_key_batch")
         raw = f"{quote(dataset)}.{quote(table)}"
-        alive = f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if has_tombstones else ""
+        alive = live_condition(has_tombstones)
         # one hash join, both directions: raw keys the source lacks, source keys raw lacks
         on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in key)
         sides = ", ".join(
@@ -130,7 +132,7 @@ def key_difference(
         )
         first = quote(key[0])
         execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote(diff_tmp)} AS SELECT {sides} FROM (SELECT {cols} FROM {raw}{alive}) r "
+            f"CREATE OR REPLACE TEMP TABLE {quote(diff_tmp)} AS SELECT {sides} FROM (SELECT {cols} FROM {raw} WHERE {alive}) r "
             f"FULL OUTER JOIN {quote(source_tmp)} s ON {on} WHERE r.{first} IS NULL OR s.{first} IS NULL"
         )
         text_cols = ", ".join(f"CAST({quote('r_' + c)} AS VARCHAR)" for c in key)

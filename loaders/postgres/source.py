@@ -33,14 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
+import dlt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from loaders.errors import UserError
-from loaders.load.uuid_columns import enable_uuid_columns
+from loaders.extracts import RawView, TableReports
 from loaders.postgres.arrow import DLT_LOAD_ID, convert_batch, key_table
 from loaders.postgres.catalog import SourceTable, quote_ident, read_catalog
 from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loaded, xid_select
@@ -48,31 +49,11 @@ from loaders.postgres.deletes import key_difference, tombstones, unexplained_key
 from loaders.postgres.session import PostgresSession, ReadPlan, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
 from loaders.table_stats import DELETED_AT_COLUMN, TableStats
+from loaders.uuid_columns import enable_uuid_columns
 
 log = logging.getLogger(__name__)
 
 SOURCE_NAME = "postgres"
-
-
-class RawView(Protocol):
-    """What the PostgreSQL source needs to know about the warehouse and the pipeline."""
-
-    def raw_tables(self) -> set[str]: ...
-
-    def known_columns(self, table: str) -> dict[str, dict[str, Any]]: ...
-
-    def resource_state(self, table: str) -> dict[str, Any]: ...
-
-    def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array: ...
-
-    @property
-    def dataset(self) -> str: ...
-
-    def connection(self) -> Any: ...
-
-    def has_column(self, table: str, column: str) -> bool: ...
-
-    def different_rows(self, table: str, rows: pa.Table, key: list[str], columns: list[str]) -> pa.Array: ...
 
 
 class SourceTableMissing(UserError):
@@ -357,8 +338,6 @@ def _resource_rows(
     stats: TableStats,
     on_rows: Callable[[str, int], None],
 ) -> Iterator[pa.RecordBatch]:
-    import dlt
-
     spec = plan.spec
     state = dlt.current.resource_state()
     started = time.monotonic()
@@ -461,22 +440,21 @@ def postgres_source(
     view: RawView,
     plans: list[TablePlan],
     options: PostgresOptions,
-    stats: dict[str, TableStats],
-    on_rows: Callable[[str, int], None] = lambda table, rows: None,
+    reports: TableReports,
 ) -> Any:
-    """A dlt source with one resource per planned table, reading inside ``session``'s snapshot."""
-    import dlt
+    """A dlt source with one resource per planned table, reading inside ``session``'s snapshot.
 
+    Each table's ``TableStats`` goes to ``reports`` (complete once its resource ran to its end).
+    """
     enable_uuid_columns()
 
     @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
     def postgres() -> Any:
         resources = []
         for plan in plans:
-            table_stats = stats.setdefault(plan.spec.name, TableStats(plan.spec.name))
             resources.append(
                 dlt.resource(
-                    _resource_rows(session, view, plan, table_stats, on_rows),
+                    _resource_rows(session, view, plan, reports.table(plan.spec.name), reports.rows),
                     name=plan.spec.name,
                     **_hints(plan),
                 )

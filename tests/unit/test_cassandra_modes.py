@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from loaders.cassandra import change_capture as cc
 from loaders.errors import UserError
+from loaders.settings import CURSOR_LAG_ENV
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -61,7 +63,7 @@ def test_sweep_when_due_or_never_done() -> None:
 
 def test_state_of_the_clustering_time_cursor_upgrades_without_a_full_load() -> None:
     old = NOW - dt.timedelta(days=1)
-    state = {cc.STATE_OLD_CURSOR: old.isoformat()}
+    state: dict[str, Any] = {cc.STATE_OLD_CURSOR: old.isoformat()}
     plan = cc.plan(state, SETTINGS, NOW, False, True)
     assert plan.mode == cc.SWEEP and plan.cursor == cc.micros(old) and "write times" in plan.reason
     cc.save(state, plan, cc.next_cursor(plan.cursor, cc.micros(NOW), NOW), NOW)
@@ -92,6 +94,7 @@ def test_incremental_save_keeps_the_last_sweep() -> None:
     [
         (cc.WINDOW_ENV, "a week", "whole number"),
         (cc.SWEEP_ENV, "-1", "whole number"),
+        (CURSOR_LAG_ENV, "10m", "whole number"),  # the one parser of the lag, shared with PostgreSQL
         (cc.DELETES_ENV, "maybe", "true or false"),
         (cc.CONSISTENCY_ENV, "MOST", "LOCAL_QUORUM"),
     ],
@@ -108,7 +111,7 @@ def test_bad_settings_are_one_line_errors_naming_the_fix(
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (cc.WINDOW_ENV, cc.SWEEP_ENV, cc.DELETES_ENV, cc.CONSISTENCY_ENV, cc.LAG_ENV):
+    for name in (cc.WINDOW_ENV, cc.SWEEP_ENV, cc.DELETES_ENV, cc.CONSISTENCY_ENV, CURSOR_LAG_ENV):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     monkeypatch.setattr(cc, "setting", lambda name, default=None: default)

@@ -30,27 +30,19 @@ def test_unknown_table_lists_the_valid_ones() -> None:
     assert "payment" in str(failure.value) and "payments" in str(failure.value)
 
 
-def test_missing_cassandra_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing() -> tuple[str, ...]:
-        raise sources.CassandraLoaderMissing("the Cassandra loader is not installed: use --source postgres")
+def test_every_source_is_registered_with_its_tables() -> None:
+    """The registry is the two source packages' faces: their TABLES, one opener each."""
+    from loaders.cassandra import extracts as cassandra
+    from loaders.postgres import extracts as postgres
 
-    from dataclasses import replace
-
-    monkeypatch.setitem(sources.SOURCES, "cassandra", replace(sources.SOURCES["cassandra"], tables=missing))
-    # all sources, postgres tables only: Cassandra is skipped silently
-    assert select_tables(["postgres", "cassandra"], ["users"]) == {"postgres": ["users"]}
-    # all tables: Cassandra is selected empty and reported as failed by load_all
-    assert select_tables(["postgres", "cassandra"], None)["cassandra"] == []
-    with pytest.raises(UserError) as failure:
-        select_tables(["postgres", "cassandra"], ["messages"])
-    assert "not installed" in str(failure.value)
-
-
-def test_cassandra_module_missing_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "CASSANDRA_MODULE", "loaders.no_such_module.source")
-    with pytest.raises(sources.CassandraLoaderMissing) as failure:
-        sources.cassandra_module()
-    assert "--source postgres" in str(failure.value)
+    assert sources.SOURCES["postgres"].tables == TABLES == postgres.TABLES
+    assert sources.SOURCES["cassandra"].tables == cassandra.TABLES
+    assert sources.SOURCES["postgres"].open_extracts is postgres.open_extracts
+    assert sources.SOURCES["cassandra"].open_extracts is cassandra.open_extracts
+    assert select_tables(["postgres", "cassandra"], ["users", "messages"]) == {
+        "postgres": ["users"],
+        "cassandra": ["messages"],
+    }
 
 
 def test_summary_renders_each_table() -> None:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from loaders.load.uuid_columns import is_uuid_type
 from loaders.postgres.arrow import (
     DLT_ID,
     convert_batch,
@@ -16,6 +15,7 @@ from loaders.postgres.arrow import (
     random_uuids,
     uuid_to_text,
 )
+from loaders.uuid_columns import is_uuid_type
 
 
 def uuid_array(values: list[uuid.UUID | None]) -> pa.Array:

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from loaders.load.uuid_columns import UUID_HINT, enable_uuid_columns
+from loaders.uuid_columns import UUID_HINT, enable_uuid_columns
 
 
 def uuid_array(values: list[uuid.UUID | None]) -> pa.Array:

@@ -64,5 +64,5 @@ def enable_uuid_columns() -> None:
         return to_destination_type(self, column, table)
 
     dlt_pyarrow.get_column_type_from_py_arrow = get_column_type_from_py_arrow
-    DuckDbTypeMapper.to_destination_type = duckdb_destination_type  # type: ignore[method-assign]
+    DuckDbTypeMapper.to_destination_type = duckdb_destination_type  # type: ignore[method-assign, assignment]
     _ENABLED = True
