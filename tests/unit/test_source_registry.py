@@ -1,0 +1,192 @@
+"""The registry of source tables (loaders/source_tables.py): what it reads, what derives from it,
+and the one-line error a broken file gives (naming the table and the field)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loaders.cassandra import tables as cassandra_tables
+from loaders.errors import UserError
+from loaders.postgres import tables as postgres_tables
+from loaders.source_tables import REGISTRY_PATH, RegistryError, load_registry, registry
+
+
+def test_the_project_registry_lists_both_stores() -> None:
+    reg = registry()
+    assert REGISTRY_PATH.parts[-2:] == ("contracts", "source_tables.yml")
+    assert [t.name for t in reg.of_store("postgres")] == [
+        "users",
+        "groups",
+        "group_members",
+        "outings",
+        "outing_participants",
+        "payments",
+        "notifications",
+    ]
+    assert [t.name for t in reg.of_store("cassandra")] == ["notification_states", "messages", "user_events"]
+    events = reg.table("user_events")
+    assert events.partition_key == ("user_id", "day")
+    assert events.clustering_key == ("event_time", "event_id")
+    assert events.column("properties").is_collection
+    assert reg.table("payments").clustering_key == ()
+    assert reg.table("payments").column("amount").base_type == "numeric"
+
+
+def test_postgres_specs_derive_from_the_registry() -> None:
+    reg = registry()
+    assert tuple(t.name for t in reg.of_store("postgres")) == postgres_tables.TABLES
+    for table in reg.of_store("postgres"):
+        spec = postgres_tables.SPECS_BY_NAME[table.name]
+        assert spec.primary_key == table.primary_key
+        assert spec.cursor == table.change_capture.cursor
+        assert spec.clock == table.change_capture.clock
+        assert spec.append_only == (table.kind == "append-only")
+        assert spec.capture_deletes == (table.delete_capture == "key_difference")
+    notifications = postgres_tables.SPECS_BY_NAME["notifications"]
+    assert (notifications.cursor, notifications.clock, notifications.append_only) == (
+        "id",
+        "created_at",
+        True,
+    )
+    assert postgres_tables.APPEND_TIME_COLUMN == "created_at"
+
+
+def test_cassandra_specs_derive_from_the_registry() -> None:
+    assert cassandra_tables.TABLES == ("notification_states", "messages", "user_events")
+    states = cassandra_tables.TABLE_SPECS["notification_states"]
+    assert states.primary_key == ("user_id", "notification_id")
+    assert states.writetime_columns == ("status", "updated_at")  # the regular columns
+    assert (states.app_time, states.window_column, states.detect_deletes) == (
+        "updated_at",
+        "updated_at",
+        True,
+    )
+    events = cassandra_tables.TABLE_SPECS["user_events"]
+    assert events.writetime_columns == ("event_type",)  # a collection's WRITETIME is per element
+    assert events.json_columns == ("properties",)
+    assert (events.app_time, events.window_column) == ("event_time", "day")
+    messages = cassandra_tables.TABLE_SPECS["messages"]
+    assert messages.columns == ("group_id", "day", "sent_at", "message_id", "user_id", "body")
+    assert messages.writetime_columns == ("user_id", "body")
+    assert messages.json_columns == ()
+
+
+def _write(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "source_tables.yml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _document() -> dict[str, object]:
+    loaded = yaml.safe_load(REGISTRY_PATH.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _table(document: dict[str, object], name: str) -> dict[str, object]:
+    tables = document["tables"]
+    assert isinstance(tables, list)
+    return next(t for t in tables if t["name"] == name)
+
+
+def test_a_copy_of_the_file_loads_the_same(tmp_path: Path) -> None:
+    assert load_registry(_write(tmp_path, _document())) == registry()
+
+
+BROKEN = [
+    # (what to break, the words the error must hold)
+    ("users: columns[1] without type", "tables[0] (users).columns (username): missing field(s) type"),
+    ("users: nullable key", "tables[0] (users).columns (id).nullable: a key column cannot be nullable"),
+    ("payments: unknown store", "tables[5] (payments).store: 'mysql' is not one of postgres, cassandra"),
+    (
+        "outings: cursor not a column",
+        "tables[3] (outings).change_capture.cursor: column 'changed_at' is not in columns",
+    ),
+    (
+        "groups: reference to a later table",
+        "tables[1] (groups).columns (owner_id).references: table 'outings' is not listed before",
+    ),
+    (
+        "messages: a primary_key",
+        "tables[8] (messages).primary_key: Cassandra tables use partition_key and clustering_key",
+    ),
+    (
+        "user_events: postgres style",
+        "tables[9] (user_events).change_capture.style: cassandra tables use writetime",
+    ),
+    ("users: a typo", "tables[0] (users): unknown field(s) primary_kye"),
+    (
+        "notifications: nullable as text",
+        "tables[6] (notifications).columns (kind).nullable: expected true or false, got 'no'",
+    ),
+    ("users twice", "tables[1] (users).name: listed twice"),
+]
+
+
+def _break(document: dict[str, object], what: str) -> None:
+    users, payments, outings = (
+        _table(document, "users"),
+        _table(document, "payments"),
+        _table(document, "outings"),
+    )
+    columns = users["columns"]
+    assert isinstance(columns, list)
+    if what == "users: columns[1] without type":
+        del columns[1]["type"]
+    elif what == "users: nullable key":
+        columns[0]["nullable"] = True
+    elif what == "payments: unknown store":
+        payments["store"] = "mysql"
+    elif what == "outings: cursor not a column":
+        capture = outings["change_capture"]
+        assert isinstance(capture, dict)
+        capture["cursor"] = "changed_at"
+    elif what == "groups: reference to a later table":
+        groups_columns = _table(document, "groups")["columns"]
+        assert isinstance(groups_columns, list)
+        groups_columns[2]["references"] = "outings.id"
+    elif what == "messages: a primary_key":
+        _table(document, "messages")["primary_key"] = ["group_id"]
+    elif what == "user_events: postgres style":
+        capture = _table(document, "user_events")["change_capture"]
+        assert isinstance(capture, dict)
+        capture["style"] = "transaction_id"
+    elif what == "users: a typo":
+        users["primary_kye"] = users.pop("primary_key")
+    elif what == "notifications: nullable as text":
+        notification_columns = _table(document, "notifications")["columns"]
+        assert isinstance(notification_columns, list)
+        notification_columns[2]["nullable"] = "no"
+    elif what == "users twice":
+        tables = document["tables"]
+        assert isinstance(tables, list)
+        tables[1] = dict(users)
+    else:
+        raise AssertionError(what)
+
+
+@pytest.mark.parametrize(("what", "message"), BROKEN, ids=[what for what, _ in BROKEN])
+def test_a_broken_file_is_refused_in_one_line(tmp_path: Path, what: str, message: str) -> None:
+    document = _document()
+    _break(document, what)
+    path = _write(tmp_path, document)
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    text = str(caught.value)
+    assert message in text
+    assert text.startswith(str(path))
+    assert "\n" not in text
+    assert isinstance(caught.value, UserError)  # the CLI prints it as one line, exit 2
+
+
+def test_a_missing_or_unreadable_file_says_where_it_is_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match=r"restore contracts/source_tables.yml in the project folder"):
+        load_registry(tmp_path / "nothing.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("tables: [\n  - name: users\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"is not valid YAML: fix its syntax") as caught:
+        load_registry(bad)
+    assert "\n" not in str(caught.value)
