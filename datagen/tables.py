@@ -1,4 +1,7 @@
-"""Column order of the rows the generator produces, per store and table (see sources.md).
+"""Column order of the rows the generator produces, per store and table: derived from the registry.
+
+The tables, their columns and keys are those of ``contracts/source_tables.yml``
+(``loaders.source_tables``), which follows ``../shared/spec/sources.md``.
 
 PostgreSQL column kinds drive the COPY text encoding: u uuid, s text,
 t timestamp (epoch microseconds), n number (int or decimal text).
@@ -8,60 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loaders.source_tables import RegistryError, SourceTable, registry
+
+# COPY text kind of each PostgreSQL type of the registry (its base name, parameters dropped).
+PG_KINDS: dict[str, str] = {
+    "uuid": "u",
+    "text": "s",
+    "char": "s",
+    "varchar": "s",
+    "timestamptz": "t",
+    "bigint": "n",
+    "integer": "n",
+    "numeric": "n",
+}
+
 
 @dataclass(frozen=True)
 class PgTable:
     name: str
     columns: tuple[str, ...]
     kinds: str
-
-
-PG_TABLES: dict[str, PgTable] = {
-    table.name: table
-    for table in (
-        PgTable(
-            "users", ("id", "username", "email", "city", "created_at", "updated_at", "deleted_at"), "usssttt"
-        ),
-        PgTable("groups", ("id", "name", "owner_id", "created_at", "updated_at", "deleted_at"), "usuttt"),
-        PgTable(
-            "group_members", ("group_id", "user_id", "role", "joined_at", "left_at", "updated_at"), "uusttt"
-        ),
-        PgTable(
-            "outings",
-            (
-                "id",
-                "group_id",
-                "created_by",
-                "title",
-                "category",
-                "starts_at",
-                "status",
-                "created_at",
-                "updated_at",
-            ),
-            "uuusststt",
-        ),
-        PgTable("outing_participants", ("outing_id", "user_id", "rsvp", "updated_at"), "uust"),
-        PgTable(
-            "payments",
-            (
-                "id",
-                "user_id",
-                "outing_id",
-                "amount",
-                "currency",
-                "status",
-                "paid_at",
-                "created_at",
-                "updated_at",
-            ),
-            "uuunssttt",
-        ),
-        PgTable("notifications", ("id", "user_id", "kind", "outing_id", "group_id", "created_at"), "nusuut"),
-    )
-}
-# Foreign keys: parents first when loading, children first when emptying.
-PG_ORDER = tuple(PG_TABLES)
 
 
 @dataclass(frozen=True)
@@ -72,20 +41,32 @@ class CassandraTable:
     nullable: tuple[int, ...]  # positions where None means "not written" (no tombstone)
 
 
-CASSANDRA_TABLES: dict[str, CassandraTable] = {
-    table.name: table
-    for table in (
-        CassandraTable(
-            "notification_states", ("user_id", "notification_id", "status", "updated_at"), (0,), (2,)
-        ),
-        CassandraTable(
-            "messages", ("group_id", "day", "sent_at", "message_id", "user_id", "body"), (0, 1), ()
-        ),
-        CassandraTable(
-            "user_events",
-            ("user_id", "day", "event_time", "event_id", "event_type", "properties"),
-            (0, 1),
-            (5,),
-        ),
+def pg_table(table: SourceTable) -> PgTable:
+    kinds = ""
+    for column in table.columns:
+        if column.base_type not in PG_KINDS:
+            raise RegistryError(
+                f"contracts/source_tables.yml: {table.name}.{column.name}: the generator cannot write type "
+                f"{column.type!r}: give it a COPY kind in datagen/tables.py (PG_KINDS)"
+            )
+        kinds += PG_KINDS[column.base_type]
+    return PgTable(table.name, table.column_names, kinds)
+
+
+def cassandra_table(table: SourceTable) -> CassandraTable:
+    names = table.column_names
+    return CassandraTable(
+        name=table.name,
+        columns=names,
+        partition_key=tuple(names.index(key) for key in table.partition_key),
+        nullable=tuple(i for i, column in enumerate(table.columns) if column.nullable),
     )
+
+
+PG_TABLES: dict[str, PgTable] = {t.name: pg_table(t) for t in registry().of_store("postgres")}
+# Foreign keys: parents first when loading, children first when emptying (the registry's order).
+PG_ORDER = tuple(PG_TABLES)
+
+CASSANDRA_TABLES: dict[str, CassandraTable] = {
+    t.name: cassandra_table(t) for t in registry().of_store("cassandra")
 }

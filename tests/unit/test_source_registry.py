@@ -74,6 +74,34 @@ def test_cassandra_specs_derive_from_the_registry() -> None:
     assert messages.json_columns == ()
 
 
+def test_the_generator_tables_derive_from_the_registry() -> None:
+    from datagen import tables as generator_tables
+
+    reg = registry()
+    assert tuple(t.name for t in reg.of_store("postgres")) == generator_tables.PG_ORDER  # parents first
+    assert generator_tables.PG_TABLES["payments"].kinds == "uuunssttt"  # numeric n, char(3) s
+    assert generator_tables.PG_TABLES["notifications"].kinds == "nusuut"  # bigint id n
+    for table in reg.of_store("postgres"):
+        assert generator_tables.PG_TABLES[table.name].columns == table.column_names
+    states = generator_tables.CASSANDRA_TABLES["notification_states"]
+    assert (states.partition_key, states.nullable) == ((0,), (2,))  # status may be left unwritten
+    events = generator_tables.CASSANDRA_TABLES["user_events"]
+    assert (events.partition_key, events.nullable) == ((0, 1), (5,))  # properties
+    assert generator_tables.CASSANDRA_TABLES["messages"].nullable == ()
+
+
+def test_a_type_the_generator_cannot_write_is_named(tmp_path: Path) -> None:
+    from datagen.tables import pg_table
+
+    document = _document()
+    users_columns = _table(document, "users")["columns"]
+    assert isinstance(users_columns, list)
+    users_columns[3]["type"] = "inet"
+    users = load_registry(_write(tmp_path, document)).table("users")
+    with pytest.raises(RegistryError, match=r"users\.city: the generator cannot write type 'inet'"):
+        pg_table(users)
+
+
 def _write(tmp_path: Path, document: object) -> Path:
     path = tmp_path / "source_tables.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
