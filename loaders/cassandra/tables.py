@@ -1,4 +1,8 @@
-"""The Cassandra tables the loaders read (../shared/spec/sources.md), and how each is loaded."""
+"""The Cassandra tables the loaders read, and how each is loaded: derived from the registry.
+
+The tables, columns, keys and change capture are those of ``contracts/source_tables.yml``
+(``loaders.source_tables``), which follows ``../shared/spec/sources.md``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from cassandra.metadata import TableMetadata
 
 from loaders.errors import UserError
+from loaders.source_tables import SourceTable, registry
 from loaders.uuid_columns import uuid_column_type
 
 
@@ -26,38 +31,28 @@ class TableSpec:
     detect_deletes: bool = True  # sweeps turn keys gone from the source into tombstones
 
 
-TABLE_SPECS: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        TableSpec(
-            name="notification_states",
-            columns=("user_id", "notification_id", "status", "updated_at"),
-            partition_key=("user_id",),
-            primary_key=("user_id", "notification_id"),
-            app_time="updated_at",
-            window_column="updated_at",
-            writetime_columns=("status", "updated_at"),
-        ),
-        TableSpec(
-            name="messages",
-            columns=("group_id", "day", "sent_at", "message_id", "user_id", "body"),
-            partition_key=("group_id", "day"),
-            primary_key=("group_id", "day", "sent_at", "message_id"),
-            app_time="sent_at",
-            window_column="day",
-            writetime_columns=("user_id", "body"),
-        ),
-        TableSpec(
-            name="user_events",
-            columns=("user_id", "day", "event_time", "event_id", "event_type", "properties"),
-            partition_key=("user_id", "day"),
-            primary_key=("user_id", "day", "event_time", "event_id"),
-            app_time="event_time",
-            window_column="day",
-            writetime_columns=("event_type",),  # WRITETIME of a collection is per element: not used
-            json_columns=("properties",),
-        ),
+def spec_from_registry(table: SourceTable) -> TableSpec:
+    """The loader's view of a registry table: what it selects, its keys, windows and WRITETIMEs."""
+    window = table.change_capture.window
+    if window is None:  # the registry requires it of Cassandra tables
+        raise UserError(f"contracts/source_tables.yml: {table.name} has no change_capture.window: add one")
+    regular = [column for column in table.columns if column.name not in table.primary_key]
+    return TableSpec(
+        name=table.name,
+        columns=table.column_names,
+        partition_key=table.partition_key,
+        primary_key=table.primary_key,
+        app_time=table.change_capture.clock,
+        window_column=window,
+        # WRITETIME of a collection is per element: not used
+        writetime_columns=tuple(column.name for column in regular if not column.is_collection),
+        json_columns=tuple(column.name for column in table.columns if column.is_collection),
+        detect_deletes=table.delete_capture == "sweep",
     )
+
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    table.name: spec_from_registry(table) for table in registry().of_store("cassandra")
 }
 
 TABLES: tuple[str, ...] = tuple(TABLE_SPECS)
