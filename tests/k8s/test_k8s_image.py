@@ -124,6 +124,7 @@ def test_build_context_holds_what_the_job_reads_and_nothing_else() -> None:
         "loaders/settings.py",
         "contracts/postgres.sql",
         "contracts/cassandra.cql",
+        "contracts/source_tables.yml",  # the loaders' registry of source tables (loaders.source_tables)
     ):
         assert needed in files, needed
     # Every folder dbt reads (dbt_project.yml) is in, whole.
