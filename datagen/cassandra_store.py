@@ -1,23 +1,29 @@
 """The generator's side of Cassandra: schema, emptiness, truncation and fast concurrent writes.
 
-Rows of one partition that arrive together go in one UNLOGGED batch (one
-mutation on one replica set, never a multi-partition batch); batches and
-single rows are sent with the driver's concurrent executor.
+Rows of one partition that arrive together go in one UNLOGGED batch, with the
+partitions of the same replica set packed together (up to 10: every mutation
+is local to the coordinator the batch is routed to), with values
+serialised once by fast per-type functions; batches are sent asynchronously
+(``execute_async``) with a bounded number in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import operator
+import struct
+import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
-from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
+from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement, Statement
 
 from datagen.contract_files import CASSANDRA_DDL
 from datagen.postgres_store import chunks
@@ -32,6 +38,8 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000
 CONCURRENCY = 128
 MAX_BATCH_ROWS = 40
+# Cassandra warns above 10 partitions in an unlogged batch (unlogged_batch_across_partitions_warn_threshold)
+PARTITIONS_PER_BATCH = 10
 MAX_BATCH_BYTES = 4_000  # under Cassandra's default batch_size_warn_threshold (5 KiB)
 RETRIES = 5
 
@@ -109,76 +117,139 @@ def truncate(session: Session, keyspace: str) -> None:
         session.execute(f"TRUNCATE {keyspace}.{name}", timeout=300)
 
 
-def _size(row: Sequence[Any]) -> int:
-    size = 48
-    for value in row:
-        if isinstance(value, str):
-            size += len(value.encode("utf-8", "surrogatepass")) + 4
-        elif isinstance(value, dict):
-            size += sum(len(key) + len(item) + 8 for key, item in value.items())
-        else:
-            size += 16
-    return size
+class _Window:
+    """At most ``limit`` asynchronous requests in flight; failures are kept for a retry."""
+
+    def __init__(self, session: Session, limit: int) -> None:
+        self.session = session
+        self.limit = limit
+        self.slots = threading.BoundedSemaphore(limit)
+        self.lock = threading.Lock()
+        self.failed: list[tuple[Statement, BaseException]] = []
+
+    def submit(self, statement: Statement) -> None:
+        self.slots.acquire()
+        try:
+            future = self.session.execute_async(statement)
+        except BaseException:
+            self.slots.release()
+            raise
+        future.add_callbacks(self._done, self._failed, errback_args=(statement,))
+
+    def _done(self, _result: object) -> None:
+        self.slots.release()
+
+    def _failed(self, error: BaseException, statement: Statement) -> None:
+        with self.lock:
+            self.failed.append((statement, error))
+        self.slots.release()
+
+    def drain(self) -> list[tuple[Statement, BaseException]]:
+        """Wait for every request in flight; return (and forget) the ones that failed."""
+        for _ in range(self.limit):
+            self.slots.acquire()
+        for _ in range(self.limit):
+            self.slots.release()
+        with self.lock:
+            failed, self.failed = self.failed, []
+        return failed
+
+
+@dataclass
+class _Batch:
+    """A batch being filled: its rows' size and how many partitions it holds."""
+
+    statement: BatchStatement
+    size: int = 0
+    partitions: int = 0
+
+    def fits(self, row_size: int) -> bool:
+        rows = len(self.statement)
+        return rows == 0 or (rows < MAX_BATCH_ROWS and self.size + row_size <= MAX_BATCH_BYTES)
 
 
 class CassandraWriter:
-    """Writes generated rows with prepared statements, per-partition batches and bounded concurrency."""
+    """Writes generated rows in UNLOGGED batches of whole partitions, sent asynchronously.
+
+    Values are serialised once, here, by the column types the prepared statement reports
+    (fast paths for uuid, timestamp, bigint, date and text; the driver's own serialiser
+    for the rest), and added to the batch as already-bound values; the batch is routed by
+    its partition key (token-aware). At most ``concurrency`` requests are in flight.
+    """
 
     def __init__(self, session: Session, keyspace: str, *, concurrency: int = CONCURRENCY) -> None:
         self.session = session
         self.keyspace = keyspace
         self.concurrency = concurrency
         self.inserts: dict[str, PreparedStatement] = {}
+        self.serializers: dict[str, list[Callable[[Any], Any]]] = {}
 
     def insert(self, table: CassandraTable) -> PreparedStatement:
         if table.name not in self.inserts:
             marks = ", ".join("?" for _ in table.columns)
-            self.inserts[table.name] = self.session.prepare(
+            prepared = self.session.prepare(
                 f"INSERT INTO {self.keyspace}.{table.name} ({', '.join(table.columns)}) VALUES ({marks})"
             )
+            self.inserts[table.name] = prepared
+            self.serializers[table.name] = [
+                _serializer(column.type, prepared.protocol_version, i in table.nullable)
+                for i, column in enumerate(prepared.column_metadata)
+            ]
         return self.inserts[table.name]
 
-    def statements(self, table: CassandraTable, rows: list[tuple[Any, ...]]) -> list[tuple[Any, Any]]:
-        """One statement per partition run: a batch when several rows share the partition."""
-        insert = self.insert(table)
-        partitions: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            if table.nullable:
-                row = tuple(
-                    UNSET_VALUE if value is None and i in table.nullable else value
-                    for i, value in enumerate(row)
-                )
-            partitions.setdefault(tuple(row[i] for i in table.partition_key), []).append(row)
-        statements: list[tuple[Any, Any]] = []
-        for members in partitions.values():
-            if len(members) == 1:
-                statements.append((insert, members[0]))
-                continue
-            batch, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0
-            for row in members:
-                row_size = _size(row)
-                if len(batch) and (len(batch) >= MAX_BATCH_ROWS or size + row_size > MAX_BATCH_BYTES):
-                    statements.append((batch, None))
-                    batch, size = BatchStatement(batch_type=BatchType.UNLOGGED), 0
-                batch.add(insert, row)
-                size += row_size
-            statements.append((batch, None))
-        return statements
+    def batches(self, table: CassandraTable, rows: list[tuple[Any, ...]]) -> list[BatchStatement]:
+        """The rows grouped by partition, the partitions of one replica set packed together.
 
-    def execute(self, statements: list[tuple[Any, Any]]) -> None:
-        """Run all statements; retry the failed ones (writes are idempotent upserts)."""
-        pending = statements
+        A batch holds whole partitions (a partition larger than a batch is cut into several),
+        at most PARTITIONS_PER_BATCH of them, all owned by the same replicas (so the coordinator
+        it is routed to applies every mutation locally), and stays under MAX_BATCH_ROWS rows and
+        MAX_BATCH_BYTES bytes.
+        """
+        insert = self.insert(table)
+        serializers = self.serializers[table.name]
+        key = table.partition_key
+        partitions: dict[tuple[Any, ...], list[list[Any]]] = {}
+        for row in rows:
+            values = [serialize(value) for serialize, value in zip(serializers, row, strict=True)]
+            partitions.setdefault(tuple(row[i] for i in key), []).append(values)
+        open_batches: dict[tuple[str, ...], _Batch] = {}
+        batches: list[BatchStatement] = []
+        for members in partitions.values():
+            first = members[0]
+            routing = first[key[0]] if len(key) == 1 else _composite_key([first[i] for i in key])
+            replicas = self.replicas(routing)
+            batch = open_batches.get(replicas)
+            for values in members:
+                row_size = 48 + sum(len(value) for value in values if isinstance(value, bytes))
+                if batch is None or not batch.fits(row_size):
+                    batch = open_batches[replicas] = _Batch(self._statement(routing))
+                    batches.append(batch.statement)
+                # the values are already serialised: add them as bound (what BatchStatement.add does)
+                batch.statement._add_statement_and_params(True, insert.query_id, values)
+                batch.size += row_size
+            if batch is not None:
+                batch.partitions += 1
+                if batch.partitions >= PARTITIONS_PER_BATCH:
+                    del open_batches[replicas]
+        return batches
+
+    def replicas(self, routing_key: bytes) -> tuple[str, ...]:
+        hosts = self.session.cluster.metadata.get_replicas(self.keyspace, routing_key)
+        return tuple(sorted(str(host.endpoint) for host in hosts))
+
+    def _statement(self, routing_key: bytes) -> BatchStatement:
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        batch.routing_key = routing_key
+        batch.keyspace = self.keyspace
+        return batch
+
+    def execute(self, batches: Sequence[Statement]) -> None:
+        """Send every batch (bounded in flight); retry the failed ones (writes are idempotent upserts)."""
+        window = _Window(self.session, self.concurrency)
+        for batch in batches:
+            window.submit(batch)
+        failed = window.drain()
         for attempt in range(RETRIES + 1):
-            results = execute_concurrent(
-                self.session,
-                pending,
-                concurrency=self.concurrency,
-                raise_on_first_error=False,
-                results_generator=True,
-            )
-            failed = [
-                (statement, error) for statement, (ok, error) in zip(pending, results, strict=False) if not ok
-            ]
             if not failed:
                 return
             if attempt == RETRIES:
@@ -189,7 +260,9 @@ class CassandraWriter:
                 )
             log.warning("%d Cassandra writes failed (%s); retrying", len(failed), type(failed[0][1]).__name__)
             time.sleep(2**attempt)
-            pending = [statement for statement, _ in failed]
+            for statement, _ in failed:
+                window.submit(statement)
+            failed = window.drain()
 
     def write(
         self, name: str, rows: Iterable[tuple[Any, ...]], progress: Progress, label: str | None = None
@@ -198,10 +271,44 @@ class CassandraWriter:
         written = 0
         with progress.table("cassandra", label or name) as report:
             for chunk in chunks(rows, CHUNK_ROWS):
-                self.execute(self.statements(table, chunk))
+                self.execute(self.batches(table, chunk))
                 written += len(chunk)
                 report.add(len(chunk))
         return written
+
+
+def _composite_key(parts: list[bytes]) -> bytes:
+    """The routing key of a composite partition key, as the driver packs it."""
+    return b"".join(struct.pack(f">H{len(part)}sB", len(part), part, 0) for part in parts)
+
+
+_INT64 = struct.Struct(">q")
+_UINT32 = struct.Struct(">I")
+
+
+def _serializer(cql_type: Any, protocol_version: int, unset_when_null: bool) -> Callable[[Any], Any]:
+    """A function from a generated value to its bytes on the wire (None: null, or not written)."""
+    name = cql_type.typename
+    fast: Callable[[Any], bytes]
+    if name in ("uuid", "timeuuid"):
+        fast = operator.attrgetter("bytes")
+    elif name in ("timestamp", "bigint"):  # the generator's timestamps are epoch milliseconds
+        fast = _INT64.pack
+    elif name == "date":  # days since the epoch + 2^31, as the generator makes them
+        fast = _UINT32.pack
+    elif name in ("text", "varchar"):
+        fast = str.encode
+    else:
+
+        def fast(value: Any) -> bytes:
+            return cast(bytes, cql_type.serialize(value, protocol_version))
+
+    missing = UNSET_VALUE if unset_when_null else None
+
+    def serialize(value: Any) -> Any:
+        return missing if value is None else fast(value)
+
+    return serialize
 
 
 def read_states(

@@ -3,8 +3,9 @@
 Full mode (default) writes about six months of history ending at --end into
 empty stores: users, groups, members, outings, participants, payments and
 notifications in PostgreSQL (COPY, one transaction), notification states,
-messages and user events in Cassandra (prepared statements, per-partition
-batches, concurrent). Volumes are linear in --scale; scale 1 is about
+messages and user events in Cassandra (unlogged batches of whole partitions,
+asynchronous, a bounded number in flight), the stores written at the same time
+by separate processes (--processes). Volumes are linear in --scale; scale 1 is about
 10k users, 1k groups, 20k outings, 100k participants, 200k payments,
 500k notifications, 450k notification states, 1M messages, 2M user events.
 The same --seed and --scale always give the same contents.
@@ -15,10 +16,13 @@ refunds weeks after payment, text with quotes, emoji, accents, tabs,
 backslashes and newlines.
 
 --continue appends the next day after the latest data (about 1/180 of the
-volume) and updates existing rows in place with a later updated_at:
+volume; when that day is today, only its part up to now, and when the data
+already reaches into today, the rest of today: no row is ever stamped after
+the current time) and updates existing rows in place with a later updated_at:
 payments settle or are refunded, outings end, RSVPs and notification states
 change, a user is soft-deleted. It is deterministic given --seed and the
-stores' contents, and exercises incremental loads.
+stores' contents (and, within today, the time it runs), and exercises
+incremental loads.
 
 Examples:
   datagen --scale 0.05 --seed 42 --reset   # demo data, replacing what is there
@@ -44,6 +48,7 @@ DEFAULT_END = "2026-10-31T23:59:59Z"
 DEFAULT_DAYS = 184
 DEFAULT_SEED = 42
 MAX_SCALE = 100.0
+DEFAULT_PROCESSES = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=cassandra_store.CONCURRENCY,
         help=f"Cassandra requests in flight (default {cassandra_store.CONCURRENCY})",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=DEFAULT_PROCESSES,
+        help=f"full mode: processes that write at the same time, PostgreSQL in this one and the Cassandra "
+        f"tables in the others (default {DEFAULT_PROCESSES}; 1 writes the tables one after another; the "
+        "rows are the same)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the summary")
 
 
@@ -106,9 +119,16 @@ def validate(args: argparse.Namespace) -> None:
         )
     if not 1 <= args.days <= 3650:
         raise UserError(f"--days {args.days} is out of range: use 1 to 3650 (default {DEFAULT_DAYS})")
-    parse_end(args.end)
+    end = parse_end(args.end)
+    if not args.continue_ and end > to_us(datetime.now(UTC)) + SECOND:
+        raise UserError(
+            f"--end {args.end} is in the future: rows would be stamped after now; use a past instant, "
+            "e.g. --end $(date -u -d '2 days ago' +%Y-%m-%dT23:59:59Z)"
+        )
     if args.concurrency < 1:
         raise UserError("--concurrency must be at least 1 (default 128)")
+    if not 1 <= args.processes <= 4:
+        raise UserError(f"--processes must be 1 to 4 (default {DEFAULT_PROCESSES})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
                     reset=args.reset,
                     progress=progress,
                     concurrency=args.concurrency,
+                    settings=settings,
+                    processes=args.processes,
                 )
         finally:
             cluster.shutdown()

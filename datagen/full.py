@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from cassandra.cluster import Session
 from psycopg2.extensions import connection
 
-from datagen import activity, cassandra_store, entities, postgres_store, rows
-from datagen.progress import Progress
+from datagen import activity, cassandra_store, entities, parallel, postgres_store, rows
+from datagen.progress import Progress, TableStat
 from datagen.randomness import stream, zipf_weights
 from datagen.timeline import Window
 from datagen.volumes import Volumes
 from datagen.world import World
 from loaders.errors import UserError
+from loaders.settings import CassandraSettings
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,16 @@ def generate(
     reset: bool,
     progress: Progress,
     concurrency: int,
+    settings: CassandraSettings | None = None,
+    processes: int = 1,
 ) -> None:
-    """Refuse non-empty stores unless ``reset``; then fill PostgreSQL (one transaction), then Cassandra."""
+    """Refuse non-empty stores unless ``reset``; then fill PostgreSQL (one transaction) and Cassandra.
+
+    With ``processes`` > 1 (and ``settings``, to connect again), the Cassandra tables are written
+    by ``processes - 1`` child processes forked once the world is built, while this process
+    copies PostgreSQL: the same rows as one process would write (each table draws from its own
+    random stream), in about the time of the slowest store.
+    """
     busy = [f"postgres {name}" for name in postgres_store.non_empty_tables(conn)]
     busy += [f"cassandra {name}" for name in cassandra_store.non_empty_tables(session, keyspace)]
     if busy and not reset:
@@ -82,8 +93,61 @@ def generate(
     started = time.perf_counter()
     world = World(plan.window)
     build_entities(world, plan.seed, volumes)
+    notifications = activity.notifications(
+        world, stream(plan.seed, "notifications"), volumes.notifications, first_id=1
+    )
     progress.note(f"entities built in memory in {time.perf_counter() - started:.1f} s")
+    sources = CassandraSources(plan, world, notifications, volumes)
 
+    children: list[parallel.Child] = []
+    if processes > 1 and settings is not None:
+        for tables in parallel.spread(CASSANDRA_WORK, processes - 1):
+            children.append(
+                parallel.fork(_write_cassandra, settings, sources, tables, concurrency, progress.quiet)
+            )
+    try:
+        _write_postgres(conn, plan, world, notifications, volumes, progress)
+        if not children:
+            writer = cassandra_store.CassandraWriter(session, keyspace, concurrency=concurrency)
+            for name in CASSANDRA_WORK:
+                writer.write(name, sources.rows(name), progress)
+        for child in children:
+            progress.add(child.result())
+    finally:
+        for child in children:
+            child.stop()
+
+
+# The Cassandra tables by decreasing volume (spread over the child processes in that order).
+CASSANDRA_WORK = ("user_events", "messages", "notification_states")
+
+
+@dataclass(frozen=True)
+class CassandraSources:
+    """What the Cassandra tables' rows are drawn from (built once, before any fork)."""
+
+    plan: FullPlan
+    world: World
+    notifications: activity.Notifications
+    volumes: Volumes
+
+    def rows(self, name: str) -> Iterator[tuple[Any, ...]]:
+        seed = self.plan.seed
+        if name == "notification_states":
+            return self.notifications.state_rows(stream(seed, "notification_states"))
+        if name == "messages":
+            return activity.message_rows(self.world, stream(seed, "messages"), self.volumes.messages)
+        return activity.event_rows(self.world, stream(seed, "user_events"), self.volumes.user_events)
+
+
+def _write_postgres(
+    conn: connection,
+    plan: FullPlan,
+    world: World,
+    notifications: activity.Notifications,
+    volumes: Volumes,
+    progress: Progress,
+) -> None:
     postgres_store.copy_table(conn, "users", rows.users(world.users), progress)
     postgres_store.copy_table(conn, "groups", rows.groups(world, world.groups), progress)
     members = [member for group in world.groups for member in group.members]
@@ -94,22 +158,25 @@ def generate(
     )
     payments = activity.payment_rows(world, stream(plan.seed, "payments"), volumes.payments)
     postgres_store.copy_table(conn, "payments", payments, progress)
-    notifications = activity.notifications(
-        world, stream(plan.seed, "notifications"), volumes.notifications, first_id=1
-    )
     postgres_store.copy_table(conn, "notifications", notifications.rows(), progress)
     postgres_store.sync_notification_ids(conn)
     conn.commit()
 
-    writer = cassandra_store.CassandraWriter(session, keyspace, concurrency=concurrency)
-    writer.write(
-        "notification_states", notifications.state_rows(stream(plan.seed, "notification_states")), progress
-    )
-    writer.write(
-        "messages", activity.message_rows(world, stream(plan.seed, "messages"), volumes.messages), progress
-    )
-    writer.write(
-        "user_events",
-        activity.event_rows(world, stream(plan.seed, "user_events"), volumes.user_events),
-        progress,
-    )
+
+def _write_cassandra(
+    settings: CassandraSettings,
+    sources: CassandraSources,
+    tables: tuple[str, ...],
+    concurrency: int,
+    quiet: bool,
+) -> list[TableStat]:
+    """In a child process: its own connection, the given tables, their stats for the summary."""
+    progress = Progress(quiet=quiet)
+    cluster, session = cassandra_store.connect(settings)
+    try:
+        writer = cassandra_store.CassandraWriter(session, settings.keyspace, concurrency=concurrency)
+        for name in tables:
+            writer.write(name, sources.rows(name), progress)
+    finally:
+        cluster.shutdown()
+    return progress.stats

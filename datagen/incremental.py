@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cassandra.cluster import Session
@@ -24,7 +25,7 @@ from psycopg2.extensions import connection
 from datagen import activity, cassandra_store, entities, postgres_store, rows, text
 from datagen.progress import Progress
 from datagen.randomness import pick_time, stream, weighted
-from datagen.timeline import DAY, HOUR, Window, day_of, day_start, pg_text
+from datagen.timeline import DAY, HOUR, MINUTE, SECOND, Window, day_of, day_start, pg_text, to_datetime, to_us
 from datagen.volumes import BASE, Volumes
 from datagen.world import Group, Membership, Outing, Participation, User, World
 from loaders.errors import UserError
@@ -369,6 +370,20 @@ def add_new_entities(loaded: Loaded, seed_day: tuple[int, str], day: Volumes) ->
     }
 
 
+def continue_window(latest: int, now: int) -> Window | None:
+    """What --continue appends after the data's ``latest`` moment, never past ``now``.
+
+    The next UTC day after the latest data, cut at ``now`` when that day is today; when the
+    data already reaches into today, the rest of today up to ``now``. None when less than a
+    minute has passed since the latest data.
+    """
+    start = day_start(latest) + DAY
+    if start >= now:
+        start = latest - latest % SECOND + SECOND
+    end = min(start + DAY, now)
+    return Window(start, end) if end - start >= MINUTE else None
+
+
 def generate(
     conn: connection,
     session: Session,
@@ -378,6 +393,7 @@ def generate(
     scale: float | None,
     progress: Progress,
     concurrency: int,
+    now: int | None = None,
 ) -> None:
     latest = latest_moment(conn)
     if latest is None:
@@ -385,12 +401,19 @@ def generate(
             "nothing to continue: the stores hold no data; generate a history first, e.g. "
             "`datagen --scale 0.05`"
         )
-    start = day_start(latest) + DAY
-    window = Window(start, start + DAY)
+    window = continue_window(latest, to_us(datetime.now(UTC)) if now is None else now)
+    if window is None:
+        progress.note(
+            f"nothing to continue: the data already reaches {to_datetime(latest):%Y-%m-%d %H:%M:%S} UTC, "
+            "less than a minute ago (no row is ever stamped after now)"
+        )
+        return
+    start = window.start
     scale = infer_scale(conn) if scale is None else scale
-    day = Volumes.one_day(scale)
-    label = day_of(start).isoformat()
-    progress.note(f"continuing with {label} (UTC) at scale {scale:g}, seed {seed}")
+    day = Volumes.one_day(scale * min(1.0, window.days))
+    # the random streams are named after the window's start: its date for a whole day
+    label = day_of(start).isoformat() if start % DAY == 0 else f"{to_datetime(start):%Y-%m-%dT%H:%M:%S}"
+    progress.note(f"continuing with {window.describe()} at scale {scale:g}, seed {seed}")
 
     loaded = load_world(conn, window)
     world = loaded.world

@@ -73,6 +73,10 @@ class Progress:
                     flush=True,
                 )
 
+    def add(self, stats: list[TableStat]) -> None:
+        """Tables another process wrote, for the summary."""
+        self.stats.extend(stats)
+
     def summary(self) -> str:
         lines = []
         for store in dict.fromkeys(stat.store for stat in self.stats):

@@ -391,7 +391,8 @@ def test_activity_is_heavy_tailed(base: Base, pg: Any, cass: Session) -> None:
 
 # -- determinism and scale ----------------------------------------------------------------
 def test_same_seed_gives_identical_contents(base: Base, pg: Any, cass: Session) -> None:
-    full()
+    """The base ran with the default writer processes; one process must write the same rows."""
+    generate("--scale", str(SCALE), "--seed", str(SEED), "--reset", "--processes", "1")
     assert pg_checksums(pg) == base.pg_sums
     assert cassandra_checksums(cass) == base.cassandra_sums
 
@@ -498,6 +499,51 @@ def test_continue_is_deterministic(pg: Any, cass: Session) -> None:
         generate("--continue", "--seed", str(SEED))
         CONTINUED.append((pg_checksums(pg), cassandra_checksums(cass)))
     assert CONTINUED[0] == CONTINUED[1]
+
+
+def _latest_stamps(pg: Any, cass: Session) -> dict[str, datetime]:
+    """The latest creation or change instant of every table (outings' planned starts_at aside)."""
+    stamps = {
+        table: q1(pg, f"select max({column}) from {table}")
+        for table, column in (
+            ("users", "greatest(updated_at, created_at, deleted_at)"),
+            ("groups", "greatest(updated_at, created_at, deleted_at)"),
+            ("group_members", "greatest(updated_at, joined_at, left_at)"),
+            ("outings", "greatest(updated_at, created_at)"),
+            ("outing_participants", "updated_at"),
+            ("payments", "greatest(updated_at, created_at, paid_at)"),
+            ("notifications", "created_at"),
+        )
+    }
+    for table, column in (
+        ("notification_states", "updated_at"),
+        ("messages", "sent_at"),
+        ("user_events", "event_time"),
+    ):
+        stamps[table] = max(getattr(row, column) for row in cassandra_rows(cass, table)).replace(tzinfo=UTC)
+    return stamps
+
+
+def test_continue_never_stamps_rows_after_now(pg: Any, cass: Session) -> None:
+    """A history ending yesterday: --continue fills today up to now only, then the rest of today."""
+    yesterday = datetime.now(UTC).replace(hour=23, minute=59, second=59, microsecond=0) - timedelta(days=1)
+    generate(
+        "--scale", str(SCALE), "--seed", str(SEED), "--reset", "--days", "30", "--end", yesterday.isoformat()
+    )
+    assert max(_latest_stamps(pg, cass).values()) <= yesterday + timedelta(seconds=1)
+    for _ in range(2):
+        generate("--continue", "--seed", str(SEED))
+        now = datetime.now(UTC)
+        stamps = _latest_stamps(pg, cass)
+        assert all(stamp <= now for stamp in stamps.values()), {t: s for t, s in stamps.items() if s > now}
+    # the first --continue reached into today (it had something to append)
+    assert q1(pg, "select max(created_at)::date from notifications") == now.date()
+    Base.pg_sums = None  # the next test that needs the base history regenerates it
+
+
+def test_future_end_is_refused(pg: Any) -> None:
+    with pytest.raises(UserError, match="in the future"):
+        generate("--scale", str(SCALE), "--reset", "--end", "2999-01-01T00:00:00Z")
 
 
 def test_continue_on_empty_stores_names_the_fix(pg: Any) -> None:
