@@ -154,10 +154,6 @@ class Notifications:
             self.ids.append(next_id)
             next_id += 1
 
-    @property
-    def last_id(self) -> int:
-        return self.ids[-1] if self.ids else 0
-
     def rows(self) -> Iterator[tuple[Any, ...]]:
         users, outings, groups = self.world.users, self.world.outings, self.world.groups
         for position, i in enumerate(self.order):

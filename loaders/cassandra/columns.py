@@ -225,11 +225,9 @@ def converter(cql_type: Any) -> tuple[Converter, pa.DataType]:
     raise UnsupportedTypeError(f"CQL type {described} is not supported")
 
 
-def is_json(cql_type: Any) -> bool:
-    return getattr(cql_type, "typename", None) in ("map", "set", "list")
-
-
-def record_batch(rows: Sequence[tuple], converters: Sequence[Converter], schema: pa.Schema) -> pa.RecordBatch:
+def record_batch(
+    rows: Sequence[tuple[Any, ...]], converters: Sequence[Converter], schema: pa.Schema
+) -> pa.RecordBatch:
     """A page of raw rows as one RecordBatch (columns built whole)."""
     if not rows:
         return pa.RecordBatch.from_pylist([], schema=schema)
@@ -255,7 +253,7 @@ CONVERSION_ERRORS = (ValueError, struct.error, IndexError, TypeError)
 class BadRow:
     """A row of a page with a cell its column's converter refuses."""
 
-    cells: tuple  # the row's raw cells
+    cells: tuple[Any, ...]  # the row's raw cells
     column: str
     reason: str
 
@@ -275,7 +273,7 @@ def _reason(convert: Converter, cell: Any, error: BaseException) -> str:
 
 
 def checked_record_batch(
-    rows: Sequence[tuple], converters: Sequence[Converter], schema: pa.Schema
+    rows: Sequence[tuple[Any, ...]], converters: Sequence[Converter], schema: pa.Schema
 ) -> tuple[pa.RecordBatch, list[BadRow]]:
     """``record_batch`` of the rows whose every cell converts, and the other rows (rare: a slow path)."""
     try:
@@ -307,7 +305,10 @@ def _plain(value: Any) -> Any:
 
 
 def key_json(
-    cells: Sequence[tuple], key_positions: Sequence[int], converters: Sequence[Converter], schema: pa.Schema
+    cells: Sequence[tuple[Any, ...]],
+    key_positions: Sequence[int],
+    converters: Sequence[Converter],
+    schema: pa.Schema,
 ) -> list[str]:
     """The primary key of raw rows as JSON objects ({"column": value}), in key order."""
     out: list[dict[str, Any]] = [{} for _ in cells]

@@ -42,8 +42,6 @@ from loaders.load.results import SourceResult
 from loaders.ops.job_run import JobRun, recorded_run
 from loaders.settings import PROJECT_DIR, setting, warehouse_path
 
-STEPS = ("load", "build", "docs", "publish", "report")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
