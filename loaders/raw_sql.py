@@ -13,7 +13,7 @@ from loaders.table_stats import DELETED_AT_COLUMN
 
 
 def quote(name: str) -> str:
-    """A DuckDB identifier, double-quoted."""
+    """An identifier, double-quoted (a double quote in it doubled): DuckDB, PostgreSQL and CQL alike."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -30,15 +30,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
+from loaders.raw_sql import quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
 
 BATCH_TABLE = "__loader_cassandra_batch"
 TOMBSTONE_CHUNK = 50_000
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class RawTable:

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from loaders.job.personal_data import PersonalDataPolicy, Treatment, hashed_name
+from loaders.raw_sql import quote
 
 PUBLISHED_SCHEMAS = ("staging", "intermediate", "gold", "ops")
 PUBLICATION_SCHEMA, PUBLICATION_TABLE = "ops", "publication"
@@ -38,10 +39,6 @@ class PublishedTable:
     columns: tuple[str, ...]  # as published (hashed ones renamed)
     hashed: tuple[str, ...] = ()  # source column names
     dropped: tuple[str, ...] = ()
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:

@@ -15,6 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loaders.raw_sql import quote
+
+# A PostgreSQL identifier, double-quoted: the one quoting helper (loaders.raw_sql.quote) under the
+# name this package's callers use.
+quote_ident = quote
+
 # PostgreSQL types the scanner decodes to a plain Arrow type, and the dlt data type they land as.
 NATIVE_TYPES: dict[str, str] = {
     "bool": "bool",
@@ -94,10 +100,6 @@ class SourceTable:
 
     def select_list(self) -> str:
         return ", ".join(c.select_expression() for c in self.columns)
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 CATALOG_SQL = """
