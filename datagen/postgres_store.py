@@ -15,7 +15,7 @@ from datagen.contract_files import POSTGRES_DDL
 from datagen.progress import Progress
 from datagen.tables import PG_ORDER, PG_TABLES, PgTable
 from datagen.timeline import pg_text
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 
 CHUNK_ROWS = 50_000
 
@@ -26,7 +26,7 @@ def connect(dsn: str) -> psycopg2.extensions.connection:
     try:
         conn = psycopg2.connect(dsn, connect_timeout=10, application_name="datagen")
     except psycopg2.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = one_line(exc) or type(exc).__name__
         raise UserError(
             f"cannot connect to PostgreSQL as the app owner ({reason}): start the stack with `make up` "
             "or set APP_POSTGRES_DSN"

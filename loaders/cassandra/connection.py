@@ -25,6 +25,7 @@ from cassandra.policies import DCAwareRoundRobinPolicy, HostDistance, TokenAware
 from cassandra.query import tuple_factory
 
 from loaders.errors import UserError
+from loaders.errors import one_line as one_line  # noqa: PLC0414  (re-exported until scan.py imports it from loaders.errors)
 from loaders.settings import CassandraSettings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ CONNECT_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 60.0
 
 
-class RangeAwarePolicy(TokenAwarePolicy):
+class RangeAwarePolicy(TokenAwarePolicy):  # type: ignore[misc]  # the driver is untyped
     """Token-aware routing that also understands a statement's ``routing_token`` (an int)."""
 
     def make_query_plan(self, working_keyspace: str | None = None, query: Any = None) -> Iterator[Any]:
@@ -65,11 +66,6 @@ class RangeAwarePolicy(TokenAwarePolicy):
 
 def hosts_text(settings: CassandraSettings) -> str:
     return ",".join(f"{host}:{port}" for host, port in settings.hosts)
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def is_auth_failure(error: BaseException) -> bool:

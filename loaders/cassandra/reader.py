@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +15,7 @@ from cassandra.cluster import Cluster, Session
 from cassandra.metadata import TableMetadata
 
 from loaders.cassandra import columns as cols
-from loaders.cassandra.connection import connected, node_tokens, one_line, table_metadata, unauthorized_error
+from loaders.cassandra.connection import connected, node_tokens, table_metadata, unauthorized_error
 from loaders.cassandra.raw_protocol import RawProtocolHandler
 from loaders.cassandra.scan import (
     DEFAULT_FETCH_SIZE,
@@ -30,7 +30,7 @@ from loaders.cassandra.scan import (
 )
 from loaders.cassandra.tables import TableSpec, check_columns, spec_for
 from loaders.cassandra.token_ranges import TokenRange, default_split_count, split_ring
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.settings import CassandraSettings
 from loaders.table_stats import RejectedRow
 
@@ -155,7 +155,7 @@ def prepare_scan(
 
 
 def arrow_columns(
-    spec: TableSpec, names: list[str], cql_types: list, table: str
+    spec: TableSpec, names: list[str], cql_types: list[Any], table: str
 ) -> tuple[list[cols.Converter], pa.Schema]:
     converters, fields = [], []
     for name, cql_type in zip(names, cql_types, strict=False):
@@ -260,9 +260,10 @@ def quarantine(
     report.rejected_keys.append(pa.table(key_columns))
 
 
-def guarded(
-    scan: Iterator[pa.RecordBatch], settings: CassandraSettings, table: str
-) -> Iterator[pa.RecordBatch]:
+Item = TypeVar("Item")
+
+
+def guarded(scan: Iterable[Item], settings: CassandraSettings, table: str) -> Iterator[Item]:
     """The scan, with a permission lost mid-scan as a UserError."""
     try:
         yield from scan

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.settings import PROJECT_DIR
 
 
@@ -90,7 +90,7 @@ def run_dbt(
         elif status == "warn":
             outcome.warnings.append(f"{resource} {name}: {' '.join(message)}")
     if result.exception is not None and not outcome.failures:
-        outcome.failures.append(str(result.exception).splitlines()[0])
+        outcome.failures.append(one_line(result.exception) or type(result.exception).__name__)
     return outcome
 
 

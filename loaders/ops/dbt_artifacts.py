@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loaders.errors import one_line
+
 
 @dataclass(frozen=True)
 class NodeResult:
@@ -48,10 +50,7 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 def _first_line(text: Any) -> str | None:
-    if text is None:
-        return None
-    lines = str(text).strip().splitlines()
-    return lines[0][:500] if lines else None
+    return None if text is None else one_line(text, 500) or None
 
 
 def _load(path: Path) -> dict[str, Any] | None:

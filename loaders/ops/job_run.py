@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.ops.dbt_artifacts import read_run_results, read_sources_freshness
 from loaders.ops.formatting import duration
 from loaders.ops.freshness import default_load_thresholds, load_thresholds
@@ -67,7 +67,7 @@ class JobRun:
             # the summary below says what it found
             run_dbt(["source", "freshness", "--log-level", "none"], vars_yaml=vars_yaml, manifest=manifest)
         except Exception as exc:
-            print(f"  freshness: dbt source freshness failed ({str(exc).splitlines()[0]}); load time only")
+            print(f"  freshness: dbt source freshness failed ({one_line(exc)}); load time only")
         target = dbt_target_path()
         event_time = read_sources_freshness(target / "sources.json", not_before=since)
         rows = self.recorder.record_freshness(
@@ -102,8 +102,7 @@ class JobRun:
 
 
 def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
+    text = one_line(exc) or type(exc).__name__
     return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"
 
 
