@@ -3,6 +3,9 @@ and the one-line error a broken file gives (naming the table and the field)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,6 +211,23 @@ def test_a_broken_file_is_refused_in_one_line(tmp_path: Path, what: str, message
     assert text.startswith(str(path))
     assert "\n" not in text
     assert isinstance(caught.value, UserError)  # the CLI prints it as one line, exit 2
+
+
+def test_the_cli_says_a_broken_registry_in_one_line(tmp_path: Path) -> None:
+    """The registry is read as the commands load: a broken one is one line and exit 2, no traceback."""
+    document = _document()
+    _break(document, "users: nullable key")
+    (tmp_path / "contracts").mkdir()
+    _write(tmp_path / "contracts", document)
+    env = {**os.environ, "PROJECT_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "loaders.cli", "--help"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("loaders: error: ")
+    assert "tables[0] (users).columns (id).nullable: a key column cannot be nullable" in lines[0]
 
 
 def test_a_missing_or_unreadable_file_says_where_it_is_looked_for(tmp_path: Path) -> None:
