@@ -26,11 +26,11 @@ from loaders.cassandra.scan import (
     TokenRangeScan,
     default_parallelism,
     prepare,
-    quote,
 )
 from loaders.cassandra.tables import TableSpec, check_columns, spec_for
 from loaders.cassandra.token_ranges import TokenRange, default_split_count, split_ring
 from loaders.errors import UserError, one_line
+from loaders.raw_sql import quote
 from loaders.settings import CassandraSettings
 from loaders.table_stats import RejectedRow
 
