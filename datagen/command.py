@@ -48,7 +48,7 @@ DEFAULT_END = "2026-10-31T23:59:59Z"
 DEFAULT_DAYS = 184
 DEFAULT_SEED = 42
 MAX_SCALE = 100.0
-DEFAULT_PROCESSES = 3
+DEFAULT_PROCESSES = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

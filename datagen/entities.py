@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 from datagen import text
+from datagen.lifecycle import quiet_at
 from datagen.randomness import Picker, chance, new_uuid, pick_time, weighted
 from datagen.timeline import DAY, HOUR, MINUTE, SECOND
 from datagen.world import Group, Membership, Outing, Participation, User, World
@@ -56,9 +57,10 @@ def add_users(
             number += 1_000_003
             name = text.username(rng, number)
         taken.add(name)
+        new_id = new_uuid(rng)
         user = User(
             idx=idx,
-            id=new_uuid(rng),
+            id=new_id,
             created=moment,
             updated=moment,
             deleted=None,
@@ -66,6 +68,7 @@ def add_users(
             username=name,
             email=text.email(rng, number),
             city=text.city(rng),
+            quiet=quiet_at(new_id, moment),
         )
         if chance(rng, edited_share) and moment + SECOND < window.end:
             user.updated = pick_time(rng, moment + SECOND, window.end)  # changed city or e-mail since

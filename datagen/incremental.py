@@ -23,6 +23,7 @@ from cassandra.cluster import Session
 from psycopg2.extensions import connection
 
 from datagen import activity, cassandra_store, entities, postgres_store, rows, text
+from datagen.lifecycle import quiet_at
 from datagen.progress import Progress
 from datagen.randomness import pick_time, stream, weighted
 from datagen.timeline import DAY, HOUR, MINUTE, SECOND, Window, day_of, day_start, pg_text, to_datetime, to_us
@@ -99,6 +100,7 @@ def load_world(conn: connection, window: Window) -> Loaded:
             order by u.created_at, u.id""",
     ):
         user = User(len(world.users), uuid.UUID(row[0]), row[1], row[2], row[3], float(row[5]))
+        user.quiet = quiet_at(user.id, user.created)
         loaded.user_index[user.id] = user.idx
         loaded.usernames.add(row[4])
         world.users.append(user)

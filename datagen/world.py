@@ -30,10 +30,13 @@ class User:
     username: str = ""
     email: str = ""
     city: str | None = None
+    # when the user stops acting (datagen.lifecycle); never written to a store
+    quiet: int = FOREVER
 
     @property
     def end(self) -> int:
-        return FOREVER if self.deleted is None else self.deleted
+        """When the user stops acting: soft-deleted or gone quiet, whichever comes first."""
+        return min(self.quiet, FOREVER if self.deleted is None else self.deleted)
 
 
 @dataclass(slots=True)

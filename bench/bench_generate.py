@@ -1,0 +1,235 @@
+"""The demo data generator's speed, beside bare writes of the same rows measured in the same run.
+
+    python bench/bench_generate.py --reset [--scales 0.2,1] [--rows 200000] [--seed 42]
+
+It EMPTIES AND REFILLS THE APP'S TABLES of the stack it is pointed at (``--reset`` says you
+mean it): run it on a stack of your own (LOCAL_STACK_DIR=… and the stack scripts, README
+"Local stack"), never on a shared one.
+
+1. Cassandra, ``--rows`` user_events rows generated once and held in memory, written into the
+   emptied table (a) by the bare driver, one prepared INSERT per row with
+   ``execute_concurrent_with_args`` (128 in flight), and (b) by datagen's writer (values
+   serialised once, unlogged batches of whole partitions, ``execute_async`` in a bounded window).
+2. PostgreSQL, as many payments rows: (a) a bare text ``COPY`` of the rows already encoded (the
+   floor: no encoding), and (b) datagen's ``copy_rows`` (encoding and COPY), each in a
+   transaction rolled back afterwards.
+3. For each scale, the whole ``datagen --scale S --reset`` (wall seconds, rows, rows/s, CPU of
+   the generator's processes), and its own summary per store and table.
+
+Every figure shares the machine's cores with the servers (and anything else running): compare
+the rows in one run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from cassandra.concurrent import execute_concurrent_with_args  # noqa: E402
+from cassandra.query import UNSET_VALUE  # noqa: E402
+
+from datagen import activity, cassandra_store, full, postgres_store, rows  # noqa: E402
+from datagen.command import DEFAULT_END, parse_end  # noqa: E402
+from datagen.progress import Progress  # noqa: E402
+from datagen.randomness import stream  # noqa: E402
+from datagen.tables import CASSANDRA_TABLES, PG_TABLES  # noqa: E402
+from datagen.timeline import DAY, Window  # noqa: E402
+from datagen.volumes import Volumes  # noqa: E402
+from datagen.world import World  # noqa: E402
+from loaders.settings import CassandraSettings, app_postgres_dsn  # noqa: E402
+
+DATAGEN = Path(sys.executable).parent / "datagen"
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    rows: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def line(self, reference: Figure | None = None) -> str:
+        ratio = f"  {reference.seconds / self.seconds:5.2f}x faster than the reference" if reference else ""
+        return f"  {self.label:<44} {self.rows:>10,} rows {self.seconds:>8.2f} s {self.rate:>10,.0f} rows/s{ratio}"
+
+
+def sample_world(count: int, seed: int) -> tuple[World, Volumes]:
+    """A world big enough that its user_events and payments give ``count`` rows."""
+    scale = max(0.01, count / 2_000_000 * 1.05)
+    end = parse_end(DEFAULT_END)
+    volumes = Volumes.full(scale)
+    world = World(Window(end - 184 * DAY, end))
+    full.build_entities(world, seed, volumes)
+    return world, volumes
+
+
+def bench_cassandra(world: World, volumes: Volumes, count: int, seed: int) -> list[Figure]:
+    events = list(activity.event_rows(world, stream(seed, "user_events"), volumes.user_events))[:count]
+    table = CASSANDRA_TABLES["user_events"]
+    settings = CassandraSettings.from_env(owner=True)
+    cluster, session = cassandra_store.connect(settings)
+    figures = []
+    try:
+        cassandra_store.apply_schema(cluster, session, settings.keyspace)
+        writer = cassandra_store.CassandraWriter(session, settings.keyspace)
+        insert = writer.insert(table)
+        bare_rows = [
+            tuple(
+                UNSET_VALUE if value is None and i in table.nullable else value for i, value in enumerate(row)
+            )
+            for row in events
+        ]
+        session.execute(f"TRUNCATE {settings.keyspace}.user_events", timeout=300)
+        started = time.perf_counter()
+        execute_concurrent_with_args(session, insert, bare_rows, concurrency=128, raise_on_first_error=True)
+        figures.append(
+            Figure("bare driver, one INSERT per row (reference)", len(events), time.perf_counter() - started)
+        )
+        session.execute(f"TRUNCATE {settings.keyspace}.user_events", timeout=300)
+        started = time.perf_counter()
+        writer.write("user_events", iter(events), Progress(quiet=True))
+        figures.append(
+            Figure(
+                "datagen writer (batches of partitions, async)", len(events), time.perf_counter() - started
+            )
+        )
+    finally:
+        cluster.shutdown()
+    return figures
+
+
+def bench_postgres(world: World, volumes: Volumes, count: int, seed: int) -> list[Figure]:
+    payments = list(activity.payment_rows(world, stream(seed, "payments"), volumes.payments))[:count]
+    table = PG_TABLES["payments"]
+    conn = postgres_store.connect(app_postgres_dsn())
+    figures = []
+    try:
+        postgres_store.apply_schema(conn)
+        text = "\n".join(postgres_store._encode(table.kinds, row) for row in payments) + "\n"
+        statement = f"copy payments ({', '.join(table.columns)}) from stdin"
+        parents(conn, world)
+        with conn.cursor() as cur:
+            started = time.perf_counter()
+            cur.copy_expert(statement, io.StringIO(text))
+            seconds = time.perf_counter() - started
+        figures.append(Figure("bare COPY of encoded text (reference floor)", len(payments), seconds))
+        conn.rollback()
+        parents(conn, world)
+        started = time.perf_counter()
+        postgres_store.copy_rows(conn, table, iter(payments), Progress(quiet=True))
+        figures.append(
+            Figure("datagen copy_rows (encode + COPY)", len(payments), time.perf_counter() - started)
+        )
+        conn.rollback()
+    finally:
+        conn.close()
+    return figures
+
+
+def parents(conn: Any, world: World) -> None:
+    """Empty tables and the rows payments point to (users, groups, outings), in the open transaction."""
+    quiet = Progress(quiet=True)
+    postgres_store.truncate(conn)
+    postgres_store.copy_table(conn, "users", rows.users(world.users), quiet)
+    postgres_store.copy_table(conn, "groups", rows.groups(world, world.groups), quiet)
+    postgres_store.copy_table(conn, "outings", rows.outings(world, world.outings), quiet)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_scale(scale: str, seed: int, processes: int) -> tuple[Figure, float, str]:
+    cpu = children_cpu()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [
+            str(DATAGEN),
+            "--scale",
+            scale,
+            "--seed",
+            str(seed),
+            "--reset",
+            "--quiet",
+            "--processes",
+            str(processes),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"datagen --scale {scale} failed: {done.stderr.strip()[-400:]}")
+    total = sum(
+        int(line.split()[1].replace(",", ""))
+        for line in done.stdout.splitlines()
+        if line.startswith("  total")
+    )
+    label = f"datagen --scale {scale} --processes {processes}"
+    return Figure(label, total, seconds), children_cpu() - cpu, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--reset", action="store_true", help="required: the app's tables are emptied and refilled"
+    )
+    parser.add_argument("--scales", default="0.2,1", help="datagen scales to run whole (default 0.2,1)")
+    parser.add_argument(
+        "--rows", type=int, default=200_000, help="rows of the bare-vs-datagen writes (default 200000)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="also run each scale with --processes 1 (one store after the other)",
+    )
+    args = parser.parse_args()
+    if not args.reset:
+        parser.error("this empties the app's tables: pass --reset, on a stack of your own")
+
+    world, volumes = sample_world(args.rows, args.seed)
+    print("Cassandra, user_events:")
+    reference, datagen = bench_cassandra(world, volumes, args.rows, args.seed)
+    print(reference.line())
+    print(datagen.line(reference))
+    print("PostgreSQL, payments:")
+    reference, datagen = bench_postgres(world, volumes, args.rows, args.seed)
+    print(reference.line())
+    print(datagen.line(reference))
+    del world
+
+    print("Whole generator (PostgreSQL and Cassandra, every table):")
+    summaries: list[str] = []
+    for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
+        runs: list[tuple[Figure, float, str]] = []
+        if args.sequential:
+            runs.append(bench_scale(scale, args.seed, 1))
+        runs.append(bench_scale(scale, args.seed, 3))
+        for figure, cpu, summary in runs:
+            print(
+                f"{figure.line(runs[0][0] if figure is not runs[0][0] else None)}  (generator CPU {cpu:.0f} s)"
+            )
+            summaries.append(f"{figure.label}:\n{summary}")
+    print("\ndatagen's own summaries (per table; the Cassandra tables of a run overlap in time):")
+    print("\n".join(summaries))
+
+
+if __name__ == "__main__":
+    main()
