@@ -42,7 +42,15 @@ sys.path.insert(0, str(PROJECT))
 
 from loaders.settings import CassandraSettings  # noqa: E402
 
-DDL = PROJECT / "loaders" / "generate" / "ddl" / "cassandra.cql"
+# the source contract's DDL (contracts/ since the generator left the product; loaders/generate/ddl before)
+DDL = next(
+    (
+        path
+        for path in (PROJECT / "contracts" / "cassandra.cql", PROJECT / "loaders/generate/ddl/cassandra.cql")
+        if path.exists()
+    ),
+    PROJECT / "contracts" / "cassandra.cql",
+)
 
 
 def ddl_statements(keyspace: str) -> list[str]:
@@ -121,13 +129,12 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
     extra: dict = {}
     started = time.perf_counter()
     if kind in ("bare", "bare_raw"):
-        from loaders.cassandra.scan import bare_scan
+        from cassandra_baseline import bare_scan
 
         rows = bare_scan(settings, table, parallelism, raw=(kind == "bare_raw"))
     elif kind == "count":
         from cassandra import ConsistencyLevel
-
-        from loaders.cassandra.scan import count_scan
+        from cassandra_baseline import count_scan
 
         rows = count_scan(settings, table, parallelism, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
     elif kind == "change":
@@ -197,7 +204,7 @@ def change(keyspace: str, table: str) -> int:
     settings = replace(CassandraSettings.from_env(owner=True), keyspace=keyspace)
     rng = random.Random(2)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    from loaders.cassandra.scan import count_scan
+    from cassandra_baseline import count_scan
 
     total = count_scan(settings, table, 4)
     with connected(settings) as (_cluster, session):

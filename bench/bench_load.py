@@ -34,7 +34,7 @@ owner's role. Then, against the local stack, in this order:
            before and after: the machine's cores may be shared.
 
 Cassandra (--cassandra): for each table of loaders.cassandra.source.TABLES, the
-bare token-range scan (loaders.cassandra.scan.bare_scan(settings, table,
+bare token-range scan (bench/cassandra_baseline.py bare_scan(settings, table,
 parallelism)) beside `loaders load --source cassandra --tables t --full-refresh`;
 skipped when the Cassandra loader or its bare scan is not there.
 
@@ -408,7 +408,8 @@ def bench_change_capture(schema: str, env: dict[str, str], rows: int, full_secon
 
 def bench_cassandra(args: argparse.Namespace, work: Path) -> None:
     try:
-        from loaders.cassandra.scan import bare_scan
+        from cassandra_baseline import bare_scan
+
         from loaders.cassandra.source import TABLES as CASSANDRA_TABLES
     except ImportError as exc:
         print(f"\nCassandra: skipped ({exc})")

@@ -7,7 +7,8 @@ Modules, one job each:
 - ``raw_protocol``: a protocol handler that leaves result cells as raw bytes.
 - ``columns``: raw cells -> pyarrow arrays, one vectorised converter per CQL type; bad cells quarantined.
 - ``tables``: the three source tables (columns, keys, write-time columns, late-arrival window).
-- ``scan``: the parallel, paged, retried token-range scan (and the bare and count benchmark scans).
+- ``scan``: the parallel, paged, retried token-range scan (the benchmarks' bare and count scans of it
+  live in ``bench/cassandra_baseline.py``).
 - ``reader``: one table's scan as Arrow tables with each row's write time; quarantined rows reported.
 - ``change_capture``: full / incremental / sweep, the write-time cursor, the guarantee (pure).
 - ``raw_side``: rows raw already holds, and the keys a sweep did not see (tombstones), in DuckDB.
