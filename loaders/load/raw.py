@@ -2,6 +2,10 @@
 
 Queries go through ``pipeline.sql_client()`` so that they share dlt's DuckDB
 configuration (DuckDB refuses a second connection to one file with another).
+
+A ``PipelineRaw`` is a view for one phase of a run: the raw tables and their columns are
+read once (one catalog query for every table), dlt's schema and state once, at first use;
+the phase that changes them (the load) comes after the views that read them are closed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loaders.raw_sql import has_column, live_rows_condition, quote
+from loaders.raw_sql import live_condition, quote
+from loaders.table_stats import DELETED_AT_COLUMN
 
 __all__ = ["PipelineRaw", "quote"]
 
@@ -23,6 +28,10 @@ class PipelineRaw:
         self.pipeline = pipeline
         self.source_name = source_name
         self._client: Any = None
+        self._raw_columns: dict[str, set[str]] | None = None
+        self._schema: Any = None
+        self._schema_read = False
+        self._resources: dict[str, Any] | None = None
 
     @property
     def dataset(self) -> str:
@@ -53,35 +62,45 @@ class PipelineRaw:
         self.close()
 
     # -- the warehouse ------------------------------------------------------------------
-    def raw_tables(self) -> set[str]:
-        rows = (
-            self._connection()
-            .execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_catalog = current_database()",
-                [self.dataset],
+    def _columns(self) -> dict[str, set[str]]:
+        """Every raw table of the dataset and its columns: one query, at first use."""
+        if self._raw_columns is None:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_catalog = current_database()",
+                    [self.dataset],
+                )
+                .fetchall()
             )
-            .fetchall()
-        )
-        return {r[0] for r in rows}
+            columns: dict[str, set[str]] = {}
+            for table, column in rows:
+                columns.setdefault(table, set()).add(column)
+            self._raw_columns = columns
+        return self._raw_columns
+
+    def raw_tables(self) -> set[str]:
+        return set(self._columns())
 
     def has_column(self, table: str, column: str) -> bool:
-        return has_column(self._connection(), self.dataset, table, column)
+        return column in self._columns().get(table, set())
 
     def live(self, table: str, alias: str = "") -> str:
         """The SQL condition of ``table``'s live rows (tombstones left out)."""
-        return live_rows_condition(self._connection(), self.dataset, table, alias)
+        return live_condition(self.has_column(table, DELETED_AT_COLUMN), alias)
 
     def count_rows(self, tables: list[str]) -> dict[str, int | None]:
-        """Live rows per raw table (tombstones of deleted keys not counted); None: no such table."""
-        existing = self.raw_tables()
-        counts: dict[str, int | None] = {}
-        conn = self._connection()
-        for table in tables:
-            if table not in existing:
-                counts[table] = None
-                continue
-            sql = f"SELECT count(*) FROM {quote(self.dataset)}.{quote(table)} WHERE {self.live(table)}"
-            counts[table] = int(conn.execute(sql).fetchone()[0])
+        """Live rows per raw table (tombstones of deleted keys not counted), in one query; None: no such table."""
+        existing = [t for t in tables if t in self._columns()]
+        counts: dict[str, int | None] = dict.fromkeys(tables)
+        if existing:
+            sql = " UNION ALL ".join(
+                f"SELECT {i} AS n, count(*) FROM {quote(self.dataset)}.{quote(t)} WHERE {self.live(t)}"
+                for i, t in enumerate(existing)
+            )
+            for i, count in self._connection().execute(sql).fetchall():
+                counts[existing[i]] = int(count)
         return counts
 
     def missing_rows(self, table: str, keys: pa.Table, match: list[str], prune: str) -> pa.Array:
@@ -138,10 +157,16 @@ class PipelineRaw:
         return before - after
 
     # -- dlt's view ---------------------------------------------------------------------
+    def _dlt_schema(self) -> Any:
+        if not self._schema_read:
+            schemas = self.pipeline.schemas
+            # SchemaStorage.get loads the schema file: asked only for a schema it holds
+            self._schema = schemas.get(self.source_name) if self.source_name in schemas else None
+            self._schema_read = True
+        return self._schema
+
     def known_columns(self, table: str) -> dict[str, dict[str, Any]]:
-        schema = (
-            self.pipeline.schemas.get(self.source_name) if self.source_name in self.pipeline.schemas else None
-        )
+        schema = self._dlt_schema()
         if schema is None or table not in schema.tables:
             return {}
         return dict(schema.get_table_columns(table))
@@ -150,5 +175,8 @@ class PipelineRaw:
         return [name for name, col in self.known_columns(table).items() if col.get("primary_key")]
 
     def resource_state(self, table: str) -> dict[str, Any]:
-        sources = self.pipeline.state.get("sources", {})
-        return dict(sources.get(self.source_name, {}).get("resources", {}).get(table, {}))
+        """The table's dlt resource state as the run found it (a copy: the extract writes its own)."""
+        if self._resources is None:
+            sources = self.pipeline.state.get("sources", {})
+            self._resources = dict(sources.get(self.source_name, {}).get("resources", {}))
+        return dict(self._resources.get(table, {}))

@@ -81,7 +81,7 @@ def render(results: Sequence[SourceResult], warehouse: str) -> str:
     lines.extend(_table_notes(results))
     lines.extend(_reconciliation_lines(results))
     for result in results:
-        phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items())
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
         notes = []
         if result.resumed_packages:
             notes.append(f"finished {result.resumed_packages} interrupted package(s)")

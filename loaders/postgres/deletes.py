@@ -55,12 +55,18 @@ def unexplained_keys(
     source_rows: int,
     *,
     has_tombstones: bool = True,
+    raw_live_rows: int | None = None,
 ) -> int:
-    """raw's live rows + new keys of this load - the source's rows: deletes minus lost rows (0: no key scan)."""
+    """raw's live rows + new keys of this load - the source's rows: deletes minus lost rows (0: no key scan).
+
+    ``raw_live_rows``: raw's live rows when the caller counted them already (planning counts every table at once).
+    """
     execute = conn.execute  # type: ignore[attr-defined]
     raw = f"{quote(dataset)}.{quote(table)}"
-    row = execute(f"SELECT count(*) FROM {raw} WHERE {live_condition(has_tombstones)}").fetchone()
-    raw_live = int(row[0]) if row else 0
+    raw_live = raw_live_rows
+    if raw_live is None:
+        row = execute(f"SELECT count(*) FROM {raw} WHERE {live_condition(has_tombstones)}").fetchone()
+        raw_live = int(row[0]) if row else 0
     new_keys = 0
     if extracted_keys:
         on = (

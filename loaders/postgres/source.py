@@ -1,6 +1,8 @@
 """The dlt source of the PostgreSQL tables: a full read or an incremental one per table.
 
-Per table, the plan is decided before extracting (``plan_tables``):
+Every table is planned before extracting, in one pass (``plan_tables``: one catalog query,
+one read of raw's tables and of dlt's schema and state, one count of the source tables and
+one of raw's live rows for the key checks). Per table:
 
 - full (write disposition ``replace``): the first load, ``--full-refresh``
   (raw table dropped and recreated, so a changed column type is taken), a raw
@@ -79,6 +81,13 @@ class TablePlan:
     # `loaders reconcile --deep`: every row is read and compared with raw, column by column
     deep: bool = False
     detect_deletes: bool = True
+    source_rows: int | None = None  # the table's rows in the snapshot, counted while planning (key scans)
+    raw_live_rows: int | None = None  # raw's live rows before this load, counted while planning (key scans)
+
+    @property
+    def captures_deletes(self) -> bool:
+        """Deletes are found by key difference: incremental and deep loads of a table that allows them."""
+        return self.spec.capture_deletes and self.detect_deletes and not self.full
 
     @property
     def mode(self) -> str:
@@ -144,7 +153,22 @@ def plan_tables(
             failures[name] = exc
         else:
             plans.append(plan)
+    counted = [p for p in plans if p.captures_deletes]
+    _count_sources(session, counted)
+    raw_rows = view.count_rows([p.spec.name for p in counted]) if counted else {}
+    for plan in counted:
+        plan.raw_live_rows = raw_rows.get(plan.spec.name)
     return plans, failures
+
+
+def _count_sources(session: PostgresSession, plans: list[TablePlan]) -> None:
+    """Each table's rows in the load's snapshot (the reconciliation's figure): one query for all of them."""
+    if not plans:
+        return
+    cur = session.cursor()
+    cur.execute(" UNION ALL ".join(f"SELECT {i}, count(*) FROM {p.table.qualified}" for i, p in enumerate(plans)))
+    for i, rows in cur.fetchall():
+        plans[i].source_rows = int(rows)
 
 
 def _plan_table(
@@ -297,13 +321,6 @@ def _keep_different(view: RawView, plan: TablePlan, batch: pa.RecordBatch) -> pa
     return batch.take(pa.array(rows)) if len(rows) < batch.num_rows else batch
 
 
-def _count_source(session: PostgresSession, plan: TablePlan) -> int:
-    """The table's rows in the load's snapshot."""
-    cur = session.cursor()
-    cur.execute(f"SELECT count(*) FROM {plan.table.qualified}")
-    return int(cur.fetchone()[0])
-
-
 def _deletes_and_losses(
     session: PostgresSession,
     view: RawView,
@@ -345,7 +362,7 @@ def _resource_rows(
     stats.cursor_before = _position(state)
     convert = partial(convert_batch, not_null=set(spec.primary_key))
     snapshot_time = session.snapshot_time
-    capture_deletes = spec.capture_deletes and plan.detect_deletes and not plan.full
+    capture_deletes = plan.captures_deletes
     extracted_keys: list[pa.Table] = []
     schema: pa.Schema | None = None
     cursor_value: Any = None
@@ -379,7 +396,7 @@ def _resource_rows(
                 [], schema=schema
             )  # an empty source table still gets its raw table
     elif capture_deletes:
-        stats.source_rows = _count_source(session, plan)  # the reconciliation's figure, in the snapshot
+        stats.source_rows = plan.source_rows  # counted in the snapshot while planning
     if capture_deletes and schema is not None and stats.source_rows is not None:
         key = list(spec.primary_key)
         has_tombstones = view.has_column(spec.name, DELETED_AT_COLUMN)
@@ -391,6 +408,7 @@ def _resource_rows(
             extracted_keys,
             stats.source_rows,
             has_tombstones=has_tombstones,
+            raw_live_rows=plan.raw_live_rows,
         ):
             yield from _deletes_and_losses(session, view, plan, stats, schema, extracted_keys, has_tombstones)
     if stats.lost_rows:
