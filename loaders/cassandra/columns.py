@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from loaders.cassandra import map_json
+from loaders.cassandra.raw_protocol import RawColumns
 
 try:
     import orjson
@@ -225,13 +226,21 @@ def converter(cql_type: Any) -> tuple[Converter, pa.DataType]:
     raise UnsupportedTypeError(f"CQL type {described} is not supported")
 
 
-def record_batch(
-    rows: Sequence[tuple[Any, ...]], converters: Sequence[Converter], schema: pa.Schema
-) -> pa.RecordBatch:
+Rows = Sequence[tuple[Any, ...]] | RawColumns  # a page: row tuples, or the raw scan's columns
+
+
+def page_columns(rows: Rows) -> Sequence[Cells]:
+    """The page's cells column by column (the raw scan's pages already are)."""
+    if isinstance(rows, RawColumns):
+        return rows.columns
+    return list(zip(*rows, strict=True))
+
+
+def record_batch(rows: Rows, converters: Sequence[Converter], schema: pa.Schema) -> pa.RecordBatch:
     """A page of raw rows as one RecordBatch (columns built whole)."""
-    if not rows:
+    if not len(rows):
         return pa.RecordBatch.from_pylist([], schema=schema)
-    columns = list(zip(*rows, strict=False))
+    columns = page_columns(rows)
     return pa.RecordBatch.from_arrays(
         [convert(cells) for convert, cells in zip(converters, columns, strict=False)], schema=schema
     )
@@ -273,7 +282,7 @@ def _reason(convert: Converter, cell: Any, error: BaseException) -> str:
 
 
 def checked_record_batch(
-    rows: Sequence[tuple[Any, ...]], converters: Sequence[Converter], schema: pa.Schema
+    rows: Rows, converters: Sequence[Converter], schema: pa.Schema
 ) -> tuple[pa.RecordBatch, list[BadRow]]:
     """``record_batch`` of the rows whose every cell converts, and the other rows (rare: a slow path)."""
     try:
@@ -281,7 +290,7 @@ def checked_record_batch(
     except CONVERSION_ERRORS:
         pass
     bad: dict[int, BadRow] = {}
-    for convert, field, cells in zip(converters, schema, zip(*rows, strict=False), strict=False):
+    for convert, field, cells in zip(converters, schema, page_columns(rows), strict=False):
         try:
             convert(cells)
             continue

@@ -23,7 +23,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -76,6 +76,9 @@ def is_retryable(error: BaseException) -> bool:
 class ScanFailed(UserError):
     """A token range could not be read after all its attempts (the load of the table stops)."""
 
+
+Page = Sized
+"""A page as the session's protocol handler parsed it: a list of rows, or ``raw_protocol.RawColumns``."""
 
 PageHook = Callable[[int, int, int], None]
 """``hook(range_index, page_number, attempt)``, called before each page's result is used."""
@@ -158,15 +161,15 @@ class PageRows:
 
     __slots__ = ("rows",)
 
-    def __init__(self, rows: list) -> None:
-        self.rows: list | None = rows
+    def __init__(self, rows: Page) -> None:
+        self.rows: Page | None = rows
 
-    def take(self) -> list:
+    def take(self) -> Page:
         rows, self.rows = self.rows, None
-        return rows or []
+        return rows if rows is not None else []
 
 
-def page_rows_factory(_column_names: list, rows: list) -> PageRows:
+def page_rows_factory(_column_names: list[str], rows: Page) -> PageRows:
     """Row factory of the scan's execution profile: the page's rows as they were parsed."""
     return PageRows(rows)
 
@@ -193,7 +196,7 @@ class TokenRangeScan(Generic[T]):
         session: Session,
         statements: ScanStatements,
         ranges: Sequence[TokenRange],
-        convert: Callable[[list], T],
+        convert: Callable[[Any], T],
         *,
         parallelism: int,
         fetch_size: int = DEFAULT_FETCH_SIZE,

@@ -12,10 +12,13 @@ import datetime as dt
 import json
 import uuid
 
+import numpy as np
 import pyarrow as pa
+import pytest
 from cassandra import cqltypes
 
 from loaders.cassandra.columns import checked_record_batch, converter, key_json
+from loaders.cassandra.raw_protocol import RawColumns, as_columns
 
 PROTOCOL = 5
 TEXT_MAP = cqltypes.MapType.apply_parameters([cqltypes.UTF8Type, cqltypes.UTF8Type])
@@ -73,3 +76,23 @@ def test_a_page_of_good_rows_takes_the_fast_path_unchanged() -> None:
     rows = [row(b"app_open") for _ in range(50)]
     batch, bad = checked_record_batch(rows, converters, schema)
     assert bad == [] and batch.num_rows == 50 and batch.schema == schema
+
+
+def test_a_columnar_page_converts_and_quarantines_as_its_rows_do() -> None:
+    """The raw scan's pages come by column (``RawColumns``, from the driver's column parser)."""
+    converters, schema = setup()
+    good_map = TEXT_MAP.to_binary({"source": "push", "q": 'bar "chez Lou"'}, PROTOCOL)
+    rows = [row(b"app_open", good_map), row(b"caf\xc3"), row(None, None), row(b"search")]
+    parsed = {name: np.array([r[i] for r in rows], dtype=object) for i, name in enumerate(NAMES)}
+    page = as_columns(parsed, len(NAMES))
+    assert isinstance(page, RawColumns) and len(page) == 4 and page[1] == rows[1] and list(page) == rows
+    batch, bad = checked_record_batch(page, converters, schema)
+    expected, expected_bad = checked_record_batch(rows, converters, schema)
+    assert batch.equals(expected) and batch.num_rows == 3
+    assert [(b.cells, b.column, b.reason) for b in bad] == [
+        (b.cells, b.column, b.reason) for b in expected_bad
+    ]
+    assert bad[0].cells == rows[1] and bad[0].column == "event_type"
+    assert json.loads(batch.column("properties")[0].as_py()) == {"source": "push", "q": 'bar "chez Lou"'}
+    with pytest.raises(RuntimeError, match="distinct column names"):
+        as_columns({"a": parsed["user_id"]}, 2)
