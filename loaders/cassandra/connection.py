@@ -24,8 +24,7 @@ from cassandra.metadata import Murmur3Token, TableMetadata
 from cassandra.policies import DCAwareRoundRobinPolicy, HostDistance, TokenAwarePolicy
 from cassandra.query import tuple_factory
 
-from loaders.errors import UserError
-from loaders.errors import one_line as one_line  # noqa: PLC0414  (re-exported until scan.py imports it from loaders.errors)
+from loaders.errors import UserError, one_line
 from loaders.settings import CassandraSettings, SettingsError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ the scan fail (and the load with it: nothing is committed to the warehouse).
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -33,10 +32,11 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, NoHostAvailable, ResponseFut
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
-from loaders.cassandra.connection import one_line
 from loaders.cassandra.token_ranges import TokenRange
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.fan_in import consume, put_until_stopped, worker_thread
+from loaders.raw_sql import quote
+from loaders.settings import cpu_count
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ RANGES_PER_WORKER = 16
 
 def default_parallelism() -> int:
     """Concurrent range readers: two per core (a reader mostly waits on the server)."""
-    return max(2, 2 * (os.cpu_count() or 1))
+    return max(2, 2 * cpu_count())
 
 
 class TransientScanError(Exception):
@@ -126,10 +126,6 @@ def range_query(
         where += f" AND {extra_where}"
     cols = ", ".join(columns if quoted else (quote(c) for c in columns))
     return f"SELECT {cols} FROM {quote(keyspace)}.{quote(table)} WHERE {where}"
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def prepare(
