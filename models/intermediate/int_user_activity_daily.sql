@@ -1,14 +1,42 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_affected_keys(activity_scope(), ['activity_date'], activity_affected_dates()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+-- depends_on: {{ ref('stg_postgres__payments') }}
+
+-- Incremental by day (macros/incremental_gold.sql): a run recomputes the days with a changed
+-- payment, message or event since its last run; the pre-hook deletes those days first, so a
+-- day left without activity (a refund, a deleted message) is gone, as in a full refresh.
+{%- set scope = activity_scope() %}
+{%- set in_scope = scope == 'keys' %}
+
 -- Per user and UTC day: succeeded payments (by the UTC date of paid_at, amounts in EUR at
 -- full precision), messages sent and app events. One row per (user_id, activity_date) with
 -- at least one of them.
-with payments_daily as (
+with
+{%- if in_scope %}
+affected_dates as (
+    {{ activity_affected_dates() }}
+),
+{%- endif %}
+
+payments_daily as (
     select
         user_id,
         paid_date as activity_date,
         sum(amount_eur) as spend_eur,
         count(*) as payments_count
     from {{ ref('int_payments_converted') }}
-    where is_succeeded and paid_date is not null
+    where
+        is_succeeded and paid_date is not null
+        and {{ in_affected_keys(in_scope, 'paid_date') }}
     group by user_id, paid_date
 ),
 
@@ -18,7 +46,9 @@ messages_daily as (
         cast(sent_at as date) as activity_date,
         count(*) as messages_sent
     from {{ ref('stg_cassandra__messages') }}
-    where user_id is not null
+    where
+        user_id is not null
+        and {{ in_affected_keys(in_scope, 'cast(sent_at as date)') }}
     group by user_id, cast(sent_at as date)
 ),
 
@@ -28,6 +58,7 @@ events_daily as (
         cast(event_time as date) as activity_date,
         count(*) as events_count
     from {{ ref('stg_cassandra__user_events') }}
+    where {{ in_affected_keys(in_scope, 'cast(event_time as date)') }}
     group by user_id, cast(event_time as date)
 ),
 

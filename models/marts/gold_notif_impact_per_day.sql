@@ -1,7 +1,31 @@
 -- One row per notification in PostgreSQL, with its state in Cassandra for the pair
 -- (user_id, notification_id). State rows of unknown notifications (orphans) drop out.
-with notifications as (
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_affected_keys(notif_impact_scope(), ['notification_id'], notif_impact_affected_ids()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+
+-- Incremental by notification (macros/incremental_gold.sql): a run recomputes the
+-- notifications whose row or state changed (or was deleted) since its last run.
+{%- set in_scope = notif_impact_scope() == 'keys' %}
+
+with
+{%- if in_scope %}
+affected_ids as (
+    {{ notif_impact_affected_ids() }}
+),
+{%- endif %}
+
+notifications as (
     select * from {{ ref('stg_postgres__notifications') }}
+    where {{ in_affected_keys(in_scope, 'notification_id', 'affected_ids.notification_id') }}
 ),
 
 states as (

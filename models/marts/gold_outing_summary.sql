@@ -1,6 +1,31 @@
 -- One row per outing: RSVP counts and EUR spend of the succeeded payments made for it.
-with outings as (
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_affected_keys(outing_summary_scope(), ['outing_id'], outing_summary_affected_ids()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+-- depends_on: {{ ref('stg_postgres__payments') }}
+
+-- Incremental by outing (macros/incremental_gold.sql): a run recomputes the outings whose
+-- row, answers or payments changed (or were deleted) since its last run.
+{%- set in_scope = outing_summary_scope() == 'keys' %}
+
+with
+{%- if in_scope %}
+affected_ids as (
+    {{ outing_summary_affected_ids() }}
+),
+{%- endif %}
+
+outings as (
     select * from {{ ref('stg_postgres__outings') }}
+    where {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
 ),
 
 rsvps as (
@@ -11,6 +36,7 @@ rsvps as (
         count(*) filter (where rsvp = 'maybe') as maybe_count,
         count(*) filter (where rsvp = 'declined') as declined_count
     from {{ ref('stg_postgres__outing_participants') }}
+    where {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
     group by outing_id
 ),
 
@@ -19,7 +45,9 @@ spend as (
         outing_id,
         sum(amount_eur) as spend_eur
     from {{ ref('int_payments_converted') }}
-    where is_succeeded and outing_id is not null
+    where
+        is_succeeded and outing_id is not null
+        and {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
     group by outing_id
 ),
 

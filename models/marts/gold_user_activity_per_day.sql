@@ -1,3 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_affected_keys(activity_scope(), ['date'], activity_affected_dates()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+-- depends_on: {{ ref('stg_postgres__payments') }}
+-- depends_on: {{ ref('stg_cassandra__messages') }}
+-- depends_on: {{ ref('stg_cassandra__user_events') }}
+
+-- Incremental by day, as int_user_activity_daily (macros/incremental_gold.sql): the days
+-- touched since this model's last run are deleted, then copied again from the twin.
+{%- set in_scope = activity_scope() == 'keys' %}
+
 -- One row per (user_id, date) on which the user was active: a succeeded payment paid that
 -- UTC day, a message sent or an app event. Money in EUR, rounded to cents here, at the end.
 select
@@ -8,3 +27,6 @@ select
     cast(messages_sent as bigint) as messages_sent,
     cast(events_count as bigint) as events_count
 from {{ ref('int_user_activity_daily') }}
+{%- if in_scope %}
+    where activity_date in ({{ activity_affected_dates() }})
+{%- endif %}

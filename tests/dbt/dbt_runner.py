@@ -54,6 +54,7 @@ def run_dbt(
     work_dir: Path,
     timeout: int = 540,
     extra_env: dict[str, str] | None = None,
+    project_dir: Path = REPO,
 ) -> DbtResult:
     """`dbt <args>` on the project; returns its exit code, output and run_results.json."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def run_dbt(
         "--profiles-dir",
         str(REPO),
         "--project-dir",
-        str(REPO),
+        str(project_dir),
     ]
     proc = subprocess.run(
         cmd,

@@ -1,0 +1,161 @@
+{#
+    Incremental gold: int_user_activity_daily and the marts keyed by a day, an outing or a
+    notification recompute, in an incremental run, only the keys that the staging rows of the
+    loads committed since their last run touch, and delete+insert those keys.
+
+    The watermark. Each such model records, after it ran (post-hook record_watermark), the
+    commit time of the newest load committed before the dbt run started (both raw schemas),
+    and the fingerprint of the fx_rates seed, into intermediate.int_incremental_watermarks
+    (one row per model; gold's contracts stay as they are). The next run reads the loads
+    committed after that time: their staging rows (the new versions of changed keys) and
+    their tombstones (keys deleted in the sources) name the keys to recompute. A load that
+    commits while dbt runs is after the recorded time, so the next run reads it.
+
+    The scope of a run (incremental_scope):
+      'keys'  the keys named by the new loads (the model's pre-hook deletes them, its select
+              recomputes them: a key left without rows, say a day emptied by a refund, is gone);
+      'all'   every key, deleted then recomputed, when the model has no watermark (a warehouse
+              whose gold was built as plain tables, or int_incremental_watermarks rebuilt), when
+              fx_rates changed since the last run (money models), when a raw table it reads was
+              reloaded in full since then (no tombstone for keys deleted meanwhile: no row of a
+              load older than the watermark is left), or when a deleted row's key is not in
+              its tombstone (a payment: its day and outing are gone with it);
+      'full'  not an incremental run (first build, --full-refresh): the plain select.
+    Assumed from the sources' contract: a payment's paid_at is set once (and kept when
+    refunded), its user_id and outing_id and an outing's group_id do not change.
+#}
+
+{% macro watermarks_relation() -%}
+    {{ return(ref('int_incremental_watermarks')) }}
+{%- endmacro %}
+
+{% macro fx_fingerprint_sql() -%}
+    (
+        select md5(string_agg(fx.currency || '=' || cast(fx.rate_to_eur as varchar), ',' order by fx.currency))
+        from {{ ref('fx_rates') }} as fx
+    )
+{%- endmacro %}
+
+{#- The newest load committed before this dbt run started, both raw schemas. -#}
+{% macro loads_through_sql() -%}
+    {%- set started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ '+00' -%}
+    (
+        select max(loads.inserted_at)
+        from (
+            select inserted_at from {{ source('raw_postgres', '_dlt_loads') }} where status = 0
+            union all
+            select inserted_at from {{ source('raw_cassandra', '_dlt_loads') }} where status = 0
+        ) as loads
+        where loads.inserted_at <= cast('{{ started }}' as timestamptz)
+    )
+{%- endmacro %}
+
+{#- Post-hook: this model's watermark, replaced (delete, then insert). -#}
+{% macro record_watermark() -%}
+    delete from {{ watermarks_relation() }} where model_name = '{{ this.identifier }}';
+    insert into {{ watermarks_relation() }} (model_name, loads_through, fx_fingerprint)
+    select
+        '{{ this.identifier }}',
+        coalesce({{ loads_through_sql() }}, cast('-infinity' as timestamptz)),
+        {{ fx_fingerprint_sql() }}
+{%- endmacro %}
+
+{#- This model's stored watermark: [loads_through text, fx fingerprint] or none. -#}
+{% macro stored_watermark() -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query(
+        "select cast(loads_through as varchar), fx_fingerprint from " ~ watermarks_relation()
+        ~ " where model_name = '" ~ this.identifier ~ "'"
+    ) -%}
+    {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {{ return([found.rows[0][0], found.rows[0][1]]) }}
+{%- endmacro %}
+
+{#- The watermark as a SQL timestamptz literal (only in an incremental run). -#}
+{% macro watermark_sql() -%}
+    {%- set stored = stored_watermark() -%}
+    cast('{{ stored[0] if stored else "-infinity" }}' as timestamptz)
+{%- endmacro %}
+
+{#- Loads of raw schema `source_name` committed after the watermark (a subquery of load ids). -#}
+{% macro loads_after_watermark(source_name) -%}
+    (
+        select new_loads.load_id
+        from {{ source(source_name, '_dlt_loads') }} as new_loads
+        where new_loads.status = 0 and new_loads.inserted_at > {{ watermark_sql() }}
+    )
+{%- endmacro %}
+
+{#- Staging rows of the loads committed after the watermark: a where clause on dlt_load_id. -#}
+{% macro changed_since_watermark(source_name, column='dlt_load_id') -%}
+    {{ column }} in {{ loads_after_watermark(source_name) }}
+{%- endmacro %}
+
+{#- Tombstones (raw rows, raw names) of source_name.table_name committed after the watermark. -#}
+{% macro tombstones_since_watermark(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    select *
+    from {{ relation }}
+    where
+        {% if has_tombstones(relation) -%}
+            {{ tombstone_column() }} is not null
+            and _dlt_load_id in {{ loads_after_watermark(source_name) }}
+        {%- else -%}
+            false
+        {%- endif %}
+{%- endmacro %}
+
+{#-
+    'full', 'all' or 'keys' (see the top of this file). raw_tables: [source, table] pairs the
+    model reads (through staging); money: the model converts money with fx_rates;
+    tombstones_force_all: [source, table] pairs whose tombstones lack the model's key.
+-#}
+{% macro incremental_scope(raw_tables, money=false, tombstones_force_all=[]) -%}
+    {#- a unit test has no `this`: the plain select -#}
+    {%- if not execute or this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
+        {{ return('full') }}
+    {%- endif -%}
+    {%- set stored = stored_watermark() -%}
+    {%- if stored is none -%}{{ return('all') }}{%- endif -%}
+    {%- set checks = [] -%}
+    {%- if money -%}
+        {%- do checks.append(fx_fingerprint_sql() ~ " is distinct from '" ~ stored[1] ~ "'") -%}
+    {%- endif -%}
+    {%- for source_name, table_name in raw_tables -%}
+        {%- set relation = source(source_name, table_name) -%}
+        {%- set loads = source(source_name, '_dlt_loads') -%}
+        {%- do checks.append(
+            "(exists (select 1 from " ~ relation ~ ") and not exists (select 1 from " ~ relation
+            ~ " as raw where raw._dlt_load_id in (select old.load_id from " ~ loads
+            ~ " as old where old.status = 0 and old.inserted_at <= " ~ watermark_sql() ~ ")))"
+        ) -%}
+    {%- endfor -%}
+    {%- for source_name, table_name in tombstones_force_all -%}
+        {%- do checks.append("exists (" ~ tombstones_since_watermark(source_name, table_name) ~ ")") -%}
+    {%- endfor -%}
+    {%- if checks | length == 0 -%}{{ return('keys') }}{%- endif -%}
+    {%- set found = run_query("select " ~ (checks | join(' or '))) -%}
+    {{ return('all' if found.rows[0][0] else 'keys') }}
+{%- endmacro %}
+
+{#-
+    Pre-hook: deletes the keys this run recomputes. key_columns: the model's key columns,
+    in the order of the columns of `affected_keys_sql` (a select of those keys).
+-#}
+{% macro delete_affected_keys(scope, key_columns, affected_keys_sql) -%}
+    {%- if scope == 'all' -%}
+        delete from {{ this }}
+    {%- elif scope == 'keys' -%}
+        delete from {{ this }}
+        where ({{ key_columns | join(', ') }}) in (select * from ({{ affected_keys_sql }}) as affected)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A filter on the keys this run recomputes (`key_sql in (select ...)`), or true when it recomputes all. -#}
+{% macro in_affected_keys(in_scope, key_sql, affected='affected_dates.activity_date') -%}
+    {%- if in_scope -%}
+        {{ key_sql }} in (select {{ affected }} from {{ affected.split('.')[0] }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
