@@ -187,8 +187,10 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
         with duckdb.connect(str(Path(workdir) / "bench.duckdb"), read_only=True) as con:
             rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # this process's CPU (all threads): steadier when shared
         "kind": kind,
         "rows": rows,
         "seconds": seconds,
@@ -264,13 +266,14 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
                 )
                 print(
                     f"{kind:15s} {result['rows']:>9,} rows in {result['seconds']:6.1f} s = "
-                    f"{result['rows_per_s']:>9,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB"
+                    f"{result['rows_per_s']:>9,.0f} rows/s, CPU {result['cpu_s']:5.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB"
                     f", load average {loads[-1]:.1f}{detail}",
                     flush=True,
                 )
     median = {kind: statistics.median(r["seconds"] for r in rs) for kind, rs in results.items()}
     peak = {kind: max(r["peak_rss_mb"] for r in rs) for kind, rs in results.items()}
     rows = {kind: statistics.median(r["rows"] for r in rs) for kind, rs in results.items()}
+    cpu = {kind: statistics.median(r["cpu_s"] for r in rs) for kind, rs in results.items()}
     print(
         f"table {keyspace}.{table}, parallelism {parallelism}, median of {repeat}, "
         f"1-minute load average {statistics.median(loads):.1f} (min {min(loads):.1f}, max {max(loads):.1f}) "
@@ -278,15 +281,18 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
     )
     references = [kind for kind in ("bare_raw", "bare") if kind in median]
     print(
-        f"  {'phase':<16} {'s':>7} {'rows/s':>10} {'peak MB':>8}"
+        f"  {'phase':<16} {'s':>7} {'rows/s':>10} {'peak MB':>8} {'CPU s':>7}"
         + "".join(f" {'/ ' + r:>10}" for r in references)
+        + "".join(f" {'CPU / ' + r:>14}" for r in references)
     )
     for kind in kinds:
         if kind not in median or kind == "change":
             continue
         ratios = "".join(f" {median[kind] / median[r]:>10.2f}" for r in references)
+        ratios += "".join(f" {cpu[kind] / cpu[r]:>14.2f}" for r in references)
         print(
-            f"  {kind:<16} {median[kind]:>7.1f} {rows[kind] / median[kind]:>10,.0f} {peak[kind]:>8.0f}{ratios}"
+            f"  {kind:<16} {median[kind]:>7.1f} {rows[kind] / median[kind]:>10,.0f} {peak[kind]:>8.0f}"
+            f" {cpu[kind]:>7.1f}{ratios}"
         )
     if "bare_raw" in median:
         print("  targets: load_cli and sweep_cli (every run's default) <= 1.5 x bare_raw, peak RSS <= 400 MB")
