@@ -14,7 +14,9 @@ mean it): run it on a stack of your own (LOCAL_STACK_DIR=… and the stack scrip
    floor: no encoding), and (b) datagen's ``copy_rows`` (encoding and COPY), each in a
    transaction rolled back afterwards.
 3. For each scale, the whole ``datagen --scale S --reset`` (wall seconds, rows, rows/s, CPU of
-   the generator's processes), and its own summary per store and table.
+   the generator's processes), and its own summary per store and table; beside it, with
+   ``--old-tree``, another tree's datagen (an older commit's) and with ``--sequential`` one
+   process.
 
 Every figure shares the machine's cores with the servers (and anything else running): compare
 the rows in one run, not across runs.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import resource
 import subprocess
 import sys
@@ -39,7 +42,7 @@ from cassandra.concurrent import execute_concurrent_with_args  # noqa: E402
 from cassandra.query import UNSET_VALUE  # noqa: E402
 
 from datagen import activity, cassandra_store, full, postgres_store, rows  # noqa: E402
-from datagen.command import DEFAULT_END, parse_end  # noqa: E402
+from datagen.command import DEFAULT_END, DEFAULT_PROCESSES, parse_end  # noqa: E402
 from datagen.progress import Progress  # noqa: E402
 from datagen.randomness import stream  # noqa: E402
 from datagen.tables import CASSANDRA_TABLES, PG_TABLES  # noqa: E402
@@ -62,7 +65,7 @@ class Figure:
         return self.rows / self.seconds if self.seconds else 0.0
 
     def line(self, reference: Figure | None = None) -> str:
-        ratio = f"  {reference.seconds / self.seconds:5.2f}x faster than the reference" if reference else ""
+        ratio = f"  {self.seconds / reference.seconds:5.2f}x the reference's time" if reference else ""
         return f"  {self.label:<44} {self.rows:>10,} rows {self.seconds:>8.2f} s {self.rate:>10,.0f} rows/s{ratio}"
 
 
@@ -111,8 +114,8 @@ def bench_cassandra(world: World, volumes: Volumes, count: int, seed: int) -> li
     return figures
 
 
-def bench_postgres(world: World, volumes: Volumes, count: int, seed: int) -> list[Figure]:
-    payments = list(activity.payment_rows(world, stream(seed, "payments"), volumes.payments))[:count]
+def bench_postgres(world: World, count: int, seed: int) -> list[Figure]:
+    payments = list(activity.payment_rows(world, stream(seed, "payments"), count))
     table = PG_TABLES["payments"]
     conn = postgres_store.connect(app_postgres_dsn())
     figures = []
@@ -153,24 +156,18 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_scale(scale: str, seed: int, processes: int) -> tuple[Figure, float, str]:
+def bench_scale(
+    scale: str, seed: int, processes: int | None, tree: Path | None = None
+) -> tuple[Figure, float, str]:
+    """One whole ``datagen`` run; ``tree``: another checkout's datagen (e.g. an older commit's)."""
+    command = [str(DATAGEN)] if tree is None else [sys.executable, "-m", "datagen.cli"]
+    command += ["--scale", scale, "--seed", str(seed), "--reset", "--quiet"]
+    if processes is not None:
+        command += ["--processes", str(processes)]
+    env = {**os.environ, "PYTHONPATH": f"{tree}:{PROJECT}"} if tree is not None else None
     cpu = children_cpu()
     started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(DATAGEN),
-            "--scale",
-            scale,
-            "--seed",
-            str(seed),
-            "--reset",
-            "--quiet",
-            "--processes",
-            str(processes),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tree or PROJECT)
     seconds = time.perf_counter() - started
     if done.returncode:
         sys.exit(f"datagen --scale {scale} failed: {done.stderr.strip()[-400:]}")
@@ -179,7 +176,9 @@ def bench_scale(scale: str, seed: int, processes: int) -> tuple[Figure, float, s
         for line in done.stdout.splitlines()
         if line.startswith("  total")
     )
-    label = f"datagen --scale {scale} --processes {processes}"
+    label = f"datagen --scale {scale}" + (f" --processes {processes}" if processes else "")
+    if tree is not None:
+        label = f"{label} ({tree.name}, reference)"
     return Figure(label, total, seconds), children_cpu() - cpu, done.stdout
 
 
@@ -200,6 +199,12 @@ def main() -> None:
         action="store_true",
         help="also run each scale with --processes 1 (one store after the other)",
     )
+    parser.add_argument(
+        "--old-tree",
+        type=Path,
+        help="also run the datagen of another tree as the reference, e.g. an older commit's: "
+        "mkdir /tmp/old && git archive COMMIT datagen contracts | tar -x -C /tmp/old",
+    )
     args = parser.parse_args()
     if not args.reset:
         parser.error("this empties the app's tables: pass --reset, on a stack of your own")
@@ -210,7 +215,7 @@ def main() -> None:
     print(reference.line())
     print(datagen.line(reference))
     print("PostgreSQL, payments:")
-    reference, datagen = bench_postgres(world, volumes, args.rows, args.seed)
+    reference, datagen = bench_postgres(world, args.rows, args.seed)
     print(reference.line())
     print(datagen.line(reference))
     del world
@@ -219,9 +224,11 @@ def main() -> None:
     summaries: list[str] = []
     for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
         runs: list[tuple[Figure, float, str]] = []
+        if args.old_tree is not None:
+            runs.append(bench_scale(scale, args.seed, None, args.old_tree))
         if args.sequential:
             runs.append(bench_scale(scale, args.seed, 1))
-        runs.append(bench_scale(scale, args.seed, 3))
+        runs.append(bench_scale(scale, args.seed, DEFAULT_PROCESSES))
         for figure, cpu, summary in runs:
             print(
                 f"{figure.line(runs[0][0] if figure is not runs[0][0] else None)}  (generator CPU {cpu:.0f} s)"
