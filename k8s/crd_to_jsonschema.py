@@ -102,7 +102,10 @@ def main(argv: list[str]) -> int:
         return 2
     crds = crd_documents(sources)
     if not crds:
-        print(f"crd_to_jsonschema: error: no CustomResourceDefinition in {', '.join(map(str, sources))}", file=sys.stderr)
+        print(
+            f"crd_to_jsonschema: error: no CustomResourceDefinition in {', '.join(map(str, sources))}",
+            file=sys.stderr,
+        )
         return 2
     for crd in crds:
         for path in convert(crd, out_dir):

@@ -166,7 +166,9 @@ def _count_sources(session: PostgresSession, plans: list[TablePlan]) -> None:
     if not plans:
         return
     cur = session.cursor()
-    cur.execute(" UNION ALL ".join(f"SELECT {i}, count(*) FROM {p.table.qualified}" for i, p in enumerate(plans)))
+    cur.execute(
+        " UNION ALL ".join(f"SELECT {i}, count(*) FROM {p.table.qualified}" for i, p in enumerate(plans))
+    )
     for i, rows in cur.fetchall():
         plans[i].source_rows = int(rows)
 
@@ -250,7 +252,9 @@ def _plan_table(
 def _table_queries(session: PostgresSession, plan: TablePlan) -> ReadPlan | list[str]:
     table, spec = plan.table, plan.spec
     if plan.full or plan.deep:  # split by heap or key ranges, batches sized in bytes (session.table_read)
-        return session.table_read(table, f"SELECT {table.select_list()} FROM {table.qualified}", spec.primary_key)
+        return session.table_read(
+            table, f"SELECT {table.select_list()} FROM {table.qualified}", spec.primary_key
+        )
     base = f"SELECT {table.select_list()}, {xid_select()} FROM {table.qualified}"
     if plan.horizon is not None:
         # every page is read (a transaction id has no index): split like a full read, filtered in the server

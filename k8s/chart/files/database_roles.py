@@ -58,10 +58,12 @@ def until_ready(what: str, attempt: Callable[[], T], wait_seconds: float) -> T:
     while True:
         try:
             return attempt()
-        except Exception as error:  # noqa: BLE001 - any failure is retried until the deadline
+        except Exception as error:
             text = " ".join(str(error).split())[:300]
             if time.monotonic() + delay > deadline:
-                raise SystemExit(f"database_roles: {what} not ready after {wait_seconds:.0f} s: {text}") from None
+                raise SystemExit(
+                    f"database_roles: {what} not ready after {wait_seconds:.0f} s: {text}"
+                ) from None
             say(f"waiting for {what} ({type(error).__name__}: {text})")
             time.sleep(delay)
             delay = min(delay * 2, 30.0)
@@ -79,7 +81,9 @@ def postgresql_statements(database: str, owner: str, loader: str, extra_roles: l
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role),
         sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(role),
-        sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(own, role),
+        sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}").format(
+            own, role
+        ),
     ]
     statements += [sql.SQL("GRANT {} TO {}").format(sql.Identifier(extra), role) for extra in extra_roles]
     return statements
@@ -93,9 +97,13 @@ def postgresql() -> None:
     loader = secret("loader", "username")
     extra = [name for name in env("PG_LOADER_EXTRA_ROLES", "-").split(",") if name and name != "-"]
     params = {
-        "host": env("PG_HOST"), "port": int(env("PG_PORT", "5432")), "dbname": database,
-        "user": secret("superuser", "username"), "password": secret("superuser", "password"),
-        "sslmode": env("PG_SSLMODE", "require"), "connect_timeout": 10,
+        "host": env("PG_HOST"),
+        "port": int(env("PG_PORT", "5432")),
+        "dbname": database,
+        "user": secret("superuser", "username"),
+        "password": secret("superuser", "password"),
+        "sslmode": env("PG_SSLMODE", "require"),
+        "connect_timeout": 10,
         "application_name": "outings-database-roles",
     }
     if os.environ.get("PG_SSLROOTCERT"):
@@ -110,15 +118,19 @@ def postgresql() -> None:
                 raise LookupError(f"roles {owner} and {loader} not created by the operator yet")
         return conn
 
-    conn = until_ready(f"PostgreSQL {params['host']}:{params['port']}/{database}", connect_when_roles_exist, wait)
+    conn = until_ready(
+        f"PostgreSQL {params['host']}:{params['port']}/{database}", connect_when_roles_exist, wait
+    )
     try:
         with conn, conn.cursor() as cur:
             for statement in postgresql_statements(database, owner, loader, extra):
                 cur.execute(statement)
     finally:
         conn.close()
-    say(f"PostgreSQL role {loader}: read-only by default, SELECT on {owner}'s tables in {database}.public"
-        + (f", member of {', '.join(extra)}" if extra else ""))
+    say(
+        f"PostgreSQL role {loader}: read-only by default, SELECT on {owner}'s tables in {database}.public"
+        + (f", member of {', '.join(extra)}" if extra else "")
+    )
 
 
 # --------------------------------------------------------------------------- Cassandra
@@ -127,8 +139,9 @@ def cql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def cassandra_statements(keyspace: str, loader: str, datacenter: str, replication_factor: int,
-                         role_exists: bool) -> list[str]:
+def cassandra_statements(
+    keyspace: str, loader: str, datacenter: str, replication_factor: int, role_exists: bool
+) -> list[str]:
     """The CQL of the loader role (its password is bound as a parameter, %s, never formatted in here).
 
     An existing role is altered (its password is the Secret's again), a new one created: not
@@ -172,20 +185,33 @@ def cassandra() -> None:
     from cassandra.policies import DCAwareRoundRobinPolicy
 
     wait = float(env("ROLES_WAIT_SECONDS", "1200"))
-    host, port, datacenter = env("CASSANDRA_HOST"), int(env("CASSANDRA_PORT", "9042")), env("CASSANDRA_LOCAL_DC")
+    host, port, datacenter = (
+        env("CASSANDRA_HOST"),
+        int(env("CASSANDRA_PORT", "9042")),
+        env("CASSANDRA_LOCAL_DC"),
+    )
     keyspace = env("CASSANDRA_KEYSPACE")
     replication_factor = int(env("CASSANDRA_REPLICATION_FACTOR", "0"))
     loader, loader_password = secret("loader", "username"), secret("loader", "password")
     context = None
     if os.environ.get("CASSANDRA_SSL_CA_FILE"):
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=os.environ["CASSANDRA_SSL_CA_FILE"])
+        context = ssl.create_default_context(
+            ssl.Purpose.SERVER_AUTH, cafile=os.environ["CASSANDRA_SSL_CA_FILE"]
+        )
         context.check_hostname = os.environ.get("CASSANDRA_SSL_HOSTNAME_CHECK", "true").lower() != "false"
 
     def connect() -> Any:
-        profile = ExecutionProfile(load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter), request_timeout=60)
+        profile = ExecutionProfile(
+            load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=datacenter), request_timeout=60
+        )
         cluster = Cluster(
-            [host], port=port, ssl_context=context, connect_timeout=10,
-            auth_provider=PlainTextAuthProvider(secret("superuser", "username"), secret("superuser", "password")),
+            [host],
+            port=port,
+            ssl_context=context,
+            connect_timeout=10,
+            auth_provider=PlainTextAuthProvider(
+                secret("superuser", "username"), secret("superuser", "password")
+            ),
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         )
         try:
@@ -196,7 +222,9 @@ def cassandra() -> None:
 
     cluster, session = until_ready(f"Cassandra {host}:{port}", connect, wait)
     try:
-        exists = session.execute("SELECT role FROM system_auth.roles WHERE role = %s", (loader,)).one() is not None
+        exists = (
+            session.execute("SELECT role FROM system_auth.roles WHERE role = %s", (loader,)).one() is not None
+        )
         for statement in cassandra_statements(keyspace, loader, datacenter, replication_factor, exists):
             session.execute(statement, (loader_password,) if "%s" in statement else None)
         revoked = []
@@ -206,8 +234,10 @@ def cassandra() -> None:
                 revoked.append(f"{row.permission} on {row.resource}")
     finally:
         cluster.shutdown()
-    say(f"Cassandra role {loader}: SELECT on keyspace {keyspace} only"
-        + (f" (revoked: {'; '.join(revoked)})" if revoked else ""))
+    say(
+        f"Cassandra role {loader}: SELECT on keyspace {keyspace} only"
+        + (f" (revoked: {'; '.join(revoked)})" if revoked else "")
+    )
 
 
 def main(argv: list[str]) -> int:
