@@ -81,10 +81,19 @@ test: setup ## THE TEST COMMAND: stack up, lint, every test against the real ser
 k8s: setup ## validate the Helm chart and the Dockerfile offline (helm, kubeconform, kube-score, checkov, hadolint)
 	bash k8s/validate.sh
 
-lint: setup ## sqlfluff on the dbt models (duckdb dialect, dbt templater)
+# Python: ruff (lint, then the formatter's check: `make format` applies it) and mypy (strict, on
+# loaders/ and datagen/; pyproject.toml). SQL: sqlfluff on the dbt models (duckdb dialect, dbt templater).
+lint: setup ## ruff and mypy on the Python, sqlfluff on the dbt models
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
 	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(VENV)/bin/sqlfluff lint models
 
-.PHONY: demo test lint k8s
+format: setup ## apply ruff's formatter and its safe fixes to the Python
+	$(VENV)/bin/ruff format
+	$(VENV)/bin/ruff check --fix
+
+.PHONY: demo test lint format k8s
 
 docs: ## serve the published dbt docs, /status.html and /metrics on http://127.0.0.1:8080 (DOCS_PORT=…; read-only)
 	@test -e $${PUBLISHED_DIR:-warehouse/published}/docs/index.html || { echo "no published docs yet: run 'make demo'" >&2; exit 1; }
