@@ -7,7 +7,7 @@ all its rows are live. ``live_condition`` is the one place that says so.
 
 from __future__ import annotations
 
-from typing import Any
+import duckdb
 
 from loaders.table_stats import DELETED_AT_COLUMN
 
@@ -17,7 +17,13 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def has_column(conn: Any, schema: str, table: str, column: str) -> bool:
+def count_of(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
+    """The integer a ``SELECT count(*) …`` returns (0 if it returns no row)."""
+    row = conn.execute(sql, params or []).fetchone()
+    return int(row[0]) if row else 0
+
+
+def has_column(conn: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
     """Does ``schema.table`` of the connection's current database have ``column``?"""
     row = conn.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
@@ -34,6 +40,6 @@ def live_condition(has_tombstones: bool, alias: str = "") -> str:
     return f"{alias + '.' if alias else ''}{quote(DELETED_AT_COLUMN)} IS NULL"
 
 
-def live_rows_condition(conn: Any, schema: str, table: str, alias: str = "") -> str:
+def live_rows_condition(conn: duckdb.DuckDBPyConnection, schema: str, table: str, alias: str = "") -> str:
     """``live_condition`` for ``schema.table`` as it is in the warehouse (with or without the tombstone column)."""
     return live_condition(has_column(conn, schema, table, DELETED_AT_COLUMN), alias)

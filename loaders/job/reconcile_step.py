@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -21,7 +20,7 @@ from loaders.load.results import SourceResult
 from loaders.load.sources import SOURCES
 from loaders.ops.current_run import current_run_id
 from loaders.ops.schema import SCHEMA, ensure_schema
-from loaders.raw_sql import live_rows_condition, quote
+from loaders.raw_sql import count_of, live_rows_condition, quote
 
 STAGING_SCHEMA = "staging"
 
@@ -30,26 +29,21 @@ def staging_model(source: str, table: str) -> str:
     return f"stg_{source}__{table}"
 
 
-def _relations(conn: Any) -> set[tuple[str, str]]:
+def _relations(conn: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return {
         (r[0], r[1])
         for r in conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     }
 
 
-def _count(conn: Any, sql: str) -> int:
-    row = conn.execute(sql).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _raw_live_rows(conn: Any, dataset: str, table: str) -> int:
+def _raw_live_rows(conn: duckdb.DuckDBPyConnection, dataset: str, table: str) -> int:
     """Live rows of committed loads: what staging reads."""
     live = live_rows_condition(conn, dataset, table)
     sql = (
         f"SELECT count(*) FROM {quote(dataset)}.{quote(table)} WHERE {live} AND _dlt_load_id IN "
         f"(SELECT load_id FROM {quote(dataset)}._dlt_loads WHERE status = 0)"
     )
-    return int(conn.execute(sql).fetchone()[0])
+    return count_of(conn, sql)
 
 
 def _checks_without_load() -> list[TableCheck]:
@@ -75,7 +69,7 @@ def reconcile_warehouse(warehouse: Path, loads: Sequence[SourceResult] | None) -
             )
             model = staging_model(check.source, check.table)
             staging[key] = (
-                _count(conn, f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}")
+                count_of(conn, f"SELECT count(*) FROM {STAGING_SCHEMA}.{quote(model)}")
                 if (STAGING_SCHEMA, model) in relations
                 else None
             )

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import overload
+
+import duckdb
 
 from loaders.ops.freshness import Thresholds, status_of
 from loaders.ops.schema import SCHEMA
+from loaders.raw_sql import count_of
 
 TEST_KINDS = ("test", "unit_test")
 
@@ -107,7 +110,7 @@ class OpsFacts:
         return {table: by_run[run_id] for table, by_run in self.rows_loaded.items() if run_id in by_run}
 
 
-def _tables(conn: Any) -> set[str]:
+def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {
         row[0]
         for row in conn.execute(
@@ -127,7 +130,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> OpsFacts:
+def read_facts(conn: duckdb.DuckDBPyConnection, *, runs: int = 20, now: datetime | None = None) -> OpsFacts:
     """The last ``runs`` runs and what the newest checks found ([] everywhere if no ``ops``)."""
     facts = OpsFacts(read_at=now or datetime.now(UTC))
     present = _tables(conn)
@@ -165,11 +168,11 @@ def read_facts(conn: Any, *, runs: int = 20, now: datetime | None = None) -> Ops
     if "anomalies" in present and "table_loads" in present:
         _read_anomalies(conn, facts)
     if "rejected_rows" in present:
-        facts.rejected_rows = int(conn.execute(f"select count(*) from {SCHEMA}.rejected_rows").fetchone()[0])
+        facts.rejected_rows = count_of(conn, f"select count(*) from {SCHEMA}.rejected_rows")
     return facts
 
 
-def _read_loads(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
+def _read_loads(conn: duckdb.DuckDBPyConnection, facts: OpsFacts, run_ids: list[str]) -> None:
     for source, table, run_id, rows in conn.execute(
         f"""select source, table_name, run_id, sum(rows_extracted)::bigint from {SCHEMA}.table_loads
             where list_contains(?, run_id) and mode <> 'failed' group by all order by all""",
@@ -178,7 +181,7 @@ def _read_loads(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
         facts.rows_loaded.setdefault((source, table), {})[run_id] = int(rows or 0)
 
 
-def _read_tests(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
+def _read_tests(conn: duckdb.DuckDBPyConnection, facts: OpsFacts, run_ids: list[str]) -> None:
     for run_id, status, count in conn.execute(
         f"""select run_id, status, count(*) from {SCHEMA}.dbt_results
             where list_contains(?, run_id) and list_contains(?, kind) group by all""",
@@ -198,7 +201,7 @@ def _read_tests(conn: Any, facts: OpsFacts, run_ids: list[str]) -> None:
         ]
 
 
-def _read_freshness(conn: Any, facts: OpsFacts) -> None:
+def _read_freshness(conn: duckdb.DuckDBPyConnection, facts: OpsFacts) -> None:
     """The latest check of every table on each clock."""
     facts.freshness = [
         FreshnessFacts(r[0], r[1], r[2], r[3], _utc(r[4]), _utc(r[5]), r[6], r[7], r[8], r[9], r[10])
@@ -212,7 +215,7 @@ def _read_freshness(conn: Any, facts: OpsFacts) -> None:
     ]
 
 
-def _read_reconciliation(conn: Any, facts: OpsFacts) -> None:
+def _read_reconciliation(conn: duckdb.DuckDBPyConnection, facts: OpsFacts) -> None:
     """The latest run's reconciliation."""
     facts.reconciliation = [
         ReconciliationFacts(*r)
@@ -226,7 +229,7 @@ def _read_reconciliation(conn: Any, facts: OpsFacts) -> None:
     ]
 
 
-def _read_anomalies(conn: Any, facts: OpsFacts) -> None:
+def _read_anomalies(conn: duckdb.DuckDBPyConnection, facts: OpsFacts) -> None:
     """Open anomalies: those the latest run that ran the checks (it loaded tables) found."""
     checking = conn.execute(
         f"select run_id from {SCHEMA}.table_loads order by loaded_at desc limit 1"

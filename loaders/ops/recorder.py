@@ -163,7 +163,7 @@ class RunRecorder:
         self.anomalies.extend(found)
         return found
 
-    def _insert_anomalies(self, conn: Any, found: Sequence[checks.Anomaly]) -> None:
+    def _insert_anomalies(self, conn: duckdb.DuckDBPyConnection, found: Sequence[checks.Anomaly]) -> None:
         if not found:
             return
         now = utc_now()

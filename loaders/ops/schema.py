@@ -8,7 +8,7 @@ warehouse with gold.
 
 from __future__ import annotations
 
-from typing import Any
+import duckdb
 
 from loaders.settings import setting
 
@@ -82,14 +82,14 @@ def retention_days() -> int:
     return max(1, days)
 
 
-def ensure_schema(conn: Any) -> None:
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ``ops`` schema and any missing table (existing ones are left as they are)."""
     conn.execute(f"create schema if not exists {SCHEMA}")
     for name, columns in TABLES.items():
         conn.execute(f"create table if not exists {SCHEMA}.{name} ({columns})")
 
 
-def apply_retention(conn: Any, days: int) -> int:
+def apply_retention(conn: duckdb.DuckDBPyConnection, days: int) -> int:
     """Delete the runs started more than ``days`` ago and their rows in the other tables."""
     old = [
         row[0]
