@@ -7,9 +7,10 @@
     commit time of the newest load committed before the dbt run started (both raw schemas),
     and the fingerprint of the fx_rates seed, into intermediate.int_incremental_watermarks
     (one row per model; gold's contracts stay as they are). The next run reads the loads
-    committed after that time: their staging rows (the new versions of changed keys) and
-    their tombstones (keys deleted in the sources) name the keys to recompute. A load that
-    commits while dbt runs is after the recorded time, so the next run reads it.
+    committed after that time and before it started: their staging rows (the new versions of
+    changed keys) and their tombstones (keys deleted in the sources) name the keys to
+    recompute. A load that commits while dbt runs is after the recorded time, so the next
+    run reads it; a staging row of such a load on a key recomputed now is simply included.
 
     The scope of a run (incremental_scope):
       'keys'  the keys named by the new loads (the model's pre-hook deletes them, its select
@@ -36,9 +37,13 @@
     )
 {%- endmacro %}
 
+{#- When this dbt run started (a timestamptz literal): the upper bound of every window. -#}
+{% macro run_started_sql() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)
+{%- endmacro %}
+
 {#- The newest load committed before this dbt run started, both raw schemas. -#}
 {% macro loads_through_sql() -%}
-    {%- set started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ '+00' -%}
     (
         select max(loads.inserted_at)
         from (
@@ -46,7 +51,7 @@
             union all
             select inserted_at from {{ source('raw_cassandra', '_dlt_loads') }} where status = 0
         ) as loads
-        where loads.inserted_at <= cast('{{ started }}' as timestamptz)
+        where loads.inserted_at <= {{ run_started_sql() }}
     )
 {%- endmacro %}
 
@@ -77,12 +82,19 @@
     cast('{{ stored[0] if stored else "-infinity" }}' as timestamptz)
 {%- endmacro %}
 
-{#- Loads of raw schema `source_name` committed after the watermark (a subquery of load ids). -#}
+{#-
+    Loads of raw schema `source_name` committed after the watermark and before this run
+    started (a subquery of load ids): a load that commits while dbt runs is read by the next
+    run, so the pre-hook and the select of a model always name the same keys.
+-#}
 {% macro loads_after_watermark(source_name) -%}
     (
         select new_loads.load_id
         from {{ source(source_name, '_dlt_loads') }} as new_loads
-        where new_loads.status = 0 and new_loads.inserted_at > {{ watermark_sql() }}
+        where
+            new_loads.status = 0
+            and new_loads.inserted_at > {{ watermark_sql() }}
+            and new_loads.inserted_at <= {{ run_started_sql() }}
     )
 {%- endmacro %}
 
