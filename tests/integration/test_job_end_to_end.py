@@ -100,8 +100,10 @@ def source_rows() -> dict[str, list[dict[str, Any]]]:
         session.set_keyspace(settings.keyspace)
         for table in ("notification_states", "messages", "user_events"):
             rows = []
-            for row in session.execute(f"select * from {table}"):
-                record = row._asdict()
+            # connected() gives tuples, as the loaders read them
+            result = session.execute(f"select * from {table}")
+            for row in result:
+                record = dict(zip(result.column_names, row, strict=True))
                 for column in ("updated_at", "sent_at", "event_time"):
                     if record.get(column) is not None:
                         record[column] = record[column].replace(tzinfo=UTC)
