@@ -12,6 +12,22 @@ from dataclasses import dataclass, field
 
 # a raw row with this column set is a tombstone: its key was deleted in the source
 DELETED_AT_COLUMN = "_loader_deleted_at"
+ROW_KEY_COLUMN = "_dlt_id"
+
+# dlt column hints of the two columns every raw table carries besides the source's own
+TOMBSTONE_HINT: dict[str, str | bool] = {
+    "name": DELETED_AT_COLUMN,
+    "data_type": "timestamp",
+    "timezone": True,
+    "nullable": True,
+}
+ROW_KEY_HINT: dict[str, str | bool] = {
+    "name": ROW_KEY_COLUMN,
+    "data_type": "text",
+    "nullable": False,
+    "unique": True,
+    "row_key": True,
+}
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
 from loaders.errors import UserError
 from loaders.settings import CassandraSettings
-from loaders.table_stats import DELETED_AT_COLUMN, TableStats
+from loaders.table_stats import DELETED_AT_COLUMN, ROW_KEY_COLUMN, ROW_KEY_HINT, TOMBSTONE_HINT, TableStats
 from loaders.uuid_columns import enable_uuid_columns
 
 __all__ = ["TABLES", "cassandra_source"]
@@ -308,20 +308,9 @@ def cassandra_source(
     stats = {} if stats is None else stats
     for spec in specs:
         columns: dict[str, Any] = dict(hints[spec.name])
-        columns[DELETED_AT_COLUMN] = {
-            "name": DELETED_AT_COLUMN,
-            "data_type": "timestamp",
-            "timezone": True,
-            "nullable": True,
-        }
+        columns[DELETED_AT_COLUMN] = dict(TOMBSTONE_HINT)
         if not dlt_adds_row_ids:
-            columns["_dlt_id"] = {
-                "name": "_dlt_id",
-                "data_type": "text",
-                "nullable": False,
-                "unique": True,
-                "row_key": True,
-            }
+            columns[ROW_KEY_COLUMN] = dict(ROW_KEY_HINT)
         table_stats = stats.setdefault(spec.name, TableStats(spec.name))
         yield dlt.resource(
             table_rows(

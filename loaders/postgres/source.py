@@ -50,7 +50,7 @@ from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loa
 from loaders.postgres.deletes import key_difference, tombstones, unexplained_keys
 from loaders.postgres.session import PostgresSession, ReadPlan, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
-from loaders.table_stats import DELETED_AT_COLUMN, TableStats
+from loaders.table_stats import DELETED_AT_COLUMN, ROW_KEY_COLUMN, ROW_KEY_HINT, TOMBSTONE_HINT, TableStats
 from loaders.uuid_columns import enable_uuid_columns
 
 log = logging.getLogger(__name__)
@@ -435,19 +435,8 @@ def _resource_rows(
 def _hints(plan: TablePlan) -> dict[str, Any]:
     spec = plan.spec
     columns: dict[str, Any] = {key: {"name": key, "nullable": False} for key in spec.primary_key}
-    columns["_dlt_id"] = {
-        "name": "_dlt_id",
-        "data_type": "text",
-        "nullable": False,
-        "unique": True,
-        "row_key": True,
-    }
-    columns[DELETED_AT_COLUMN] = {
-        "name": DELETED_AT_COLUMN,
-        "data_type": "timestamp",
-        "timezone": True,
-        "nullable": True,
-    }
+    columns[ROW_KEY_COLUMN] = dict(ROW_KEY_HINT)
+    columns[DELETED_AT_COLUMN] = dict(TOMBSTONE_HINT)
     if plan.full:
         disposition: Any = "replace"
     else:
