@@ -1,0 +1,252 @@
+"""Cost against volume: the whole job at several scales, side by side, as a table and a PNG plot.
+
+For each scale, on a stack of its own (PostgreSQL and Cassandra started by stack/*.sh on other
+ports and in another folder, so the shared development stack is never touched):
+
+  * generate     `datagen --scale S --reset`: the demo history (about 4 M source rows per scale unit)
+  * full job     `loaders run` on an empty warehouse: load (full), dbt build, docs, publish
+  * incremental  `datagen --continue` (one more day of activity and edits), then `loaders run`
+  * no new data  `loaders run` once more with nothing new: the job's fixed cost
+
+Every figure is the child process's wall time and peak RSS (wait4: the job and what it waited for),
+with the job's own phase seconds read back from `ops.runs`. The reference for the incremental job
+is the full job at the same scale, measured in the same run: the target is cost that grows with
+the change (about one day), not with the history (six months).
+
+    .venv/bin/python bench/bench_volume.py --scales 1,5,10          # about an hour at scale 10
+    .venv/bin/python bench/bench_volume.py --scales 0.1,0.5 --plot /tmp/volume.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PHASES_SHOWN = ("load", "build", "freshness", "docs", "publish")
+
+
+@dataclass
+class Step:
+    wall: float
+    peak_rss_mb: float
+    exit_code: int
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ScaleResult:
+    scale: str
+    source_rows: int
+    steps: dict[str, Step]
+
+
+def timed(cmd: list[str], env: dict[str, str], log: Path) -> Step:
+    """Run ``cmd`` to the end: wall seconds and the peak RSS of it and its waited-for children."""
+    with log.open("w") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    return Step(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+
+
+def required(step: Step, what: str, log: Path) -> Step:
+    """A step that must succeed: its failure ends the benchmark with the log's tail."""
+    if step.exit_code != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-30:])
+        raise SystemExit(f"bench: {what} failed (exit {step.exit_code}); {log}:\n{tail}")
+    return step
+
+
+def stack_env(stack_dir: Path, ports: tuple[int, int, int]) -> dict[str, str]:
+    """Start (idempotently) a stack of its own and return the environment that reaches it."""
+    pg, cql, storage = ports
+    env = {
+        **os.environ,
+        "LOCAL_STACK_DIR": str(stack_dir),
+        "LOCAL_PG_PORT": str(pg),
+        "LOCAL_CASSANDRA_PORT": str(cql),
+        "LOCAL_CASSANDRA_STORAGE_PORT": str(storage),
+    }
+    for script in ("stack/postgres.sh", "stack/cassandra.sh"):
+        proc = subprocess.run(
+            ["bash", script, "up"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: {script} up failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    for line in (stack_dir / "env").read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def stop_stack(env: dict[str, str]) -> None:
+    for script in ("stack/cassandra.sh", "stack/postgres.sh"):
+        subprocess.run(["bash", script, "down"], cwd=PROJECT_DIR, env=env, capture_output=True)
+
+
+def last_run_phases(warehouse: Path) -> dict[str, float]:
+    """The phase seconds of the newest run recorded in ops.runs (empty if none)."""
+    if not warehouse.exists():
+        return {}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        row = conn.execute(
+            "select map_keys(phase_seconds), map_values(phase_seconds) from ops.runs "
+            "order by started desc limit 1"
+        ).fetchone()
+    return dict(zip(row[0], row[1], strict=True)) if row else {}
+
+
+def source_rows(warehouse: Path) -> int:
+    """Live rows in the raw schemas after the full load (the volume the scale stands for)."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw_postgres', 'raw_cassandra') and table_name not like '_dlt%'"
+        ).fetchall()
+        return sum(
+            int(conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0])  # type: ignore[index]
+            for schema, name in tables
+        )
+
+
+def bench_scale(scale: str, seed: int, end: str, env: dict[str, str], work: Path) -> ScaleResult:
+    folder = work / f"scale-{scale}"
+    folder.mkdir(parents=True)
+    warehouse = folder / "warehouse" / "warehouse.duckdb"
+    env = {
+        **env,
+        "WAREHOUSE_PATH": str(warehouse),
+        "PUBLISHED_DIR": str(folder / "published"),
+        "DLT_DATA_DIR": str(folder / "dlt"),
+        "DBT_TARGET_PATH": str(folder / "target"),
+        "DBT_LOG_PATH": str(folder / "logs"),
+    }
+    datagen, loaders = str(BIN / "datagen"), str(BIN / "loaders")
+    steps: dict[str, Step] = {}
+    plan = [
+        ("generate", [datagen, "--scale", scale, "--seed", str(seed), "--end", end, "--reset", "-q"], False),
+        ("full job", [loaders, "run"], True),
+        ("continue", [datagen, "--continue", "--seed", str(seed), "-q"], False),
+        ("incremental job", [loaders, "run"], True),
+        ("no-new-data job", [loaders, "run"], True),
+    ]
+    rows = 0
+    for name, cmd, is_job in plan:
+        log = folder / f"{name.replace(' ', '-')}.log"
+        print(f"[scale {scale}] {name} …", flush=True)
+        step = timed(cmd, env, log)
+        required(step, f"{name} at scale {scale}", log)  # anomalies only warn by default: a job exits 0
+        if is_job:
+            step.phases = last_run_phases(warehouse)
+        if name == "full job":
+            rows = source_rows(warehouse)
+        steps[name] = step
+        print(
+            f"[scale {scale}] {name}: {step.wall:.1f} s, peak RSS {step.peak_rss_mb:.0f} MB, exit {step.exit_code}",
+            flush=True,
+        )
+    return ScaleResult(scale, rows, steps)
+
+
+def print_tables(results: list[ScaleResult]) -> None:
+    head = (
+        f"{'scale':>6} {'source rows':>12} {'generate s':>11} {'full job s':>11} {'incr. job s':>12} "
+        f"{'incr./full':>10} {'no-new s':>9} {'peak RSS MB':>12}"
+    )
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in results:
+        s = r.steps
+        full, incr, idle = s["full job"].wall, s["incremental job"].wall, s["no-new-data job"].wall
+        rss = max(step.peak_rss_mb for step in s.values())
+        print(
+            f"{r.scale:>6} {r.source_rows:>12,} {s['generate'].wall:>11.1f} {full:>11.1f} {incr:>12.1f} "
+            f"{incr / full:>9.0%} {idle:>9.1f} {rss:>12.0f}"
+        )
+    print("\nphases (seconds, from ops.runs): full / incremental / no new data")
+    print(f"{'scale':>6} " + " ".join(f"{p:>22}" for p in PHASES_SHOWN))
+    for r in results:
+        cells = []
+        for phase in PHASES_SHOWN:
+            values = [
+                r.steps[j].phases.get(phase) for j in ("full job", "incremental job", "no-new-data job")
+            ]
+            cells.append("/".join("-" if v is None else f"{v:.1f}" for v in values).rjust(22))
+        print(f"{r.scale:>6} " + " ".join(cells))
+    print("\npeak RSS per step (MB)")
+    for r in results:
+        print(f"{r.scale:>6} " + "  ".join(f"{n}: {s.peak_rss_mb:.0f}" for n, s in r.steps.items()))
+
+
+def plot(results: list[ScaleResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = [float(r.scale) for r in results]
+    fig, (cost, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in ("generate", "full job", "incremental job", "no-new-data job"):
+        cost.plot(scales, [r.steps[name].wall for r in results], marker="o", label=name)
+    cost.set(xlabel="scale (about 4 M source rows each)", ylabel="seconds", title="Cost against scale")
+    cost.grid(alpha=0.3)
+    cost.legend()
+    for name in ("full job", "incremental job", "no-new-data job"):
+        memory.plot(scales, [r.steps[name].peak_rss_mb for r in results], marker="o", label=name)
+    memory.axhline(512, color="red", linestyle="--", linewidth=1, label="512 MB bound")
+    memory.set(xlabel="scale", ylabel="peak RSS, MB", title="Peak memory against scale")
+    memory.grid(alpha=0.3)
+    memory.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scales", default="1,5,10", help="comma-separated scales (default 1,5,10)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--end", default=time.strftime("%Y-%m-%dT23:59:59Z", time.gmtime(time.time() - 2 * 86400))
+    )
+    parser.add_argument("--plot", type=Path, default=PROJECT_DIR / "docs" / "bench-volume.png")
+    parser.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
+    parser.add_argument("--ports", default="54419,19142,17110", help="PostgreSQL, CQL and storage ports")
+    parser.add_argument("--keep-stack", action="store_true", help="leave the benchmark's stack running")
+    args = parser.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-volume-"))
+    ports = tuple(int(p) for p in args.ports.split(","))
+    if len(ports) != 3:
+        parser.error("--ports takes three ports: PostgreSQL, CQL, Cassandra storage")
+    env = stack_env(work / "stack", (ports[0], ports[1], ports[2]))
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    print(f"work folder {work}; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    try:
+        results = [bench_scale(s.strip(), args.seed, args.end, env, work) for s in args.scales.split(",")]
+    finally:
+        if not args.keep_stack:
+            stop_stack(env)
+    print_tables(results)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores)")
+    plot(results, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
