@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.load.redact import redact
 from loaders.settings import setting
 
@@ -46,11 +46,6 @@ def root_cause(exc: BaseException) -> BaseException:
             break
         current = inner
     return current
-
-
-def first_line(text: str, limit: int = 240) -> str:
-    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def postgres_target() -> str:
@@ -115,7 +110,7 @@ def _postgres_message(text: str) -> str | None:
     if "could not translate host name" in lower or "name or service not known" in lower:
         return f"PostgreSQL host of {where} cannot be resolved: fix the host in POSTGRES_DSN"
     if "permission denied" in lower:
-        return f"PostgreSQL denied the loader role: {first_line(text)}: GRANT it SELECT on the app's tables"
+        return f"PostgreSQL denied the loader role: {one_line(redact(text))}: GRANT it SELECT on the app's tables"
     return None
 
 
@@ -172,7 +167,8 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
                 f"no space left on device during {step}: free disk space and rerun (the run is redone)"
             )
     root = root_cause(exc)
-    detail = redact(first_line(f"{type(root).__name__}: {root}"))
+    # redacted before it is shortened: a cut could leave part of a secret that no longer matches
+    detail = one_line(redact(f"{type(root).__name__}: {root}"))
     return LoadFailed(
         f"{pipeline}: {step} failed ({detail}): rerun with -v for details; the next run completes or redoes this one"
     )

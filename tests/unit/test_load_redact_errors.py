@@ -7,7 +7,7 @@ import logging
 import psycopg2
 import pytest
 
-from loaders.errors import UserError
+from loaders.errors import UserError, one_line
 from loaders.load.errors import LoadFailed, user_error
 from loaders.load.redact import RedactingFilter, redact
 
@@ -102,3 +102,16 @@ def test_errors_of_the_scanner_streams_get_the_postgres_fix(monkeypatch: pytest.
     assert "open by process 7" in str(
         user_error(lock, "load", "raw_postgres", "/w.duckdb")
     )  # not a PostgreSQL one
+
+
+def test_the_detail_of_an_unknown_failure_is_shortened_by_one_line_after_redaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "s3cr3t-" + "p" * 40
+    monkeypatch.setenv("CASSANDRA_PASSWORD", secret)
+    # the secret straddles the 240-character cut: shortened first, its head would not match any more
+    text = "x" * 200 + "  " + secret + "\nsecond line"
+    error = user_error(RuntimeError(text), "load", "raw_postgres", "/w.duckdb")
+    detail = str(error).split("(", 1)[1].rsplit("): rerun", 1)[0]
+    assert "s3cr3t" not in str(error) and "\n" not in str(error)
+    assert detail == one_line(f"RuntimeError: {'x' * 200} ***")  # white space folded, as one_line does
