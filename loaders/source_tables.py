@@ -1,7 +1,7 @@
 """The registry of the app's source tables: ``contracts/source_tables.yml``, read and checked.
 
 One declarative list of the tables the loaders read and the generator writes (name, store,
-columns with types and nullability, keys, change capture, kind, delete capture). The
+columns with types, nullability and allowed values, keys, change capture, kind, delete capture). The
 PostgreSQL and Cassandra table specs (``loaders.postgres.tables``, ``loaders.cassandra.tables``)
 and the generator's table list are derived from it; tests hold it to the DDL, the dbt sources
 and ``../shared/spec/sources.md``.
@@ -14,7 +14,7 @@ the table and the field.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal, cast, get_args
@@ -34,6 +34,8 @@ DeleteCapture = Literal["key_difference", "sweep", "none"]
 # The change capture each store implements.
 STORE_STYLE: dict[Store, ChangeCaptureStyle] = {"postgres": "transaction_id", "cassandra": "writetime"}
 COLLECTION_TYPES = ("map", "set", "list")
+# The types a column's ``allowed`` values (a CHECK ... IN list, an enumeration of the contract) may restrict.
+TEXT_TYPES = ("text", "char", "varchar")
 
 
 class RegistryError(UserError):
@@ -47,6 +49,8 @@ class Column:
     nullable: bool
     unique: bool = False
     references: str | None = None  # ``table.column`` of a PostgreSQL foreign key
+    # the values the column may hold (besides null, when nullable), in the contract's order; () for any
+    allowed: tuple[str, ...] = ()
 
     @property
     def base_type(self) -> str:
@@ -86,6 +90,11 @@ class SourceTable:
     def clustering_key(self) -> tuple[str, ...]:
         """Cassandra: the primary key's columns after the partition key; () for PostgreSQL."""
         return self.primary_key[len(self.partition_key) :] if self.partition_key else ()
+
+    @property
+    def allowed_values(self) -> dict[str, tuple[str, ...]]:
+        """The columns restricted to a list of values, with their values."""
+        return {column.name: column.allowed for column in self.columns if column.allowed}
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -219,7 +228,7 @@ class _Reader:
             at = f"{where}[{index}]"
             if isinstance(item, Mapping) and isinstance(item.get("name"), str):
                 at = f"{where} ({item['name']})"
-            fields = self.mapping(item, at, {"name", "type", "nullable"}, {"unique", "references"})
+            fields = self.mapping(item, at, {"name", "type", "nullable"}, {"unique", "references", "allowed"})
             name = self.text(fields["name"], f"{at}.name")
             if any(column.name == name for column in columns):
                 raise self.fail(f"{at}.name", "listed twice")
@@ -227,16 +236,28 @@ class _Reader:
             if "references" in fields:
                 references = self.text(fields["references"], f"{at}.references")
                 self.check_reference(references, f"{at}.references", earlier)
-            columns.append(
-                Column(
-                    name=name,
-                    type=self.text(fields["type"], f"{at}.type"),
-                    nullable=self.flag(fields["nullable"], f"{at}.nullable"),
-                    unique=self.flag(fields.get("unique", False), f"{at}.unique"),
-                    references=references,
-                )
+            column = Column(
+                name=name,
+                type=self.text(fields["type"], f"{at}.type"),
+                nullable=self.flag(fields["nullable"], f"{at}.nullable"),
+                unique=self.flag(fields.get("unique", False), f"{at}.unique"),
+                references=references,
             )
+            if "allowed" in fields:
+                column = replace(column, allowed=self.allowed(fields["allowed"], f"{at}.allowed", column))
+            columns.append(column)
         return tuple(columns)
+
+    def allowed(self, value: object, where: str, column: Column) -> tuple[str, ...]:
+        if column.base_type not in TEXT_TYPES:
+            raise self.fail(where, f"only text columns list allowed values, not {column.type}")
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, f"expected a non-empty list of values, got {_describe(value)}")
+        values = tuple(self.text(item, f"{where}[{i}]") for i, item in enumerate(value))
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise self.fail(where, f"{', '.join(map(repr, twice))} listed twice")
+        return values
 
     def check_reference(self, reference: str, where: str, earlier: list[SourceTable]) -> None:
         table_name, dot, column_name = reference.partition(".")

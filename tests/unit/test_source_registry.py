@@ -127,6 +127,19 @@ def test_a_copy_of_the_file_loads_the_same(tmp_path: Path) -> None:
     assert load_registry(_write(tmp_path, _document())) == registry()
 
 
+def test_allowed_values_are_read_in_order_and_absent_means_any() -> None:
+    payments = registry().table("payments")
+    assert payments.column("status").allowed == ("pending", "succeeded", "refunded", "failed")
+    assert payments.allowed_values == {
+        "currency": ("EUR", "USD", "GBP", "CHF"),
+        "status": ("pending", "succeeded", "refunded", "failed"),
+    }
+    assert payments.column("user_id").allowed == ()
+    states = registry().table("notification_states")
+    assert states.column("status").allowed == ("UNSEEN", "SEEN", "CLICKED", "DELETED")
+    assert states.column("status").nullable  # null as well: a row written before any state was known
+
+
 BROKEN = [
     # (what to break, the words the error must hold)
     ("users: columns[1] without type", "tables[0] (users).columns (username): missing field(s) type"),
@@ -154,6 +167,15 @@ BROKEN = [
         "tables[6] (notifications).columns (kind).nullable: expected true or false, got 'no'",
     ),
     ("users twice", "tables[1] (users).name: listed twice"),
+    (
+        "payments: allowed on a number",
+        "tables[5] (payments).columns (amount).allowed: only text columns list allowed values, not numeric(12,2)",
+    ),
+    ("payments: a status twice", "tables[5] (payments).columns (status).allowed: 'failed' listed twice"),
+    (
+        "outings: allowed not a list",
+        "tables[3] (outings).columns (status).allowed: expected a non-empty list of values, got 'planned'",
+    ),
 ]
 
 
@@ -191,6 +213,17 @@ def _break(document: dict[str, object], what: str) -> None:
         notification_columns = _table(document, "notifications")["columns"]
         assert isinstance(notification_columns, list)
         notification_columns[2]["nullable"] = "no"
+    elif what.startswith(("payments: allowed", "payments: a status", "outings: allowed")):
+        table = payments if what.startswith("payments") else outings
+        table_columns = table["columns"]
+        assert isinstance(table_columns, list)
+        by_name = {c["name"]: c for c in table_columns}
+        if what == "payments: allowed on a number":
+            by_name["amount"]["allowed"] = ["1"]
+        elif what == "payments: a status twice":
+            by_name["status"]["allowed"] = [*by_name["status"]["allowed"], "failed"]
+        else:
+            by_name["status"]["allowed"] = "planned"
     elif what == "users twice":
         tables = document["tables"]
         assert isinstance(tables, list)

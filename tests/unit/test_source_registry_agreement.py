@@ -5,13 +5,17 @@ nullability, keys) and compared with the registry: the DDL the generator applies
 (contracts/postgres.sql, contracts/cassandra.cql), the dbt sources (models/staging, every YAML
 file with `sources:`), the raw layout the dbt tests build (tests/dbt/dbt_raw_fixture.py, DuckDB
 types through the loaders' type mapping) and the contract itself (../shared/spec/sources.md,
-when it is there). A copy of the registry with one change is shown to disagree with each.
+when it is there). The columns' allowed values are held to PostgreSQL's CHECK (... IN ...)
+constraints, the contract's lists (`∈`, `is one of`) and the staging models' accepted_values
+tests (models/staging/stg_*.yml, the staging column traced to its source column through the
+model's select). A copy of the registry with one change is shown to disagree with each.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -312,6 +316,150 @@ def sources_md_tables(text: str) -> ContractTables:
 
 
 # ---------------------------------------------------------------------------------------------
+# Allowed values: {table: {column: values}}, each statement read on its own terms
+# ---------------------------------------------------------------------------------------------
+
+Allowed = dict[str, dict[str, frozenset[str]]]
+
+
+def registry_allowed(reg: Registry, stores: tuple[Store, ...] = STORES) -> Allowed:
+    return {
+        table.name: {column: frozenset(values) for column, values in table.allowed_values.items()}
+        for table in reg.tables
+        if table.store in stores
+    }
+
+
+def postgres_ddl_allowed(text: str) -> Allowed:
+    """Each column's CHECK (column IN ('a', 'b')) of contracts/postgres.sql."""
+    allowed: Allowed = {}
+    for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", text, re.S):
+        allowed[name] = {}
+        for item in split_top(" ".join(body.split()), angles=False):
+            check = re.search(r"CHECK \((\w+) IN \(([^)]*)\)\)", item)
+            if check:
+                column, values = check.groups()
+                assert item.split(" ", 1)[0] == column, (
+                    f"postgres.sql: {name}: a CHECK on another column: {item!r}"
+                )
+                allowed[name][column] = frozenset(v.strip().strip("'") for v in values.split(","))
+    return allowed
+
+
+def _listed_values(text: str) -> tuple[frozenset[str], bool]:
+    """'a, b, c' or 'a, b, or null' -> the values, and whether null is said to be allowed too."""
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    with_null = bool(values) and values[-1] == "or null"
+    return frozenset(values[:-1] if with_null else values), with_null
+
+
+LIST_OF_VALUES = r"`?(\w+)`? (?:∈|is one of) ([\w ,]+)"
+
+
+def sources_md_allowed(text: str) -> tuple[Allowed, set[str]]:
+    """The contract's lists of values (`column ∈ a, b` in the PostgreSQL rules, `column ∈ …` or
+    `` `column` is one of …`` in the Cassandra notes), and the table.column it says may be null too."""
+    contract = sources_md_tables(text)
+    postgres_part, _, cassandra_part = text.partition("## Cassandra")
+    cassandra_part = cassandra_part.split("\n## ", 1)[0]
+    allowed: Allowed = {name: {} for name in contract.shapes}
+    with_null: set[str] = set()
+    for name, _columns, rules in re.findall(r"^\| (\w+) \| (.+?) \| (.+?) \|$", postgres_part, re.M):
+        for column, values in re.findall(LIST_OF_VALUES, rules):
+            allowed[name][column], null_too = _listed_values(values)
+            if null_too:
+                with_null.add(f"{name}.{column}")
+    cassandra_tables = {n for n, shape in contract.shapes.items() if shape.partition_key is not None}
+    for note in re.split(r"\n- ", cassandra_part):
+        note = " ".join(note.split())
+        named = {word for word in re.findall(r"\w+", note) if word in cassandra_tables}
+        for column, values in re.findall(LIST_OF_VALUES, note):
+            owners = [n for n in sorted(named) if column in contract.shapes[n].columns]
+            assert len(owners) == 1, f"sources.md: {column} ∈ … names no one table of its note: {note!r}"
+            allowed[owners[0]][column], null_too = _listed_values(values)
+            if null_too:
+                with_null.add(f"{owners[0]}.{column}")
+    return allowed, with_null
+
+
+SELECT_ITEM = re.compile(r"\s*(?:cast\((\w+) as [^)]*\)|(\w+))(?: as (\w+))?,?\s*", re.I)
+
+
+def staging_columns(sql: str) -> dict[str, str]:
+    """{source column: staging column} of a staging model's select items that take one column
+    as it is (``status``), cast (``cast(currency as varchar) as currency``) or renamed
+    (``role as member_role``)."""
+    traced = {}
+    for line in sql.rpartition("\nselect\n")[2].splitlines():
+        item = SELECT_ITEM.fullmatch(line)
+        if item:
+            source = item.group(1) or item.group(2)
+            traced[source] = item.group(3) or source
+    return traced
+
+
+def staging_allowed(folder: Path) -> tuple[Allowed, list[str]]:
+    """The accepted_values tests of the staging models (stg_<store>__<table>), keyed by the
+    source table and column each staging column comes from; and what could not be traced."""
+    allowed: Allowed = {}
+    untraced = []
+    for path in sorted(folder.rglob("stg_*.yml")):
+        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
+            table = model["name"].split("__", 1)[1]
+            sql_path = path.with_name(f"{model['name']}.sql")
+            back = {stg: src for src, stg in staging_columns(sql_path.read_text(encoding="utf-8")).items()}
+            allowed.setdefault(table, {})
+            for column in model.get("columns", []):
+                for test in column.get("data_tests") or column.get("tests") or []:
+                    if not isinstance(test, dict) or "accepted_values" not in test:
+                        continue
+                    spec = test["accepted_values"]
+                    values = (spec.get("arguments") or {}).get("values", spec.get("values"))
+                    if column["name"] not in back:
+                        untraced.append(f"{model['name']}.{column['name']}")
+                        continue
+                    allowed[table][back[column["name"]]] = frozenset(str(v) for v in values)
+    return allowed, untraced
+
+
+def allowed_differences(expected: Allowed, actual: Allowed, label: str) -> list[str]:
+    """Where `actual`'s allowed values (the statement named `label`) differ from the registry's,
+    over the tables `actual` speaks of."""
+    found = []
+    for table in sorted(set(actual) - set(expected)):
+        found.append(f"{label}: allowed values of {table}, a table the registry does not list")
+    for table in sorted(set(expected) & set(actual)):
+        want, got = expected[table], actual[table]
+        for column in sorted(set(want) | set(got)):
+            if want.get(column) != got.get(column):
+                found.append(
+                    f"{label}: {table}.{column} allowed {sorted(got.get(column, ()))}, "
+                    f"the registry {sorted(want.get(column, ()))}"
+                )
+    return found
+
+
+def allowed_value_differences(reg: Registry, sources_md: str | None = None) -> list[str]:
+    """The registry's allowed values against the DDL, the staging tests and (given) sources.md."""
+    found = allowed_differences(
+        registry_allowed(reg, ("postgres",)),
+        postgres_ddl_allowed(POSTGRES_DDL.read_text(encoding="utf-8")),
+        "postgres.sql CHECK",
+    )
+    staged, untraced = staging_allowed(STAGING)
+    found += [f"staging: accepted_values of {name} not traced to a source column" for name in untraced]
+    found += allowed_differences(registry_allowed(reg), staged, "staging accepted_values")
+    if sources_md is not None:
+        contract, with_null = sources_md_allowed(sources_md)
+        found += allowed_differences(registry_allowed(reg), contract, "sources.md")
+        for qualified in sorted(with_null):
+            table, column = qualified.split(".")
+            if not reg.table(table).column(column).nullable:
+                found.append(f"sources.md: {qualified} may be null, the registry says not nullable")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
 # The comparison
 # ---------------------------------------------------------------------------------------------
 
@@ -441,7 +589,82 @@ def test_registry_agrees_with_the_source_contract() -> None:
     assert sources_md_differences(registry(), text) == []
 
 
+def test_registry_allowed_values_agree_with_the_checks_the_contract_and_the_staging_tests() -> None:
+    reg = registry()
+    assert (
+        sum(len(t.allowed_values) for t in reg.tables) == 9
+    )  # every list of the contract is in the registry
+    assert len(postgres_ddl_allowed(POSTGRES_DDL.read_text(encoding="utf-8"))["payments"]) == 2
+    staged, untraced = staging_allowed(STAGING)
+    assert untraced == [] and staged["group_members"] == {"role": frozenset({"owner", "admin", "member"})}
+    text = SOURCES_MD.read_text(encoding="utf-8") if SOURCES_MD.is_file() else None
+    if text is not None:
+        contract, with_null = sources_md_allowed(text)
+        assert sum(len(columns) for columns in contract.values()) == 9 and with_null == {
+            "notification_states.status"
+        }
+    assert allowed_value_differences(reg, text) == []
+
+
 # ---- the checks can fail: a registry with one change disagrees with each statement ----------
+
+
+def test_a_changed_allowed_value_is_found_everywhere(tmp_path: Path) -> None:
+    reg = mutated_registry(
+        tmp_path, "allowed: [pending, succeeded, refunded, failed] => allowed: [pending, succeeded, refunded]"
+    )
+    text = SOURCES_MD.read_text(encoding="utf-8") if SOURCES_MD.is_file() else None
+    found = allowed_value_differences(reg, text)
+    assert any(d.startswith("postgres.sql CHECK: payments.status allowed") for d in found), found
+    assert any(d.startswith("staging accepted_values: payments.status allowed") for d in found), found
+    if text is not None:
+        assert any(d.startswith("sources.md: payments.status allowed") for d in found), found
+    # a Cassandra list (no CHECK there): the staging test and the contract's note
+    reg = mutated_registry(
+        tmp_path, "allowed: [UNSEEN, SEEN, CLICKED, DELETED] => allowed: [UNSEEN, SEEN, CLICKED]"
+    )
+    found = allowed_value_differences(reg, text)
+    assert any(d.startswith("staging accepted_values: notification_states.status") for d in found), found
+    if text is not None:
+        assert any(d.startswith("sources.md: notification_states.status") for d in found), found
+
+
+def test_a_list_missing_from_the_registry_or_a_staging_test_is_found(tmp_path: Path) -> None:
+    reg = mutated_registry(tmp_path, ", allowed: [owner, admin, member]} => }")
+    assert any(
+        "group_members.role allowed ['admin', 'member', 'owner'], the registry []" in d
+        for d in allowed_value_differences(reg)
+    )
+    staging = tmp_path / "staging"
+    shutil.copytree(STAGING, staging)
+    model = staging / "stg_postgres__group_members.yml"
+    model.write_text(
+        model.read_text(encoding="utf-8").replace('["owner", "admin", "member"]', '["owner", "member"]'),
+        encoding="utf-8",
+    )
+    staged, _ = staging_allowed(staging)
+    found = allowed_differences(registry_allowed(registry()), staged, "staging accepted_values")
+    assert found == [
+        "staging accepted_values: group_members.role allowed ['member', 'owner'], the registry ['admin', 'member', 'owner']"
+    ]
+    sql = staging / "stg_postgres__group_members.sql"
+    sql.write_text(
+        sql.read_text(encoding="utf-8").replace("role as member_role", "lower(role) as member_role"),
+        encoding="utf-8",
+    )
+    assert staging_allowed(staging)[1] == [
+        "stg_postgres__group_members.member_role"
+    ]  # not traced: said, not guessed
+
+
+def test_a_null_the_registry_refuses_is_found(tmp_path: Path) -> None:
+    if not SOURCES_MD.is_file():
+        pytest.skip("../shared/spec/sources.md is not beside the repository")
+    reg = mutated_registry(
+        tmp_path, "{name: status, type: text, nullable: true, => {name: status, type: text, nullable: false,"
+    )
+    found = allowed_value_differences(reg, SOURCES_MD.read_text(encoding="utf-8"))
+    assert "sources.md: notification_states.status may be null, the registry says not nullable" in found
 
 
 def mutated_registry(tmp_path: Path, edit: str) -> Registry:
