@@ -15,18 +15,23 @@ the change (about one day), not with the history (six months).
 
     .venv/bin/python bench/bench_volume.py --scales 1,5,10          # about an hour at scale 10
     .venv/bin/python bench/bench_volume.py --scales 0.1,0.5 --plot /tmp/volume.png
+    .venv/bin/python bench/bench_volume.py --from-results WORK/results.json   # table and plot again, no run
+
+Each run records its figures in WORK/results.json; `--from-results` prints the tables and draws the
+plot from such a file without starting anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -49,6 +54,29 @@ class ScaleResult:
     scale: str
     source_rows: int
     steps: dict[str, Step]
+
+
+def save_results(results: list[ScaleResult], path: Path) -> None:
+    """The figures of a run as JSON (what --from-results reads back)."""
+    path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
+
+
+def load_results(path: Path) -> list[ScaleResult]:
+    """Results recorded by save_results; SystemExit with one line when the file is not such a record."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            ScaleResult(
+                str(r["scale"]),
+                int(r["source_rows"]),
+                {name: Step(**step) for name, step in r["steps"].items()},
+            )
+            for r in recorded
+        ]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise SystemExit(
+            f"bench: {path} is not a results.json of bench_volume ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def timed(cmd: list[str], env: dict[str, str], log: Path) -> Step:
@@ -116,10 +144,11 @@ def source_rows(warehouse: Path) -> int:
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in ('raw_postgres', 'raw_cassandra') and table_name not like '_dlt%'"
         ).fetchall()
-        return sum(
-            int(conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0])  # type: ignore[index]
-            for schema, name in tables
-        )
+        total = 0
+        for schema, name in tables:
+            counted = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+            total += int(counted[0]) if counted else 0
+        return total
 
 
 def bench_scale(scale: str, seed: int, end: str, env: dict[str, str], work: Path) -> ScaleResult:
@@ -215,7 +244,7 @@ def plot(results: list[ScaleResult], path: Path) -> None:
     print(f"\nplot: {path}")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -228,20 +257,51 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a new temporary one)")
     parser.add_argument("--ports", default="54419,19142,17110", help="PostgreSQL, CQL and storage ports")
     parser.add_argument("--keep-stack", action="store_true", help="leave the benchmark's stack running")
-    args = parser.parse_args()
-
-    work = args.work or Path(tempfile.mkdtemp(prefix="bench-volume-"))
-    ports = tuple(int(p) for p in args.ports.split(","))
-    if len(ports) != 3:
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="print the tables and draw the plot of a recorded run (its WORK/results.json); runs nothing",
+    )
+    args = parser.parse_args(argv)
+    scales = [s.strip() for s in args.scales.split(",")]
+    try:
+        if not all(float(s) > 0 for s in scales):
+            raise ValueError(args.scales)
+    except ValueError:
+        parser.error(f"--scales takes positive numbers separated by commas, not {args.scales!r}")
+    args.scales = scales
+    try:
+        args.ports = tuple(int(p) for p in args.ports.split(","))
+    except ValueError:
+        parser.error(f"--ports takes three port numbers separated by commas, not {args.ports!r}")
+    if len(args.ports) != 3:
         parser.error("--ports takes three ports: PostgreSQL, CQL, Cassandra storage")
-    env = stack_env(work / "stack", (ports[0], ports[1], ports[2]))
+    return args
+
+
+def report(results: list[ScaleResult], plot_path: Path) -> None:
+    print_tables(results)
+    plot(results, plot_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.from_results is not None:
+        report(load_results(args.from_results), args.plot)
+        return 0
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-volume-"))
+    env = stack_env(work / "stack", args.ports)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     print(f"work folder {work}; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
-        results = [bench_scale(s.strip(), args.seed, args.end, env, work) for s in args.scales.split(",")]
+        results = [bench_scale(scale, args.seed, args.end, env, work) for scale in args.scales]
     finally:
         if not args.keep_stack:
             stop_stack(env)
+    save_results(results, work / "results.json")
+    print(f"results: {work / 'results.json'}")
     print_tables(results)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores)")
     plot(results, args.plot)

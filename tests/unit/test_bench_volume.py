@@ -1,0 +1,122 @@
+"""bench/bench_volume.py's pure parts, so that a broken benchmark fails CI: its arguments, the
+record of a run (results.json) and the tables and plot drawn from one. Nothing is started or timed:
+the figures are those of the README's scale-1 run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import bench_volume
+from bench_volume import ScaleResult, Step
+
+PHASES = ("full job", "incremental job", "no-new-data job")
+
+
+def recorded() -> list[dict[str, object]]:
+    """A results.json as bench_volume writes it (scale 1 of the README's run, 2026-12-01)."""
+
+    def step(wall: float, rss: float, **phases: float) -> dict[str, object]:
+        return {"wall": wall, "peak_rss_mb": rss, "exit_code": 0, "phases": phases}
+
+    return [
+        {
+            "scale": "1",
+            "source_rows": 4301748,
+            "steps": {
+                "generate": step(149.4, 410.0),
+                "full job": step(48.5, 1225.0, load=23.9, build=18.6, freshness=0.6, docs=0.3, publish=3.1),
+                "continue": step(6.2, 300.0),
+                "incremental job": step(
+                    53.8, 862.0, load=38.6, build=9.0, freshness=0.5, docs=0.2, publish=3.4
+                ),
+                "no-new-data job": step(43.8, 840.0, load=30.1, build=7.9, docs=0.2, publish=3.3),
+            },
+        }
+    ]
+
+
+@pytest.fixture
+def results_json(tmp_path: Path) -> Path:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(recorded()), encoding="utf-8")
+    return path
+
+
+def test_arguments_default_and_parse() -> None:
+    args = bench_volume.parse_args([])
+    assert args.scales == ["1", "5", "10"] and args.ports == (54419, 19142, 17110)
+    assert args.from_results is None and not args.keep_stack
+    args = bench_volume.parse_args(["--scales", "0.25, 1", "--ports", "1,2,3", "--keep-stack"])
+    assert args.scales == ["0.25", "1"] and args.ports == (1, 2, 3) and args.keep_stack
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scales", "1,x"], "--scales takes positive numbers separated by commas, not '1,x'"),
+        (["--scales", "0"], "--scales takes positive numbers"),
+        (["--ports", "1,2"], "--ports takes three ports"),
+        (["--ports", "a,b,c"], "--ports takes three port numbers separated by commas"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_fix(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        bench_volume.parse_args(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_run_is_recorded_and_read_back_the_same(tmp_path: Path, results_json: Path) -> None:
+    results = bench_volume.load_results(results_json)
+    assert isinstance(results[0], ScaleResult) and isinstance(results[0].steps["full job"], Step)
+    assert results[0].steps["incremental job"].phases["load"] == 38.6
+    copy = tmp_path / "copy.json"
+    bench_volume.save_results(results, copy)
+    assert bench_volume.load_results(copy) == results
+    assert json.loads(copy.read_text(encoding="utf-8")) == recorded()
+
+
+def test_a_file_that_is_not_a_record_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "results.json"
+    broken.write_text('[{"scale": "1"}]', encoding="utf-8")
+    with pytest.raises(SystemExit) as caught:
+        bench_volume.load_results(broken)
+    assert str(caught.value).startswith(f"bench: {broken} is not a results.json of bench_volume (KeyError")
+    assert "\n" not in str(caught.value)
+
+
+def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench_volume.print_tables(bench_volume.load_results(results_json))
+    lines = capsys.readouterr().out.splitlines()
+    (row,) = [line for line in lines if line.split()[:2] == ["1", "4,301,748"]]
+    # scale, rows, generate, full, incremental, incremental / full, no new data, the greatest peak RSS
+    assert row.split() == ["1", "4,301,748", "149.4", "48.5", "53.8", f"{53.8 / 48.5:.0%}", "43.8", "1225"]
+    phases_at = lines.index("phases (seconds, from ops.runs): full / incremental / no new data")
+    phase_row = next(line for line in lines[phases_at + 2 :] if line.split()[:1] == ["1"])
+    assert phase_row.split() == [
+        "1",
+        "23.9/38.6/30.1",
+        "18.6/9.0/7.9",
+        "0.6/0.5/-",
+        "0.3/0.2/0.2",
+        "3.1/3.4/3.3",
+    ]
+    rss_at = lines.index("peak RSS per step (MB)")
+    assert lines[rss_at + 1].split()[0] == "1" and "incremental job: 862" in lines[rss_at + 1]
+
+
+def test_from_results_prints_and_plots_without_running_anything(
+    results_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "plots" / "volume.png"
+    assert bench_volume.main(["--from-results", str(results_json), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "4,301,748" in out and f"plot: {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
