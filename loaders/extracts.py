@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import pyarrow as pa
 
@@ -24,7 +24,11 @@ from loaders.errors import UserError
 from loaders.progress import Progress
 from loaders.table_stats import TableStats
 
-REFRESH_DROP = "drop_resources"  # dlt's refresh mode: the extract's raw tables are dropped and recreated
+if TYPE_CHECKING:
+    from dlt.extract import DltSource
+
+RefreshMode = Literal["drop_resources"]  # the one dlt refresh mode the loaders use
+REFRESH_DROP: Final[RefreshMode] = "drop_resources"  # the extract's raw tables are dropped and recreated
 
 
 class RawView(Protocol):
@@ -86,8 +90,8 @@ class ExtractRequest:
 class Extract:
     """One dlt extract of a run: the dlt source and whether its raw tables are dropped first."""
 
-    source: Any  # a dlt source (dlt.extract.DltSource)
-    refresh: str | None = None  # REFRESH_DROP or None
+    source: DltSource
+    refresh: RefreshMode | None = None  # REFRESH_DROP or None
 
 
 Opener = Callable[[ExtractRequest], AbstractContextManager[list[Extract]]]

@@ -10,13 +10,18 @@ the phase that changes them (the load) comes after the views that read them are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loaders.raw_sql import live_condition, quote
+from loaders.raw_sql import count_of, live_condition, quote
 from loaders.table_stats import DELETED_AT_COLUMN
+
+if TYPE_CHECKING:
+    import duckdb
+    from dlt import Pipeline, Schema
+    from dlt.destinations.sql_client import SqlClientBase
 
 __all__ = ["PipelineRaw", "quote"]
 
@@ -24,24 +29,24 @@ __all__ = ["PipelineRaw", "quote"]
 class PipelineRaw:
     """The raw schema (dataset) of one dlt pipeline, plus its schema and state."""
 
-    def __init__(self, pipeline: Any, source_name: str) -> None:
+    def __init__(self, pipeline: Pipeline, source_name: str) -> None:
         self.pipeline = pipeline
         self.source_name = source_name
-        self._client: Any = None
+        self._client: SqlClientBase[duckdb.DuckDBPyConnection] | None = None
         self._raw_columns: dict[str, set[str]] | None = None
-        self._schema: Any = None
+        self._schema: Schema | None = None
         self._schema_read = False
-        self._resources: dict[str, Any] | None = None
+        self._resources: dict[str, dict[str, Any]] | None = None  # dlt's resource state (JSON)
 
     @property
     def dataset(self) -> str:
         return str(self.pipeline.dataset_name)
 
-    def connection(self) -> Any:
+    def connection(self) -> duckdb.DuckDBPyConnection:
         """The warehouse's DuckDB connection (dlt's), for queries beside raw."""
         return self._connection()
 
-    def _connection(self) -> Any:
+    def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._client is None:
             client = self.pipeline.sql_client()
             client.open_connection()
@@ -140,24 +145,23 @@ class PipelineRaw:
         """How many rows of a raw table repeat a key (0 unless a load job ran twice)."""
         cols = ", ".join(quote(c) for c in key)
         q = f"{quote(self.dataset)}.{quote(table)}"
-        row = self._connection().execute(f"SELECT count(*) - count(DISTINCT ({cols})) FROM {q}").fetchone()
-        return int(row[0])
+        return count_of(self._connection(), f"SELECT count(*) - count(DISTINCT ({cols})) FROM {q}")
 
     def remove_duplicate_keys(self, table: str, key: list[str]) -> int:
         """Keep one row per key (the latest load's); returns how many rows were removed."""
         cols = ", ".join(quote(c) for c in key)
         q = f"{quote(self.dataset)}.{quote(table)}"
         conn = self._connection()
-        before = int(conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+        before = count_of(conn, f"SELECT count(*) FROM {q}")
         conn.execute(
             f"DELETE FROM {q} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
             f"(PARTITION BY {cols} ORDER BY _dlt_load_id DESC) AS rn FROM {q}) WHERE rn > 1)"
         )
-        after = int(conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+        after = count_of(conn, f"SELECT count(*) FROM {q}")
         return before - after
 
     # -- dlt's view ---------------------------------------------------------------------
-    def _dlt_schema(self) -> Any:
+    def _dlt_schema(self) -> Schema | None:
         if not self._schema_read:
             schemas = self.pipeline.schemas
             # SchemaStorage.get loads the schema file: asked only for a schema it holds
@@ -169,7 +173,8 @@ class PipelineRaw:
         schema = self._dlt_schema()
         if schema is None or table not in schema.tables:
             return {}
-        return dict(schema.get_table_columns(table))
+        # dlt's TColumnSchema, as the plain mapping RawView.known_columns promises (the sources read it so)
+        return cast(dict[str, dict[str, Any]], dict(schema.get_table_columns(table)))
 
     def primary_key(self, table: str) -> list[str]:
         return [name for name, col in self.known_columns(table).items() if col.get("primary_key")]

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loaders.errors import UserError
 from loaders.extracts import ExtractRequest, TableReports
@@ -50,10 +50,15 @@ from loaders.ops.schema import ensure_schema
 from loaders.progress import Progress
 from loaders.table_stats import RejectedRow, TableStats
 
+if TYPE_CHECKING:  # dlt and duckdb are imported when a run starts, not for --help
+    import duckdb
+    from dlt import Pipeline
+    from dlt.common.pipeline import LoadInfo
+
 log = logging.getLogger(__name__)
 
 
-def open_warehouse(warehouse: Path) -> Any:
+def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """One DuckDB connection for the whole run: dlt borrows cursors of it instead of opening and
     checkpointing the file at every step (that cost ~0.5 s per run); closed by the caller."""
     import duckdb
@@ -61,7 +66,7 @@ def open_warehouse(warehouse: Path) -> Any:
     return duckdb.connect(str(warehouse), config=duckdb_config())
 
 
-def make_pipeline(kind: SourceKind, warehouse: Any) -> Any:
+def make_pipeline(kind: SourceKind, warehouse: Path | duckdb.DuckDBPyConnection) -> Pipeline:
     """The source's dlt pipeline into ``warehouse`` (a path, or an open DuckDB connection)."""
     import dlt
     from dlt.destinations import duckdb as duckdb_destination
@@ -84,7 +89,7 @@ def make_pipeline(kind: SourceKind, warehouse: Any) -> Any:
     return pipeline
 
 
-def quarantine(connection: Any, source: str, rows: list[RejectedRow]) -> None:
+def quarantine(connection: duckdb.DuckDBPyConnection, source: str, rows: list[RejectedRow]) -> None:
     """Append the rows a source could not load to ``ops.rejected_rows`` (key, column, reason)."""
     ensure_schema(connection)
     now = datetime.now(UTC)
@@ -95,7 +100,7 @@ def quarantine(connection: Any, source: str, rows: list[RejectedRow]) -> None:
     )
 
 
-def delete_completed_packages(pipeline: Any) -> int:
+def delete_completed_packages(pipeline: Pipeline) -> int:
     """Delete the load packages dlt keeps after loading them (copies of the rows, personal data
     included); what an interrupted run needs (extracted, normalized packages) is never touched."""
     loaded = Path(pipeline.working_dir) / "load" / "loaded"
@@ -108,7 +113,7 @@ def delete_completed_packages(pipeline: Any) -> int:
     return deleted
 
 
-def _package_tables(pipeline: Any, load_id: str) -> set[str]:
+def _package_tables(pipeline: Pipeline, load_id: str) -> set[str]:
     info = pipeline.get_load_package_info(load_id)
     tables: set[str] = set()
     for jobs in info.jobs.values():
@@ -119,7 +124,7 @@ def _package_tables(pipeline: Any, load_id: str) -> set[str]:
     return tables
 
 
-def finish_pending(pipeline: Any, progress: Progress, discard: bool = False) -> tuple[int, set[str]]:
+def finish_pending(pipeline: Pipeline, progress: Progress, discard: bool = False) -> tuple[int, set[str]]:
     """Normalize and load the packages an interrupted run left; (packages, their tables).
 
     With ``discard`` they are deleted instead: the state sync then restores the cursors of
@@ -153,7 +158,7 @@ def finish_pending(pipeline: Any, progress: Progress, discard: bool = False) -> 
     return len(extracted) + len(normalized), tables
 
 
-def _remote_state_version(pipeline: Any, raw: PipelineRaw) -> int | None:
+def _remote_state_version(pipeline: Pipeline, raw: PipelineRaw) -> int | None:
     if "_dlt_pipeline_state" not in raw.raw_tables() or "_dlt_loads" not in raw.raw_tables():
         return None
     ds = quote(raw.dataset)
@@ -169,7 +174,7 @@ def _remote_state_version(pipeline: Any, raw: PipelineRaw) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def reconcile_state(pipeline: Any, progress: Progress) -> Any:
+def reconcile_state(pipeline: Pipeline, progress: Progress) -> Pipeline:
     """Make the local state that of the warehouse; returns the (possibly re-created) pipeline."""
     pipeline.sync_destination()
     local = int(pipeline.state.get("_state_version", 0))
@@ -197,9 +202,11 @@ def _repair(raw: PipelineRaw, tables: set[str], progress: Progress) -> int:
     return removed
 
 
-def _load_seconds(load_info: Any) -> dict[str, float]:
+def _load_seconds(load_info: LoadInfo | None) -> dict[str, float]:
     """Per table, the time from its first load job's start to its last one's end (jobs run in parallel)."""
-    spans: dict[str, list[Any]] = {}
+    spans: dict[str, list[datetime]] = {}
+    if load_info is None:
+        return {}
     try:
         for metrics in load_info.metrics.values():
             for step in metrics:
@@ -279,14 +286,25 @@ class SourceRun:
     discard_pending: bool
     deep: bool
     result: SourceResult
-    connection: Any = None  # the warehouse's DuckDB connection, closed by run_source
-    pipeline: Any = None
+    connection: duckdb.DuckDBPyConnection | None = None  # the warehouse's, closed by run_source
+    pipeline_or_none: Pipeline | None = None  # set by the start phase
     resume_started: float = 0.0
     resumed_tables: set[str] = field(default_factory=set)
     full_tables: frozenset[str] = frozenset()  # reloaded in full whatever their state
     reports: TableReports = field(default_factory=TableReports)
-    load_info: Any = None
+    load_info: LoadInfo | None = None
     rows_in_raw: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The run's dlt pipeline; the phases after start use it."""
+        if self.pipeline_or_none is None:
+            raise RuntimeError("the start phase has not opened the pipeline")
+        return self.pipeline_or_none
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Pipeline) -> None:
+        self.pipeline_or_none = pipeline
 
 
 def _start(run: SourceRun) -> None:
@@ -361,6 +379,8 @@ def _summarize(run: SourceRun) -> None:
         )
     rejected = [row for stats in reports.stats.values() for row in stats.rejected]
     if rejected:
+        if run.connection is None:
+            raise RuntimeError("the start phase has not opened the warehouse")
         quarantine(run.connection, kind.key, rejected)
 
 

@@ -49,7 +49,7 @@ def parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _first_line(text: Any) -> str | None:
+def _first_line(text: object) -> str | None:
     return None if text is None else one_line(text, 500) or None
 
 

@@ -18,7 +18,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from loaders.settings import setting
 
@@ -49,10 +48,13 @@ def source_key(dbt_source: str) -> str:
     return dbt_source.removeprefix("raw_")
 
 
-def _hours(value: Any, default: float) -> float:
+def _hours(value: object, default: float) -> float:
+    """Hours from a setting (text) or the manifest's meta (a JSON value); ``default`` when not a number."""
+    if not isinstance(value, (int, float, str)):
+        return default
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return default
 
 

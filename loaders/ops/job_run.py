@@ -9,16 +9,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 from loaders.errors import UserError, one_line
+from loaders.load.results import SourceResult
 from loaders.ops.dbt_artifacts import read_run_results, read_sources_freshness
 from loaders.ops.formatting import duration
 from loaders.ops.freshness import default_load_thresholds, load_thresholds
 from loaders.ops.recorder import RunRecorder
 from loaders.settings import PROJECT_DIR, setting
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 
 class AnomalyFailed(UserError):
@@ -44,9 +46,9 @@ class JobRun:
         """The job's per-phase timings (the job fills it; ``ops.runs.phase_seconds``)."""
         return self.recorder.phase_seconds
 
-    def record_loads(self, results: T) -> T:
-        """Record the load's per-table results (a list of SourceResult); warn on volume anomalies."""
-        found = self.recorder.record_loads(results)  # type: ignore[arg-type]
+    def record_loads(self, results: list[SourceResult]) -> list[SourceResult]:
+        """Record the load's per-table results; warn on volume anomalies."""
+        found = self.recorder.record_loads(results)
         for anomaly in found:
             print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
         return results
@@ -56,7 +58,7 @@ class JobRun:
         nodes = read_run_results(dbt_target_path() / "run_results.json", not_before=self.recorder.started)
         self.recorder.record_build("build", nodes)
 
-    def check_freshness(self, *, manifest: Any | None, vars_yaml: str | None) -> None:
+    def check_freshness(self, *, manifest: Manifest | None, vars_yaml: str | None) -> None:
         """``dbt source freshness`` (event time) and the load time per table, into ``ops.freshness``.
         Never fails the job: warn and error are printed and recorded (freshness.py says why)."""
         from loaders.job.dbt_runner import run_dbt

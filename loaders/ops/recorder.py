@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from loaders.load.results import SourceResult
 from loaders.ops import anomalies as checks
 from loaders.ops.current_run import new_run_id, set_current_run_id
 from loaders.ops.dbt_artifacts import NodeResult, SourceFreshness
@@ -48,7 +48,7 @@ class RunRecorder:
     anomalies: list[checks.Anomaly] = field(default_factory=list)
     settings: checks.AnomalySettings = field(default_factory=checks.AnomalySettings.from_env)
 
-    def _connect(self) -> Any:
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.warehouse))
 
     # -- start / end ----------------------------------------------------------------------
@@ -109,40 +109,39 @@ class RunRecorder:
         set_current_run_id(None)
 
     # -- loads and the volume check -------------------------------------------------------
-    def record_loads(self, results: Sequence[Any]) -> list[checks.Anomaly]:
+    def record_loads(self, results: Sequence[SourceResult]) -> list[checks.Anomaly]:
         """Insert the run's ``TableResult`` rows and run the volume check on them."""
         loaded_at = utc_now()
+        loads = [t for source_result in results for t in source_result.tables]
         rows = []
-        for source_result in results:
-            for t in source_result.tables:
-                rows.append(
-                    [
-                        self.run_id,
-                        loaded_at,
-                        t.source,
-                        t.table,
-                        t.mode,
-                        t.rows_extracted,
-                        t.rows_in_raw,
-                        getattr(t, "source_rows", None),
-                        getattr(t, "in_flight_rows", None),
-                        getattr(t, "deleted_rows", None),
-                        getattr(t, "rejected_rows", None),
-                        getattr(t, "late_rows", None),
-                        getattr(t, "future_rows", None),
-                        getattr(t, "bytes_extracted", None),
-                        t.seconds,
-                        getattr(t, "cursor_before", None),
-                        getattr(t, "cursor_after", None),
-                    ]
-                )
+        for t in loads:
+            rows.append(
+                [
+                    self.run_id,
+                    loaded_at,
+                    t.source,
+                    t.table,
+                    t.mode,
+                    t.rows_extracted,
+                    t.rows_in_raw,
+                    t.source_rows,
+                    t.in_flight_rows,
+                    t.deleted_rows,
+                    t.rejected_rows,
+                    t.late_rows,
+                    t.future_rows,
+                    t.bytes_extracted,
+                    t.seconds,
+                    t.cursor_before,
+                    t.cursor_after,
+                ]
+            )
         found: list[checks.Anomaly] = []
         with self._connect() as conn:
             if rows:
                 conn.executemany(f"insert into {SCHEMA}.table_loads values ({', '.join('?' * 17)})", rows)
-            for row in rows:
-                source, table, mode, extracted = row[2], row[3], row[4], row[5]
-                if mode == "failed":
+            for load in loads:
+                if load.mode == "failed":
                     continue
                 previous = [
                     r[0]
@@ -151,11 +150,13 @@ class RunRecorder:
                             where source = ? and table_name = ? and mode = ? and run_id <> ?
                               and rows_extracted is not null
                             order by loaded_at desc limit ?""",
-                        [source, table, mode, self.run_id, self.settings.baseline_loads],
+                        [load.source, load.table, load.mode, self.run_id, self.settings.baseline_loads],
                     ).fetchall()
                 ]
                 anomaly = checks.check_volume(
-                    checks.LoadVolume(source, table, mode, int(extracted or 0)), previous, self.settings
+                    checks.LoadVolume(load.source, load.table, load.mode, load.rows_extracted or 0),
+                    previous,
+                    self.settings,
                 )
                 if anomaly is not None:
                     found.append(anomaly)
