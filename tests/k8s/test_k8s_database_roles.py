@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -307,29 +307,11 @@ def _run_cassandra_hook(
 
 @pytest.mark.slow
 def test_cassandra_hook_refuses_a_node_its_ca_did_not_sign(
-    cassandra_node: dict[str, str], tmp_path: Path
+    cassandra_node: dict[str, str], tmp_path: Path, make_test_ca: Callable[[Path, str], Path]
 ) -> None:
-    other_ca = tmp_path / "other-ca.crt"  # a CA that signed nothing of this node
-    done = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(tmp_path / "k"),
-            "-out",
-            str(other_ca),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=someone else",
-        ],
-        capture_output=True,
-    )
-    assert done.returncode == 0, done.stderr
+    other_ca = make_test_ca(
+        tmp_path / "other-ca.crt", "someone else"
+    )  # a CA that signed nothing of this node
     refused = _run_cassandra_hook(
         cassandra_node, tmp_path, secrets.token_hex(12), ca=str(other_ca), wait_seconds=5
     )

@@ -14,11 +14,12 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_helpers import ROOT, one
+from k8s_helpers import ROOT, by_kind
 
 TLS_DIR = "/etc/outings/tls"
 PROBE = """
@@ -66,62 +67,47 @@ def _settings(env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def ca_dir(tmp_path: Path) -> Path:
+def ca_dir(tmp_path: Path, make_test_ca: Callable[[Path, str], Path]) -> Path:
     folder = tmp_path / "tls"
     for store in ("postgresql", "cassandra"):
-        (folder / store).mkdir(parents=True)
-        done = subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                f"/CN={store} test CA",
-                "-keyout",
-                str(tmp_path / f"{store}.key"),
-                "-out",
-                str(folder / store / "ca.crt"),
-            ],
-            capture_output=True,
-        )
-        assert done.returncode == 0, done.stderr
+        make_test_ca(folder / store / "ca.crt", f"{store} test CA")
     return folder
+
+
+def _pipeline_containers(manifests: str) -> list[dict[str, Any]]:
+    """The container of each pipeline CronJob (the daily run and the weekly deep reconciliation)."""
+    cronjobs = by_kind(manifests, "CronJob")
+    assert len(cronjobs) == 2, [c["metadata"]["name"] for c in cronjobs]
+    return [c["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0] for c in cronjobs]
 
 
 def test_defaults_are_read_as_plain_tls_and_the_loader_role(
     render: Any, ca_dir: Path, tmp_path: Path
 ) -> None:
-    container = one(render(), "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"]["template"][
-        "spec"
-    ]["containers"][0]
-    read = _settings(_pod_env(container, ca_dir), tmp_path)
-    assert read["dsn"] == (
-        "host=outings-pg.projet-m1.svc port=5432 dbname=app "
-        "user=loader.outings-pg.credentials.postgresql.acid.zalan.do/username sslmode=require"
-    )
-    assert read["hosts"] == [["outings-cassandra-dc1-service.projet-m1.svc", 9042]]
-    assert (
-        read["user"] == "projet-m1-outings-data-platform-cassandra-loader/username"
-    )  # the loader role's Secret
-    assert (read["keyspace"], read["local_dc"], read["ca"]) == ("app", "dc1", None)
-    assert read["key_length"] == 64
+    for container in _pipeline_containers(render()):
+        read = _settings(_pod_env(container, ca_dir), tmp_path)
+        assert read["dsn"] == (
+            "host=outings-pg.projet-m1.svc port=5432 dbname=app "
+            "user=loader.outings-pg.credentials.postgresql.acid.zalan.do/username sslmode=require"
+        )
+        assert read["hosts"] == [["outings-cassandra-dc1-service.projet-m1.svc", 9042]]
+        assert (
+            read["user"] == "projet-m1-outings-data-platform-cassandra-loader/username"
+        )  # the loader role's Secret
+        assert (read["keyspace"], read["local_dc"], read["ca"]) == ("app", "dc1", None)
+        assert read["key_length"] == 64
 
 
 @pytest.mark.parametrize("values_file", ["tls-monitoring.yaml", "external-databases.yaml"])
 def test_a_configured_ca_is_read_as_verified_tls(
     render: Any, ca_dir: Path, tmp_path: Path, values_file: str
 ) -> None:
-    manifests = render(ROOT / "k8s" / "test-values" / values_file)
-    container = one(manifests, "CronJob", "-outings-data-platform")["spec"]["jobTemplate"]["spec"][
-        "template"
-    ]["spec"]["containers"][0]
-    read = _settings(_pod_env(container, ca_dir), tmp_path)
+    """The one check of the pipeline pods' TLS settings as the loaders read them: verify-full
+    with the mounted PostgreSQL CA, the Cassandra CA, the host-name check as the values say
+    (test_k8s_chart checks the mounts, the volumes and the settings libpq reads by itself)."""
     pg_ca, cass_ca = ca_dir / "postgresql" / "ca.crt", ca_dir / "cassandra" / "ca.crt"
-    assert "sslmode=verify-full" in read["dsn"] and f"sslrootcert={pg_ca}" in read["dsn"], read["dsn"]
-    assert read["ca"] == str(cass_ca)
-    assert read["hostname_check"] is (values_file == "tls-monitoring.yaml")
+    for container in _pipeline_containers(render(ROOT / "k8s" / "test-values" / values_file)):
+        read = _settings(_pod_env(container, ca_dir), tmp_path)
+        assert "sslmode=verify-full" in read["dsn"] and f"sslrootcert={pg_ca}" in read["dsn"], read["dsn"]
+        assert read["ca"] == str(cass_ca)
+        assert read["hostname_check"] is (values_file == "tls-monitoring.yaml")

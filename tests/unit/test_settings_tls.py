@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
@@ -66,17 +66,16 @@ def test_a_missing_ca_file_names_the_fix(no_ssl_env: Path) -> None:
         verified_tls_dsn(f"{URL}?sslrootcert={no_ssl_env.parent / 'nope.crt'}", "POSTGRES_DSN")
 
 
-def test_booleans(monkeypatch: pytest.MonkeyPatch) -> None:
-    for text, value in (
-        ("false", False),
-        ("0", False),
-        ("No", False),
-        ("true", True),
-        ("1", True),
-        ("", True),
-    ):
-        monkeypatch.setenv("CASSANDRA_SSL_HOSTNAME_CHECK", text)
-        assert parse_bool("CASSANDRA_SSL_HOSTNAME_CHECK", True) is value
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("false", False), ("0", False), ("No", False), ("true", True), ("1", True), ("", True)],
+)
+def test_booleans(text: str, value: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASSANDRA_SSL_HOSTNAME_CHECK", text)
+    assert parse_bool("CASSANDRA_SSL_HOSTNAME_CHECK", True) is value
+
+
+def test_a_boolean_that_is_neither_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASSANDRA_SSL_HOSTNAME_CHECK", "maybe")
     with pytest.raises(SettingsError, match="use true or false"):
         parse_bool("CASSANDRA_SSL_HOSTNAME_CHECK", True)
@@ -88,29 +87,8 @@ def cassandra(**changes: object) -> CassandraSettings:
 
 
 @pytest.fixture(scope="module")
-def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("ca")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(folder / "ca.key"),
-            "-out",
-            str(folder / "ca.crt"),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=test CA",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return folder / "ca.crt"
+def ca_pem(tmp_path_factory: pytest.TempPathFactory, make_test_ca: Callable[[Path, str], Path]) -> Path:
+    return make_test_ca(tmp_path_factory.mktemp("ca") / "ca.crt", "test CA")
 
 
 def test_the_cassandra_context_verifies_chain_and_host(ca_pem: Path) -> None:
