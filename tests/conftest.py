@@ -1,12 +1,19 @@
-"""What every test folder shares: a test CA."""
+"""What every test folder shares: the dbt tests' helpers on the import path, and a test CA."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# tests/dbt's helpers (dbt_raw_fixture, dbt_expected, dbt_runner) are imported by name from any test
+# folder, as one module each (the registry agreement reads the raw fixture, the end-to-end job the expected answers)
+DBT_TEST_HELPERS = str(Path(__file__).resolve().parent / "dbt")
+if DBT_TEST_HELPERS not in sys.path:
+    sys.path.append(DBT_TEST_HELPERS)
 
 
 @pytest.fixture(scope="session")

@@ -23,17 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import dbt.task.docs
 import duckdb
 import psycopg2
 import psycopg2.extras
 import pytest
-
-from loaders.cassandra.connection import connected
-from loaders.settings import CassandraSettings, app_postgres_dsn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
-import dbt.task.docs
-from dbt_expected import (
+from dbt_expected import (  # tests/dbt, on the import path from tests/conftest.py
     check_top_n,
     notif_success_by_day,
     same_notif_day,
@@ -48,6 +43,9 @@ from published_privacy import (
     warehouse_leaks,
     warehouse_values,
 )
+
+from loaders.cassandra.connection import connected
+from loaders.settings import CassandraSettings, app_postgres_dsn
 
 REPO = Path(__file__).resolve().parents[2]
 LOADERS = Path(sys.executable).parent / "loaders"

@@ -13,16 +13,14 @@ model's select). A copy of the registry with one change is shown to disagree wit
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
+from dbt_raw_fixture import TABLES as RAW_TABLES  # tests/dbt, on the import path from tests/conftest.py
 
 from loaders.source_tables import Registry, Store, load_registry, registry
 
@@ -32,7 +30,6 @@ POSTGRES_DDL = CONTRACTS / "postgres.sql"
 CASSANDRA_DDL = CONTRACTS / "cassandra.cql"
 STAGING = ROOT / "models" / "staging"
 SOURCES_MD = ROOT.parent / "shared" / "spec" / "sources.md"
-RAW_FIXTURE = ROOT / "tests" / "dbt" / "dbt_raw_fixture.py"
 
 # Columns the loaders add to every raw table (dlt's and the tombstone marker).
 LOADER_COLUMNS = {"_dlt_load_id", "_dlt_id", "_loader_deleted_at"}
@@ -218,15 +215,6 @@ def dbt_source_shapes(paths: list[Path], store: Store) -> tuple[dict[str, Shape]
                 clock = (table.get("config") or {}).get("loaded_at_field", default_clock)
                 clocks[table["name"]] = clock
     return shapes, clocks
-
-
-def load_raw_fixture() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dbt_raw_fixture_for_registry", RAW_FIXTURE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def raw_fixture_shapes(tables: dict[str, list[tuple[str, str]]], store: Store) -> dict[str, Shape]:
@@ -578,7 +566,7 @@ def test_registry_agrees_with_the_dbt_sources() -> None:
 
 
 def test_registry_agrees_with_the_raw_layout_of_the_dbt_tests() -> None:
-    assert raw_fixture_differences(registry(), load_raw_fixture().TABLES) == []
+    assert raw_fixture_differences(registry(), RAW_TABLES) == []
 
 
 @pytest.mark.skipif(not SOURCES_MD.is_file(), reason="../shared/spec/sources.md is not beside the repository")
@@ -680,7 +668,7 @@ def mutated_registry(tmp_path: Path, edit: str) -> Registry:
 def test_a_changed_type_is_found_everywhere(tmp_path: Path) -> None:
     reg = mutated_registry(tmp_path, 'type: "numeric(12,2)" => type: "numeric(10,2)"')
     assert any("payments.amount types" in d for d in postgres_ddl_differences(reg, POSTGRES_DDL.read_text()))
-    assert any("payments.amount types" in d for d in raw_fixture_differences(reg, load_raw_fixture().TABLES))
+    assert any("payments.amount types" in d for d in raw_fixture_differences(reg, RAW_TABLES))
     if SOURCES_MD.is_file():
         assert any("payments.amount types" in d for d in sources_md_differences(reg, SOURCES_MD.read_text()))
 
