@@ -14,7 +14,8 @@ mean it): run it on a stack of your own (LOCAL_STACK_DIR=… and the stack scrip
    floor: no encoding), and (b) datagen's ``copy_rows`` (encoding and COPY), each in a
    transaction rolled back afterwards.
 3. For each scale, the whole ``datagen --scale S --reset`` (wall seconds, rows, rows/s, CPU of
-   the generator's processes), and its own summary per store and table; beside it, with
+   the generator's processes and, on a local stack (its pid file), of the Cassandra server:
+   where the time goes on a shared machine), and its own summary per store and table; beside it, with
    ``--old-tree``, another tree's datagen (an older commit's) and with ``--sequential`` one
    process.
 
@@ -49,7 +50,7 @@ from datagen.tables import CASSANDRA_TABLES, PG_TABLES  # noqa: E402
 from datagen.timeline import DAY, Window  # noqa: E402
 from datagen.volumes import Volumes  # noqa: E402
 from datagen.world import World  # noqa: E402
-from loaders.settings import CassandraSettings, app_postgres_dsn  # noqa: E402
+from loaders.settings import STACK_DIR, CassandraSettings, app_postgres_dsn  # noqa: E402
 
 DATAGEN = Path(sys.executable).parent / "datagen"
 
@@ -156,9 +157,33 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def server_cpu(name: str) -> float | None:
+    """CPU seconds so far of the local stack's ``name`` server (its pid file), None when unknown."""
+    try:
+        pid = int((STACK_DIR / name / f"{name}.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def servers_cpu() -> dict[str, float | None]:
+    # Cassandra only: one JVM; PostgreSQL's work is in its backends, not in the postmaster's pid
+    return {"cassandra": server_cpu("cassandra")}
+
+
+def cpu_note(before: dict[str, float | None], after: dict[str, float | None]) -> str:
+    parts = []
+    for name, start in before.items():
+        end = after[name]
+        if start is not None and end is not None:
+            parts.append(f"{name} server CPU {end - start:.0f} s")
+    return ", ".join(parts)
+
+
 def bench_scale(
     scale: str, seed: int, processes: int | None, tree: Path | None = None
-) -> tuple[Figure, float, str]:
+) -> tuple[Figure, float, str, str]:
     """One whole ``datagen`` run; ``tree``: another checkout's datagen (e.g. an older commit's)."""
     command = [str(DATAGEN)] if tree is None else [sys.executable, "-m", "datagen.cli"]
     command += ["--scale", scale, "--seed", str(seed), "--reset", "--quiet"]
@@ -166,9 +191,11 @@ def bench_scale(
         command += ["--processes", str(processes)]
     env = {**os.environ, "PYTHONPATH": f"{tree}:{PROJECT}"} if tree is not None else None
     cpu = children_cpu()
+    servers = servers_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tree or PROJECT)
     seconds = time.perf_counter() - started
+    servers_note = cpu_note(servers, servers_cpu())
     if done.returncode:
         sys.exit(f"datagen --scale {scale} failed: {done.stderr.strip()[-400:]}")
     total = sum(
@@ -179,7 +206,7 @@ def bench_scale(
     label = f"datagen --scale {scale}" + (f" --processes {processes}" if processes else "")
     if tree is not None:
         label = f"{label} ({tree.name}, reference)"
-    return Figure(label, total, seconds), children_cpu() - cpu, done.stdout
+    return Figure(label, total, seconds), children_cpu() - cpu, servers_note, done.stdout
 
 
 def main() -> None:
@@ -223,16 +250,16 @@ def main() -> None:
     print("Whole generator (PostgreSQL and Cassandra, every table):")
     summaries: list[str] = []
     for scale in [s.strip() for s in args.scales.split(",") if s.strip()]:
-        runs: list[tuple[Figure, float, str]] = []
+        runs: list[tuple[Figure, float, str, str]] = []
         if args.old_tree is not None:
             runs.append(bench_scale(scale, args.seed, None, args.old_tree))
         if args.sequential:
             runs.append(bench_scale(scale, args.seed, 1))
         runs.append(bench_scale(scale, args.seed, DEFAULT_PROCESSES))
-        for figure, cpu, summary in runs:
-            print(
-                f"{figure.line(runs[0][0] if figure is not runs[0][0] else None)}  (generator CPU {cpu:.0f} s)"
-            )
+        for figure, cpu, servers_note, summary in runs:
+            baseline = runs[0][0] if figure is not runs[0][0] else None
+            notes = ", ".join(part for part in (f"generator CPU {cpu:.0f} s", servers_note) if part)
+            print(f"{figure.line(baseline)}  ({notes}; load {os.getloadavg()[0]:.1f})", flush=True)
             summaries.append(f"{figure.label}:\n{summary}")
     print("\ndatagen's own summaries (per table; the Cassandra tables of a run overlap in time):")
     print("\n".join(summaries))

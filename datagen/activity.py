@@ -30,6 +30,7 @@ BASE_AMOUNT = {
     "trip": 220,
     "other": 25,
 }
+NO_OUTING_SHARE = 0.12  # payments without an outing (a transfer between friends)
 RECENT_PAYMENT = [("pending", 50), ("succeeded", 45), ("failed", 5)]
 SETTLED_PAYMENT = [("succeeded", 80), ("refunded", 10), ("failed", 6), ("pending", 4)]
 
@@ -74,8 +75,11 @@ def payment_lifecycle(rng: random.Random, created: int, now: int) -> tuple[str, 
     return "succeeded", paid, paid
 
 
-def amount_text(rng: random.Random, category: str | None) -> str:
-    cents = max(100, round(BASE_AMOUNT.get(category or "other", 25) * 100 * rng.lognormvariate(0, 0.5)))
+def amount_text(rng: random.Random, category: str | None, instalments: float = 1.0) -> str:
+    """One payment: a person's share of an outing of ``category`` (or a payment without outing),
+    split in ``instalments`` payments on average (deposit, tickets, the bill), at least 1.00."""
+    share = BASE_AMOUNT.get(category or "other", 25) * rng.lognormvariate(0, 0.5)
+    cents = max(100, round(share * 100 / instalments))
     return f"{cents // 100}.{cents % 100:02d}"
 
 
@@ -92,8 +96,11 @@ def payment_rows(world: World, rng: random.Random, count: int) -> Iterator[tuple
             if lo < hi:
                 candidates.append((participation, lo, hi))
     users = world.user_picker()
+    # a participant pays their share of an outing in a few payments: the amounts are split so
+    # that what a person pays per outing does not depend on how many payments the volume asks for
+    instalments = max(1.0, count * (1 - NO_OUTING_SHARE) / max(1, len(candidates)))
     for _ in range(count):
-        if candidates and not chance(rng, 0.12):
+        if candidates and not chance(rng, NO_OUTING_SHARE):
             participation, lo, hi = candidates[rng.randrange(len(candidates))]
             user = world.users[participation.user]
             outing = world.outings[participation.outing]
@@ -109,7 +116,7 @@ def payment_rows(world: World, rng: random.Random, count: int) -> Iterator[tuple
             new_uuid(rng),
             user.id,
             outing_id,
-            amount_text(rng, category),
+            amount_text(rng, category, instalments if outing_id is not None else 1.0),
             currency,
             status,
             paid,

@@ -26,6 +26,8 @@ CATEGORIES = [
     ("other", 11),
 ]
 RSVP = [("going", 55), ("maybe", 12), ("declined", 13), ("invited", 20)]
+ATTENDING = ("going", "maybe")
+CREATOR_TRIES = 5
 
 
 def add_users(
@@ -186,19 +188,23 @@ def outing_status(rng: random.Random, created: int, starts: int, now: int) -> tu
 
 
 def add_outings(world: World, rng: random.Random, count: int) -> list[Outing]:
-    """New outings in active groups, created by a member while a member."""
+    """New outings in active groups, created by a member while a member, rarely one already out that day."""
     groups = world.group_picker()
     now = world.window.end
     new: list[Outing] = []
     if not groups:
         return new
     for _ in range(count):
-        group = groups.pick(rng)
-        member, lo, hi = world.member_picker(group).pick(rng)
-        created = pick_time(rng, lo, hi)
-        starts = created + rng.randint(2 * HOUR, 21 * DAY)
-        starts -= starts % (15 * MINUTE)
-        starts = max(starts, created + 15 * MINUTE)
+        for _attempt in range(CREATOR_TRIES):  # a creator already out that day lets another organise
+            group = groups.pick(rng)
+            member, lo, hi = world.member_picker(group).pick(rng)
+            created = pick_time(rng, lo, hi)
+            starts = created + rng.randint(2 * HOUR, 21 * DAY)
+            starts -= starts % (15 * MINUTE)
+            starts = max(starts, created + 15 * MINUTE)
+            if starts // DAY not in world.going_days.get(member.user, ()):
+                break
+        world.going_days.setdefault(member.user, set()).add(starts // DAY)
         category = weighted(rng, CATEGORIES)
         status, updated = outing_status(rng, created, starts, now)
         outing = Outing(
@@ -226,10 +232,16 @@ def rsvp_update(rng: random.Random, outing: Outing, now: int) -> tuple[str, int]
 
 
 def add_participants(world: World, rng: random.Random, outing: Outing, count: int) -> list[Participation]:
-    """The creator (going) and up to ``count - 1`` others: mostly group members, a few outsiders."""
+    """The creator (going) and up to ``count - 1`` others: mostly group members, a few outsiders.
+
+    Nobody attends two outings starting the same UTC day: a second "going" or "maybe" that day
+    becomes "declined" (heavy users are in many groups, but an evening has room for one outing).
+    """
     now = world.window.end
     creator_update = min(outing.created + rng.randint(0, SECOND), now - 1)
     new = [Participation(outing.idx, outing.created_by, "going", creator_update)]
+    day = outing.starts // DAY
+    world.going_days.setdefault(outing.created_by, set()).add(day)
     group = world.groups[outing.group]
     members = [
         member
@@ -237,7 +249,8 @@ def add_participants(world: World, rng: random.Random, outing: Outing, count: in
         if member.user != outing.created_by
         and member.joined <= outing.created < min(member.left or now, world.users[member.user].end)
     ]
-    picker = Picker(members, [world.users[member.user].weight for member in members])
+    # attendance is less skewed than app use: the square root of the activity weight
+    picker = Picker(members, [world.users[member.user].weight ** 0.5 for member in members])
     present = {outing.created_by}
     attempts = 0
     while len(new) < count and attempts < 10 * count:
@@ -253,6 +266,11 @@ def add_participants(world: World, rng: random.Random, outing: Outing, count: in
             continue
         present.add(user_idx)
         rsvp, updated = rsvp_update(rng, outing, now)
+        if rsvp in ATTENDING:  # one outing a day per person: the others of that day are declined
+            days = world.going_days.setdefault(user_idx, set())
+            if day in days:
+                rsvp = "declined"
+            days.add(day)
         new.append(Participation(outing.idx, user_idx, rsvp, updated))
     world.participations.extend(new)
     return new

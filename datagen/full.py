@@ -12,7 +12,7 @@ from psycopg2.extensions import connection
 
 from datagen import activity, cassandra_store, entities, parallel, postgres_store, rows
 from datagen.progress import Progress, TableStat
-from datagen.randomness import stream, zipf_weights
+from datagen.randomness import activity_weights, stream
 from datagen.timeline import Window
 from datagen.volumes import Volumes
 from datagen.world import World
@@ -35,7 +35,7 @@ def build_entities(world: World, seed: int, volumes: Volumes) -> None:
         users_rng,
         volumes.users,
         taken=set(),
-        weights=zipf_weights(users_rng, volumes.users),
+        weights=activity_weights(users_rng, volumes.users),
         launch_cohort=0.3,
         deleted_share=0.03,
     )

@@ -27,33 +27,46 @@ def stream(seed: int, *names: object) -> random.Random:
     return random.Random(":".join(str(part) for part in (seed, *names)))
 
 
+def _uuid_of(value: int) -> uuid.UUID:
+    """``uuid.UUID(int=value)`` without its argument checks (the generator's values are in range)."""
+    made = object.__new__(uuid.UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
+
+
 def new_uuid(rng: random.Random) -> uuid.UUID:
     """A version-4 UUID drawn from ``rng``."""
-    return uuid.UUID(int=(rng.getrandbits(128) & _V4_MASK) | _V4_BITS)
+    return _uuid_of((rng.getrandbits(128) & _V4_MASK) | _V4_BITS)
 
 
 def timeuuid(rng: random.Random, ms: int) -> uuid.UUID:
-    """A version-1 UUID for the millisecond ``ms``: random sub-ms ticks, clock_seq and node."""
+    """A version-1 UUID for the millisecond ``ms``: random sub-ms ticks, clock_seq and node.
+
+    The fields (time_low, time_mid, version and time_hi, variant and clock_seq, node) are packed
+    into the 128-bit integer directly, which is what ``uuid.UUID(fields=...)`` computes.
+    """
     ticks = ms * 10_000 + rng.randrange(10_000) + _UUID_EPOCH_TICKS
     clock_seq = rng.getrandbits(14)
     node = rng.getrandbits(48)
-    return uuid.UUID(
-        fields=(
-            ticks & 0xFFFFFFFF,
-            (ticks >> 32) & 0xFFFF,
-            (ticks >> 48) & 0x0FFF | 0x1000,
-            0x80 | (clock_seq >> 8),
-            clock_seq & 0xFF,
-            node,
-        )
+    return _uuid_of(
+        ((ticks & 0xFFFFFFFF) << 96)
+        | (((ticks >> 32) & 0xFFFF) << 80)
+        | ((((ticks >> 48) & 0x0FFF) | 0x1000) << 64)
+        | ((0x8000 | clock_seq) << 48)
+        | node
     )
 
 
-def zipf_weights(rng: random.Random, n: int, exponent: float = 1.0) -> list[float]:
-    """Heavy-tailed weights 1/rank^exponent, ranks shuffled: a few items get most of the mass."""
-    weights = [1.0 / (rank**exponent) for rank in range(1, n + 1)]
-    rng.shuffle(weights)
-    return weights
+def activity_weights(rng: random.Random, n: int, sigma: float = 1.2, cap: float = 25.0) -> list[float]:
+    """Heavy-tailed activity weights, lognormal (median 1) capped at ``cap``, one per user.
+
+    The tail does not grow with ``n``: the most active of 100,000 users is about as active as
+    the most active of 10,000 (the cap), as in an app where a power user does a few times what a
+    regular does, not a share of the whole app (1/rank weights gave the top user of 10,000 about
+    a tenth of every table). The top tenth of users still holds about half of the weight.
+    """
+    return [min(cap, rng.lognormvariate(0.0, sigma)) for _ in range(n)]
 
 
 class Picker(Generic[T]):

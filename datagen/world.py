@@ -97,6 +97,8 @@ class World:
     groups: list[Group] = field(default_factory=list)
     outings: list[Outing] = field(default_factory=list)
     participations: list[Participation] = field(default_factory=list)
+    # user index -> UTC days (epoch day numbers) of the outings they attend (going or maybe)
+    going_days: dict[int, set[int]] = field(default_factory=dict)
     _user_picker: Picker[User] | None = None
     _group_picker: Picker[Group] | None = None
     _member_pickers: dict[int, Picker[tuple[Membership, int, int]]] = field(default_factory=dict)
