@@ -2,7 +2,7 @@
 
     python bench/bench_cassandra_load.py fill --rows 1000000 [--table user_events] [--keyspace loader_bench]
     python bench/bench_cassandra_load.py run [--table user_events] [--parallelism 4] [--keyspace loader_bench]
-        [--repeat 3] [--kinds bare_raw,load_cli,change,incremental_cli,sweep_cli]
+        [--repeat 3] [--kinds bare_raw,load_cli,change,incremental_cli,sweep_cli,idle_sweep_cli]
 
 Point it at a stack of your own (``source <stack dir>/env``): a million rows are no shared data.
 
@@ -20,8 +20,10 @@ in the past, arriving now, as phones sync) and 0.01 % of the rows deleted; (6) t
 incremental ``loaders load`` (late-arrival window read by the server, write-time filter,
 rows already in raw dropped); (7) ``SELECT count(*)`` per token range alone (what counting
 the source on every incremental run would add); (8) the sweep (``LOADERS_CASSANDRA_SWEEP_HOURS=0``:
-the whole table, tombstones for the deleted keys, the source count). It prints each beside
-the full load and the bare scan. Every phase shares the machine's cores with Cassandra.
+the whole table, tombstones for the deleted keys, the source count); (9) the same sweep again,
+which finds nothing (``idle_sweep_cli``: what every run of an unchanged table costs by
+default). It prints each beside the full load and the bare scan. Every phase shares the
+machine's cores with Cassandra.
 
 ``--repeat`` rounds of the phases alternate the loads with the bare scans in one run; the
 summary gives medians, each phase's ratio to the raw-cell bare scan (``bare_raw``, the
@@ -149,7 +151,12 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
         rows = count_scan(settings, table, parallelism, consistency_level=ConsistencyLevel.LOCAL_QUORUM)
     elif kind == "change":
         rows = change(keyspace, table)
-    elif kind in ("load_cli", "incremental_cli", "sweep_cli"):  # the product's path: `loaders load`
+    elif kind in (
+        "load_cli",
+        "incremental_cli",
+        "sweep_cli",
+        "idle_sweep_cli",
+    ):  # the product's path: `loaders load`
         import duckdb
 
         from loaders.load.command import load_all
@@ -158,7 +165,7 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
             WAREHOUSE_PATH=str(Path(workdir) / "cli.duckdb"),
             DLT_DATA_DIR=str(Path(workdir) / "cli-dlt"),
             CASSANDRA_KEYSPACE=keyspace,
-            LOADERS_CASSANDRA_SWEEP_HOURS="0" if kind == "sweep_cli" else "100000",
+            LOADERS_CASSANDRA_SWEEP_HOURS="0" if kind in ("sweep_cli", "idle_sweep_cli") else "100000",
         )
         results = load_all(["cassandra"], full_refresh=(kind == "load_cli"), tables=[table])
         report = results[0].tables[0]
@@ -238,7 +245,17 @@ def change(keyspace: str, table: str) -> int:
     return new
 
 
-ALL_KINDS = ("bare", "bare_raw", "load", "load_cli", "change", "incremental_cli", "count", "sweep_cli")
+ALL_KINDS = (
+    "bare",
+    "bare_raw",
+    "load",
+    "load_cli",
+    "change",
+    "incremental_cli",
+    "count",
+    "sweep_cli",
+    "idle_sweep_cli",
+)
 
 
 def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[str, ...]) -> None:
@@ -295,7 +312,10 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
             f" {cpu[kind]:>7.1f}{ratios}"
         )
     if "bare_raw" in median:
-        print("  targets: load_cli and sweep_cli (every run's default) <= 1.5 x bare_raw, peak RSS <= 400 MB")
+        print(
+            "  targets: load_cli, sweep_cli and idle_sweep_cli (every run's default) <= 1.5 x bare_raw, "
+            "peak RSS <= 400 MB"
+        )
     if "load_cli" in median and "incremental_cli" in median:
         full = median["load_cli"]
         print(
@@ -303,6 +323,11 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
             f"{median['incremental_cli'] / full:.2f} x the full load"
             + (f", count(*) per range {median['count'] / full:.2f} x" if "count" in median else "")
             + (f", sweep {median['sweep_cli'] / full:.2f} x" if "sweep_cli" in median else "")
+            + (
+                f", the sweep again (nothing changed) {median['idle_sweep_cli'] / full:.2f} x"
+                if "idle_sweep_cli" in median
+                else ""
+            )
         )
 
 

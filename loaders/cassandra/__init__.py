@@ -11,6 +11,7 @@ Modules, one job each:
   live in ``bench/cassandra_baseline.py``).
 - ``reader``: one table's scan as Arrow tables with each row's write time; quarantined rows reported.
 - ``change_capture``: full / incremental / sweep, the write-time cursor, the guarantee (pure).
-- ``raw_side``: rows raw already holds, and the keys a sweep did not see (tombstones), in DuckDB.
+- ``raw_side``: the scanned rows staged, then diffed against raw once: rows raw lacks or holds
+  differently, and the keys a sweep did not see (tombstones), in DuckDB.
 - ``source``: the dlt source (resource state, dispositions, per-table ``TableStats``).
 """

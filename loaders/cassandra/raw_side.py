@@ -1,18 +1,46 @@
-"""The warehouse side of a Cassandra load: rows already in raw, and keys gone from the source.
+"""The warehouse side of a Cassandra load: the scanned rows raw lacks or holds differently, and the keys gone.
 
-Both run on the DuckDB connection of the load (``PipelineRaw``), against raw as the last
-committed loads left it (this run's rows are loaded only after the extract):
+Both are computed on the DuckDB connection of the load (``PipelineRaw``), against raw as the
+last committed loads left it (this run's rows are loaded only after the extract), each in
+**one set-based pass at the end of the scan**:
 
-- ``unchanged``: which rows of a batch raw already holds, identical in every column and
-  live (not a tombstone): they are dropped before dlt sees them, so a run with no source
-  change writes nothing, and a sweep writes only what changed;
-- ``SeenKeys`` / ``deleted_keys``: a sweep spills the key of every row it read (rejected
-  rows included: they exist) to a Parquet file in a private directory under the pipeline's
-  working directory (memory stays bounded whatever the table's size); at the end of the scan, the live raw keys
-  absent from that file are the keys deleted in the source. The scan covers the ring
-  exactly once and a range is read after the sweep started, so a key it did not see was
-  absent from the source at the moment its range was read; a key written again later has
-  a later write time and comes back in the next run, merged over its tombstone.
+- ``StagedRows``: while the scan runs, every row it keeps (a sweep: all of them; an
+  incremental run: those past the write-time filter) is appended to one Parquet file in a
+  private directory under the pipeline's working directory (the source's columns, LZ4, no
+  dictionary or statistics: cheap to write, about a third of the plain size on disk);
+  memory stays bounded whatever the table's size;
+- ``RawTable.changed``: after the scan, one anti join of that file against raw's live rows
+  on the key and every other column (``IS NOT DISTINCT FROM``; JSON compared as its text)
+  keeps the rows raw does not hold identical and live. DuckDB writes them to a second
+  Parquet file in the same directory, read back in batches in the scan's own Arrow types
+  (uuid, timestamps with their zone): a run with no source change writes nothing, a sweep
+  writes only what changed;
+- ``RawTable.deleted_keys`` (sweeps): one anti join of raw's live keys against the staged
+  keys (plus the keys of the rows the scan read but rejected: they exist) gives the keys
+  deleted in the source. The scan covers the ring exactly once and a range is read after
+  the sweep started, so a key it did not see was absent from the source at the moment its
+  range was read; a key written again later has a later write time and comes back in the
+  next run, merged over its tombstone.
+
+Why this and not the alternatives (measured on 1 M user_events, ``bench/bench_cassandra_load.py``):
+
+- The previous design joined every scanned batch (50,000 rows) against the whole raw
+  table: raw was read once per batch, so a sweep cost grew with the square of the table
+  (a sweep finding nothing cost more than the full load). Staging once and diffing once
+  reads raw once per run, whatever the batch size.
+- A per-row fingerprint column in raw (or a hash of the row compared instead of the row)
+  would shrink the join, but a hash that collides loses a change silently, and a new raw
+  column changes the warehouse's layout for every reader; the exact comparison keeps the
+  guarantee "a row raw does not hold identical is loaded" with no probability in it.
+  DuckDB's hash join spills to disk under the load's ``memory_limit``, so the exact join
+  stays in bounded memory.
+- Restricting the probe by token range needs the token of every raw row (not stored);
+  numpy membership on hashes is the fingerprint again, plus all of raw's hashes in memory.
+
+Crash safety: nothing here writes to the warehouse. The staged files are scratch: a run
+killed at any moment leaves them behind, and the next run of the table removes them before
+it stages its own; the table's state (cursor, last sweep) is saved only after the scan and
+both diffs, and committed by dlt with the load package, so a killed run is read again.
 """
 
 from __future__ import annotations
@@ -25,7 +53,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,8 +61,74 @@ from loaders.raw_sql import quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
 
-BATCH_TABLE = "__loader_cassandra_batch"
+REJECTED_TABLE = "__loader_cassandra_rejected_keys"
 TOMBSTONE_CHUNK = 50_000
+STAGE_FILE = "rows.parquet"
+CHANGED_FILE = "changed.parquet"
+STAGE_COMPRESSION = "lz4"
+
+
+class StagedRows:
+    """The rows a scan kept, spilled to one Parquet file in a private directory (removed by ``close``).
+
+    ``parent`` (the pipeline's working directory, on the persistent volume: a pod's /tmp is
+    small) holds it; a directory a killed run left there is removed when the next one starts.
+    """
+
+    def __init__(self, spec: TableSpec, parent: Path | None = None) -> None:
+        self.spec = spec
+        self.parent = parent
+        self.prefix = f"loaders-{spec.name}-stage-"
+        self.directory: Path | None = None
+        self.path: Path | None = None
+        self.schema: pa.Schema | None = None
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        if parent is not None:
+            for stale in (*parent.glob(self.prefix + "*"), *parent.glob(f"loaders-{spec.name}-keys-*")):
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def add(self, rows: pa.Table) -> None:
+        """Append ``rows`` (the source's columns are kept, any other is dropped)."""
+        if rows.num_rows == 0:
+            return
+        table = rows.select(list(self.spec.columns))
+        if self._writer is None:
+            if self.parent is not None:
+                self.parent.mkdir(parents=True, exist_ok=True)
+            self.directory = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
+            self.path = self.directory / STAGE_FILE
+            self.schema = table.schema
+            self._writer = pq.ParquetWriter(
+                str(self.path),
+                table.schema,
+                compression=STAGE_COMPRESSION,
+                use_dictionary=False,
+                write_statistics=False,
+            )
+        self._writer.write_table(table.cast(self._writer.schema))
+        self.rows += table.num_rows
+
+    def finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> None:
+        self.finish()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = self.path = None
+
+    def __enter__(self) -> StagedRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parquet_source(path: Path) -> str:
+    return "read_parquet('" + path.as_posix().replace("'", "''") + "')"
 
 
 class RawTable:
@@ -56,109 +149,79 @@ class RawTable:
     def exists(self) -> bool:
         return bool(self.columns)
 
-    def _live(self, alias: str) -> str:
-        return f" AND {alias}.{quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
+    def _live(self) -> str:
+        return f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
 
-    def unchanged(self, batch: pa.Table) -> np.ndarray:
-        """A boolean mask: True where raw holds the same row (every column equal) and it is live."""
-        if batch.num_rows == 0 or not self.exists:
-            return np.zeros(batch.num_rows, dtype=bool)
+    def changed_sql(self, staged: Path) -> str:
+        """The staged rows that no live raw row equals in every column (raw's columns only compared)."""
         spec = self.spec
-        keyed = pa.table(
-            {
-                **{c: batch.column(c) for c in spec.columns},
-                "__row": pa.array(np.arange(batch.num_rows, dtype=np.int64)),
-            }
+        compared = [c for c in spec.columns if c in spec.primary_key or c in self.columns]
+        projection = ", ".join(
+            f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in spec.json_columns else quote(c)
+            for c in compared
         )
-        on = " AND ".join(f"r.{quote(c)} = b.{quote(c)}" for c in spec.primary_key)
-        same = []
-        for column in spec.columns:
-            if column in spec.primary_key or column not in self.columns:
-                continue
-            raw, new = f"r.{quote(column)}", f"b.{quote(column)}"
-            if column in spec.json_columns:
-                raw = f"CAST({raw} AS VARCHAR)"
-            same.append(f"{raw} IS NOT DISTINCT FROM {new}")
-        # a hash join on the key (unique in raw), then the other columns compared: a join on every column
-        # with IS NOT DISTINCT FROM makes DuckDB compare all pairs (minutes for 1 M raw rows)
-        where = " AND ".join(same) or "TRUE"
-        sql = (
-            f"SELECT b.__row FROM {BATCH_TABLE} b JOIN {self.qualified} r ON {on} "
-            f"WHERE {where}{self._live('r')}"
+        on = " AND ".join(
+            f"s.{quote(c)} = r.{quote(c)}"
+            if c in spec.primary_key
+            else f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}"
+            for c in compared
         )
-        self.connection.register(BATCH_TABLE, keyed)
-        try:
-            found = self.connection.execute(sql).fetchnumpy()["__row"]
-        finally:
-            self.connection.unregister(BATCH_TABLE)
-        mask = np.zeros(batch.num_rows, dtype=bool)
-        mask[np.asarray(found, dtype=np.int64)] = True
-        return mask
+        # one hash join, raw read once: DuckDB takes every condition (the key and the others) as join keys
+        return (
+            f"SELECT s.* FROM {parquet_source(staged)} s "
+            f"ANTI JOIN (SELECT {projection} FROM {self.qualified}{self._live()}) r ON {on}"
+        )
 
-    def deleted_keys(self, seen: SeenKeys) -> Iterator[pa.Table]:
-        """The live raw keys the sweep did not see, in chunks (key columns only)."""
+    def changed(self, staged: StagedRows, batch_rows: int) -> Iterator[pa.Table]:
+        """The staged rows raw lacks or holds differently (or as a tombstone), in the staged Arrow types."""
+        if staged.path is None or staged.directory is None or staged.schema is None:
+            return
+        staged.finish()
+        if not self.exists:  # nothing in raw: every staged row is new
+            yield from _batches(staged.path, staged.schema, batch_rows)
+            return
+        out = staged.directory / CHANGED_FILE
+        target = "'" + out.as_posix().replace("'", "''") + "'"
+        self.connection.execute(
+            f"COPY ({self.changed_sql(staged.path)}) TO {target} (FORMAT parquet, COMPRESSION lz4)"
+        )
+        yield from _batches(out, staged.schema, batch_rows)
+
+    def deleted_keys(self, staged: StagedRows, rejected_keys: list[pa.Table]) -> Iterator[pa.Table]:
+        """The live raw keys neither staged nor rejected by the sweep, in chunks (key columns only)."""
         if not self.exists:
             return
+        staged.finish()
         keys = self.spec.primary_key
-        key_list = ", ".join(f"r.{quote(c)}" for c in keys)
-        on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
-        if seen.path is None:  # nothing seen: every live key is gone
-            sql = f"SELECT {key_list} FROM {self.qualified} r WHERE TRUE{self._live('r')}"
-        else:
-            source = f"read_parquet('{seen.path.as_posix()}')"
-            sql = f"SELECT {key_list} FROM {self.qualified} r ANTI JOIN {source} s ON {on} WHERE TRUE{self._live('r')}"
-        reader = self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK)
-        for batch in reader:
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+        key_list = ", ".join(quote(c) for c in keys)
+        seen = []
+        if staged.path is not None:
+            seen.append(f"SELECT {key_list} FROM {parquet_source(staged.path)}")
+        rejected = [t.select(list(keys)) for t in rejected_keys if t.num_rows]
+        if rejected:
+            self.connection.register(REJECTED_TABLE, pa.concat_tables(rejected))
+            seen.append(f"SELECT {key_list} FROM {REJECTED_TABLE}")
+        live = f"SELECT {key_list} FROM {self.qualified}{self._live()}"
+        if seen:
+            on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
+            sql = f"SELECT r.* FROM ({live}) r ANTI JOIN ({' UNION ALL '.join(seen)}) s ON {on}"
+        else:  # nothing seen: every live key is gone
+            sql = live
+        try:
+            reader = self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK)
+            for batch in reader:
+                if batch.num_rows:
+                    yield pa.Table.from_batches([batch])
+        finally:
+            if rejected:
+                self.connection.unregister(REJECTED_TABLE)
 
 
-class SeenKeys:
-    """The keys a sweep read, spilled to one Parquet file in a private directory (removed by ``close``).
-
-    ``parent`` (the pipeline's working directory, on the persistent volume: a pod's /tmp is
-    small) holds it; a directory a killed run left there is removed when the next sweep starts.
-    """
-
-    def __init__(self, spec: TableSpec, parent: Path | None = None) -> None:
-        self.spec = spec
-        self.parent = parent
-        self.prefix = f"loaders-{spec.name}-keys-"
-        self.directory: Path | None = None
-        self.path: Path | None = None
-        self._writer: pq.ParquetWriter | None = None
-        if parent is not None:
-            for stale in parent.glob(self.prefix + "*"):
-                shutil.rmtree(stale, ignore_errors=True)
-
-    def add(self, rows: pa.Table) -> None:
-        if rows.num_rows == 0:
-            return
-        keys = pa.table({c: rows.column(c) for c in self.spec.primary_key})
-        if self._writer is None:
-            if self.parent is not None:
-                self.parent.mkdir(parents=True, exist_ok=True)
-            self.directory = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
-            self.path = self.directory / "keys.parquet"
-            self._writer = pq.ParquetWriter(str(self.path), keys.schema, compression="none")
-        self._writer.write_table(keys.cast(self._writer.schema))
-
-    def finish(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def close(self) -> None:
-        self.finish()
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = self.path = None
-
-    def __enter__(self) -> SeenKeys:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def _batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.Table]:
+    """A Parquet file's rows as Arrow tables of up to ``batch_rows`` rows, cast to ``schema``."""
+    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=batch_rows):
+        if batch.num_rows:
+            yield pa.Table.from_batches([batch]).cast(schema)
 
 
 def as_type(column: pa.ChunkedArray | pa.Array, field: pa.Field) -> pa.Array:

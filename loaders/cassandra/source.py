@@ -46,7 +46,7 @@ from dlt.extract.resource import DltResource
 from loaders.cassandra import change_capture as cc
 from loaders.cassandra.columns import TIMESTAMP_TYPE, random_ids
 from loaders.cassandra.connection import connected, table_metadata
-from loaders.cassandra.raw_side import RawTable, SeenKeys, tombstones
+from loaders.cassandra.raw_side import RawTable, StagedRows, tombstones
 from loaders.cassandra.reader import WRITETIME_COLUMN, ReadOptions, ReadReport, ScanFilter, read_table
 from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
@@ -145,7 +145,7 @@ def open_raw_table(stack: ExitStack, spec: TableSpec) -> RawTable:
 
 
 def spill_directory() -> Path:
-    """Where a sweep spills the keys it read: beside the pipeline's load packages (DLT_DATA_DIR)."""
+    """Where a run stages the rows it read: beside the pipeline's load packages (DLT_DATA_DIR)."""
     return Path(dlt.current.pipeline().working_dir) / "cassandra_seen_keys"
 
 
@@ -177,7 +177,9 @@ def table_rows(
             writetimes=True, window_column=spec.window_column if window else None, window_value=window
         )
         finds_deletes = plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes
-        seen = stack.enter_context(SeenKeys(spec, spill_directory())) if finds_deletes else None
+        # incremental and sweep: the kept rows are staged, then diffed against raw once (raw_side)
+        stage = StagedRows(spec, spill_directory())  # removes what a killed run left
+        staged = stack.enter_context(stage) if raw is not None and plan.mode != cc.FULL else None
         late_before = cc.from_micros(plan.since) if plan.since is not None else None
         report = ReadReport()
         started_us = cc.micros(scan_started)
@@ -185,6 +187,14 @@ def table_rows(
         schema: pa.Schema | None = None
         disposition: Any = "replace" if plan.mode == cc.FULL else MERGE
         first = True
+
+        def handed(table: pa.Table) -> pa.Table:
+            """``table`` as raw rows handed to dlt, counted."""
+            out = to_raw(table, cast(pa.Schema, schema), add_row_ids)
+            stats.rows_extracted += out.num_rows
+            stats.bytes_extracted = (stats.bytes_extracted or 0) + out.nbytes
+            return out
+
         for table in read_table(settings, spec.name, scan_filter, options, report=report):
             writetime = table.column(WRITETIME_COLUMN)
             top = pc.max(writetime).as_py()
@@ -192,36 +202,34 @@ def table_rows(
                 max_seen = top
             if plan.reads_everything:
                 stats.in_flight_rows += count_true(pc.greater(writetime, started_us))
-            if seen is not None:
-                seen.add(table)
             if plan.mode == cc.INCREMENTAL and plan.since is not None:
                 table = table.filter(new_since(table, plan.since))
-            if raw is not None and plan.mode != cc.FULL and table.num_rows:
-                table = table.filter(pa.array(~raw.unchanged(table)))
-            if late_before is not None:
-                stats.late_rows += late_count(table, spec, late_before)
             schema = schema or raw_schema(spec, table.schema, add_row_ids)
+            if staged is not None:
+                staged.add(table)
+                table = table.slice(0, 0)  # the staged rows are handed to dlt after the diff
+            elif late_before is not None:
+                stats.late_rows += late_count(table, spec, late_before)
             if table.num_rows == 0 and not first:
+                on_rows(spec.name, report.rows_read)
                 continue
-            out = to_raw(table, schema, add_row_ids)
-            stats.rows_extracted += out.num_rows
-            stats.bytes_extracted = (stats.bytes_extracted or 0) + out.nbytes
+            out = handed(table)
             if first:
                 first = False
                 yield dlt.mark.with_hints(out, dlt.mark.make_hints(write_disposition=disposition))
             else:
                 yield out
             on_rows(spec.name, report.rows_read)
-        if seen is not None and raw is not None and schema is not None:
-            for keys in report.rejected_keys:
-                seen.add(keys)
-            seen.finish()
-            for keys in raw.deleted_keys(seen):
-                dead = to_raw(tombstones(keys, source_part(schema), scan_started), schema, add_row_ids)
-                stats.deleted_rows += dead.num_rows
-                stats.rows_extracted += dead.num_rows
-                stats.bytes_extracted = (stats.bytes_extracted or 0) + dead.nbytes
-                yield dead
+        if staged is not None and raw is not None and schema is not None:
+            for changed in raw.changed(staged, options.batch_rows):
+                if late_before is not None:
+                    stats.late_rows += late_count(changed, spec, late_before)
+                yield handed(changed)
+            if finds_deletes:
+                for keys in raw.deleted_keys(staged, report.rejected_keys):
+                    dead = handed(tombstones(keys, source_part(schema), scan_started))
+                    stats.deleted_rows += dead.num_rows
+                    yield dead
     stats.rows_read = report.rows_read
     stats.rejected = list(report.rejected)
     if plan.reads_everything:

@@ -12,20 +12,18 @@ import datetime as dt
 import json
 import random
 import uuid
-from collections.abc import Iterator
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import cassandra_helpers as helpers
 import dlt
 import duckdb
 import pytest
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.metadata import Murmur3Token
-from test_load_cassandra import canonical, ddl_statements
+from cassandra_helpers import canonical, event, message, owner_fixture, reader_fixture
 
 from loaders.cassandra import change_capture as cc
-from loaders.cassandra.connection import connected
 from loaders.cassandra.source import TABLES, cassandra_source
 from loaders.cassandra.tables import TABLE_SPECS
 from loaders.settings import CassandraSettings
@@ -37,15 +35,8 @@ NO_LAG = dt.timedelta(0)
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
-@pytest.fixture(scope="module")
-def owner() -> Iterator[Any]:
-    settings = replace(CassandraSettings.from_env(owner=True), keyspace=KEYSPACE)
-    with connected(settings) as (_cluster, session):
-        for statement in ddl_statements(KEYSPACE):
-            session.execute(statement)
-        # the loader role reads only the app keyspace: the owner of this one lets it read it too
-        session.execute(f"GRANT SELECT ON KEYSPACE {KEYSPACE} TO {CassandraSettings.from_env().username}")
-        yield session
+owner = owner_fixture(KEYSPACE)
+reader = reader_fixture(KEYSPACE)
 
 
 @pytest.fixture
@@ -65,77 +56,14 @@ def fresh(owner: Any) -> Any:
     return owner
 
 
-@pytest.fixture
-def reader() -> CassandraSettings:
-    return replace(CassandraSettings.from_env(), keyspace=KEYSPACE)
-
-
 def now_micros() -> int:
     return cc.micros(dt.datetime.now(UTC))
 
 
-def message(group: uuid.UUID, at: dt.datetime, body: str | None) -> tuple:
-    return (
-        group,
-        at.date(),
-        at.replace(microsecond=at.microsecond // 1000 * 1000),
-        uuid.uuid1(),
-        uuid.uuid4(),
-        body,
-    )
-
-
-def event(user: uuid.UUID, at: dt.datetime, kind: str | None) -> tuple:
-    return (
-        user,
-        at.date(),
-        at.replace(microsecond=at.microsecond // 1000 * 1000),
-        uuid.uuid1(),
-        kind,
-        {"source": "offline sync"},
-    )
-
-
-def write(
-    session: Any,
-    table: str,
-    columns: str,
-    rows: list[tuple],
-    timestamp: int | None = None,
-    keyspace: str = KEYSPACE,
-) -> None:
-    """INSERT rows, ``USING TIMESTAMP`` the write time (µs) as a phone syncing now would."""
-    marks = ", ".join("?" * len(columns.split(",")))
-    using = " USING TIMESTAMP ?" if timestamp is not None else ""
-    statement = session.prepare(f"INSERT INTO {keyspace}.{table} ({columns}) VALUES ({marks}){using}")
-    params = [(*r, timestamp) if timestamp is not None else r for r in rows]
-    execute_concurrent_with_args(session, statement, params, concurrency=32, raise_on_first_error=True)
-
-
-def write_messages(
-    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
-) -> None:
-    write(session, "messages", "group_id, day, sent_at, message_id, user_id, body", rows, timestamp, keyspace)
-
-
-def write_events(
-    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
-) -> None:
-    columns = "user_id, day, event_time, event_id, event_type, properties"
-    write(session, "user_events", columns, rows, timestamp, keyspace)
-
-
-def write_states(
-    session: Any, rows: list[tuple], timestamp: int | None = None, keyspace: str = KEYSPACE
-) -> None:
-    write(
-        session,
-        "notification_states",
-        "user_id, notification_id, status, updated_at",
-        rows,
-        timestamp,
-        keyspace,
-    )
+# the writers of cassandra_helpers, bound to this module's keyspace
+write_messages = partial(helpers.write_messages, keyspace=KEYSPACE)
+write_events = partial(helpers.write_events, keyspace=KEYSPACE)
+write_states = partial(helpers.write_states, keyspace=KEYSPACE)
 
 
 def make_pipeline(path: Path) -> Any:

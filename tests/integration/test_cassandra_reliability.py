@@ -14,21 +14,25 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from cassandra_helpers import (
+    canonical,
+    event,
+    message,
+    owner_fixture,
+    write_events,
+    write_messages,
+    write_states,
+)
 from pg_load_helpers import kill, wait_for_line
-from test_cassandra_change_capture import event, message, write_events, write_messages, write_states
-from test_load_cassandra import canonical, ddl_statements
 
-from loaders.cassandra.connection import connected
 from loaders.cassandra.source import TABLES
 from loaders.cassandra.tables import TABLE_SPECS
-from loaders.settings import PROJECT_DIR, CassandraSettings
+from loaders.settings import PROJECT_DIR
 from loaders.table_stats import DELETED_AT_COLUMN
 
 KEYSPACE = "loader_test_rel"
@@ -36,15 +40,7 @@ POINTS = ["extract", "normalize", "load", "complete"]
 UTC = dt.UTC
 
 
-@pytest.fixture(scope="module")
-def owner() -> Iterator[Any]:
-    settings = replace(CassandraSettings.from_env(owner=True), keyspace=KEYSPACE)
-    with connected(settings) as (_cluster, session):
-        for statement in ddl_statements(KEYSPACE):
-            session.execute(statement)
-        # the loader role reads only the app keyspace: the owner of this one lets it read it too
-        session.execute(f"GRANT SELECT ON KEYSPACE {KEYSPACE} TO {CassandraSettings.from_env().username}")
-        yield session
+owner = owner_fixture(KEYSPACE)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import random
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ import dlt
 import duckdb
 import pytest
 from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.util import Date
+from cassandra_helpers import canonical, grant_read, keyspace_owner, owner_fixture, reader_fixture
 
-from loaders.cassandra.connection import connected
 from loaders.cassandra.reader import ReadOptions, ScanFilter, read_table
 from loaders.cassandra.scan import ScanFailed, TransientScanError
 from loaders.cassandra.source import STATE_CURSOR, TABLES, cassandra_source
@@ -31,39 +29,14 @@ from loaders.errors import UserError
 from loaders.settings import CassandraSettings
 
 KEYSPACE = "loader_test"
-DDL = Path(__file__).resolve().parents[2] / "contracts" / "cassandra.cql"
 UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 TEXTS = ["plain", "quote ' and \" ;", "émoji 🎉 çà", "line\nbreak\ttab", "", "back\\slash", "x" * 300]
 
 
 # --------------------------------------------------------------------------- fixtures
-def ddl_statements(keyspace: str) -> list[str]:
-    text = "\n".join(line for line in DDL.read_text().splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in text.format(keyspace=keyspace).split(";") if s.strip()]
-
-
-def grant_read(owner_session: Any, keyspace: str) -> None:
-    """The loader role reads the app keyspace only: the owner (who created ``keyspace``) lets it read this one."""
-    owner_session.execute(f"GRANT SELECT ON KEYSPACE {keyspace} TO {CassandraSettings.from_env().username}")
-
-
-@pytest.fixture(scope="module")
-def owner() -> Iterator[Any]:
-    """The app owner's session on a fresh loader_test keyspace."""
-    settings = replace(CassandraSettings.from_env(owner=True), keyspace=KEYSPACE)
-    with connected(settings) as (_cluster, session):
-        for statement in ddl_statements(KEYSPACE):
-            session.execute(statement)
-        grant_read(session, KEYSPACE)
-        for table in TABLES:
-            session.execute(f"TRUNCATE {KEYSPACE}.{table}")
-        yield session
-
-
-@pytest.fixture(scope="module")
-def reader() -> CassandraSettings:
-    return replace(CassandraSettings.from_env(), keyspace=KEYSPACE)
+owner = owner_fixture(KEYSPACE, truncate=True)
+reader = reader_fixture(KEYSPACE, scope="module")
 
 
 def insert(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
@@ -164,18 +137,6 @@ def make_pipeline(path: Path, name: str = "test_cassandra") -> Any:
 
 
 # --------------------------------------------------------------------------- comparison by key
-def canonical(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Date):
-        return value.date()
-    if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-    if isinstance(value, dict) or hasattr(value, "items"):
-        return dict(value.items()) or None
-    return value
-
-
 def cassandra_rows(session: Any, table: str) -> dict[tuple, tuple]:
     spec = TABLE_SPECS[table]
     out = {}
@@ -450,14 +411,10 @@ def test_full_refresh_replaces_the_table(
 def test_empty_table_still_lands_with_its_columns(
     owner: Any, reader: CassandraSettings, tmp_path: Path
 ) -> None:
-    settings = replace(CassandraSettings.from_env(owner=True), keyspace="loader_test_empty")
-    with connected(settings) as (_cluster, session):
-        for statement in ddl_statements(settings.keyspace):
-            session.execute(statement)
-        grant_read(session, settings.keyspace)
-        session.execute(f"TRUNCATE {settings.keyspace}.messages")
+    with keyspace_owner("loader_test_empty") as session:
+        session.execute("TRUNCATE loader_test_empty.messages")
     pipeline = make_pipeline(tmp_path)
-    pipeline.run(cassandra_source(replace(reader, keyspace=settings.keyspace), ["messages"]))
+    pipeline.run(cassandra_source(replace(reader, keyspace="loader_test_empty"), ["messages"]))
     assert raw_count(tmp_path, "messages") == 0
 
 
