@@ -120,9 +120,10 @@
 {#-
     'full', 'all' or 'keys' (see the top of this file). raw_tables: [source, table] pairs the
     model reads (through staging); money: the model converts money with fx_rates;
-    tombstones_force_all: [source, table] pairs whose tombstones lack the model's key.
+    tombstones_force_all: [source, table] pairs whose tombstones lack the model's key;
+    extra_checks: further SQL conditions that mean 'all'.
 -#}
-{% macro incremental_scope(raw_tables, money=false, tombstones_force_all=[]) -%}
+{% macro incremental_scope(raw_tables, money=false, tombstones_force_all=[], extra_checks=[]) -%}
     {#- a unit test has no `this`: the plain select -#}
     {%- if not execute or this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return('full') }}
@@ -145,6 +146,7 @@
     {%- for source_name, table_name in tombstones_force_all -%}
         {%- do checks.append("exists (" ~ tombstones_since_watermark(source_name, table_name) ~ ")") -%}
     {%- endfor -%}
+    {%- for check in extra_checks -%}{%- do checks.append('(' ~ check ~ ')') -%}{%- endfor -%}
     {%- if checks | length == 0 -%}{{ return('keys') }}{%- endif -%}
     {%- set found = run_query("select " ~ (checks | join(' or '))) -%}
     {{ return('all' if found.rows[0][0] else 'keys') }}
@@ -170,4 +172,92 @@
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The declarative form (macros/incremental_gold_keys.sql describes each model so): a spec is
+    a dict with
+      key_columns  the model's key columns, e.g. ['group_id', 'week_start'];
+      reads        [source, table] raw tables the model reads (through staging): a full reload
+                   of one means 'all';
+      money        (optional) the model converts money with fx_rates: a rate change means 'all';
+      force_all    (optional) [source, table] raw tables whose tombstones lack the model's key;
+      checks       (optional) SQL conditions that also mean 'all' (asked at run time);
+      changes      the key sources: each a dict with `keys`, one SQL expression per key column
+                   (in key order) over the alias `changed`, and one of
+                     model: 'stg_…' and source: 'raw_…'  the model's rows of the new loads,
+                     tombstones: [source, table]         the raw tombstones of the new loads,
+                     sql: a_macro                        a macro (not called: the spec is
+                                                         built in unit tests too) that
+                                                         selects the key columns;
+                   optional `join` (SQL after the from) and `where` (a condition).
+    A key expression may be a typed null in the LAST key column: a wildcard, every value of it
+    (say all weeks of a group, when the old week of a moved outing is gone with its old version).
+-#}
+{% macro spec_scope(spec) -%}
+    {{ return(incremental_scope(
+        spec.reads, money=spec.get('money', false),
+        tombstones_force_all=spec.get('force_all', []), extra_checks=spec.get('checks', [])
+    )) }}
+{%- endmacro %}
+
+{#- The select of the keys a 'keys' run recomputes (columns named as spec.key_columns). -#}
+{% macro spec_affected_keys(spec) -%}
+    {%- for change in spec.changes %}
+    {%- if not loop.first %}
+    union
+    {% endif -%}
+    {%- if change.sql is defined %}
+    select * from ({{ change.sql() }}) as changed
+    {%- else %}
+    select
+        {%- for column in spec.key_columns %}
+        {{ change['keys'][loop.index0] }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- if change.tombstones is defined %}
+    from ({{ tombstones_since_watermark(change.tombstones[0], change.tombstones[1]) }}) as changed
+    {%- else %}
+    from {{ ref(change.model) }} as changed
+    {%- endif %}
+    {{ change.get('join', '') }}
+    where
+        {% if change.tombstones is defined %}true{% else %}changed.{{ changed_since_watermark(change.source) }}{% endif %}
+        {%- if change.where is defined %} and ({{ change.where }}){% endif %}
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+    A condition: the row whose key columns are `exprs` is one this run recomputes (`affected`:
+    a relation or alias of spec_affected_keys' rows), wildcards in the last key column included.
+-#}
+{% macro in_spec_keys(spec, exprs, affected='affected_keys') -%}
+    {%- set columns = spec.key_columns -%}
+    {%- set last = columns[-1] -%}
+    (
+        ({{ exprs | join(', ') }}) in (
+            select {{ columns | join(', ') }} from {{ affected }} where {{ last }} is not null
+        )
+        {%- if columns | length > 1 %}
+            or ({{ exprs[:-1] | join(', ') }}) in (
+                select {{ columns[:-1] | join(', ') }} from {{ affected }} where {{ last }} is null
+            )
+        {%- endif %}
+    )
+{%- endmacro %}
+
+{#- Pre-hook of a spec'd model: delete what the run recomputes (all, the keys, or nothing). -#}
+{% macro spec_delete_affected(spec) -%}
+    {%- set scope = spec_scope(spec) -%}
+    {%- if scope == 'all' -%}
+        delete from {{ this }}
+    {%- elif scope == 'keys' -%}
+        delete from {{ this }}
+        where {{ in_spec_keys(spec, spec.key_columns, '(' ~ spec_affected_keys(spec) ~ ') as affected') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- In a model's select: the filter on its rows' keys, or true when the run recomputes all. -#}
+{% macro spec_filter(spec, in_scope, exprs) -%}
+    {%- if in_scope -%}{{ in_spec_keys(spec, exprs) }}{%- else -%}true{%- endif -%}
 {%- endmacro %}

@@ -91,3 +91,102 @@
     from {{ ref('stg_postgres__payments') }} as payments
     where payments.outing_id is not null and payments.{{ changed_since_watermark('raw_postgres') }}
 {%- endmacro %}
+
+{#-
+    gold_group_engagement_per_week: by (group_id, week_start). A message names its group and
+    week (its tombstone too); a payment its outing's group and the week of its paid_at (set
+    once). A changed outing recomputes every week of its group (a wildcard week): its old
+    starts_at, gone with its old version, may have counted it in another week. A deleted
+    outing's or payment's tombstone lacks the group: every key then.
+-#}
+{% macro group_engagement_spec() -%}
+    {%- set week = "cast(date_trunc('week', {}) as date)" -%}
+    {{ return({
+        'key_columns': ['group_id', 'week_start'],
+        'reads': [['raw_cassandra', 'messages'], ['raw_postgres', 'outings'], ['raw_postgres', 'payments']],
+        'money': true,
+        'force_all': [['raw_postgres', 'outings'], ['raw_postgres', 'payments']],
+        'changes': [
+            {'model': 'stg_cassandra__messages', 'source': 'raw_cassandra',
+             'keys': ['changed.group_id', week.format('changed.sent_at')]},
+            {'tombstones': ['raw_cassandra', 'messages'],
+             'keys': ['cast(changed.group_id as uuid)', week.format(to_utc_timestamp('changed.sent_at'))]},
+            {'model': 'stg_postgres__outings', 'source': 'raw_postgres',
+             'keys': ['changed.group_id', 'cast(null as date)']},
+            {'model': 'stg_postgres__payments', 'source': 'raw_postgres',
+             'keys': ['outings.group_id', week.format('changed.paid_at')],
+             'join': 'inner join ' ~ ref('stg_postgres__outings') ~ ' as outings on changed.outing_id = outings.outing_id',
+             'where': 'changed.paid_at is not null'},
+        ],
+    }) }}
+{%- endmacro %}
+
+{#-
+    gold_user_retention_monthly: by (cohort_month, month_offset). A day with changed activity
+    recomputes its month for every cohort (the key cohort + offset = that month); a changed
+    user recomputes its cohort (a wildcard offset: its size and every month). A user's
+    created_at is assumed never to change. A deleted user's tombstone lacks its cohort, and a
+    move of last_month (the latest activity month) adds or removes an offset in every cohort:
+    every key then.
+-#}
+{% macro retention_spec() -%}
+    {%- set last_month_moved -%}
+        (
+            select max(cast(kept.cohort_month + to_months(kept.month_offset) as date)) from {{ this }} as kept
+        ) is distinct from (
+            select cast(date_trunc('month', max(activity.date)) as date)
+            from {{ ref('gold_user_activity_per_day') }} as activity
+        )
+    {%- endset -%}
+    {{ return({
+        'key_columns': ['cohort_month', 'month_offset'],
+        'reads': activity_raw_tables() + [['raw_postgres', 'users']],
+        'force_all': [['raw_postgres', 'payments'], ['raw_postgres', 'users']],
+        'checks': [last_month_moved],
+        'changes': [
+            {'sql': retention_affected_months},
+            {'model': 'stg_postgres__users', 'source': 'raw_postgres',
+             'keys': ["cast(date_trunc('month', changed.created_at) as date)", 'cast(null as integer)']},
+        ],
+    }) }}
+{%- endmacro %}
+
+{#- Every cohort's key in each month that holds a day with changed activity. -#}
+{% macro retention_affected_months() -%}
+    select
+        cohorts.cohort_month,
+        cast(date_diff('month', cohorts.cohort_month, months.activity_month) as integer) as month_offset
+    from (
+        select distinct cast(date_trunc('month', dates.activity_date) as date) as activity_month
+        from ({{ activity_affected_dates() }}) as dates
+    ) as months
+    inner join (
+        select distinct cast(date_trunc('month', users.created_at) as date) as cohort_month
+        from {{ ref('stg_postgres__users') }} as users
+    ) as cohorts on months.activity_month >= cohorts.cohort_month
+{%- endmacro %}
+
+{#-
+    int_user_notifications_daily: by notif_date. A notification changed names its day; a state
+    changed or deleted names the day of its notification (matched on the id alone: a superset).
+    A deleted notification's tombstone lacks its day: every key then.
+-#}
+{% macro notifications_daily_spec() -%}
+    {%- set notifications = ref('stg_postgres__notifications') -%}
+    {%- set of_notification = 'inner join ' ~ notifications ~ ' as notifications on ' -%}
+    {{ return({
+        'key_columns': ['notif_date'],
+        'reads': [['raw_postgres', 'notifications'], ['raw_cassandra', 'notification_states']],
+        'force_all': [['raw_postgres', 'notifications']],
+        'changes': [
+            {'model': 'stg_postgres__notifications', 'source': 'raw_postgres',
+             'keys': ['cast(changed.created_at as date)']},
+            {'model': 'int_notification_states_latest', 'source': 'raw_cassandra',
+             'keys': ['cast(notifications.created_at as date)'],
+             'join': of_notification ~ 'changed.notification_id = notifications.notification_id'},
+            {'tombstones': ['raw_cassandra', 'notification_states'],
+             'keys': ['cast(notifications.created_at as date)'],
+             'join': of_notification ~ 'cast(changed.notification_id as bigint) = notifications.notification_id'},
+        ],
+    }) }}
+{%- endmacro %}

@@ -1,12 +1,39 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ spec_delete_affected(group_engagement_spec()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+-- depends_on: {{ ref('stg_postgres__payments') }}
+
 -- One row per (group_id, week_start) with a message, an outing starting or a succeeded
 -- payment paid for one of the group's outings. week_start: Monday of the ISO week (UTC).
-with messages_weekly as (
+-- Incremental by group-week (macros/incremental_gold.sql, group_engagement_spec): a run
+-- recomputes the group-weeks its new loads touch, every week of a group whose outing changed.
+{%- set spec = group_engagement_spec() %}
+{%- set week_of = "cast(date_trunc('week', {}) as date)" %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
+
+with
+{%- if in_scope %}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
+),
+{%- endif %}
+
+messages_weekly as (
     select
         group_id,
         cast(date_trunc('week', sent_at) as date) as week_start,
         count(*) as messages_count,
         count(distinct user_id) as active_members
     from {{ ref('stg_cassandra__messages') }}
+    where {{ spec_filter(spec, in_scope, ['group_id', week_of.format('sent_at')]) }}
     group by group_id, cast(date_trunc('week', sent_at) as date)
 ),
 
@@ -16,6 +43,7 @@ outings_weekly as (
         cast(date_trunc('week', starts_at) as date) as week_start,
         count(*) as outings_count
     from {{ ref('stg_postgres__outings') }}
+    where {{ spec_filter(spec, in_scope, ['group_id', week_of.format('starts_at')]) }}
     group by group_id, cast(date_trunc('week', starts_at) as date)
 ),
 
@@ -27,7 +55,11 @@ spend_weekly as (
     from {{ ref('int_payments_converted') }} as payments
     inner join {{ ref('stg_postgres__outings') }} as outings
         on payments.outing_id = outings.outing_id
-    where payments.is_succeeded and payments.paid_at is not null
+    where
+        payments.is_succeeded and payments.paid_at is not null
+        and {{ spec_filter(
+            spec, in_scope, ['outings.group_id', week_of.format('payments.paid_at')]
+        ) }}
     group by outings.group_id, cast(date_trunc('week', payments.paid_at) as date)
 ),
 

@@ -1,6 +1,10 @@
 -- Churn features per user at feature_date = as_of_date - 30 days (marts.md). Features see
 -- data up to feature_date inclusive; the label (is_churned) looks only at
 -- feature_date < d <= as_of_date. Trailing window of N days: feature_date - N < d <= feature_date.
+-- Every row moves with the cutoff, so the model is rebuilt each run, from compact inputs kept
+-- incrementally: per user and day, activity and EUR spend (int_user_activity_daily, the rows of
+-- gold_user_activity_per_day) and notifications by the day their success was written
+-- (int_user_notifications_daily), not the payments and notifications themselves.
 with params as (
     select
         as_of.as_of_date,
@@ -9,7 +13,13 @@ with params as (
 ),
 
 activity as (
-    select * from {{ ref('gold_user_activity_per_day') }}
+    select
+        user_id,
+        activity_date as date,
+        spend_eur,
+        messages_sent,
+        events_count
+    from {{ ref('int_user_activity_daily') }}
 ),
 
 eligible_users as (
@@ -56,15 +66,14 @@ going as (
 
 spend as (
     select
-        payments.user_id,
-        sum(payments.amount_eur) as spend_eur_90d
-    from {{ ref('int_payments_converted') }} as payments
+        activity.user_id,
+        sum(activity.spend_eur) as spend_eur_90d
+    from activity
     cross join params
     where
-        payments.is_succeeded
-        and payments.paid_date > params.feature_date - 90
-        and payments.paid_date <= params.feature_date
-    group by payments.user_id
+        activity.date > params.feature_date - 90
+        and activity.date <= params.feature_date
+    group by activity.user_id
 ),
 
 recent_activity as (
@@ -88,11 +97,11 @@ recent_activity as (
 notif_rates as (
     select
         notifs.user_id,
-        count(*) as notifications_30d,
-        count(*) filter (
-            where notifs.is_success and notifs.state_updated_at < params.feature_date + 1
-        ) as successes_30d
-    from {{ ref('gold_notif_impact_per_day') }} as notifs
+        cast(sum(notifs.notifications_count) as bigint) as notifications_30d,
+        cast(coalesce(sum(notifs.notifications_count) filter (
+            where notifs.success_date <= params.feature_date
+        ), 0) as bigint) as successes_30d
+    from {{ ref('int_user_notifications_daily') }} as notifs
     cross join params
     where
         notifs.notif_date > params.feature_date - 30

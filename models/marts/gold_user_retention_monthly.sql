@@ -1,20 +1,65 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ spec_delete_affected(retention_spec()) }}",
+        post_hook=["{{ record_watermark() }}"]
+    )
+}}
+
+-- depends_on: {{ ref('int_incremental_watermarks') }}
+-- depends_on: {{ ref('stg_postgres__payments') }}
+-- depends_on: {{ ref('stg_cassandra__messages') }}
+-- depends_on: {{ ref('stg_cassandra__user_events') }}
+
 -- One row per (cohort_month, month_offset): every cohort up to last_month (the month of the
 -- latest date in gold_user_activity_per_day) gets every offset 0..months to last_month,
 -- with 0 active users where nobody came back.
-with users as (
+-- Incremental by cohort-month (macros/incremental_gold.sql, retention_spec): a run recomputes
+-- the months its new activity touches in every cohort, and every month of a changed cohort.
+{%- set spec = retention_spec() %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
+
+with
+{%- if in_scope %}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
+),
+{%- endif %}
+
+users as (
     select
         user_id,
         cast(date_trunc('month', created_at) as date) as cohort_month
     from {{ ref('stg_postgres__users') }}
 ),
 
+-- In a run by keys: the activity of the months recomputed and of the users of the cohorts
+-- recomputed whole; every key the run keeps reads all of its rows.
 activity as (
     select * from {{ ref('gold_user_activity_per_day') }}
+    {%- if in_scope %}
+        where
+            cast(date_trunc('month', date) as date) in (
+                select cast(affected_keys.cohort_month + to_months(affected_keys.month_offset) as date)
+                from affected_keys
+                where affected_keys.month_offset is not null
+            )
+            or user_id in (
+                select users.user_id
+                from users
+                inner join affected_keys
+                    on
+                        users.cohort_month = affected_keys.cohort_month
+                        and affected_keys.month_offset is null
+            )
+    {%- endif %}
 ),
 
 last_month as (
-    select cast(date_trunc('month', max(activity.date)) as date) as last_month
-    from activity
+    select cast(date_trunc('month', max(all_activity.date)) as date) as last_month
+    from {{ ref('gold_user_activity_per_day') }} as all_activity
 ),
 
 cohorts as (
@@ -71,3 +116,7 @@ left join cohort_activity
     on
         cohort_offsets.cohort_month = cohort_activity.cohort_month
         and cohort_offsets.month_offset = cohort_activity.month_offset
+where
+    {{ spec_filter(
+        spec, in_scope, ['cohort_offsets.cohort_month', 'cast(cohort_offsets.month_offset as integer)']
+    ) }}

@@ -32,7 +32,13 @@ from dbt_runner import REPO, BuiltWarehouse, DbtResult, run_dbt
 LOAD_DAY = "1759104000.500000"  # 2025-09-29 00:00 UTC
 DAY_COMMIT = datetime(2025, 9, 29, 1, 0, tzinfo=UTC)
 ACTIVITY_MODELS = ("int_user_activity_daily", "gold_user_activity_per_day")
-KEYED_MODELS = (*ACTIVITY_MODELS, "gold_notif_impact_per_day", "gold_outing_summary")
+KEYED_MODELS = (
+    *ACTIVITY_MODELS,
+    "gold_notif_impact_per_day",
+    "gold_outing_summary",
+    "gold_group_engagement_per_week",
+    "gold_user_retention_monthly",
+)
 PROJECT_PATHS = (
     "dbt_project.yml",
     "profiles.yml",
@@ -78,6 +84,25 @@ def day_of_changes(base: RawData) -> tuple[RawData, dict]:
         status="CLICKED",
         updated_at=datetime(2025, 9, 28, 21, tzinfo=UTC),
     )
+    # an outing moved three weeks later: its old week (gone with its old version) must lose it
+    moved = dict(_live_rows(base, "raw_postgres.outings", "id")[3])
+    moved = {k: v for k, v in moved.items() if not k.startswith("_dlt_") and k != DELETED_AT}
+    moved.update(
+        starts_at=moved["starts_at"] + timedelta(days=21), updated_at=datetime(2025, 9, 28, 13, tzinfo=UTC)
+    )
+    rows.add("raw_postgres.outings", LOAD_DAY, **moved)
+    # a new user: a new member of the September cohort
+    rows.add(
+        "raw_postgres.users",
+        LOAD_DAY,
+        id=stable_uuid("user-new-in-september"),
+        username="newcomer",
+        email="newcomer@example.org",
+        city=None,
+        created_at=datetime(2025, 9, 28, 8, tzinfo=UTC),
+        updated_at=datetime(2025, 9, 28, 8, tzinfo=UTC),
+        deleted_at=None,
+    )
     event_time = datetime(2025, 9, 28, 20, tzinfo=UTC)
     rows.add(
         "raw_cassandra.user_events",
@@ -90,6 +115,13 @@ def day_of_changes(base: RawData) -> tuple[RawData, dict]:
         properties="{}",
     )
     return rows.data, refunded
+
+
+def _live_rows(base: RawData, table: str, key: str) -> list[dict]:
+    """Rows of `table` (one per key, in key order) that no tombstone deletes."""
+    deleted = {r[key] for r in base[table] if r.get(DELETED_AT) is not None}
+    latest = {r[key]: r for r in base[table] if r[key] not in deleted}
+    return [latest[k] for k in sorted(latest, key=str)]
 
 
 def differences(left: Path, right: Path) -> dict[str, tuple[int, int, int, int]]:
@@ -124,6 +156,29 @@ def differences(left: Path, right: Path) -> dict[str, tuple[int, int, int, int]]
         con.close()
 
 
+ML_REFERENCE = Path(__file__).with_name("ml_features_reference.sql")
+
+
+def ml_features_against_reference(warehouse: Path) -> tuple[int, int, int]:
+    """(rows only in the model, rows only in the reference, rows) for gold_ml_user_features
+    against the features computed from the payments and notifications themselves."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        reference = ML_REFERENCE.read_text(encoding="utf-8")
+        model = "select * from gold.gold_ml_user_features"
+        counts = tuple(
+            con.execute(f"select count(*) from ({sql})").fetchone()[0]
+            for sql in (
+                f"{model} except all ({reference})",
+                f"({reference}) except all {model}",
+                model,
+            )
+        )
+        return counts[0], counts[1], counts[2]
+    finally:
+        con.close()
+
+
 def compiled(run: DbtResult, name: str) -> str:
     return next(
         r.get("compiled_code") or ""
@@ -132,10 +187,49 @@ def compiled(run: DbtResult, name: str) -> str:
     )
 
 
+def new_month_and_hard_deletes(base: RawData) -> RawData:
+    """The day of changes, plus an event in a new month (last_month of retention moves) and the
+    hard delete of an outing, a user, a notification and a payment, whose tombstones lack the
+    keys of the models that read them."""
+    changes, refunded = day_of_changes(base)
+    rows = _Rows()
+    rows._n = sum(len(v) for v in base.values()) + 9000
+    rows.data.update({table: list(table_rows) for table, table_rows in changes.items()})
+    event_time = datetime(2025, 10, 1, 0, 30, tzinfo=UTC)
+    rows.add(
+        "raw_cassandra.user_events",
+        LOAD_DAY,
+        user_id=stable_uuid("user-2"),
+        day=event_time.date(),
+        event_time=event_time,
+        event_id=stable_uuid("event-new-month"),
+        event_type="search",
+        properties="{}",
+    )
+    deleted_at = DAY_COMMIT - timedelta(hours=1)
+    payment = next(
+        r
+        for r in _live_rows(base, "raw_postgres.payments", "id")
+        if r["status"] == "succeeded" and r["outing_id"] is not None and r["id"] != refunded["id"]
+    )
+    for table, row in (
+        ("raw_postgres.outings", _live_rows(base, "raw_postgres.outings", "id")[5]),
+        ("raw_postgres.users", _live_rows(base, "raw_postgres.users", "id")[5]),
+        ("raw_postgres.notifications", _live_rows(base, "raw_postgres.notifications", "id")[7]),
+        ("raw_postgres.payments", payment),
+    ):
+        rows.tombstone(table, LOAD_DAY, row, deleted_at)
+    return rows.data
+
+
 def incremental_and_full(
-    built: BuiltWarehouse, work: Path, prepare=None, project_dir: Path = REPO
+    built: BuiltWarehouse,
+    work: Path,
+    prepare=None,
+    project_dir: Path = REPO,
+    changes_of=lambda raw: day_of_changes(raw)[0],
 ) -> tuple[Path, DbtResult, Path]:
-    changes, _ = day_of_changes(built.raw)
+    changes = changes_of(built.raw)
     work.mkdir(parents=True, exist_ok=True)
     incremental = built.copy_to(work / "incremental.duckdb")
     if prepare:
@@ -169,6 +263,10 @@ def test_a_day_of_changes_recomputes_only_its_days(built_warehouse: BuiltWarehou
     for name in KEYED_MODELS:
         assert "new_loads.inserted_at >" in compiled(inc_run, name), f"{name} did not run by keys"
     assert differences(incremental, full) == {}
+    # the features from the compact inputs are the ones from the history, row for row
+    for warehouse in (built_warehouse.path, incremental):
+        only_model, only_reference, rows = ml_features_against_reference(warehouse)
+        assert (only_model, only_reference) == (0, 0) and rows > 0
     # the refund emptied the day: its row is gone, as in the full refresh
     assert activity_row(incremental, refunded) == 0
     con = duckdb.connect(str(incremental), read_only=True)
@@ -238,3 +336,29 @@ def test_fx_rates_changed_recomputes_every_money_key(
     finally:
         con.close()
     assert moved > 0, "no day's EUR spend moved with the USD rate"
+
+
+def test_new_month_and_hard_deletes_recompute_every_key(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    """A tombstone without the model's key, or a move of retention's last month: all keys, once."""
+    incremental, inc_run, full = incremental_and_full(
+        built_warehouse, tmp_path, changes_of=new_month_and_hard_deletes
+    )
+    for name in (
+        "gold_group_engagement_per_week",
+        "gold_user_retention_monthly",
+        "int_user_notifications_daily",
+        *ACTIVITY_MODELS,
+    ):
+        assert "new_loads.inserted_at >" not in compiled(inc_run, name), f"{name} should recompute all keys"
+    assert differences(incremental, full) == {}
+    con = duckdb.connect(str(incremental), read_only=True)
+    try:
+        assert con.execute(
+            "select max(cohort_month + to_months(month_offset)) from gold.gold_user_retention_monthly"
+        ).fetchone()[0] == datetime(2025, 10, 1)
+    finally:
+        con.close()
+    only_model, only_reference, rows = ml_features_against_reference(incremental)
+    assert (only_model, only_reference) == (0, 0) and rows > 0
