@@ -153,28 +153,6 @@
 {%- endmacro %}
 
 {#-
-    Pre-hook: deletes the keys this run recomputes. key_columns: the model's key columns,
-    in the order of the columns of `affected_keys_sql` (a select of those keys).
--#}
-{% macro delete_affected_keys(scope, key_columns, affected_keys_sql) -%}
-    {%- if scope == 'all' -%}
-        delete from {{ this }}
-    {%- elif scope == 'keys' -%}
-        delete from {{ this }}
-        where ({{ key_columns | join(', ') }}) in (select * from ({{ affected_keys_sql }}) as affected)
-    {%- endif -%}
-{%- endmacro %}
-
-{#- A filter on the keys this run recomputes (`key_sql in (select ...)`), or true when it recomputes all. -#}
-{% macro in_affected_keys(in_scope, key_sql, affected='affected_dates.activity_date') -%}
-    {%- if in_scope -%}
-        {{ key_sql }} in (select {{ affected }} from {{ affected.split('.')[0] }})
-    {%- else -%}
-        true
-    {%- endif -%}
-{%- endmacro %}
-
-{#-
     The declarative form (macros/incremental_gold_keys.sql describes each model so): a spec is
     a dict with
       key_columns  the model's key columns, e.g. ['group_id', 'week_start'];

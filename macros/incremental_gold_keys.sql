@@ -1,8 +1,10 @@
 {#
-    The keys each incremental gold model recomputes in a 'keys' run (macros/incremental_gold.sql):
-    a select of the model's key, from the staging rows of the loads committed after its
-    watermark and from the tombstones of those loads. Used by the model's pre-hook (to delete
-    them) and by its select (to recompute them), so both see the same keys.
+    The keys each incremental gold model recomputes in a 'keys' run, described as data: one
+    spec per model (the form is in macros/incremental_gold.sql, above spec_scope), read by
+    spec_scope (the run's scope), spec_affected_keys (the keys, from the staging rows and the
+    tombstones of the loads committed after the model's watermark), spec_delete_affected (the
+    model's pre-hook) and spec_filter (its select), so the pre-hook and the select name the
+    same keys.
 #}
 
 {#- The raw tables int_user_activity_daily and gold_user_activity_per_day read. -#}
@@ -10,86 +12,71 @@
     {{ return([['raw_postgres', 'payments'], ['raw_cassandra', 'messages'], ['raw_cassandra', 'user_events']]) }}
 {%- endmacro %}
 
-{% macro activity_scope() -%}
-    {{ return(incremental_scope(activity_raw_tables(), money=true, tombstones_force_all=[['raw_postgres', 'payments']])) }}
-{%- endmacro %}
-
 {#-
-    Days (UTC) with a changed payment, message or event: every user's row of such a day is
-    recomputed (a message's or a payment's user may have changed too). A payment's paid_at
-    is set once, so its new version names its day.
+    int_user_activity_daily, gold_user_activity_per_day (key column `key`): by UTC day. A day
+    with a changed payment, message or event recomputes every user's row of that day (a
+    message's or a payment's user may have changed too). A payment's paid_at is set once, so
+    its new version names its day; its tombstone lacks the day: every key then.
 -#}
-{% macro activity_affected_dates() -%}
-    select cast(payments.paid_at as date) as activity_date
-    from {{ ref('stg_postgres__payments') }} as payments
-    where payments.paid_at is not null and payments.{{ changed_since_watermark('raw_postgres') }}
-    union
-    select cast(messages.sent_at as date) as activity_date
-    from {{ ref('stg_cassandra__messages') }} as messages
-    where messages.{{ changed_since_watermark('raw_cassandra') }}
-    union
-    select cast({{ to_utc_timestamp('gone.sent_at') }} as date) as activity_date
-    from ({{ tombstones_since_watermark('raw_cassandra', 'messages') }}) as gone
-    union
-    select cast(events.event_time as date) as activity_date
-    from {{ ref('stg_cassandra__user_events') }} as events
-    where events.{{ changed_since_watermark('raw_cassandra') }}
-    union
-    select cast({{ to_utc_timestamp('gone.event_time') }} as date) as activity_date
-    from ({{ tombstones_since_watermark('raw_cassandra', 'user_events') }}) as gone
+{% macro activity_spec(key='activity_date') -%}
+    {%- set day_of = 'cast({} as date)' -%}
+    {{ return({
+        'key_columns': [key],
+        'reads': activity_raw_tables(),
+        'money': true,
+        'force_all': [['raw_postgres', 'payments']],
+        'changes': [
+            {'model': 'stg_postgres__payments', 'source': 'raw_postgres',
+             'keys': [day_of.format('changed.paid_at')], 'where': 'changed.paid_at is not null'},
+            {'model': 'stg_cassandra__messages', 'source': 'raw_cassandra',
+             'keys': [day_of.format('changed.sent_at')]},
+            {'tombstones': ['raw_cassandra', 'messages'],
+             'keys': [day_of.format(to_utc_timestamp('changed.sent_at'))]},
+            {'model': 'stg_cassandra__user_events', 'source': 'raw_cassandra',
+             'keys': [day_of.format('changed.event_time')]},
+            {'tombstones': ['raw_cassandra', 'user_events'],
+             'keys': [day_of.format(to_utc_timestamp('changed.event_time'))]},
+        ],
+    }) }}
 {%- endmacro %}
 
 {#- gold_notif_impact_per_day: by notification. Both tombstones carry the notification id. -#}
-{% macro notif_impact_scope() -%}
-    {{ return(incremental_scope([['raw_postgres', 'notifications'], ['raw_cassandra', 'notification_states']])) }}
-{%- endmacro %}
-
-{% macro notif_impact_affected_ids() -%}
-    select notifications.notification_id
-    from {{ ref('stg_postgres__notifications') }} as notifications
-    where notifications.{{ changed_since_watermark('raw_postgres') }}
-    union
-    select cast(gone.id as bigint) as notification_id
-    from ({{ tombstones_since_watermark('raw_postgres', 'notifications') }}) as gone
-    union
-    select states.notification_id
-    from {{ ref('int_notification_states_latest') }} as states
-    where states.{{ changed_since_watermark('raw_cassandra') }}
-    union
-    select cast(gone.notification_id as bigint) as notification_id
-    from ({{ tombstones_since_watermark('raw_cassandra', 'notification_states') }}) as gone
+{% macro notif_impact_spec() -%}
+    {{ return({
+        'key_columns': ['notification_id'],
+        'reads': [['raw_postgres', 'notifications'], ['raw_cassandra', 'notification_states']],
+        'changes': [
+            {'model': 'stg_postgres__notifications', 'source': 'raw_postgres',
+             'keys': ['changed.notification_id']},
+            {'tombstones': ['raw_postgres', 'notifications'], 'keys': ['cast(changed.id as bigint)']},
+            {'model': 'int_notification_states_latest', 'source': 'raw_cassandra',
+             'keys': ['changed.notification_id']},
+            {'tombstones': ['raw_cassandra', 'notification_states'],
+             'keys': ['cast(changed.notification_id as bigint)']},
+        ],
+    }) }}
 {%- endmacro %}
 
 {#-
     gold_outing_summary: by outing. A deleted payment's tombstone lacks its outing: every
     outing is recomputed then. A payment's outing_id does not change.
 -#}
-{% macro outing_summary_scope() -%}
-    {{ return(incremental_scope(
-        [['raw_postgres', 'outings'], ['raw_postgres', 'outing_participants'], ['raw_postgres', 'payments']],
-        money=true,
-        tombstones_force_all=[['raw_postgres', 'payments']]
-    )) }}
-{%- endmacro %}
-
-{% macro outing_summary_affected_ids() -%}
-    select outings.outing_id
-    from {{ ref('stg_postgres__outings') }} as outings
-    where outings.{{ changed_since_watermark('raw_postgres') }}
-    union
-    select cast(gone.id as uuid) as outing_id
-    from ({{ tombstones_since_watermark('raw_postgres', 'outings') }}) as gone
-    union
-    select participants.outing_id
-    from {{ ref('stg_postgres__outing_participants') }} as participants
-    where participants.{{ changed_since_watermark('raw_postgres') }}
-    union
-    select cast(gone.outing_id as uuid) as outing_id
-    from ({{ tombstones_since_watermark('raw_postgres', 'outing_participants') }}) as gone
-    union
-    select payments.outing_id
-    from {{ ref('stg_postgres__payments') }} as payments
-    where payments.outing_id is not null and payments.{{ changed_since_watermark('raw_postgres') }}
+{% macro outing_summary_spec() -%}
+    {{ return({
+        'key_columns': ['outing_id'],
+        'reads': [['raw_postgres', 'outings'], ['raw_postgres', 'outing_participants'], ['raw_postgres', 'payments']],
+        'money': true,
+        'force_all': [['raw_postgres', 'payments']],
+        'changes': [
+            {'model': 'stg_postgres__outings', 'source': 'raw_postgres', 'keys': ['changed.outing_id']},
+            {'tombstones': ['raw_postgres', 'outings'], 'keys': ['cast(changed.id as uuid)']},
+            {'model': 'stg_postgres__outing_participants', 'source': 'raw_postgres',
+             'keys': ['changed.outing_id']},
+            {'tombstones': ['raw_postgres', 'outing_participants'], 'keys': ['cast(changed.outing_id as uuid)']},
+            {'model': 'stg_postgres__payments', 'source': 'raw_postgres',
+             'keys': ['changed.outing_id'], 'where': 'changed.outing_id is not null'},
+        ],
+    }) }}
 {%- endmacro %}
 
 {#-
@@ -158,7 +145,7 @@
         cast(date_diff('month', cohorts.cohort_month, months.activity_month) as integer) as month_offset
     from (
         select distinct cast(date_trunc('month', dates.activity_date) as date) as activity_month
-        from ({{ activity_affected_dates() }}) as dates
+        from ({{ spec_affected_keys(activity_spec()) }}) as dates
     ) as months
     inner join (
         select distinct cast(date_trunc('month', users.created_at) as date) as cohort_month

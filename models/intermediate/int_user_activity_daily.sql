@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_affected_keys(activity_scope(), ['activity_date'], activity_affected_dates()) }}",
+        pre_hook="{{ spec_delete_affected(activity_spec('activity_date')) }}",
         post_hook=["{{ record_watermark() }}"]
     )
 }}
@@ -14,16 +14,16 @@
 -- Incremental by day (macros/incremental_gold.sql): a run recomputes the days with a changed
 -- payment, message or event since its last run; the pre-hook deletes those days first, so a
 -- day left without activity (a refund, a deleted message) is gone, as in a full refresh.
-{%- set scope = activity_scope() %}
-{%- set in_scope = scope == 'keys' %}
+{%- set spec = activity_spec('activity_date') %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 -- Per user and UTC day: succeeded payments (by the UTC date of paid_at, amounts in EUR at
 -- full precision), messages sent and app events. One row per (user_id, activity_date) with
 -- at least one of them.
 with
 {%- if in_scope %}
-affected_dates as (
-    {{ activity_affected_dates() }}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
 ),
 {%- endif %}
 
@@ -36,7 +36,7 @@ payments_daily as (
     from {{ ref('int_payments_converted') }}
     where
         is_succeeded and paid_date is not null
-        and {{ in_affected_keys(in_scope, 'paid_date') }}
+        and {{ spec_filter(spec, in_scope, ['paid_date']) }}
     group by user_id, paid_date
 ),
 
@@ -48,7 +48,7 @@ messages_daily as (
     from {{ ref('stg_cassandra__messages') }}
     where
         user_id is not null
-        and {{ in_affected_keys(in_scope, 'cast(sent_at as date)') }}
+        and {{ spec_filter(spec, in_scope, ['cast(sent_at as date)']) }}
     group by user_id, cast(sent_at as date)
 ),
 
@@ -58,7 +58,7 @@ events_daily as (
         cast(event_time as date) as activity_date,
         count(*) as events_count
     from {{ ref('stg_cassandra__user_events') }}
-    where {{ in_affected_keys(in_scope, 'cast(event_time as date)') }}
+    where {{ spec_filter(spec, in_scope, ['cast(event_time as date)']) }}
     group by user_id, cast(event_time as date)
 ),
 

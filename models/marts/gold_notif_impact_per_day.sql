@@ -5,7 +5,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_affected_keys(notif_impact_scope(), ['notification_id'], notif_impact_affected_ids()) }}",
+        pre_hook="{{ spec_delete_affected(notif_impact_spec()) }}",
         post_hook=["{{ record_watermark() }}"]
     )
 }}
@@ -14,18 +14,19 @@
 
 -- Incremental by notification (macros/incremental_gold.sql): a run recomputes the
 -- notifications whose row or state changed (or was deleted) since its last run.
-{%- set in_scope = notif_impact_scope() == 'keys' %}
+{%- set spec = notif_impact_spec() %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
 {%- if in_scope %}
-affected_ids as (
-    {{ notif_impact_affected_ids() }}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
 ),
 {%- endif %}
 
 notifications as (
     select * from {{ ref('stg_postgres__notifications') }}
-    where {{ in_affected_keys(in_scope, 'notification_id', 'affected_ids.notification_id') }}
+    where {{ spec_filter(spec, in_scope, ['notification_id']) }}
 ),
 
 states as (

@@ -4,7 +4,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_affected_keys(outing_summary_scope(), ['outing_id'], outing_summary_affected_ids()) }}",
+        pre_hook="{{ spec_delete_affected(outing_summary_spec()) }}",
         post_hook=["{{ record_watermark() }}"]
     )
 }}
@@ -14,18 +14,19 @@
 
 -- Incremental by outing (macros/incremental_gold.sql): a run recomputes the outings whose
 -- row, answers or payments changed (or were deleted) since its last run.
-{%- set in_scope = outing_summary_scope() == 'keys' %}
+{%- set spec = outing_summary_spec() %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
 {%- if in_scope %}
-affected_ids as (
-    {{ outing_summary_affected_ids() }}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
 ),
 {%- endif %}
 
 outings as (
     select * from {{ ref('stg_postgres__outings') }}
-    where {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
+    where {{ spec_filter(spec, in_scope, ['outing_id']) }}
 ),
 
 rsvps as (
@@ -36,7 +37,7 @@ rsvps as (
         count(*) filter (where rsvp = 'maybe') as maybe_count,
         count(*) filter (where rsvp = 'declined') as declined_count
     from {{ ref('stg_postgres__outing_participants') }}
-    where {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
+    where {{ spec_filter(spec, in_scope, ['outing_id']) }}
     group by outing_id
 ),
 
@@ -47,7 +48,7 @@ spend as (
     from {{ ref('int_payments_converted') }}
     where
         is_succeeded and outing_id is not null
-        and {{ in_affected_keys(in_scope, 'outing_id', 'affected_ids.outing_id') }}
+        and {{ spec_filter(spec, in_scope, ['outing_id']) }}
     group by outing_id
 ),
 

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_affected_keys(activity_scope(), ['date'], activity_affected_dates()) }}",
+        pre_hook="{{ spec_delete_affected(activity_spec('date')) }}",
         post_hook=["{{ record_watermark() }}"]
     )
 }}
@@ -15,7 +15,8 @@
 
 -- Incremental by day, as int_user_activity_daily (macros/incremental_gold.sql): the days
 -- touched since this model's last run are deleted, then copied again from the twin.
-{%- set in_scope = activity_scope() == 'keys' %}
+{%- set spec = activity_spec('date') %}
+{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 -- One row per (user_id, date) on which the user was active: a succeeded payment paid that
 -- UTC day, a message sent or an app event. Money in EUR, rounded to cents here, at the end.
@@ -28,5 +29,5 @@ select
     cast(events_count as bigint) as events_count
 from {{ ref('int_user_activity_daily') }}
 {%- if in_scope %}
-    where activity_date in ({{ activity_affected_dates() }})
+    where activity_date in (select affected.date from ({{ spec_affected_keys(spec) }}) as affected)
 {%- endif %}
