@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from loaders import __version__
 from loaders.errors import UserError
+from loaders.malloc_tuning import hold_mmap_threshold
 
 # name -> (module, one-line help); the module's docstring is the long help.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    hold_mmap_threshold()  # before the commands load their libraries: see loaders/malloc_tuning.py
     try:
         parser = build_parser()
     except UserError as exc:  # read while the commands load: contracts/source_tables.yml, say

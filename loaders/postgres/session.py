@@ -15,10 +15,14 @@ whatever the table size.
 Memory is bounded in bytes, not rows (``table_read``): the bytes a row takes
 once decoded are estimated from a sample of the table's pages (``row_bytes``:
 ``octet_length`` of text and bytea, the value's uncompressed size, read from the
-TOAST pointer without decompressing; ``pg_column_size`` of the others), and a
-batch holds about ``batch_bytes``. DuckDB's scanner decodes whole vectors
-(2,048 rows) before it hands any: for rows so wide that a vector would exceed
-the budget (more than ``batch_bytes / 2048``, 8 KiB by default), the read is
+TOAST pointer without decompressing; ``pg_column_size`` of the others).
+``batch_bytes`` is what the streams of one read decode at once, together: each
+stream's batch is its share (16 MiB over 2 streams: 8 MiB a batch), because a
+stream holds about three copies of the batch it is decoding (the scanner's
+vectors, DuckDB's result buffer, the Arrow export), so a per-stream budget
+would grow the peak with the machine's CPUs. DuckDB's scanner decodes whole
+vectors (2,048 rows) before it hands any: for rows so wide that a vector would
+exceed a stream's share (more than 4 KiB a row with 2 streams), the read is
 split by primary-key ranges of at most a batch of rows each (the boundaries are
 read in the snapshot, keys only), which the streams share.
 """
@@ -56,7 +60,7 @@ class SessionOptions:
     streams: int = 2  # parallel COPY streams for a full read of a large table
     min_blocks_per_stream: int = 4096  # 32 MiB of heap per stream at least
     batch_rows: int = 102_400  # rows per Arrow batch at most (about 13 MB of payments)
-    batch_bytes: int = 16 << 20  # decoded bytes per Arrow batch (and per key-range query of wide rows)
+    batch_bytes: int = 16 << 20  # decoded bytes of one read's streams together (a batch: a stream's share)
     queue_batches: int = 1  # decoded batches waiting per table (bounds memory)
 
 
@@ -147,6 +151,10 @@ class PostgresSession:
         by_size = max(1, blocks // max(1, self.options.min_blocks_per_stream))
         return max(1, min(self.options.streams, by_size))
 
+    def stream_batch_bytes(self, streams: int) -> int:
+        """The decoded bytes of a batch when ``streams`` streams read at once (their share of ``batch_bytes``)."""
+        return max(1, self.options.batch_bytes // max(1, streams))
+
     def row_bytes(self, table: SourceTable) -> int:
         """About how many bytes a row of ``table`` takes once decoded, from a sample of its pages."""
         from loaders.postgres.catalog import quote_ident
@@ -172,14 +180,19 @@ class PostgresSession:
     ) -> ReadPlan:
         """The plan of a read of every page of ``table`` (``select`` ``FROM`` it, filtered by ``where``).
 
-        Narrow rows: heap ranges (ctid), one per stream, batches of ``batch_bytes``. Rows wider
-        than a vector's share of the budget: primary-key ranges of at most a batch of rows each."""
+        Narrow rows: heap ranges (ctid), one per stream, each stream's batches its share of
+        ``batch_bytes``. Rows so wide that a vector would exceed a stream's share: primary-key
+        ranges of at most a batch of rows each, read by all the streams."""
         width = self.row_bytes(table)
-        batch_rows = max(1, min(self.options.batch_rows, self.options.batch_bytes // width))
-        if width * SCANNER_VECTOR_ROWS <= self.options.batch_bytes:
-            parts = self.stream_count(table.blocks, full_scan=True)
+        parts = self.stream_count(table.blocks, full_scan=True)
+        share = self.stream_batch_bytes(parts)
+        if width * SCANNER_VECTOR_ROWS <= share:
+            batch_rows = max(1, min(self.options.batch_rows, share // width))
             clauses = ctid_ranges(table.blocks, parts)
-        else:
+        else:  # the key ranges are shared by every stream (a TOASTed table has few heap pages)
+            batch_rows = max(
+                1, min(self.options.batch_rows, self.stream_batch_bytes(self.options.streams) // width)
+            )
             clauses = self._key_ranges(table, key, where, batch_rows)
         queries = []
         for clause in clauses:

@@ -26,7 +26,7 @@ from loaders.settings import PROJECT_DIR, app_postgres_dsn
 from loaders.table_stats import DELETED_AT_COLUMN as DELETED_AT
 
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
-from pg_synthetic import fill
+from pg_synthetic import fill  # type: ignore[import-not-found]  # bench/, on sys.path above
 
 LOADERS = [sys.executable, "-m", "loaders.cli"]
 
@@ -110,9 +110,12 @@ class LoaderEnv:
             )
         return proc
 
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, verbose: bool = False, **env: str) -> subprocess.Popen[str]:
+        """``loaders load --source postgres ARGS`` started in its own session (stdout, stderr piped).
+
+        verbose: debug logging (-v); read stderr to its end or kill the run, or the pipe fills."""
         return subprocess.Popen(
-            [*LOADERS, "load", "--source", "postgres", *args],
+            [*LOADERS, *(["-v"] if verbose else []), "load", "--source", "postgres", *args],
             env=self.environ(**env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -181,11 +184,12 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def source_rows(schema: str, table: str) -> dict[tuple, tuple]:
+def source_rows(schema: str, table: str) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     conn = psycopg2.connect(app_postgres_dsn())
     try:
         with conn.cursor() as cur:
             cur.execute(f'SELECT * FROM "{schema}".{table}')
+            assert cur.description is not None  # a SELECT describes its columns
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
     finally:
@@ -196,7 +200,7 @@ def source_rows(schema: str, table: str) -> dict[tuple, tuple]:
 
 def raw_rows(
     warehouse: Path, table: str, columns: list[str] | None = None, tombstones: bool = False
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Rows of a raw table; live ones only unless ``tombstones`` (deleted keys' rows) are asked for."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         conn.execute("SET TimeZone = 'UTC'")
