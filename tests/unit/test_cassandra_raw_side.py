@@ -1,0 +1,163 @@
+"""The raw side of a Cassandra sweep (pure: DuckDB in memory, no server): staged rows diffed against raw once.
+
+A raw ``user_events`` table is built in DuckDB with the loader's types (UUID, TIMESTAMPTZ, JSON,
+``_loader_deleted_at``); source rows are staged as a scan would stage them; ``RawTable.changed``
+must return exactly the rows raw lacks or holds differently, in the scan's Arrow types, and
+``deleted_keys`` exactly the live raw keys neither staged nor rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from loaders.cassandra.raw_side import RawTable, StagedRows
+from loaders.cassandra.tables import TABLE_SPECS
+
+SPEC = TABLE_SPECS["user_events"]
+Row = dict[str, Any]
+UTC = dt.UTC
+AT = dt.datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+RAW_DDL = (
+    "CREATE TABLE raw_cassandra.user_events (user_id UUID, day DATE, event_time TIMESTAMPTZ, "
+    "event_id UUID, event_type VARCHAR, properties JSON, _loader_deleted_at TIMESTAMPTZ, "
+    "_dlt_load_id VARCHAR, _dlt_id VARCHAR)"
+)
+
+
+def uuids(values: list[uuid.UUID | None]) -> pa.Array:
+    storage = pa.array([None if v is None else v.bytes for v in values], type=pa.binary(16))
+    return pa.ExtensionArray.from_storage(pa.uuid(), storage)
+
+
+def event_rows(rows: list[Row]) -> pa.Table:
+    """user_events rows in the scan's Arrow types (keys not nullable, properties as JSON text)."""
+    return pa.table(
+        {
+            "user_id": uuids([r["user_id"] for r in rows]),
+            "day": pa.array([r["event_time"].date() for r in rows], pa.date32()),
+            "event_time": pa.array([r["event_time"] for r in rows], pa.timestamp("us", tz="UTC")),
+            "event_id": uuids([r["event_id"] for r in rows]),
+            "event_type": pa.array([r["event_type"] for r in rows], pa.string()),
+            "properties": pa.array([r["properties"] for r in rows], pa.string()),
+        }
+    )
+
+
+def row(n: int, event_type: str | None = "app_open", properties: str | None = '{"source":"push"}') -> Row:
+    return {
+        "user_id": uuid.UUID(int=n),
+        "event_time": AT + dt.timedelta(minutes=n),
+        "event_id": uuid.UUID(int=1000 + n),
+        "event_type": event_type,
+        "properties": properties,
+    }
+
+
+def key(r: Row) -> tuple[Any, ...]:
+    return (str(r["user_id"]), r["event_time"].date(), r["event_time"], str(r["event_id"]))
+
+
+@pytest.fixture
+def connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw_cassandra")
+    con.execute(RAW_DDL)
+    yield con
+    con.close()
+
+
+def put_raw(con: duckdb.DuckDBPyConnection, rows: list[Row], deleted: bool = False) -> None:
+    batch = event_rows(rows)
+    con.register("incoming", batch)
+    stamp = "now()" if deleted else "NULL"
+    con.execute(
+        "INSERT INTO raw_cassandra.user_events SELECT user_id, day, event_time, event_id, "
+        + ("NULL, NULL, " if deleted else "event_type, CAST(properties AS JSON), ")
+        + f"{stamp}, 'load', 'id' FROM incoming"
+    )
+    con.unregister("incoming")
+
+
+def test_changed_returns_exactly_the_rows_raw_lacks_or_holds_differently(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    same, null_same = row(1), row(2, event_type=None)
+    put_raw(connection, [same, null_same, row(3), row(4, event_type="search")])
+    bare = row(7, event_type=None, properties=None)  # every regular cell null: equal to its tombstone
+    put_raw(connection, [row(5), bare], deleted=True)  # raw holds rows 5 and 7 as tombstones
+    source = [
+        same,
+        null_same,  # null = null: unchanged
+        row(3, properties='{"source":"feed"}'),  # only the map changed (no write time moves with it)
+        row(4, event_type=None),  # a value became null
+        row(5),  # written again after its delete
+        row(6),  # new
+        bare,  # written again after its delete, with no value: live again
+    ]
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    with StagedRows(SPEC, tmp_path) as staged:
+        staged.add(event_rows(source[:4]))
+        staged.add(event_rows(source[4:]))
+        out = list(raw.changed(staged, batch_rows=2))
+    assert all(t.num_rows <= 2 for t in out)
+    changed = pa.concat_tables(out)
+    assert changed.schema == event_rows(source).schema  # the scan's own types: uuid, UTC timestamps
+    got = {tuple(r.values()) for r in changed.to_pylist()}
+    expected = {tuple(r.values()) for r in event_rows(source[2:]).to_pylist()}
+    assert got == expected
+
+
+def test_no_change_stages_everything_and_changes_nothing(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    rows = [row(n, properties=None if n % 3 == 0 else f'{{"n":"{n}"}}') for n in range(50)]
+    put_raw(connection, rows)
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    with StagedRows(SPEC, tmp_path) as staged:
+        for start in range(0, 50, 7):
+            staged.add(event_rows(rows[start : start + 7]))
+        assert staged.rows == 50
+        assert list(raw.changed(staged, batch_rows=10)) == []
+
+
+def test_deleted_keys_are_the_live_raw_keys_neither_staged_nor_rejected(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    put_raw(connection, [row(1), row(2), row(7), row(8)])
+    put_raw(connection, [row(9)], deleted=True)  # already a tombstone: not deleted again
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    rejected = event_rows([row(8)]).select(list(SPEC.primary_key))  # read but left out: it exists
+    with StagedRows(SPEC, tmp_path) as staged:
+        staged.add(event_rows([row(1), row(2, event_type="edited")]))
+        gone = pa.concat_tables(list(raw.deleted_keys(staged, [rejected])))
+        nothing_staged = StagedRows(SPEC, tmp_path / "empty")
+        everything = pa.concat_tables(list(raw.deleted_keys(nothing_staged, [])))
+    assert gone.column_names == list(SPEC.primary_key)
+    assert [tuple(r.values()) for r in gone.to_pylist()] == [key(row(7))]
+    assert sorted(tuple(r.values()) for r in everything.to_pylist()) == sorted(
+        key(row(n)) for n in (1, 2, 7, 8)
+    )
+
+
+def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    killed = tmp_path / "loaders-user_events-stage-abc"
+    old_keys = tmp_path / "loaders-user_events-keys-def"  # the previous version's spill
+    other = tmp_path / "loaders-messages-stage-ghi"  # another table's: left alone
+    for folder in (killed, old_keys, other):
+        folder.mkdir()
+        (folder / "rows.parquet").write_bytes(b"partial")
+    staged = StagedRows(SPEC, tmp_path)
+    assert not killed.exists() and not old_keys.exists() and other.exists()
+    staged.add(event_rows([row(1)]))
+    assert staged.path is not None and staged.path.exists()
+    directory = staged.directory
+    staged.close()
+    assert directory is not None and not directory.exists()
