@@ -33,6 +33,7 @@ MODELS = {
         "int_notification_states_latest",
         "int_payments_converted",
         "int_user_activity_daily",
+        "int_user_notifications_daily",
     ],
     "gold": [
         "gold_notif_impact_per_day",

@@ -38,6 +38,8 @@ KEYED_MODELS = (
     "gold_outing_summary",
     "gold_group_engagement_per_week",
     "gold_user_retention_monthly",
+    "int_user_notifications_daily",
+    "int_payments_converted",
 )
 PROJECT_PATHS = (
     "dbt_project.yml",
