@@ -19,6 +19,8 @@ from datagen.timeline import DAY, HOUR, MINUTE, SECOND, Window
 from datagen.world import Membership, Participation, World
 
 A = TypeVar("A")
+Part = tuple[int, int]  # (index, parts): the days index, index + parts, index + 2 * parts, …
+WHOLE: Part = (0, 1)
 
 CURRENCIES = ["EUR", "USD", "GBP", "CHF"]
 BASE_AMOUNT = {
@@ -320,19 +322,29 @@ class DailyActors(Generic[A]):
     def _index(self, moment: int) -> int:
         return max(0, min(len(self.days) - 1, (moment - self.first) // DAY))
 
-    def each_day(self, total: int) -> Iterator[tuple[int, int, int, list[tuple[A, int, int, float]]]]:
-        """(day start, day end, count, active actors clipped to the day) for days with a count."""
+    def each_day(
+        self, total: int, rng: random.Random, part: Part = WHOLE
+    ) -> Iterator[tuple[random.Random, int, int, int, list[tuple[A, int, int, float]]]]:
+        """(the day's own random stream, day start, day end, count, active actors clipped to the day)
+        for the days with a count, of ``part`` only.
+
+        Every day draws from a stream of its own, seeded from ``rng`` for all the days at once, so a
+        day's rows are the same whichever part (process) generates it.
+        """
         counts = allocate(total, self.capacity)
+        seeds = [rng.getrandbits(64) for _ in self.days]
+        index, parts = part
         active: list[tuple[A, int, int, float]] = []
         upcoming = iter(self.actors)
         pending = next(upcoming, None)
-        for (day_lo, day_hi), count in zip(self.days, counts, strict=True):
+        for day, ((day_lo, day_hi), count) in enumerate(zip(self.days, counts, strict=True)):
             while pending is not None and pending[1] < day_hi:
                 active.append(pending)
                 pending = next(upcoming, None)
             active = [actor for actor in active if actor[2] > day_lo]
-            if count > 0 and active:
+            if count > 0 and active and day % parts == index:
                 yield (
+                    random.Random(seeds[day]),
                     day_lo,
                     day_hi,
                     count,
@@ -340,15 +352,22 @@ class DailyActors(Generic[A]):
                 )
 
 
-def message_rows(world: World, rng: random.Random, count: int) -> Iterator[tuple[Any, ...]]:
-    """Conversations: bursts of messages by members of a group, while they are members."""
+def message_rows(
+    world: World, days_rng: random.Random, count: int, part: Part = WHOLE
+) -> Iterator[tuple[Any, ...]]:
+    """Conversations: bursts of messages by members of a group, while they are members.
+
+    ``days_rng`` seeds one stream per day; ``part`` (index, parts): only the days ``index``,
+    ``index + parts``, … (the rows of a day do not depend on the split)."""
     users = world.users
     spans: list[tuple[Membership, int, int, float]] = []
     for group in world.groups:
         picker = world.member_picker(group)
         for member, lo, hi in picker.items:
             spans.append((member, lo, hi, group.weight * users[member.user].weight / picker.total))
-    for _day_lo, _day_hi, day_count, active in DailyActors(world.window, spans).each_day(count):
+    for rng, _day_lo, _day_hi, day_count, active in DailyActors(world.window, spans).each_day(
+        count, days_rng, part
+    ):
         anyone = Picker(active, [weight for *_, weight in active])
         by_group: dict[int, list[tuple[Membership, int, int, float]]] = {}
         for actor in active:
@@ -407,11 +426,15 @@ def event_properties(rng: random.Random, event_type: str, world: World, moment: 
     return properties
 
 
-def event_rows(world: World, rng: random.Random, count: int) -> Iterator[tuple[Any, ...]]:
-    """Sessions: an app_open then a few views, searches and shares, while the user exists."""
+def event_rows(
+    world: World, days_rng: random.Random, count: int, part: Part = WHOLE
+) -> Iterator[tuple[Any, ...]]:
+    """Sessions: an app_open then a few views, searches and shares, while the user exists.
+
+    ``part``: some days only, as message_rows."""
     spans = [(user, *world.user_span(user), user.weight) for user in world.users]
     spans = [span for span in spans if span[1] < span[2]]
-    for _, _, day_count, active in DailyActors(world.window, spans).each_day(count):
+    for rng, _, _, day_count, active in DailyActors(world.window, spans).each_day(count, days_rng, part):
         users = Picker(active, [weight for *_, weight in active])
         produced = 0
         while produced < day_count:

@@ -48,7 +48,7 @@ DEFAULT_END = "2026-10-31T23:59:59Z"
 DEFAULT_DAYS = 184
 DEFAULT_SEED = 42
 MAX_SCALE = 100.0
-DEFAULT_PROCESSES = 2
+DEFAULT_PROCESSES = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_PROCESSES,
         help=f"full mode: processes that write at the same time, PostgreSQL in this one and the Cassandra "
-        f"tables in the others (default {DEFAULT_PROCESSES}; 1 writes the tables one after another; the "
-        "rows are the same)",
+        "tables in the others (user_events and messages in two halves of alternate days, so two such "
+        f"processes share the work evenly) (default {DEFAULT_PROCESSES}; 1 writes the tables one after "
+        "another; the rows are the same)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, only the summary")
 

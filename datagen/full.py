@@ -101,16 +101,18 @@ def generate(
 
     children: list[parallel.Child] = []
     if processes > 1 and settings is not None:
-        for tables in parallel.spread(CASSANDRA_WORK, processes - 1):
+        for work in parallel.spread(CASSANDRA_WORK, processes - 1):
             children.append(
-                parallel.fork(_write_cassandra, settings, sources, tables, concurrency, progress.quiet)
+                parallel.fork(_write_cassandra, settings, sources, work, concurrency, progress.quiet)
             )
     try:
         _write_postgres(conn, plan, world, notifications, volumes, progress)
         if not children:
             writer = cassandra_store.CassandraWriter(session, keyspace, concurrency=concurrency)
-            for name in CASSANDRA_WORK:
-                writer.write(name, sources.rows(name), progress)
+            for name, index, parts in CASSANDRA_WORK:
+                writer.write(
+                    name, sources.rows(name, (index, parts)), progress, work_label(name, index, parts)
+                )
         for child in children:
             progress.add(child.result())
     finally:
@@ -118,8 +120,20 @@ def generate(
             child.stop()
 
 
-# The Cassandra tables by decreasing volume (spread over the child processes in that order).
-CASSANDRA_WORK = ("user_events", "messages", "notification_states")
+# The Cassandra tables' work by decreasing volume (spread over the child processes in that
+# order): user_events and messages in two halves each (alternate days), so that two writer
+# processes get about the same number of rows.
+CASSANDRA_WORK: tuple[tuple[str, int, int], ...] = (
+    ("user_events", 0, 2),
+    ("user_events", 1, 2),
+    ("messages", 0, 2),
+    ("messages", 1, 2),
+    ("notification_states", 0, 1),
+)
+
+
+def work_label(name: str, index: int, parts: int) -> str:
+    return name if parts == 1 else f"{name} ({index + 1}/{parts})"
 
 
 @dataclass(frozen=True)
@@ -131,13 +145,13 @@ class CassandraSources:
     notifications: activity.Notifications
     volumes: Volumes
 
-    def rows(self, name: str) -> Iterator[tuple[Any, ...]]:
+    def rows(self, name: str, part: activity.Part = activity.WHOLE) -> Iterator[tuple[Any, ...]]:
         seed = self.plan.seed
         if name == "notification_states":
             return self.notifications.state_rows(stream(seed, "notification_states"))
         if name == "messages":
-            return activity.message_rows(self.world, stream(seed, "messages"), self.volumes.messages)
-        return activity.event_rows(self.world, stream(seed, "user_events"), self.volumes.user_events)
+            return activity.message_rows(self.world, stream(seed, "messages"), self.volumes.messages, part)
+        return activity.event_rows(self.world, stream(seed, "user_events"), self.volumes.user_events, part)
 
 
 def _write_postgres(
@@ -166,17 +180,17 @@ def _write_postgres(
 def _write_cassandra(
     settings: CassandraSettings,
     sources: CassandraSources,
-    tables: tuple[str, ...],
+    work: tuple[tuple[str, int, int], ...],
     concurrency: int,
     quiet: bool,
 ) -> list[TableStat]:
-    """In a child process: its own connection, the given tables, their stats for the summary."""
+    """In a child process: its own connection, the given tables (or parts), their stats for the summary."""
     progress = Progress(quiet=quiet)
     cluster, session = cassandra_store.connect(settings)
     try:
         writer = cassandra_store.CassandraWriter(session, settings.keyspace, concurrency=concurrency)
-        for name in tables:
-            writer.write(name, sources.rows(name), progress)
+        for name, index, parts in work:
+            writer.write(name, sources.rows(name, (index, parts)), progress, work_label(name, index, parts))
     finally:
         cluster.shutdown()
     return progress.stats

@@ -28,9 +28,23 @@ def to_datetime(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+_DAY_TEXT: dict[int, str] = {}  # epoch day -> "YYYY-MM-DD"
+
+
 def pg_text(us: int) -> str:
-    """Timestamp literal for PostgreSQL COPY (timestamptz, UTC)."""
-    return (EPOCH + timedelta(microseconds=us)).isoformat()
+    """Timestamp literal for PostgreSQL COPY (timestamptz, UTC): ISO 8601 with microseconds.
+
+    The date of each day is formatted once; the time of day by arithmetic (twice as fast as
+    ``datetime.isoformat``, which the COPY of millions of rows feels).
+    """
+    day, rest = divmod(us, DAY)
+    date_text = _DAY_TEXT.get(day)
+    if date_text is None:
+        date_text = _DAY_TEXT[day] = f"{EPOCH + timedelta(days=day):%Y-%m-%d}"
+    seconds, micro = divmod(rest, SECOND)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{date_text}T{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}+00:00"
 
 
 def day_start(us: int) -> int:

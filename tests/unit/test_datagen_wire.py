@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from cassandra.cqltypes import MapType, UTF8Type
 
 from datagen.cassandra_store import _text_map
 from datagen.randomness import _UUID_EPOCH_TICKS, _V4_BITS, _V4_MASK, new_uuid, timeuuid
+from datagen.timeline import EPOCH, pg_text
 
 
 def _timeuuid_by_fields(rng: random.Random, ms: int) -> uuid.UUID:
@@ -60,3 +62,13 @@ def test_new_uuid_is_a_version_4_uuid() -> None:
 def test_text_map_is_what_the_driver_serialises(value: dict[str, str], protocol_version: int) -> None:
     driver = MapType.apply_parameters([UTF8Type, UTF8Type])
     assert _text_map(value) == driver.serialize(value, protocol_version)
+
+
+def test_pg_text_is_the_iso_instant() -> None:
+    rng = random.Random(9)
+    moments = [0, 1, 86_399_999_999, 1_760_000_000_000_000, -1, -86_400_000_001]
+    moments += [rng.randrange(-(10**16), 10**17) for _ in range(5_000)]
+    for us in moments:
+        expected = EPOCH + timedelta(microseconds=us)
+        assert datetime.fromisoformat(pg_text(us)) == expected
+        assert pg_text(us).endswith("+00:00")
