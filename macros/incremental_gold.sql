@@ -65,21 +65,17 @@
         {{ fx_fingerprint_sql() }}
 {%- endmacro %}
 
-{#- This model's stored watermark: [loads_through text, fx fingerprint] or none. -#}
-{% macro stored_watermark() -%}
-    {%- if not execute -%}{{ return(none) }}{%- endif -%}
-    {%- set found = run_query(
-        "select cast(loads_through as varchar), fx_fingerprint from " ~ watermarks_relation()
-        ~ " where model_name = '" ~ this.identifier ~ "'"
-    ) -%}
-    {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
-    {{ return([found.rows[0][0], found.rows[0][1]]) }}
+{#- This model's row of int_incremental_watermarks (a subquery's from clause). -#}
+{% macro stored_watermark_rows() -%}
+    {{ watermarks_relation() }} as kept where kept.model_name = '{{ this.identifier }}'
 {%- endmacro %}
 
-{#- The watermark as a SQL timestamptz literal (only in an incremental run). -#}
+{#-
+    The watermark, a scalar subquery (read by the statement that uses it: no query while
+    the model renders; -infinity when none, a case in which the scope is 'all' anyway).
+-#}
 {% macro watermark_sql() -%}
-    {%- set stored = stored_watermark() -%}
-    cast('{{ stored[0] if stored else "-infinity" }}' as timestamptz)
+    coalesce((select kept.loads_through from {{ stored_watermark_rows() }}), cast('-infinity' as timestamptz))
 {%- endmacro %}
 
 {#-
@@ -128,11 +124,13 @@
     {%- if not execute or this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return('full') }}
     {%- endif -%}
-    {%- set stored = stored_watermark() -%}
-    {%- if stored is none -%}{{ return('all') }}{%- endif -%}
-    {%- set checks = [] -%}
+    {#- one query per scope: no watermark yet, or any reason for 'all' -#}
+    {%- set checks = ["not exists (select 1 from " ~ stored_watermark_rows() ~ ")"] -%}
     {%- if money -%}
-        {%- do checks.append(fx_fingerprint_sql() ~ " is distinct from '" ~ stored[1] ~ "'") -%}
+        {%- do checks.append(
+            fx_fingerprint_sql() ~ " is distinct from (select kept.fx_fingerprint from "
+            ~ stored_watermark_rows() ~ ")"
+        ) -%}
     {%- endif -%}
     {%- for source_name, table_name in raw_tables -%}
         {%- set relation = source(source_name, table_name) -%}
@@ -147,7 +145,6 @@
         {%- do checks.append("exists (" ~ tombstones_since_watermark(source_name, table_name) ~ ")") -%}
     {%- endfor -%}
     {%- for check in extra_checks -%}{%- do checks.append('(' ~ check ~ ')') -%}{%- endfor -%}
-    {%- if checks | length == 0 -%}{{ return('keys') }}{%- endif -%}
     {%- set found = run_query("select " ~ (checks | join(' or '))) -%}
     {{ return('all' if found.rows[0][0] else 'keys') }}
 {%- endmacro %}
