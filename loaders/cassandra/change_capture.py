@@ -53,7 +53,7 @@ DEFAULT_WINDOW_DAYS = 7
 SWEEP_ENV = "LOADERS_CASSANDRA_SWEEP_HOURS"
 # 0: every run is a sweep, so every run finds hard deletes, counts the source and brings rows of any
 # lateness. Its cost is one full read plus one set-based comparison with raw (raw_side): on 1 M events
-# about the full load's and 1.6-1.9x an incremental run's (bench/bench_cassandra_load.py), so the exact
+# about the full load's time and 2-3x an incremental run's (bench/bench_cassandra_load.py), so the exact
 # default stays. 156 (6.5 days) makes a daily job sweep every 7th run, with the bound below; that is a
 # choice for tables too big to sweep daily.
 DEFAULT_SWEEP_HOURS = 0

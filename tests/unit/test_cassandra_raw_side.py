@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from loaders.cassandra.raw_side import RawTable, StagedRows
+from loaders.cassandra.raw_side import DIFF_MEMORY_LIMIT, RawTable, StagedRows, diff_memory, memory_bytes
 from loaders.cassandra.tables import TABLE_SPECS
 
 SPEC = TABLE_SPECS["user_events"]
@@ -161,3 +161,19 @@ def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Pat
     directory = staged.directory
     staged.close()
     assert directory is not None and not directory.exists()
+
+
+def test_the_diffs_run_under_a_lower_memory_limit_then_the_load_gets_its_own_back() -> None:
+    assert memory_bytes("122.0 MiB") == 122 * 2**20 and memory_bytes("64MB") == 64 * 10**6
+    assert memory_bytes("1.5 GiB") == 1.5 * 2**30 and memory_bytes("no idea") == float("inf")
+    setting = "SELECT current_setting('memory_limit')"
+    with duckdb.connect(config={"memory_limit": "128MB"}) as con:
+        before = con.execute(setting).fetchone()
+        with diff_memory(con):
+            inside = con.execute(setting).fetchone()
+        assert before is not None and inside is not None
+        assert memory_bytes(str(inside[0])) <= memory_bytes(DIFF_MEMORY_LIMIT) < memory_bytes(str(before[0]))
+        assert con.execute(setting).fetchone() == before
+        con.execute("SET memory_limit = '32MB'")  # already lower: left alone
+        with diff_memory(con):
+            assert memory_bytes(str(con.execute(setting).fetchone()[0])) < 32 * 10**6  # type: ignore[index]
