@@ -177,19 +177,3 @@
         ],
     }) }}
 {%- endmacro %}
-
-{#-
-    int_payments_converted: by payment. A payment changed or deleted (its tombstone carries its
-    id) is converted again or removed; a rate change converts every payment again.
--#}
-{% macro payments_converted_spec() -%}
-    {{ return({
-        'key_columns': ['payment_id'],
-        'reads': [['raw_postgres', 'payments']],
-        'money': true,
-        'changes': [
-            {'model': 'stg_postgres__payments', 'source': 'raw_postgres', 'keys': ['changed.payment_id']},
-            {'tombstones': ['raw_postgres', 'payments'], 'keys': ['cast(changed.id as uuid)']},
-        ],
-    }) }}
-{%- endmacro %}

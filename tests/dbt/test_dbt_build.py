@@ -145,7 +145,7 @@ def test_every_model_source_and_column_is_documented(built_warehouse: BuiltWareh
     nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")] + list(
         manifest["sources"].values()
     )
-    assert len(nodes) == 20 + 1 + 12  # models, the seed, source tables (both schemas' _dlt_loads too)
+    assert len(nodes) == 21 + 1 + 12  # models, the seed, source tables (both schemas' _dlt_loads too)
     con = duckdb.connect(str(built_warehouse.path), read_only=True)
     problems = []
     try:

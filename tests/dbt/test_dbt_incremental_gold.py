@@ -39,7 +39,6 @@ KEYED_MODELS = (
     "gold_group_engagement_per_week",
     "gold_user_retention_monthly",
     "int_user_notifications_daily",
-    "int_payments_converted",
 )
 PROJECT_PATHS = (
     "dbt_project.yml",
