@@ -99,13 +99,42 @@
     {{ column }} in {{ loads_after_watermark(source_name) }}
 {%- endmacro %}
 
+{#-
+    This dbt run's answers, asked once per run: whether a raw table has the tombstone column
+    (one column lookup per table, not one per table per render: a model renders twice, its
+    select and its pre-hook) and each model's scope (its one scope query: the pre-hook, which
+    renders after the select and before its own delete, reuses the select's scope). Kept in
+    the run's graph under its invocation id (no answer outlives the run); a load that commits
+    while dbt runs is after run_started_at, so no answer changes during a run.
+-#}
+{% macro run_cache(kind) -%}
+    {%- set key = '_incremental_gold_' ~ kind ~ '_' ~ invocation_id -%}
+    {%- if key not in graph -%}
+        {%- do graph.update({key: {}}) -%}
+    {%- endif -%}
+    {{ return(graph[key]) }}
+{%- endmacro %}
+
+{#- has_tombstones (macros/staging_helpers.sql), asked once per raw table and run. -#}
+{% macro run_has_tombstones(relation) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set answers = run_cache('tombstones') -%}
+    {%- set key = relation | string -%}
+    {%- if key not in answers -%}
+        {%- do answers.update({key: has_tombstones(relation)}) -%}
+    {%- endif -%}
+    {{ return(answers[key]) }}
+{%- endmacro %}
+
 {#- Tombstones (raw rows, raw names) of source_name.table_name committed after the watermark. -#}
 {% macro tombstones_since_watermark(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
     select *
     from {{ relation }}
     where
-        {% if has_tombstones(relation) -%}
+        {% if run_has_tombstones(relation) -%}
             {{ tombstone_column() }} is not null
             and _dlt_load_id in {{ loads_after_watermark(source_name) }}
         {%- else -%}
@@ -123,6 +152,12 @@
     {#- a unit test has no `this`: the plain select -#}
     {%- if not execute or this is none or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return('full') }}
+    {%- endif -%}
+    {#- asked once per model and run (run_cache): the select's answer serves its pre-hook -#}
+    {%- set scopes = run_cache('scopes') -%}
+    {%- set key = this | string -%}
+    {%- if key in scopes -%}
+        {{ return(scopes[key]) }}
     {%- endif -%}
     {#- one query per scope: no watermark yet, or any reason for 'all' -#}
     {%- set checks = ["not exists (select 1 from " ~ stored_watermark_rows() ~ ")"] -%}
@@ -146,7 +181,8 @@
     {%- endfor -%}
     {%- for check in extra_checks -%}{%- do checks.append('(' ~ check ~ ')') -%}{%- endfor -%}
     {%- set found = run_query("select " ~ (checks | join(' or '))) -%}
-    {{ return('all' if found.rows[0][0] else 'keys') }}
+    {%- do scopes.update({key: 'all' if found.rows[0][0] else 'keys'}) -%}
+    {{ return(scopes[key]) }}
 {%- endmacro %}
 
 {#-
