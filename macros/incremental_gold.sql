@@ -115,17 +115,25 @@
     {{ return(graph[key]) }}
 {%- endmacro %}
 
-{#- has_tombstones (macros/staging_helpers.sql), asked once per raw table and run. -#}
+{#-
+    has_tombstones (macros/staging_helpers.sql) for this model's raw tables: the first call
+    of a run asks the warehouse once which tables have the tombstone column (one query for
+    the run instead of one per table per render).
+-#}
 {% macro run_has_tombstones(relation) -%}
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set answers = run_cache('tombstones') -%}
-    {%- set key = relation | string -%}
-    {%- if key not in answers -%}
-        {%- do answers.update({key: has_tombstones(relation)}) -%}
+    {%- if 'tables' not in answers -%}
+        {%- set found = run_query(
+            "select distinct lower(table_catalog || '.' || table_schema || '.' || table_name)"
+            ~ " from information_schema.columns where lower(column_name) = '" ~ tombstone_column() ~ "'"
+        ) -%}
+        {%- do answers.update({'tables': found.columns[0].values() | list}) -%}
     {%- endif -%}
-    {{ return(answers[key]) }}
+    {%- set name = [relation.database, relation.schema, relation.identifier] | join('.') | lower -%}
+    {{ return(name in answers['tables']) }}
 {%- endmacro %}
 
 {#- Tombstones (raw rows, raw names) of source_name.table_name committed after the watermark. -#}
