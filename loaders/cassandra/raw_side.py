@@ -75,6 +75,9 @@ STAGE_COMPRESSION = "lz4"
 # beyond it. Measured on a 1 M-row sweep finding nothing: peak RSS 344-346 MB with 64 MB against
 # 419-446 MB with the load's 128 MB, for about the same CPU.
 DIFF_MEMORY_LIMIT = "64MB"
+# Rows a side per diff join: above, the diff runs in parts by the key's hash (raw read once a part).
+# One join of 4.6 M messages against raw failed under 64 MB (scale 5, bench_volume); 1 M user_events ran.
+DIFF_PART_ROWS = 250_000
 UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -93,14 +96,17 @@ def memory_bytes(text: str) -> float:
 def diff_memory(connection: Any) -> Iterator[None]:
     """DuckDB's memory limit at most ``DIFF_MEMORY_LIMIT`` inside the block (the setting is restored)."""
     before = str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
     lower = memory_bytes(before) > memory_bytes(DIFF_MEMORY_LIMIT)
     if lower:
         connection.execute(f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'")
+    connection.execute("SET preserve_insertion_order = false")  # the diffs' order does not matter
     try:
         yield
     finally:
         if lower:
             connection.execute("SET memory_limit = ?", [before])
+        connection.execute("SET preserve_insertion_order = ?", [order])
 
 
 class StagedRows:
@@ -187,8 +193,10 @@ class RawTable:
     def _live(self) -> str:
         return f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
 
-    def changed_sql(self, staged: Path) -> str:
-        """The staged rows that no live raw row equals in every column (raw's columns only compared)."""
+    def changed_sql(self, staged: Path, part: int = 0, parts: int = 1) -> str:
+        """The staged rows that no live raw row equals in every column (raw's columns only compared).
+
+        ``parts`` > 1: only the keys whose hash falls in ``part`` (both sides filtered alike)."""
         spec = self.spec
         compared = [c for c in spec.columns if c in spec.primary_key or c in self.columns]
         projection = ", ".join(
@@ -201,11 +209,34 @@ class RawTable:
             else f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}"
             for c in compared
         )
-        # one hash join, raw read once: DuckDB takes every condition (the key and the others) as join keys
+        live = self._live()
+        staged_rows = parquet_source(staged)
+        if parts > 1:
+            in_raw = self.in_part(part, parts, other_side=False)
+            live = f"{live} AND {in_raw}" if live else f" WHERE {in_raw}"
+            staged_rows = f"(SELECT * FROM {staged_rows} WHERE {self.in_part(part, parts, other_side=True)})"
+        # one hash join per part, raw read once per part: DuckDB takes every condition as a join key
         return (
-            f"SELECT s.* FROM {parquet_source(staged)} s "
-            f"ANTI JOIN (SELECT {projection} FROM {self.qualified}{self._live()}) r ON {on}"
+            f"SELECT s.* FROM {staged_rows} s "
+            f"ANTI JOIN (SELECT {projection} FROM {self.qualified}{live}) r ON {on}"
         )
+
+    def in_part(self, part: int, parts: int, other_side: bool) -> str:
+        """The condition of a diff's part: the key's hash, in raw's own types on both sides (the other
+        side's keys cast to them), so a key and its twin in raw always fall in the same part."""
+        if parts <= 1:
+            return "TRUE"
+        keys = [
+            f"CAST({quote(c)} AS {self.columns[c]})" if other_side and c in self.columns else quote(c)
+            for c in self.spec.primary_key
+        ]
+        return f"hash({', '.join(keys)}) % {int(parts)} = {int(part)}"
+
+    def diff_parts(self, staged_rows: int) -> int:
+        """How many key-hash parts the diff runs in: each joins at most ``DIFF_PART_ROWS`` rows a side."""
+        counted = self.connection.execute(f"SELECT count(*) FROM {self.qualified}").fetchone()
+        raw_rows = int(counted[0]) if counted else 0
+        return max(1, -(-max(raw_rows, staged_rows) // DIFF_PART_ROWS))
 
     def changed(self, staged: StagedRows, batch_rows: int) -> Iterator[pa.Table]:
         """The staged rows raw lacks or holds differently (or as a tombstone), in the staged Arrow types."""
@@ -215,13 +246,17 @@ class RawTable:
         if not self.exists:  # nothing in raw: every staged row is new
             yield from _batches(staged.path, staged.schema, batch_rows)
             return
-        out = staged.directory / CHANGED_FILE
-        target = "'" + out.as_posix().replace("'", "''") + "'"
-        with diff_memory(self.connection):
-            self.connection.execute(
-                f"COPY ({self.changed_sql(staged.path)}) TO {target} (FORMAT parquet, COMPRESSION lz4)"
-            )
-        yield from _batches(out, staged.schema, batch_rows)
+        parts = self.diff_parts(staged.rows)
+        for part in range(parts):
+            out = staged.directory / f"{part}-{CHANGED_FILE}"
+            target = "'" + out.as_posix().replace("'", "''") + "'"
+            with diff_memory(self.connection):
+                self.connection.execute(
+                    f"COPY ({self.changed_sql(staged.path, part, parts)}) TO {target} "
+                    "(FORMAT parquet, COMPRESSION lz4)"
+                )
+            yield from _batches(out, staged.schema, batch_rows)
+            out.unlink(missing_ok=True)
 
     def deleted_keys(self, staged: StagedRows, rejected_keys: list[pa.Table]) -> Iterator[pa.Table]:
         """The live raw keys neither staged nor rejected by the sweep, in chunks (key columns only)."""
@@ -237,17 +272,24 @@ class RawTable:
         if rejected:
             self.connection.register(REJECTED_TABLE, pa.concat_tables(rejected))
             seen.append(f"SELECT {key_list} FROM {REJECTED_TABLE}")
-        live = f"SELECT {key_list} FROM {self.qualified}{self._live()}"
-        if seen:
-            on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
-            sql = f"SELECT r.* FROM ({live}) r ANTI JOIN ({' UNION ALL '.join(seen)}) s ON {on}"
-        else:  # nothing seen: every live key is gone
-            sql = live
+        parts = self.diff_parts(staged.rows) if seen else 1
         try:
-            with diff_memory(self.connection):  # streamed: a whole table deleted is no list in memory
-                for batch in self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK):
-                    if batch.num_rows:
-                        yield pa.Table.from_batches([batch])
+            for part in range(parts):
+                in_raw = self.in_part(part, parts, other_side=False)
+                live = f"SELECT {key_list} FROM {self.qualified}{self._live() or ' WHERE TRUE'} AND {in_raw}"
+                if seen:
+                    on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
+                    union = " UNION ALL ".join(seen)
+                    sql = (
+                        f"SELECT r.* FROM ({live}) r "
+                        f"ANTI JOIN (SELECT * FROM ({union}) WHERE {self.in_part(part, parts, True)}) s ON {on}"
+                    )
+                else:  # nothing seen: every live key is gone
+                    sql = live
+                with diff_memory(self.connection):  # streamed: a whole table deleted is no list in memory
+                    for batch in self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK):
+                        if batch.num_rows:
+                            yield pa.Table.from_batches([batch])
         finally:
             if rejected:
                 self.connection.unregister(REJECTED_TABLE)

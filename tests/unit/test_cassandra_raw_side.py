@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from loaders.cassandra import raw_side
 from loaders.cassandra.raw_side import DIFF_MEMORY_LIMIT, RawTable, StagedRows, diff_memory, memory_bytes
 from loaders.cassandra.tables import TABLE_SPECS
 
@@ -74,6 +75,15 @@ def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
+@pytest.fixture(params=[None, 2], ids=["one part", "parts of 2 rows"])
+def diff_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
+    """The diffs in one join, or in parts by the key's hash (raw's UUIDs against the staged and rejected
+    keys' Arrow UUIDs: a key and its twin must fall in the same part, or a live key looks deleted)."""
+    if request.param is not None:
+        monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", request.param)
+    return request.param
+
+
 def put_raw(con: duckdb.DuckDBPyConnection, rows: list[Row], deleted: bool = False) -> None:
     batch = event_rows(rows)
     con.register("incoming", batch)
@@ -87,7 +97,7 @@ def put_raw(con: duckdb.DuckDBPyConnection, rows: list[Row], deleted: bool = Fal
 
 
 def test_changed_returns_exactly_the_rows_raw_lacks_or_holds_differently(
-    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path, diff_parts: int | None
 ) -> None:
     same, null_same = row(1), row(2, event_type=None)
     put_raw(connection, [same, null_same, row(3), row(4, event_type="search")])
@@ -116,7 +126,7 @@ def test_changed_returns_exactly_the_rows_raw_lacks_or_holds_differently(
 
 
 def test_no_change_stages_everything_and_changes_nothing(
-    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path, diff_parts: int | None
 ) -> None:
     rows = [row(n, properties=None if n % 3 == 0 else f'{{"n":"{n}"}}') for n in range(50)]
     put_raw(connection, rows)
@@ -125,11 +135,12 @@ def test_no_change_stages_everything_and_changes_nothing(
         for start in range(0, 50, 7):
             staged.add(event_rows(rows[start : start + 7]))
         assert staged.rows == 50
+        assert raw.diff_parts(staged.rows) == (1 if diff_parts is None else 25)
         assert list(raw.changed(staged, batch_rows=10)) == []
 
 
 def test_deleted_keys_are_the_live_raw_keys_neither_staged_nor_rejected(
-    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path, diff_parts: int | None
 ) -> None:
     put_raw(connection, [row(1), row(2), row(7), row(8)])
     put_raw(connection, [row(9)], deleted=True)  # already a tombstone: not deleted again
