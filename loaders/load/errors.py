@@ -42,7 +42,8 @@ def root_cause(exc: BaseException) -> BaseException:
     while id(current) not in seen:
         seen.add(id(current))
         inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
-        if not isinstance(inner, BaseException):
+        # a StopIteration in the context is the generator's end that dlt was handling, not the error
+        if not isinstance(inner, BaseException) or isinstance(inner, (StopIteration, GeneratorExit)):
             break
         current = inner
     return current

@@ -115,3 +115,13 @@ def test_the_detail_of_an_unknown_failure_is_shortened_by_one_line_after_redacti
     detail = str(error).split("(", 1)[1].rsplit("): rerun", 1)[0]
     assert "s3cr3t" not in str(error) and "\n" not in str(error)
     assert detail == one_line(f"RuntimeError: {'x' * 200} ***")  # white space folded, as one_line does
+
+
+def test_the_error_raised_while_a_generator_ended_is_named_not_its_stopiteration() -> None:
+    # dlt's pipe iterator: the source's error is raised while it handles a StopIteration, then wrapped
+    oom = MemoryError("Out of Memory Error: failed to allocate data of size 4.0 KiB")
+    oom.__context__ = StopIteration()
+    outer = RuntimeError("In processing pipe `messages`: extraction failed")
+    outer.__cause__ = oom
+    message = str(user_error(outer, "extract", "raw_cassandra", "/w.duckdb"))
+    assert "MemoryError: Out of Memory Error" in message and "StopIteration" not in message
