@@ -70,11 +70,11 @@ TOMBSTONE_CHUNK = 50_000
 STAGE_FILE = "rows.parquet"
 CHANGED_FILE = "changed.parquet"
 STAGE_COMPRESSION = "lz4"
-# DuckDB's memory for the two diffs (lowered from the load's ``memory_limit`` while they run, then
-# restored): they run while the process still holds what the scan used, and their hash joins spill
-# beyond it. Measured on a 1 M-row sweep finding nothing: peak RSS 344-346 MB with 64 MB against
-# 419-446 MB with the load's 128 MB, for about the same CPU.
-DIFF_MEMORY_LIMIT = "64MB"
+# DuckDB's memory for the two diffs at most (lowered from the load's ``memory_limit`` while they run,
+# then restored; their hash joins spill beyond it). 64 MB gave a 1 M-row sweep 344-346 MB of peak RSS
+# against 419-446 MB, but ran out of memory at scale 5 (10 M user_events, 5 M messages) even in parts;
+# 128 MB (the load's own default) ran it: peak RSS 410 MB.
+DIFF_MEMORY_LIMIT = "128MB"
 # Rows a side per diff join: above, the diff runs in parts by the key's hash (raw read once a part).
 # One join of 4.6 M messages against raw failed under 64 MB (scale 5, bench_volume); 1 M user_events ran.
 DIFF_PART_ROWS = 250_000
