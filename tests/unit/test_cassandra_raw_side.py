@@ -178,7 +178,7 @@ def test_the_diffs_run_under_a_lower_memory_limit_then_the_load_gets_its_own_bac
     assert memory_bytes("122.0 MiB") == 122 * 2**20 and memory_bytes("64MB") == 64 * 10**6
     assert memory_bytes("1.5 GiB") == 1.5 * 2**30 and memory_bytes("no idea") == float("inf")
     setting = "SELECT current_setting('memory_limit')"
-    with duckdb.connect(config={"memory_limit": "128MB"}) as con:
+    with duckdb.connect(config={"memory_limit": "256MiB"}) as con:  # a load given more than the diffs
         before = con.execute(setting).fetchone()
         with diff_memory(con):
             inside = con.execute(setting).fetchone()
