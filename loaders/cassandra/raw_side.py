@@ -54,6 +54,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
-from loaders.raw_sql import quote
+from loaders.raw_sql import count_of, quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
 
@@ -168,8 +169,13 @@ class StagedRows:
         self.close()
 
 
+def sql_path(path: Path) -> str:
+    """``path`` as a SQL string literal."""
+    return "'" + path.as_posix().replace("'", "''") + "'"
+
+
 def parquet_source(path: Path) -> str:
-    return "read_parquet('" + path.as_posix().replace("'", "''") + "')"
+    return f"read_parquet({sql_path(path)})"
 
 
 class RawTable:
@@ -232,11 +238,14 @@ class RawTable:
         ]
         return f"hash({', '.join(keys)}) % {int(parts)} = {int(part)}"
 
+    @cached_property
+    def rows(self) -> int:
+        """Raw's rows (tombstones included), counted once: both diffs size their parts from it."""
+        return count_of(self.connection, f"SELECT count(*) FROM {self.qualified}")
+
     def diff_parts(self, staged_rows: int) -> int:
         """How many key-hash parts the diff runs in: each joins at most ``DIFF_PART_ROWS`` rows a side."""
-        counted = self.connection.execute(f"SELECT count(*) FROM {self.qualified}").fetchone()
-        raw_rows = int(counted[0]) if counted else 0
-        return max(1, -(-max(raw_rows, staged_rows) // DIFF_PART_ROWS))
+        return max(1, -(-max(self.rows, staged_rows) // DIFF_PART_ROWS))
 
     def changed(self, staged: StagedRows, batch_rows: int) -> Iterator[pa.Table]:
         """The staged rows raw lacks or holds differently (or as a tombstone), in the staged Arrow types."""
@@ -249,10 +258,9 @@ class RawTable:
         parts = self.diff_parts(staged.rows)
         for part in range(parts):
             out = staged.directory / f"{part}-{CHANGED_FILE}"
-            target = "'" + out.as_posix().replace("'", "''") + "'"
             with diff_memory(self.connection):
                 self.connection.execute(
-                    f"COPY ({self.changed_sql(staged.path, part, parts)}) TO {target} "
+                    f"COPY ({self.changed_sql(staged.path, part, parts)}) TO {sql_path(out)} "
                     "(FORMAT parquet, COMPRESSION lz4)"
                 )
             yield from _batches(out, staged.schema, batch_rows)
