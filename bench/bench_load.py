@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -81,6 +81,7 @@ class NullSink(io.RawIOBase):
 class Run:
     wall: float
     peak_rss_mb: float
+    cpu: float  # the process's user + system CPU seconds (wait4): steadier than wall on a shared machine
     tables: dict[str, tuple[str, int, float]]  # table -> (mode, rows extracted, seconds)
     stdout: str
     stderr: str
@@ -131,7 +132,8 @@ def run_loader(args: list[str], env: dict[str, str], command: str = "load") -> R
         raise SystemExit(
             f"loaders {command} {' '.join(args)} failed ({proc.returncode}):\n{stdout}\n{stderr}"
         )
-    return Run(wall, usage.ru_maxrss / 1024, parse_summary(stdout), stdout, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, usage.ru_maxrss / 1024, cpu, parse_summary(stdout), stdout, stderr)
 
 
 def loader_env(schema: str, work: Path) -> dict[str, str]:
@@ -262,8 +264,8 @@ con.close()
 IMPORTS_ONLY = "import dlt, duckdb, pyarrow, psycopg2, loaders.cli, loaders.load.runner"
 
 
-def child(code: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """A Python child process: (wall s, peak RSS MB, stdout)."""
+def child(code: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
+    """A Python child process: (wall s, peak RSS MB, stdout, user + system CPU s)."""
     out = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, *code], env=env, stdout=out, stderr=subprocess.PIPE, cwd=PROJECT)
@@ -272,7 +274,7 @@ def child(code: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{code[:2]} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
     out.seek(0)
-    return wall, usage.ru_maxrss / 1024, out.read()
+    return wall, usage.ru_maxrss / 1024, out.read(), usage.ru_utime + usage.ru_stime
 
 
 def parse_phases(stdout: str) -> dict[str, float]:
@@ -287,79 +289,118 @@ def parse_phases(stdout: str) -> dict[str, float]:
     return {}
 
 
+@dataclass
+class Sample:
+    """One whole process of the scanner comparison."""
+
+    wall: float
+    cpu: float
+    peak_rss_mb: float = 0.0
+    inner: float = 0.0  # the scanner's CREATE TABLE AS SELECT, the loader's summary seconds
+    phases: dict[str, float] = field(default_factory=dict)  # the loader's extract / normalize / load
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
 def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> None:
     """payments: DuckDB's scanner copy, the bare COPY and the loader, alternated, medians."""
     print(
         f"\npayments, whole processes alternated {repeat} times: the scanner's copy, the bare COPY, the loader"
     )
     load_before = os.getloadavg()
-    scanner: list[tuple[float, float, float]] = []  # (wall, ctas, rss)
+    scanner: list[Sample] = []
     bare: list[float] = []
-    imports: list[float] = []
-    loader: list[tuple[float, float, float, dict[str, float]]] = []  # (wall, summary s, rss, phases)
+    imports: list[Sample] = []
+    loader: list[Sample] = []
+    empty: list[Sample] = []
     empty_schema = f"{schema}_empty"  # the app's tables without rows: the loader's cost that is not rows
     fill(app_postgres_dsn(), empty_schema, 0)
     empty_env = loader_env(empty_schema, work / "empty")
-    empty: list[float] = []
     for _ in range(repeat):
         path = work / "scanner.duckdb"
         path.unlink(missing_ok=True)
-        wall, rss, out = child(["-c", SCANNER_COPY, schema, "payments", str(path)], env)
-        scanner.append((wall, float(out.split()[-1]) if out.split() else 0.0, rss))
+        wall, rss, out, cpu = child(["-c", SCANNER_COPY, schema, "payments", str(path)], env)
+        scanner.append(Sample(wall, cpu, rss, float(out.split()[-1]) if out.split() else 0.0))
         bare.append(copy_floor(schema, "payments", repeat=1))
-        imports.append(child(["-c", IMPORTS_ONLY], env)[0])
+        wall, rss, _out, cpu = child(["-c", IMPORTS_ONLY], env)
+        imports.append(Sample(wall, cpu, rss))
         run = run_loader(["--source", "postgres", "--tables", "payments", "--full-refresh"], env)
-        loader.append((run.wall, run.tables["payments"][2], run.peak_rss_mb, parse_phases(run.stdout)))
-        empty.append(
-            run_loader(["--source", "postgres", "--tables", "payments", "--full-refresh"], empty_env).wall
+        loader.append(
+            Sample(run.wall, run.cpu, run.peak_rss_mb, run.tables["payments"][2], parse_phases(run.stdout))
         )
+        run = run_loader(["--source", "postgres", "--tables", "payments", "--full-refresh"], empty_env)
+        empty.append(Sample(run.wall, run.cpu, run.peak_rss_mb))
     load_after = os.getloadavg()
     conn = psycopg2.connect(app_postgres_dsn())
     with conn, conn.cursor() as cur:
         cur.execute(f'DROP SCHEMA IF EXISTS "{empty_schema}" CASCADE')
     conn.close()
 
-    def med(values: list[float]) -> float:
-        return statistics.median(values) if values else 0.0
-
-    scan_wall = med([s[0] for s in scanner])
-    load_wall = med([r[0] for r in loader])
-    phases = {name: med([r[3].get(name, 0.0) for r in loader]) for name in ("extract", "normalize", "load")}
-    imported = med(imports)
-    rest = med([r[0] - sum(r[3].values()) for r in loader]) - imported
-    rows: list[tuple[str, float, float | None]] = [
-        ("scanner copy, whole process", scan_wall, med([s[2] for s in scanner])),
-        ("  of which CREATE TABLE AS SELECT", med([s[1] for s in scanner]), None),
-        ("bare binary COPY to a null sink", med(bare), None),
-        ("loader, whole process", load_wall, med([r[2] for r in loader])),
-        ("  loader summary seconds (payments)", med([r[1] for r in loader]), None),
-        ("  Python + dlt import", imported, None),
-        ("  extract", phases["extract"], None),
-        ("  normalize", phases["normalize"], None),
-        ("  load (DuckDB insert, commit)", phases["load"], None),
-        ("  the rest (pipeline, state sync, counts, close)", rest, None),
-        ("loader, empty table, whole process (fixed cost)", med(empty), None),
+    scan_wall = med([s.wall for s in scanner])
+    load_wall = med([r.wall for r in loader])
+    phases = {
+        name: med([r.phases.get(name, 0.0) for r in loader]) for name in ("extract", "normalize", "load")
+    }
+    imported = med([i.wall for i in imports])
+    rest = med([r.wall - sum(r.phases.values()) for r in loader]) - imported
+    rows: list[tuple[str, float, float | None, float | None]] = [
+        (
+            "scanner copy, whole process",
+            scan_wall,
+            med([s.cpu for s in scanner]),
+            med([s.peak_rss_mb for s in scanner]),
+        ),
+        ("  of which CREATE TABLE AS SELECT", med([s.inner for s in scanner]), None, None),
+        ("bare binary COPY to a null sink", med(bare), None, None),
+        (
+            "loader, whole process",
+            load_wall,
+            med([r.cpu for r in loader]),
+            med([r.peak_rss_mb for r in loader]),
+        ),
+        ("  loader summary seconds (payments)", med([r.inner for r in loader]), None, None),
+        (
+            "  Python + dlt import (a process that only imports)",
+            imported,
+            med([i.cpu for i in imports]),
+            None,
+        ),
+        ("  extract (read, Arrow, parquet files)", phases["extract"], None, None),
+        ("  normalize (dlt imports the files)", phases["normalize"], None, None),
+        ("  load (DuckDB insert from parquet, dlt's commit)", phases["load"], None, None),
+        ("  the rest (pipeline, state sync, counts, close)", rest, None, None),
+        (
+            "loader, empty table, whole process (fixed cost)",
+            med([e.wall for e in empty]),
+            med([e.cpu for e in empty]),
+            None,
+        ),
     ]
-    print(f"{'median of ' + str(repeat):<50} {'s':>7} {'peak RSS MB':>12}")
-    for label, seconds, peak in rows:
-        print(f"{label:<50} {seconds:>7.2f} {'' if peak is None else f'{peak:>12.0f}'}")
+    print(f"{'median of ' + str(repeat):<52} {'wall s':>7} {'CPU s':>6} {'peak RSS MB':>12}")
+    for label, seconds, cpu_s, peak in rows:
+        cpu_text = "" if cpu_s is None else f"{cpu_s:.2f}"
+        peak_text = "" if peak is None else f"{peak:.0f}"
+        print(f"{label:<52} {seconds:>7.2f} {cpu_text:>6} {peak_text:>12}")
     ratio = load_wall / scan_wall if scan_wall else 0.0
     print(
-        f"loader / scanner copy (whole processes): {ratio:.2f} x (target 1.15 x; 1.4 x when dlt's structure is the cause)"
+        f"loader / scanner copy (whole processes): {ratio:.2f} x wall (target 1.15 x; 1.4 x when dlt's structure "
+        f"is the cause), {med([r.cpu for r in loader]) / max(med([s.cpu for s in scanner]), 1e-9):.2f} x CPU"
     )
     print(
         f"loader's phases (extract + normalize + load) / the scanner's CREATE TABLE AS SELECT: "
-        f"{(phases['extract'] + phases['normalize'] + phases['load']) / max(med([s[1] for s in scanner]), 1e-9):.2f} x"
+        f"{(phases['extract'] + phases['normalize'] + phases['load']) / max(med([s.inner for s in scanner]), 1e-9):.2f} x"
     )
-    fixed = med(empty)
+    fixed = med([e.wall for e in empty])
     print(
         f"1.4 x the scanner's copy leaves {1.4 * scan_wall - fixed:.2f} s for the rows after the loader's fixed "
         f"cost ({fixed:.2f} s); the loader's rows take {load_wall - fixed:.2f} s, the scanner's whole copy "
         f"{scan_wall:.2f} s"
     )
     print(
-        "each run, s (scanner, loader): "
-        + ", ".join(f"{s[0]:.2f}/{r[0]:.2f}" for s, r in zip(scanner, loader, strict=True))
+        "each run, wall s (scanner/loader): "
+        + ", ".join(f"{s.wall:.2f}/{r.wall:.2f}" for s, r in zip(scanner, loader, strict=True))
     )
     print(
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), CPUs {os.cpu_count()}"
