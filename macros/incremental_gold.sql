@@ -277,6 +277,40 @@
 {%- endmacro %}
 
 {#- In a model's select: the filter on its rows' keys, or true when the run recomputes all. -#}
-{% macro spec_filter(spec, in_scope, exprs) -%}
-    {%- if in_scope -%}{{ in_spec_keys(spec, exprs) }}{%- else -%}true{%- endif -%}
+{% macro spec_filter(spec, exprs) -%}
+    {%- if spec_in_scope(spec) -%}{{ in_spec_keys(spec, exprs) }}{%- else -%}true{%- endif -%}
+{%- endmacro %}
+
+{#- True when this run recomputes some keys of the spec'd model (not all, not none). -#}
+{% macro spec_in_scope(spec) -%}
+    {{ return(spec_scope(spec) == 'keys') }}
+{%- endmacro %}
+
+{#-
+    The first CTE of a spec'd model's select, `affected_keys` (the keys this run recomputes,
+    what spec_filter and in_spec_keys read), followed by its comma; nothing when the run
+    recomputes all. Written right after the model's `with`.
+-#}
+{% macro affected_keys_cte(spec) -%}
+    {%- if spec_in_scope(spec) %}
+affected_keys as (
+    {{ spec_affected_keys(spec) }}
+),
+    {%- endif %}
+{%- endmacro %}
+
+{#-
+    The config of a model incremental by the keys of a spec: appended rows, the pre-hook that
+    deletes the keys the run recomputes, the post-hook that records the model's watermark.
+    `spec_call` is the spec macro's call as text (e.g. "activity_spec('date')"): hooks are
+    rendered at run time, when the scope of the run is known.
+-#}
+{% macro incremental_by_keys(spec_call) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook='{{ spec_delete_affected(' ~ spec_call ~ ') }}',
+        post_hook=['{{ record_watermark() }}']
+    ) }}
 {%- endmacro %}

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(activity_spec('activity_date')) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("activity_spec('activity_date')") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 -- depends_on: {{ ref('stg_postgres__payments') }}
@@ -15,17 +7,12 @@
 -- payment, message or event since its last run; the pre-hook deletes those days first, so a
 -- day left without activity (a refund, a deleted message) is gone, as in a full refresh.
 {%- set spec = activity_spec('activity_date') %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 -- Per user and UTC day: succeeded payments (by the UTC date of paid_at, amounts in EUR at
 -- full precision), messages sent and app events. One row per (user_id, activity_date) with
 -- at least one of them.
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 payments_daily as (
     select
@@ -36,7 +23,7 @@ payments_daily as (
     from {{ ref('int_payments_converted') }}
     where
         is_succeeded and paid_date is not null
-        and {{ spec_filter(spec, in_scope, ['paid_date']) }}
+        and {{ spec_filter(spec, ['paid_date']) }}
     group by user_id, paid_date
 ),
 
@@ -48,7 +35,7 @@ messages_daily as (
     from {{ ref('stg_cassandra__messages') }}
     where
         user_id is not null
-        and {{ spec_filter(spec, in_scope, ['cast(sent_at as date)']) }}
+        and {{ spec_filter(spec, ['cast(sent_at as date)']) }}
     group by user_id, cast(sent_at as date)
 ),
 
@@ -58,7 +45,7 @@ events_daily as (
         cast(event_time as date) as activity_date,
         count(*) as events_count
     from {{ ref('stg_cassandra__user_events') }}
-    where {{ spec_filter(spec, in_scope, ['cast(event_time as date)']) }}
+    where {{ spec_filter(spec, ['cast(event_time as date)']) }}
     group by user_id, cast(event_time as date)
 ),
 

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(notifications_daily_spec()) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("notifications_daily_spec()") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 
@@ -17,14 +9,9 @@
 -- The state of a notification is its row for the pair (user_id, notification_id), as in
 -- gold_notif_impact_per_day. Incremental by notif_date (notifications_daily_spec).
 {%- set spec = notifications_daily_spec() %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 notifications as (
     select
@@ -32,7 +19,7 @@ notifications as (
         notification_id,
         cast(created_at as date) as notif_date
     from {{ ref('stg_postgres__notifications') }}
-    where {{ spec_filter(spec, in_scope, ['cast(created_at as date)']) }}
+    where {{ spec_filter(spec, ['cast(created_at as date)']) }}
 ),
 
 states as (

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(group_engagement_spec()) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("group_engagement_spec()") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 -- depends_on: {{ ref('stg_postgres__payments') }}
@@ -17,14 +9,9 @@
 -- recomputes the group-weeks its new loads touch, every week of a group whose outing changed.
 {%- set spec = group_engagement_spec() %}
 {%- set week_of = "cast(date_trunc('week', {}) as date)" %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 messages_weekly as (
     select
@@ -33,7 +20,7 @@ messages_weekly as (
         count(*) as messages_count,
         count(distinct user_id) as active_members
     from {{ ref('stg_cassandra__messages') }}
-    where {{ spec_filter(spec, in_scope, ['group_id', week_of.format('sent_at')]) }}
+    where {{ spec_filter(spec, ['group_id', week_of.format('sent_at')]) }}
     group by group_id, cast(date_trunc('week', sent_at) as date)
 ),
 
@@ -43,7 +30,7 @@ outings_weekly as (
         cast(date_trunc('week', starts_at) as date) as week_start,
         count(*) as outings_count
     from {{ ref('stg_postgres__outings') }}
-    where {{ spec_filter(spec, in_scope, ['group_id', week_of.format('starts_at')]) }}
+    where {{ spec_filter(spec, ['group_id', week_of.format('starts_at')]) }}
     group by group_id, cast(date_trunc('week', starts_at) as date)
 ),
 
@@ -58,7 +45,7 @@ spend_weekly as (
     where
         payments.is_succeeded and payments.paid_at is not null
         and {{ spec_filter(
-            spec, in_scope, ['outings.group_id', week_of.format('payments.paid_at')]
+            spec, ['outings.group_id', week_of.format('payments.paid_at')]
         ) }}
     group by outings.group_id, cast(date_trunc('week', payments.paid_at) as date)
 ),

@@ -1,32 +1,19 @@
 -- One row per notification in PostgreSQL, with its state in Cassandra for the pair
 -- (user_id, notification_id). State rows of unknown notifications (orphans) drop out.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(notif_impact_spec()) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("notif_impact_spec()") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 
 -- Incremental by notification (macros/incremental_gold.sql): a run recomputes the
 -- notifications whose row or state changed (or was deleted) since its last run.
 {%- set spec = notif_impact_spec() %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 notifications as (
     select * from {{ ref('stg_postgres__notifications') }}
-    where {{ spec_filter(spec, in_scope, ['notification_id']) }}
+    where {{ spec_filter(spec, ['notification_id']) }}
 ),
 
 states as (

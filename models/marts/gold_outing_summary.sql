@@ -1,13 +1,5 @@
 -- One row per outing: RSVP counts and EUR spend of the succeeded payments made for it.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(outing_summary_spec()) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("outing_summary_spec()") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 -- depends_on: {{ ref('stg_postgres__payments') }}
@@ -15,18 +7,13 @@
 -- Incremental by outing (macros/incremental_gold.sql): a run recomputes the outings whose
 -- row, answers or payments changed (or were deleted) since its last run.
 {%- set spec = outing_summary_spec() %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 outings as (
     select * from {{ ref('stg_postgres__outings') }}
-    where {{ spec_filter(spec, in_scope, ['outing_id']) }}
+    where {{ spec_filter(spec, ['outing_id']) }}
 ),
 
 rsvps as (
@@ -37,7 +24,7 @@ rsvps as (
         count(*) filter (where rsvp = 'maybe') as maybe_count,
         count(*) filter (where rsvp = 'declined') as declined_count
     from {{ ref('stg_postgres__outing_participants') }}
-    where {{ spec_filter(spec, in_scope, ['outing_id']) }}
+    where {{ spec_filter(spec, ['outing_id']) }}
     group by outing_id
 ),
 
@@ -48,7 +35,7 @@ spend as (
     from {{ ref('int_payments_converted') }}
     where
         is_succeeded and outing_id is not null
-        and {{ spec_filter(spec, in_scope, ['outing_id']) }}
+        and {{ spec_filter(spec, ['outing_id']) }}
     group by outing_id
 ),
 

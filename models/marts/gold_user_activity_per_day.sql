@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(activity_spec('date')) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("activity_spec('date')") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 -- depends_on: {{ ref('stg_postgres__payments') }}
@@ -16,7 +8,6 @@
 -- Incremental by day, as int_user_activity_daily (macros/incremental_gold.sql): the days
 -- touched since this model's last run are deleted, then copied again from the twin.
 {%- set spec = activity_spec('date') %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 -- One row per (user_id, date) on which the user was active: a succeeded payment paid that
 -- UTC day, a message sent or an app event. Money in EUR, rounded to cents here, at the end.
@@ -28,6 +19,6 @@ select
     cast(messages_sent as bigint) as messages_sent,
     cast(events_count as bigint) as events_count
 from {{ ref('int_user_activity_daily') }}
-{%- if in_scope %}
+{%- if spec_in_scope(spec) %}
     where activity_date in (select affected.date from ({{ spec_affected_keys(spec) }}) as affected)
 {%- endif %}

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ spec_delete_affected(retention_spec()) }}",
-        post_hook=["{{ record_watermark() }}"]
-    )
-}}
+{{ incremental_by_keys("retention_spec()") }}
 
 -- depends_on: {{ ref('int_incremental_watermarks') }}
 -- depends_on: {{ ref('stg_postgres__payments') }}
@@ -19,14 +11,9 @@
 -- Incremental by cohort-month (macros/incremental_gold.sql, retention_spec): a run recomputes
 -- the months its new activity touches in every cohort, and every month of a changed cohort.
 {%- set spec = retention_spec() %}
-{%- set in_scope = spec_scope(spec) == 'keys' %}
 
 with
-{%- if in_scope %}
-affected_keys as (
-    {{ spec_affected_keys(spec) }}
-),
-{%- endif %}
+{{ affected_keys_cte(spec) }}
 
 users as (
     select
@@ -39,7 +26,7 @@ users as (
 -- recomputed whole; every key the run keeps reads all of its rows.
 activity as (
     select * from {{ ref('gold_user_activity_per_day') }}
-    {%- if in_scope %}
+    {%- if spec_in_scope(spec) %}
         where
             cast(date_trunc('month', date) as date) in (
                 select cast(affected_keys.cohort_month + to_months(affected_keys.month_offset) as date)
@@ -118,5 +105,5 @@ left join cohort_activity
         and cohort_offsets.month_offset = cohort_activity.month_offset
 where
     {{ spec_filter(
-        spec, in_scope, ['cohort_offsets.cohort_month', 'cast(cohort_offsets.month_offset as integer)']
+        spec, ['cohort_offsets.cohort_month', 'cast(cohort_offsets.month_offset as integer)']
     ) }}
