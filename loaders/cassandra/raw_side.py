@@ -54,6 +54,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,14 @@ REJECTED_TABLE = "__loader_cassandra_rejected_keys"
 TOMBSTONE_CHUNK = 50_000
 STAGE_FILE = "rows.parquet"
 CHANGED_FILE = "changed.parquet"
+RAW_PARTS_DIR = "raw-parts"  # raw's live rows by key-hash part: <dir>/_loader_diff_part=<p>/*.parquet
+STAGED_PARTS_DIR = "staged-parts"  # the staged rows likewise
+PART_COLUMN = "_loader_diff_part"
+# From this many parts up, both sides are written once by part before the diffs (raw and the staged
+# rows each read once); below, each part reads them again, filtered by the hash: on 1 M user_events
+# (4 parts) re-reading raw from DuckDB's own storage costs less than writing it out (synthetic, 2 cores:
+# partitioning 6.9 s against 3-4 s for the 4 re-reading parts of the changed rows).
+PARTITIONED_FROM_PARTS = 8
 STAGE_COMPRESSION = "lz4"
 # DuckDB's memory for the two diffs at most (lowered from the load's ``memory_limit`` while they run,
 # then restored; their hash joins spill beyond it). 64 MB gave a 1 M-row sweep 344-346 MB of peak RSS
@@ -94,9 +103,14 @@ def memory_bytes(text: str) -> float:
 
 
 @contextmanager
-def diff_memory(connection: Any) -> Iterator[None]:
-    """DuckDB's memory limit at most ``DIFF_MEMORY_LIMIT`` inside the block (the setting is restored)."""
-    before = str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None]:
+    """DuckDB's memory limit at most ``DIFF_MEMORY_LIMIT`` inside the block, then exactly the previous one.
+
+    DuckDB shows its limit only rounded (``current_setting``: '122.0 MiB' for the load's 128MB), so
+    the previous limit is restored from the value the connection was opened with (``configured``,
+    the load's ``memory_limit``) or from DuckDB's default (``RESET``), whichever shows as the limit
+    did before; else (a limit set by hand on the connection) the middle of what shows as it did."""
+    before = _memory_limit(connection)
     order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
     lower = memory_bytes(before) > memory_bytes(DIFF_MEMORY_LIMIT)
     if lower:
@@ -106,8 +120,34 @@ def diff_memory(connection: Any) -> Iterator[None]:
         yield
     finally:
         if lower:
-            connection.execute("SET memory_limit = ?", [before])
+            restore_memory_limit(connection, before, configured)
         connection.execute("SET preserve_insertion_order = ?", [order])
+
+
+def _memory_limit(connection: Any) -> str:
+    return str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def restore_memory_limit(connection: Any, shown: str, configured: str | None) -> None:
+    """Set the memory limit that DuckDB showed as ``shown``: ``configured`` or the default if either is it."""
+    if configured is not None:
+        connection.execute("SET memory_limit = ?", [configured])
+        if _memory_limit(connection) == shown:
+            return
+    connection.execute("RESET memory_limit")
+    if _memory_limit(connection) != shown:  # set by hand: the middle of what shows as ``shown``
+        connection.execute("SET memory_limit = ?", [shown_middle(shown)])
+
+
+def shown_middle(shown: str) -> str:
+    """The middle of the sizes DuckDB shows as ``shown`` (it cuts to one decimal: '286.1 MiB' is
+    286.1-286.2 MiB), in bytes: setting ``shown`` itself would show '286.0 MiB', a step down each time."""
+    number = shown.strip().rstrip("BbIiKkMmGgTtYyEeSs ")
+    unit = UNITS.get(shown.strip()[len(number) :].strip().upper())
+    decimals = len(number.partition(".")[2])
+    if unit is None or not number:
+        return shown
+    return f"{round((float(number) + 0.5 * 10**-decimals) * unit)}B"
 
 
 class StagedRows:
@@ -178,12 +218,45 @@ def parquet_source(path: Path) -> str:
     return f"read_parquet({sql_path(path)})"
 
 
-class RawTable:
-    """One raw table of the warehouse, as the extract of its source table sees it."""
+@dataclass(frozen=True)
+class PartedSides:
+    """Raw's live rows and the staged rows, each written once to Parquet files by the key's hash part.
 
-    def __init__(self, connection: Any, dataset: str, spec: TableSpec) -> None:
+    ``raw`` holds the compared columns (JSON as text), ``staged`` the staged rows as staged; part
+    ``p`` of a side is the files of its ``part=p`` directory (none when no key hashed there)."""
+
+    raw: Path
+    staged: Path
+    parts: int
+
+    def raw_files(self, part: int) -> list[Path]:
+        return _part_files(self.raw, part)
+
+    def staged_files(self, part: int) -> list[Path]:
+        return _part_files(self.staged, part)
+
+
+def _part_files(directory: Path, part: int) -> list[Path]:
+    return sorted((directory / f"{PART_COLUMN}={part}").glob("*.parquet"))
+
+
+def parquet_files(files: list[Path]) -> str:
+    """The rows of ``files`` (hive partition columns not added: a part's files carry none)."""
+    return f"read_parquet([{', '.join(sql_path(f) for f in files)}], hive_partitioning = false)"
+
+
+class RawTable:
+    """One raw table of the warehouse, as the extract of its source table sees it.
+
+    ``memory_limit``: DuckDB's memory limit the load opened the connection with (restored exactly
+    after the diffs lower it; ``None``: unknown, DuckDB's default tried)."""
+
+    def __init__(
+        self, connection: Any, dataset: str, spec: TableSpec, memory_limit: str | None = None
+    ) -> None:
         self.connection = connection
         self.spec = spec
+        self.memory_limit = memory_limit
         self.qualified = f"{quote(dataset)}.{quote(spec.name)}"
         rows = connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
@@ -191,6 +264,7 @@ class RawTable:
             [dataset, spec.name],
         ).fetchall()
         self.columns = dict(rows)
+        self._parted: PartedSides | None = None
 
     @property
     def exists(self) -> bool:
@@ -199,53 +273,110 @@ class RawTable:
     def _live(self) -> str:
         return f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
 
-    def changed_sql(self, staged: Path, part: int = 0, parts: int = 1) -> str:
-        """The staged rows that no live raw row equals in every column (raw's columns only compared).
-
-        ``parts`` > 1: only the keys whose hash falls in ``part`` (both sides filtered alike)."""
+    @property
+    def compared(self) -> list[str]:
+        """The columns a staged row and its raw twin are compared on: the key and raw's other columns."""
         spec = self.spec
-        compared = [c for c in spec.columns if c in spec.primary_key or c in self.columns]
-        projection = ", ".join(
-            f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in spec.json_columns else quote(c)
-            for c in compared
-        )
-        on = " AND ".join(
-            f"s.{quote(c)} = r.{quote(c)}"
-            if c in spec.primary_key
-            else f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}"
-            for c in compared
-        )
-        live = self._live()
-        staged_rows = parquet_source(staged)
-        if parts > 1:
-            in_raw = self.in_part(part, parts, other_side=False)
-            live = f"{live} AND {in_raw}" if live else f" WHERE {in_raw}"
-            staged_rows = f"(SELECT * FROM {staged_rows} WHERE {self.in_part(part, parts, other_side=True)})"
-        # one hash join per part, raw read once per part: DuckDB takes every condition as a join key
-        return (
-            f"SELECT s.* FROM {staged_rows} s "
-            f"ANTI JOIN (SELECT {projection} FROM {self.qualified}{live}) r ON {on}"
-        )
+        return [c for c in spec.columns if c in spec.primary_key or c in self.columns]
 
-    def in_part(self, part: int, parts: int, other_side: bool) -> str:
-        """The condition of a diff's part: the key's hash, in raw's own types on both sides (the other
-        side's keys cast to them), so a key and its twin in raw always fall in the same part."""
-        if parts <= 1:
-            return "TRUE"
+    def part_of(self, parts: int, other_side: bool) -> str:
+        """The part of a key: its hash in raw's own types on both sides (the other side's keys cast to
+        them), so a key and its twin in raw always fall in the same part."""
         keys = [
             f"CAST({quote(c)} AS {self.columns[c]})" if other_side and c in self.columns else quote(c)
             for c in self.spec.primary_key
         ]
-        return f"hash({', '.join(keys)}) % {int(parts)} = {int(part)}"
+        return f"hash({', '.join(keys)}) % {int(parts)}"
 
     @cached_property
     def rows(self) -> int:
-        """Raw's rows (tombstones included), counted once: both diffs size their parts from it."""
+        """Raw's rows (tombstones included), counted once: the diffs' parts are sized from it."""
         return count_of(self.connection, f"SELECT count(*) FROM {self.qualified}")
 
     def diff_parts(self, staged_rows: int) -> int:
         """How many key-hash parts the diff runs in: each joins at most ``DIFF_PART_ROWS`` rows a side."""
         return max(1, -(-max(self.rows, staged_rows) // DIFF_PART_ROWS))
+
+    def raw_projection(self) -> str:
+        """Raw's compared columns, JSON as its text (what a staged row is compared with)."""
+        return ", ".join(
+            f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in self.spec.json_columns else quote(c)
+            for c in self.compared
+        )
+
+    def parted(self, staged: StagedRows) -> PartedSides:
+        """Both sides partitioned by the key's hash, each read once (the first diff writes them, the
+        second reads them again), in ``staged``'s directory: removed with it, or by the next run."""
+        if self._parted is not None and self._parted.raw.parent == staged.directory:
+            return self._parted
+        if staged.path is None or staged.directory is None:
+            raise ValueError("nothing staged: no sides to partition")
+        staged.finish()
+        parts = self.diff_parts(staged.rows)
+        raw_dir, staged_dir = staged.directory / RAW_PARTS_DIR, staged.directory / STAGED_PARTS_DIR
+        for folder in (raw_dir, staged_dir):  # a previous attempt's, in the same run
+            shutil.rmtree(folder, ignore_errors=True)
+        part = quote(PART_COLUMN)
+        options = f"(FORMAT parquet, COMPRESSION {STAGE_COMPRESSION}, PARTITION_BY ({part}))"
+        with diff_memory(self.connection, self.memory_limit):
+            self.connection.execute(
+                f"COPY (SELECT {self.raw_projection()}, {self.part_of(parts, other_side=False)} AS {part} "
+                f"FROM {self.qualified}{self._live()}) TO {sql_path(raw_dir)} {options}"
+            )
+            self.connection.execute(
+                f"COPY (SELECT *, {self.part_of(parts, other_side=True)} AS {part} "
+                f"FROM {parquet_source(staged.path)}) TO {sql_path(staged_dir)} {options}"
+            )
+        self._parted = PartedSides(raw_dir, staged_dir, parts)
+        return self._parted
+
+    def part_sides(self, staged: StagedRows) -> Iterator[tuple[int, int, str | None, str | None]]:
+        """Each part of the diff: ``(part, parts, raw's live rows, the staged rows)`` as SQL relations
+        (``None``: no row of that side in the part).
+
+        From ``PARTITIONED_FROM_PARTS`` parts up, both sides are first written once by part
+        (``parted``); below, each part filters raw and the staged file by the key's hash (each read
+        once a part: cheaper than writing them out while the parts are few)."""
+        if staged.path is None:
+            return
+        parts = self.diff_parts(staged.rows)
+        if parts >= PARTITIONED_FROM_PARTS:
+            sides = self.parted(staged)
+            for part in range(parts):
+                raw_files, staged_files = sides.raw_files(part), sides.staged_files(part)
+                yield (
+                    part,
+                    parts,
+                    parquet_files(raw_files) if raw_files else None,
+                    parquet_files(staged_files) if staged_files else None,
+                )
+            return
+        staged.finish()
+        live = self._live()
+        for part in range(parts):
+            in_raw = f"{self.part_of(parts, other_side=False)} = {part}" if parts > 1 else "TRUE"
+            in_staged = f"{self.part_of(parts, other_side=True)} = {part}" if parts > 1 else "TRUE"
+            where = f"{live} AND {in_raw}" if live else f" WHERE {in_raw}"
+            yield (
+                part,
+                parts,
+                f"(SELECT {self.raw_projection()} FROM {self.qualified}{where})",
+                f"(SELECT * FROM {parquet_source(staged.path)} WHERE {in_staged})",
+            )
+
+    def changed_sql(self, raw_rows: str | None, staged_rows: str) -> str:
+        """The staged rows that no live raw row equals in every column raw has: one hash join, every
+        condition a join key (``IS NOT DISTINCT FROM``: null = null). Rows are compared, never hashes."""
+        spec = self.spec
+        if raw_rows is None:  # no live raw key in this part: every staged row is new
+            return f"SELECT * FROM {staged_rows}"
+        on = " AND ".join(
+            f"s.{quote(c)} = r.{quote(c)}"
+            if c in spec.primary_key
+            else f"s.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}"
+            for c in self.compared
+        )
+        return f"SELECT s.* FROM {staged_rows} s ANTI JOIN {raw_rows} r ON {on}"
 
     def changed(self, staged: StagedRows, batch_rows: int) -> Iterator[pa.Table]:
         """The staged rows raw lacks or holds differently (or as a tombstone), in the staged Arrow types."""
@@ -255,13 +386,14 @@ class RawTable:
         if not self.exists:  # nothing in raw: every staged row is new
             yield from _batches(staged.path, staged.schema, batch_rows)
             return
-        parts = self.diff_parts(staged.rows)
-        for part in range(parts):
+        for part, _parts, raw_rows, staged_rows in self.part_sides(staged):
+            if staged_rows is None:
+                continue
             out = staged.directory / f"{part}-{CHANGED_FILE}"
-            with diff_memory(self.connection):
+            with diff_memory(self.connection, self.memory_limit):
                 self.connection.execute(
-                    f"COPY ({self.changed_sql(staged.path, part, parts)}) TO {sql_path(out)} "
-                    "(FORMAT parquet, COMPRESSION lz4)"
+                    f"COPY ({self.changed_sql(raw_rows, staged_rows)}) TO {sql_path(out)} "
+                    f"(FORMAT parquet, COMPRESSION {STAGE_COMPRESSION})"
                 )
             yield from _batches(out, staged.schema, batch_rows)
             out.unlink(missing_ok=True)
@@ -271,36 +403,48 @@ class RawTable:
         if not self.exists:
             return
         staged.finish()
-        keys = self.spec.primary_key
-        key_list = ", ".join(quote(c) for c in keys)
-        seen = []
-        if staged.path is not None:
-            seen.append(f"SELECT {key_list} FROM {parquet_source(staged.path)}")
-        rejected = [t.select(list(keys)) for t in rejected_keys if t.num_rows]
+        rejected = [t.select(list(self.spec.primary_key)) for t in rejected_keys if t.num_rows]
+        if staged.path is None:  # nothing staged: raw's live keys against the few rejected ones
+            queries = [
+                self.deleted_sql(f"(SELECT * FROM {self.qualified}{self._live()})", None, bool(rejected))
+            ]
+        else:
+            queries = [
+                self.deleted_sql(raw_rows, staged_rows, bool(rejected), (part, parts))
+                for part, parts, raw_rows, staged_rows in self.part_sides(staged)
+                if raw_rows is not None
+            ]
         if rejected:
             self.connection.register(REJECTED_TABLE, pa.concat_tables(rejected))
-            seen.append(f"SELECT {key_list} FROM {REJECTED_TABLE}")
-        parts = self.diff_parts(staged.rows) if seen else 1
         try:
-            for part in range(parts):
-                in_raw = self.in_part(part, parts, other_side=False)
-                live = f"SELECT {key_list} FROM {self.qualified}{self._live() or ' WHERE TRUE'} AND {in_raw}"
-                if seen:
-                    on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
-                    union = " UNION ALL ".join(seen)
-                    sql = (
-                        f"SELECT r.* FROM ({live}) r "
-                        f"ANTI JOIN (SELECT * FROM ({union}) WHERE {self.in_part(part, parts, True)}) s ON {on}"
-                    )
-                else:  # nothing seen: every live key is gone
-                    sql = live
-                with diff_memory(self.connection):  # streamed: a whole table deleted is no list in memory
+            for sql in queries:
+                with diff_memory(self.connection, self.memory_limit):  # streamed: no list of keys in memory
                     for batch in self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK):
                         if batch.num_rows:
                             yield pa.Table.from_batches([batch])
         finally:
             if rejected:
                 self.connection.unregister(REJECTED_TABLE)
+
+    def deleted_sql(
+        self, raw_rows: str, staged_rows: str | None, rejected: bool, part: tuple[int, int] = (0, 1)
+    ) -> str:
+        """The keys of ``raw_rows`` (raw's live rows, or one part of them) neither in ``staged_rows``
+        nor rejected (the rejected keys of ``part`` only: their hash in raw's types, like the staged)."""
+        keys = self.spec.primary_key
+        key_list = ", ".join(quote(c) for c in keys)
+        seen = [f"SELECT {key_list} FROM {staged_rows}"] if staged_rows is not None else []
+        if rejected:
+            number, parts = part
+            in_part = f" WHERE {self.part_of(parts, other_side=True)} = {int(number)}" if parts > 1 else ""
+            seen.append(f"SELECT {key_list} FROM {REJECTED_TABLE}{in_part}")
+        if not seen:  # nothing seen in this part: every live key of it is gone
+            return f"SELECT {key_list} FROM {raw_rows}"
+        on = " AND ".join(f"r.{quote(c)} = s.{quote(c)}" for c in keys)
+        return (
+            f"SELECT {', '.join('r.' + quote(c) for c in keys)} FROM {raw_rows} r "
+            f"ANTI JOIN ({' UNION ALL '.join(seen)}) s ON {on}"
+        )
 
 
 def _batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.Table]:

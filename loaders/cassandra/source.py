@@ -141,7 +141,14 @@ def open_raw_table(stack: ExitStack, spec: TableSpec) -> RawTable:
     pipeline = dlt.current.pipeline()
     sql_client: Any = pipeline.sql_client()
     client = stack.enter_context(sql_client)
-    return RawTable(client.native_connection, str(pipeline.dataset_name), spec)
+    configured = getattr(client.credentials, "global_config", None) or {}
+    memory_limit = configured.get("memory_limit")  # the load's: the diffs restore it exactly
+    return RawTable(
+        client.native_connection,
+        str(pipeline.dataset_name),
+        spec,
+        memory_limit=None if memory_limit is None else str(memory_limit),
+    )
 
 
 def spill_directory() -> Path:
@@ -177,7 +184,7 @@ def table_rows(
             writetimes=True, window_column=spec.window_column if window else None, window_value=window
         )
         finds_deletes = plan.mode == cc.SWEEP and capture.deletes and spec.detect_deletes
-        # incremental and sweep: the kept rows are staged, then diffed against raw once (raw_side)
+        # incremental and sweep: the kept rows are staged, then diffed against raw (each side read once: raw_side)
         stage = StagedRows(spec, spill_directory())  # removes what a killed run left
         staged = stack.enter_context(stage) if raw is not None and plan.mode != cc.FULL else None
         late_before = cc.from_micros(plan.since) if plan.since is not None else None

@@ -16,10 +16,18 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from loaders.cassandra import raw_side
-from loaders.cassandra.raw_side import DIFF_MEMORY_LIMIT, RawTable, StagedRows, diff_memory, memory_bytes
+from loaders.cassandra.raw_side import (
+    DIFF_MEMORY_LIMIT,
+    PART_COLUMN,
+    RawTable,
+    StagedRows,
+    diff_memory,
+    memory_bytes,
+)
 from loaders.cassandra.tables import TABLE_SPECS
 
 SPEC = TABLE_SPECS["user_events"]
@@ -75,13 +83,19 @@ def connection() -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
-@pytest.fixture(params=[None, 2], ids=["one part", "parts of 2 rows"])
+@pytest.fixture(
+    params=[None, "re-read", "partitioned"],
+    ids=["one part", "parts of 2 rows", "parts of 2 rows written once"],
+)
 def diff_parts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
     """The diffs in one join, or in parts by the key's hash (raw's UUIDs against the staged and rejected
-    keys' Arrow UUIDs: a key and its twin must fall in the same part, or a live key looks deleted)."""
-    if request.param is not None:
-        monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", request.param)
-    return request.param
+    keys' Arrow UUIDs: a key and its twin must fall in the same part, or a live key looks deleted):
+    each part filtering raw and the staged file again, or both sides first written once by part."""
+    if request.param is None:
+        return None
+    monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", 2)
+    monkeypatch.setattr(raw_side, "PARTITIONED_FROM_PARTS", 2 if request.param == "partitioned" else 10**9)
+    return 2
 
 
 def put_raw(con: duckdb.DuckDBPyConnection, rows: list[Row], deleted: bool = False) -> None:
@@ -158,6 +172,41 @@ def test_deleted_keys_are_the_live_raw_keys_neither_staged_nor_rejected(
     )
 
 
+def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_read_that_copy(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", 5)
+    monkeypatch.setattr(raw_side, "PARTITIONED_FROM_PARTS", 2)
+    rows = [row(n) for n in range(60)]
+    put_raw(connection, rows)
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    with StagedRows(SPEC, tmp_path) as staged:
+        staged.add(event_rows(rows[:59]))  # row 59 deleted in the source
+        sides = raw.parted(staged)
+        assert sides.parts == 12
+
+        def keys_of(files: list[Path]) -> set[tuple[Any, ...]]:
+            if not files:
+                return set()
+            read = f"SELECT user_id::VARCHAR, day, event_time, event_id::VARCHAR FROM {raw_side.parquet_files(files)}"
+            return set(connection.execute(read).fetchall())
+
+        raw_parts = [keys_of(sides.raw_files(p)) for p in range(sides.parts)]
+        staged_parts = [keys_of(sides.staged_files(p)) for p in range(sides.parts)]
+        assert sum(len(keys) for keys in raw_parts) == 60 and sum(1 for keys in raw_parts if keys) > 1
+        assert [keys - {key(row(59))} for keys in raw_parts] == staged_parts  # every twin in its key's part
+        written = [*sides.raw.rglob("*.parquet"), *sides.staged.rglob("*.parquet")]
+        assert written and all(PART_COLUMN not in pq.read_schema(f).names for f in written)
+        assert list(raw.changed(staged, batch_rows=100)) == []
+        # the diffs read raw as it was written by part, once: raw emptied now changes nothing
+        connection.execute("DELETE FROM raw_cassandra.user_events")
+        gone = pa.concat_tables(list(raw.deleted_keys(staged, [])))
+        assert [tuple(r.values()) for r in gone.to_pylist()] == [key(row(59))]
+        directory = staged.directory
+        assert directory is not None and sides.raw.parent == directory == sides.staged.parent
+    assert not directory.exists()  # the parts go with the staged rows
+
+
 def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Path) -> None:
     killed = tmp_path / "loaders-user_events-stage-abc"
     old_keys = tmp_path / "loaders-user_events-keys-def"  # the previous version's spill
@@ -188,3 +237,38 @@ def test_the_diffs_run_under_a_lower_memory_limit_then_the_load_gets_its_own_bac
         con.execute("SET memory_limit = '32MB'")  # already lower: left alone
         with diff_memory(con):
             assert memory_bytes(str(con.execute(setting).fetchone()[0])) < 32 * 10**6  # type: ignore[index]
+
+
+class Recorded:
+    """A real DuckDB connection that keeps the memory limits set on it (DuckDB shows them only rounded)."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.limits: list[str] = []
+
+    def execute(self, sql: str, parameters: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        if "memory_limit" in sql and not sql.startswith("SELECT"):
+            self.limits.append(sql if parameters is None else f"{sql} {parameters}")
+        return self.connection.execute(sql, parameters)
+
+
+@pytest.mark.parametrize(
+    ("opened", "configured", "restored"),
+    [
+        ({"memory_limit": "256MB"}, "256MB", "SET memory_limit = ? ['256MB']"),  # the load's, not '244.1 MiB'
+        ({}, None, "RESET memory_limit"),  # DuckDB's default, not its rounded text
+        ({"memory_limit": "300MB"}, "256MB", "SET memory_limit = ? ['300050022B']"),  # by hand: 286.1 MiB
+    ],
+)
+def test_the_diffs_give_back_exactly_the_memory_limit_they_lowered(
+    opened: dict[str, str | bool | int | float | list[str]], configured: str | None, restored: str
+) -> None:
+    setting = "SELECT current_setting('memory_limit')"
+    with duckdb.connect(config=opened) as con:
+        before = con.execute(setting).fetchone()
+        recorded = Recorded(con)
+        with diff_memory(recorded, configured):
+            pass
+        assert recorded.limits[0] == f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'"
+        assert recorded.limits[-1] == restored
+        assert con.execute(setting).fetchone() == before
