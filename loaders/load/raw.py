@@ -1,7 +1,10 @@
 """What the loads need to know about a raw schema, read through the dlt pipeline.
 
-Queries go through ``pipeline.sql_client()`` so that they share dlt's DuckDB
-configuration (DuckDB refuses a second connection to one file with another).
+Queries go through a cursor of the run's own warehouse connection (the one dlt borrows,
+``loaders.load.runner.open_warehouse``) when the caller passes it, else through
+``pipeline.sql_client()`` so that they share dlt's DuckDB configuration (DuckDB refuses a
+second connection to one file with another). The cursor saves dlt's destination client set-up
+(configuration, schema) at every view: 0.1-0.4 s a run.
 
 A ``PipelineRaw`` is a view for one phase of a run: the raw tables and their columns are
 read once (one catalog query for every table), dlt's schema and state once, at first use;
@@ -29,9 +32,13 @@ __all__ = ["PipelineRaw", "quote"]
 class PipelineRaw:
     """The raw schema (dataset) of one dlt pipeline, plus its schema and state."""
 
-    def __init__(self, pipeline: Pipeline, source_name: str) -> None:
+    def __init__(
+        self, pipeline: Pipeline, source_name: str, warehouse: duckdb.DuckDBPyConnection | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.source_name = source_name
+        self._warehouse = warehouse  # the run's connection: queries go through a cursor of it
+        self._cursor: duckdb.DuckDBPyConnection | None = None
         self._client: SqlClientBase[duckdb.DuckDBPyConnection] | None = None
         self._raw_columns: dict[str, set[str]] | None = None
         self._schema: Schema | None = None
@@ -47,6 +54,10 @@ class PipelineRaw:
         return self._connection()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._warehouse is not None:
+            if self._cursor is None:
+                self._cursor = self._warehouse.cursor()
+            return self._cursor
         if self._client is None:
             client = self.pipeline.sql_client()
             client.open_connection()
@@ -54,6 +65,11 @@ class PipelineRaw:
         return self._client.native_connection
 
     def close(self) -> None:
+        if self._cursor is not None:
+            try:
+                self._cursor.close()
+            finally:
+                self._cursor = None
         if self._client is not None:
             try:
                 self._client.close_connection()

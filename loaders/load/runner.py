@@ -174,11 +174,13 @@ def _remote_state_version(pipeline: Pipeline, raw: PipelineRaw) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def reconcile_state(pipeline: Pipeline, progress: Progress) -> Pipeline:
+def reconcile_state(
+    pipeline: Pipeline, progress: Progress, warehouse: duckdb.DuckDBPyConnection | None = None
+) -> Pipeline:
     """Make the local state that of the warehouse; returns the (possibly re-created) pipeline."""
     pipeline.sync_destination()
     local = int(pipeline.state.get("_state_version", 0))
-    with PipelineRaw(pipeline, "") as raw:
+    with PipelineRaw(pipeline, "", warehouse) as raw:
         remote = _remote_state_version(pipeline, raw)
     if local > (remote or 0) and pipeline.state.get("sources"):
         progress.step(
@@ -325,9 +327,9 @@ def _resume(run: SourceRun) -> None:
 
 
 def _sync(run: SourceRun) -> None:
-    run.pipeline = reconcile_state(run.pipeline, run.progress)
+    run.pipeline = reconcile_state(run.pipeline, run.progress, run.connection)
     if run.resumed_tables and not run.discard_pending:
-        with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+        with PipelineRaw(run.pipeline, run.kind.schema_name, run.connection) as raw:
             run.result.repaired_rows = _repair(raw, run.resumed_tables, run.progress)
     if run.result.resumed_packages:
         run.result.phases["resume"] = time.monotonic() - run.resume_started
@@ -336,7 +338,7 @@ def _sync(run: SourceRun) -> None:
 def _extract(run: SourceRun) -> None:
     run.progress.step(f"extract: {', '.join(run.tables)}")
     run.reports = TableReports(on_rows=rows_reporter(run.progress))
-    with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+    with PipelineRaw(run.pipeline, run.kind.schema_name, run.connection) as raw:
         request = ExtractRequest(raw, run.tables, run.full_tables, run.progress, run.reports, run.deep)
         with run.kind.open_extracts(request) as extracts:
             for extract in extracts:
@@ -356,7 +358,7 @@ def _load(run: SourceRun) -> None:
 
 
 def _count(run: SourceRun) -> None:
-    with PipelineRaw(run.pipeline, run.kind.schema_name) as raw:
+    with PipelineRaw(run.pipeline, run.kind.schema_name, run.connection) as raw:
         run.rows_in_raw = raw.count_rows(run.tables)
 
 
