@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_load.py --payments 20000      # the CI scale (seconds)
     .venv/bin/python bench/bench_load.py --reuse               # keep the filled schema of a previous run
     .venv/bin/python bench/bench_load.py --cassandra           # also bare Cassandra scan vs loader
+    .venv/bin/python bench/bench_load.py --reuse --only-scanner --compare-tree /tmp/old  # before/after
 
 PostgreSQL: a private schema (default loaders_bench) of the app's seven tables is
 filled by SQL (bench/pg_synthetic.py, sizes after --payments) with the app
@@ -30,8 +31,11 @@ owner's role. Then, against the local stack, in this order:
            --full-refresh` (whole process); medians, the ratio to the scanner's copy and
            where the loader's difference goes: the Python + dlt import (a process that
            only imports), extract, normalize, load (the loader's phases), and the rest
-           (pipeline, state sync, counts, commit, close). The load average is printed
-           before and after: the machine's cores may be shared.
+           (pipeline, state sync, counts, commit, close); each process's CPU seconds
+           (user + system, wait4) beside its wall time: on a shared machine the CPU
+           figures move less. The load average is printed before and after.
+           --compare-tree DIR also runs the loader of another checkout (e.g. `git
+           archive` of an older commit into DIR) in the same alternation: before/after.
 
 Cassandra (--cassandra): for each table of loaders.cassandra.source.TABLES, the
 bare token-range scan (bench/cassandra_baseline.py bare_scan(settings, table,
@@ -114,13 +118,15 @@ def parse_summary(stdout: str) -> dict[str, tuple[str, int, float]]:
     return tables
 
 
-def run_loader(args: list[str], env: dict[str, str], command: str = "load") -> Run:
-    """``loaders load`` (or another subcommand) as a child process: wall time, peak RSS (wait4), its summary."""
+def run_loader(args: list[str], env: dict[str, str], command: str = "load", project: Path = PROJECT) -> Run:
+    """``loaders load`` (or another subcommand) as a child process: wall time, peak RSS (wait4), its summary.
+
+    ``project``: the checkout whose ``loaders`` runs (``python -m`` imports from its working directory)."""
     out = tempfile.TemporaryFile(mode="w+")
     err = tempfile.TemporaryFile(mode="w+")
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loaders.cli", command, *args], env=env, stdout=out, stderr=err, cwd=PROJECT
+        [sys.executable, "-m", "loaders.cli", command, *args], env=env, stdout=out, stderr=err, cwd=project
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
@@ -178,7 +184,7 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     env = loader_env(schema, work)
     tables = [t for t in TABLES if not args.tables or t in args.tables.split(",")]
     if args.only_scanner:
-        bench_scanner(schema, env, work, max(1, args.scanner_repeat))
+        bench_scanner(schema, env, work, max(1, args.scanner_repeat), args.compare_tree)
         return
 
     print(
@@ -237,7 +243,7 @@ def bench_postgres(args: argparse.Namespace, work: Path) -> None:
     if "payments" in tables:
         bench_change_capture(schema, env, rows.get("payments", 0), full_alone.get("payments", 0.0))
         if args.scanner_repeat > 0:
-            bench_scanner(schema, env, work, args.scanner_repeat)
+            bench_scanner(schema, env, work, args.scanner_repeat, args.compare_tree)
 
 
 SCANNER_COPY = """
@@ -261,7 +267,11 @@ con.execute(f'CREATE TABLE t AS SELECT * FROM pg."{schema}".{table}')
 print(f"{time.perf_counter() - started:.3f}")
 con.close()
 """
-IMPORTS_ONLY = "import dlt, duckdb, pyarrow, psycopg2, loaders.cli, loaders.load.runner"
+# what a PostgreSQL load imports before it reads a row (dlt's destination, normalize and load included)
+IMPORTS_ONLY = (
+    "import dlt, duckdb, pyarrow, psycopg2, loaders.cli, loaders.load.command, loaders.load.runner, "
+    "loaders.postgres.extracts, dlt.destinations.impl.duckdb.duck, dlt.normalize, dlt.load"
+)
 
 
 def child(code: list[str], env: dict[str, str]) -> tuple[float, float, str, float]:
@@ -304,8 +314,13 @@ def med(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> None:
-    """payments: DuckDB's scanner copy, the bare COPY and the loader, alternated, medians."""
+def bench_scanner(
+    schema: str, env: dict[str, str], work: Path, repeat: int, compare_tree: Path | None = None
+) -> None:
+    """payments: DuckDB's scanner copy, the bare COPY and the loader, alternated, medians.
+
+    With ``compare_tree`` (another checkout, e.g. ``git archive`` of an older commit), its loader
+    runs in the same alternation, into a warehouse of its own: before/after in one run."""
     print(
         f"\npayments, whole processes alternated {repeat} times: the scanner's copy, the bare COPY, the loader"
     )
@@ -315,6 +330,8 @@ def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> 
     imports: list[Sample] = []
     loader: list[Sample] = []
     empty: list[Sample] = []
+    compared: list[Sample] = []
+    compare_env = loader_env(schema, work / "compare")
     empty_schema = f"{schema}_empty"  # the app's tables without rows: the loader's cost that is not rows
     fill(app_postgres_dsn(), empty_schema, 0)
     empty_env = loader_env(empty_schema, work / "empty")
@@ -332,6 +349,14 @@ def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> 
         )
         run = run_loader(["--source", "postgres", "--tables", "payments", "--full-refresh"], empty_env)
         empty.append(Sample(run.wall, run.cpu, run.peak_rss_mb))
+        if compare_tree is not None:
+            args = ["--source", "postgres", "--tables", "payments", "--full-refresh"]
+            run = run_loader(args, compare_env, project=compare_tree)
+            compared.append(
+                Sample(
+                    run.wall, run.cpu, run.peak_rss_mb, run.tables["payments"][2], parse_phases(run.stdout)
+                )
+            )
     load_after = os.getloadavg()
     conn = psycopg2.connect(app_postgres_dsn())
     with conn, conn.cursor() as cur:
@@ -398,6 +423,24 @@ def bench_scanner(schema: str, env: dict[str, str], work: Path, repeat: int) -> 
         f"cost ({fixed:.2f} s); the loader's rows take {load_wall - fixed:.2f} s, the scanner's whole copy "
         f"{scan_wall:.2f} s"
     )
+    if compared:
+        print(f"\nthe loader of {compare_tree}, in the same alternation:")
+        before_phases = {
+            name: med([r.phases.get(name, 0.0) for r in compared])
+            for name in ("extract", "normalize", "load")
+        }
+        before_wall = med([r.wall for r in compared])
+        print(
+            f"{'  whole process':<52} {before_wall:>7.2f} {med([r.cpu for r in compared]):>6.2f} "
+            f"{med([r.peak_rss_mb for r in compared]):>12.0f}"
+        )
+        for name, seconds in before_phases.items():
+            print(f"{'  ' + name:<52} {seconds:>7.2f}")
+        print(
+            f"  its loader / scanner copy: {before_wall / max(scan_wall, 1e-9):.2f} x wall, "
+            f"{med([r.cpu for r in compared]) / max(med([s.cpu for s in scanner]), 1e-9):.2f} x CPU; "
+            f"this tree's loader / its loader: {load_wall / max(before_wall, 1e-9):.2f} x wall"
+        )
     print(
         "each run, wall s (scanner/loader): "
         + ", ".join(f"{s.wall:.2f}/{r.wall:.2f}" for s, r in zip(scanner, loader, strict=True))
@@ -509,6 +552,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--only-scanner", action="store_true", help="only the scanner comparison (step 5) on payments"
+    )
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        metavar="DIR",
+        help="step 5 also runs the loader of this checkout (e.g. `git archive` of an older commit) in the "
+        "same alternation: before/after figures from one run",
     )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument(
