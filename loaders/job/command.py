@@ -36,6 +36,7 @@ import duckdb
 from loaders.errors import UserError
 from loaders.job import publish, reconcile_step, report
 from loaders.job.dbt_runner import parse_project, run_dbt
+from loaders.job.load_process import load_in_own_process
 from loaders.job.pseudonym_key import pseudonym_key
 from loaders.load.reconciliation import failure as reconciliation_failure
 from loaders.load.results import SourceResult
@@ -140,18 +141,10 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         loads: list[SourceResult] | None = None  # the load's own counts, for the reconciliation
         if "load" not in args.skip:
             t = _step("load: PostgreSQL and Cassandra → raw schemas")
-            from loaders.load.command import load_all
-            from loaders.load.errors import user_error
-
-            try:
-                loads = load_all(
-                    sources=["postgres", "cassandra"], full_refresh=args.full_refresh, wait=args.wait
-                )
-                ops_run.record_loads(loads)
-            except UserError:
-                raise
-            except Exception as exc:
-                raise user_error(exc, "load", "loaders run", str(build_path)) from None
+            # in a process of its own, under this lock: what the load holds goes back to the
+            # system before dbt builds (loaders/job/load_process.py)
+            loads = load_in_own_process(build_path, full_refresh=args.full_refresh)
+            ops_run.record_loads(loads)
             timings["load"] = time.monotonic() - t
 
         t = _step("build: dbt build (seeds, models, tests)")
