@@ -14,9 +14,12 @@ from __future__ import annotations
 import importlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from loaders.extracts import Extract, ExtractRequest, Opener
 from loaders.source_tables import Store, registry
+
+if TYPE_CHECKING:  # types only: loaders.extracts imports pyarrow (35 MB), which `loaders run` never needs
+    from loaders.extracts import Extract, ExtractRequest, Opener
 
 
 def _opener(module: str) -> Opener:

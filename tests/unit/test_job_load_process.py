@@ -181,3 +181,19 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has died (its parent, the killed job, no longer reaps it)
+
+
+def test_the_jobs_own_process_imports_none_of_the_loads_libraries() -> None:
+    # what the job imports to build, reconcile, publish and record (in a fresh interpreter: the
+    # test process has imported everything); the load's libraries stay in the load's process
+    code = (
+        "import sys\n"
+        "from loaders.cli import build_parser\n"
+        "build_parser('run')\n"
+        "import loaders.job.command, loaders.job.reconcile_step, loaders.job.publish, loaders.ops.job_run\n"
+        "import loaders.ops.publish_monitoring, loaders.job.report\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in LOAD_LIBRARIES)))\n"
+    ).replace("LOAD_LIBRARIES", repr({"pyarrow", "numpy", "dlt", "cassandra", "psycopg2", "pandas"}))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
