@@ -87,6 +87,26 @@ def run_dbt(
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, run_results)
 
 
+@dataclass
+class IncrementalAndFull:
+    """One warehouse built incrementally and a copy of it (same raw data) rebuilt in full."""
+
+    incremental: Path
+    incremental_run: DbtResult
+    full: Path
+    full_run: DbtResult
+
+
+def build_incremental_and_full(incremental: Path, work: Path, project_dir: Path = REPO) -> IncrementalAndFull:
+    """`dbt build` on `incremental` and `dbt build --full-refresh` on a copy of it taken first:
+    what the incremental models make of new raw rows, and what a full refresh makes of them."""
+    full = work / "full.duckdb"
+    shutil.copyfile(incremental, full)
+    incremental_run = run_dbt(["build"], incremental, work / "inc", project_dir=project_dir)
+    full_run = run_dbt(["build", "--full-refresh"], full, work / "full", project_dir=project_dir)
+    return IncrementalAndFull(incremental, incremental_run, full, full_run)
+
+
 def run_sqlfluff(args: list[str], work_dir: Path, timeout: int = 540) -> subprocess.CompletedProcess[str]:
     """`sqlfluff <args>` from the repository root (where .sqlfluff lives)."""
     work_dir.mkdir(parents=True, exist_ok=True)

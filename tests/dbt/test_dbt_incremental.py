@@ -37,7 +37,7 @@ from dbt_raw_fixture import (
     uncommitted_rows,
     write_raw,
 )
-from dbt_runner import BuiltWarehouse, run_dbt
+from dbt_runner import BuiltWarehouse, build_incremental_and_full, run_dbt
 
 INCREMENTAL_MODELS = [
     "staging.stg_postgres__users",
@@ -92,11 +92,8 @@ def incremental_and_full(built_warehouse: BuiltWarehouse, tmp_path_factory):
     write_raw(incremental, late_rows(built_warehouse.raw), committed_at=LATE_COMMIT)
     write_raw(incremental, uncommitted_rows(built_warehouse.raw), commit=False)
     reload_in_full(incremental, merge_raw(built_warehouse.raw, late_rows(built_warehouse.raw)))
-    inc_run = run_dbt(["build"], incremental, work / "inc")
-    full = work / "full.duckdb"
-    full.write_bytes(incremental.read_bytes())
-    full_run = run_dbt(["build", "--full-refresh"], full, work / "full")
-    return incremental, inc_run, full, full_run
+    built_both = build_incremental_and_full(incremental, work)
+    return incremental, built_both.incremental_run, built_both.full, built_both.full_run
 
 
 def test_incremental_run_was_incremental(incremental_and_full) -> None:

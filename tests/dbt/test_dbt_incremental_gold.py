@@ -27,7 +27,7 @@ from dbt_raw_fixture import (
     stable_uuid,
     write_raw,
 )
-from dbt_runner import REPO, BuiltWarehouse, DbtResult, run_dbt
+from dbt_runner import REPO, BuiltWarehouse, DbtResult, build_incremental_and_full
 
 LOAD_DAY = "1759104000.500000"  # 2025-09-29 00:00 UTC
 DAY_COMMIT = datetime(2025, 9, 29, 1, 0, tzinfo=UTC)
@@ -236,13 +236,10 @@ def incremental_and_full(
     if prepare:
         prepare(incremental)
     write_raw(incremental, changes, committed_at=DAY_COMMIT)
-    full = work / "full.duckdb"
-    shutil.copyfile(incremental, full)
-    inc_run = run_dbt(["build"], incremental, work / "inc", project_dir=project_dir)
-    assert inc_run.returncode == 0, inc_run.output[-5000:]
-    full_run = run_dbt(["build", "--full-refresh"], full, work / "full", project_dir=project_dir)
-    assert full_run.returncode == 0, full_run.output[-5000:]
-    return incremental, inc_run, full
+    built_both = build_incremental_and_full(incremental, work, project_dir)
+    assert built_both.incremental_run.returncode == 0, built_both.incremental_run.output[-5000:]
+    assert built_both.full_run.returncode == 0, built_both.full_run.output[-5000:]
+    return incremental, built_both.incremental_run, built_both.full
 
 
 def activity_row(warehouse: Path, payment: dict) -> int:
