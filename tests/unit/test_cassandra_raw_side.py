@@ -182,8 +182,10 @@ def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_rea
     raw = RawTable(connection, "raw_cassandra", SPEC)
     with StagedRows(SPEC, tmp_path) as staged:
         staged.add(event_rows(rows[:59]))  # row 59 deleted in the source
+        connection.execute("SET threads = 3")
         sides = raw.parted(staged)
         assert sides.parts == 12
+        assert connection.execute("SELECT current_setting('threads')").fetchone() == (3,)  # given back
 
         def keys_of(files: list[Path]) -> set[tuple[Any, ...]]:
             if not files:
