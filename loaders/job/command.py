@@ -1,7 +1,8 @@
 """The whole job, as the Kubernetes CronJob runs it: one writer, start to finish.
 
 Steps, under one lock on the warehouse (a second run fails fast, or waits with --wait):
-  1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental)
+  1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental),
+              in a process of its own under the job's lock: its memory is freed before the build
   2. build    dbt build: seeds, staging, intermediate, gold marts and every test (in an
               incremental run, staging tests read only the loads newer than the published warehouse)
      freshness dbt source freshness and the load time of each table into ops.freshness (warns only)
