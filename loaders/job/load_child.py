@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -55,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         "--parent", type=int, required=True, help="the job's process id (this one dies with it)"
     )
     parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="debug logging (`loaders -v run`)")
     args = parser.parse_args(argv)
+    logging.basicConfig(  # as loaders/cli.py configures the job's own process
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     die_with_parent(args.parent)
     outcome = run_child(full_refresh=args.full_refresh)
     write_outcome(args.outcome, outcome)

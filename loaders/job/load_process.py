@@ -17,6 +17,7 @@ the load was when it ran inside the job; dlt resumes or discards what it left, o
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import signal
@@ -56,6 +57,7 @@ def child_command(*, full_refresh: bool, outcome: Path) -> list[str]:
         "--parent",
         str(os.getpid()),
         *(["--full-refresh"] if full_refresh else []),
+        *(["--verbose"] if logging.getLogger().isEnabledFor(logging.DEBUG) else []),  # `loaders -v run`
     ]
 
 

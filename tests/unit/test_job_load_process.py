@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from loaders.job.load_process import (
     LoadOutcome,
     LoadProcessFailed,
+    child_command,
     load_in_own_process,
     read_outcome,
     results_of,
@@ -197,3 +199,17 @@ def test_the_jobs_own_process_imports_none_of_the_loads_libraries() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []
+
+
+def test_the_child_logs_as_the_job_does(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.WARNING)
+        assert "--verbose" not in child_command(full_refresh=True, outcome=tmp_path / "o")
+        root.setLevel(logging.DEBUG)  # `loaders -v run`
+        command = child_command(full_refresh=True, outcome=tmp_path / "o")
+        assert "--verbose" in command and "--full-refresh" in command
+        assert command[command.index("--parent") + 1] == str(os.getpid())
+    finally:
+        root.setLevel(level)
