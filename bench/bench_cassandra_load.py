@@ -1,10 +1,13 @@
 """Cassandra loader vs a bare driver scan of the same table, with the same parallelism.
 
     python bench/bench_cassandra_load.py fill --rows 1000000 [--table user_events] [--keyspace loader_bench]
+    python bench/bench_cassandra_load.py diff [--rows 10000000] [--part-rows 250000] [--repeat 1]
     python bench/bench_cassandra_load.py run [--table user_events] [--parallelism 4] [--keyspace loader_bench]
         [--repeat 3] [--kinds bare_raw,load_cli,change,incremental_cli,sweep_cli,idle_sweep_cli]
 
-Point it at a stack of your own (``source <stack dir>/env``): a million rows are no shared data.
+``diff`` needs no Cassandra: the sweep's two diffs alone on synthetic user_events in a scratch
+DuckDB (``loaders/cassandra/raw_side.py``), in parts re-reading both sides against both sides
+written once by part, alternating. Point ``fill`` and ``run`` at a stack of your own (``source <stack dir>/env``): a million rows are no shared data.
 
 ``fill`` writes synthetic rows with the app owner's role (skewed users, 1-3 properties per
 event, text with accents and emoji). ``run`` measures, each in a fresh process so that
@@ -48,10 +51,12 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from loaders.raw_sql import count_of  # noqa: E402
 from loaders.settings import CassandraSettings  # noqa: E402
 
 # the source contract's DDL (contracts/ since the generator left the product; loaders/generate/ddl before)
@@ -105,7 +110,7 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
         started = time.monotonic()
         chunk = 20_000
         for offset in range(0, rows, chunk):
-            params = []
+            params: list[tuple[object, ...]] = []
             for i in range(offset, min(rows, offset + chunk)):
                 who = rng.choices(users, cum_weights=cum_weights)[0]
                 when = start + dt.timedelta(
@@ -132,13 +137,13 @@ def fill(keyspace: str, table: str, rows: int, seed: int) -> None:
             print(f"  {done} rows ({done / (time.monotonic() - started):,.0f} rows/s)", flush=True)
 
 
-def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) -> dict:
+def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) -> dict[str, Any]:
     """Run in a child process: one measurement and this process's peak RSS."""
     import logging
 
     logging.basicConfig(level=logging.WARNING)
     settings = replace(CassandraSettings.from_env(), keyspace=keyspace)
-    extra: dict = {}
+    extra: dict[str, Any] = {}
     started = time.perf_counter()
     if kind in ("bare", "bare_raw"):
         from cassandra_baseline import bare_scan
@@ -177,7 +182,7 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
             "phases": " ".join(f"{name} {secs:.1f}" for name, secs in results[0].phases.items()),
         }
         with duckdb.connect(str(Path(workdir) / "cli.duckdb"), read_only=True) as con:
-            rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
+            rows = count_of(con, f"select count(*) from raw_cassandra.{table}")
     else:
         import dlt
         import duckdb
@@ -192,7 +197,7 @@ def phase(kind: str, keyspace: str, table: str, parallelism: int, workdir: str) 
         )
         pipeline.run(cassandra_source(settings, [table], full_refresh=True, parallelism=parallelism))
         with duckdb.connect(str(Path(workdir) / "bench.duckdb"), read_only=True) as con:
-            rows = con.execute(f"select count(*) from raw_cassandra.{table}").fetchone()[0]
+            rows = count_of(con, f"select count(*) from raw_cassandra.{table}")
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = usage.ru_maxrss / 1024
@@ -260,7 +265,7 @@ ALL_KINDS = (
 
 def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[str, ...]) -> None:
     """``repeat`` rounds of the phases in order (so the load and the bare scan alternate); medians."""
-    results: dict[str, list[dict]] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
     loads: list[float] = []
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeat):
@@ -331,6 +336,100 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
         )
 
 
+DIFF_MODES = ("reread", "written_once")
+
+
+def diff_phase(mode: str, rows: int, part_rows: int, workdir: str) -> dict[str, Any]:
+    """Run in a child process: the sweep's two diffs alone (no Cassandra) on synthetic user_events.
+
+    A scratch DuckDB file holds ``rows`` raw rows; the same rows are staged as a sweep stages
+    them (Arrow batches, the source's types), then ``RawTable.changed`` and ``deleted_keys``
+    run in parts of ``part_rows``: each part re-reading raw and the staged file (``reread``) or
+    both sides written once by part first (``written_once``). Both find nothing (the sweep of an
+    unchanged table)."""
+    import duckdb
+    import pyarrow as pa
+
+    from loaders.cassandra import raw_side
+    from loaders.cassandra.tables import TABLE_SPECS
+
+    spec = TABLE_SPECS["user_events"]
+    database = Path(workdir) / f"diff-{rows}.duckdb"
+    if not database.exists():
+        with duckdb.connect(str(database)) as con:
+            con.execute("CREATE SCHEMA raw_cassandra")
+            con.execute(
+                "CREATE TABLE raw_cassandra.user_events AS SELECT uuid() AS user_id, "
+                "DATE '2026-01-01' + CAST(i % 120 AS INTEGER) AS day, "
+                "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(i * 1000) AS event_time, "
+                "uuid() AS event_id, 'app_open' AS event_type, "
+                'CAST(\'{"source":"push","outing_id":"\' || uuid() || \'"}\' AS JSON) AS properties, '
+                "CAST(NULL AS TIMESTAMPTZ) AS _loader_deleted_at, 'load' AS _dlt_load_id, 'id' AS _dlt_id "
+                f"FROM range({int(rows)}) t(i)"
+            )
+    raw_side.DIFF_PART_ROWS = part_rows
+    raw_side.PARTITIONED_FROM_PARTS = 1 if mode == "written_once" else 10**9
+    con = duckdb.connect(str(database), config={"memory_limit": "128MB", "preserve_insertion_order": False})
+    con.execute("SET arrow_lossless_conversion = true")  # UUIDs as Arrow uuid, as the scan gives them
+    raw = raw_side.RawTable(con, "raw_cassandra", spec, memory_limit="128MB")
+    started = time.perf_counter()
+    with raw_side.StagedRows(spec, Path(workdir) / "diff-stage") as staged:
+        reader = con.execute(
+            "SELECT user_id, day, event_time, event_id, event_type, CAST(properties AS VARCHAR) AS properties "
+            "FROM raw_cassandra.user_events"
+        ).to_arrow_reader(50_000)
+        for batch in reader:
+            staged.add(pa.Table.from_batches([batch]))
+        staged.finish()
+        diffs_started = time.perf_counter()
+        changed = sum(t.num_rows for t in raw.changed(staged, 50_000))
+        deleted = sum(t.num_rows for t in raw.deleted_keys(staged, []))
+        seconds = time.perf_counter() - diffs_started
+    con.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "kind": mode,
+        "rows": rows,
+        "parts": raw.diff_parts(rows),
+        "stage_s": diffs_started - started,
+        "seconds": seconds,
+        "changed": changed,
+        "deleted": deleted,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def diff_run(rows: int, part_rows: int, repeat: int) -> None:
+    """``repeat`` rounds of both diff modes, alternating, each in a fresh process; medians."""
+    results: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(repeat):
+            for mode in DIFF_MODES:
+                load = os.getloadavg()[0]
+                out = subprocess.run(
+                    [sys.executable, __file__, "_diff", mode, str(rows), str(part_rows), workdir],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                results.setdefault(mode, []).append(result)
+                print(
+                    f"{mode:13s} {rows:,} rows in {result['parts']} parts: diffs {result['seconds']:6.1f} s "
+                    f"(changed {result['changed']}, deleted {result['deleted']}), staging {result['stage_s']:.1f} s, "
+                    f"CPU {result['cpu_s']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, load average {load:.1f}",
+                    flush=True,
+                )
+    for mode in DIFF_MODES:
+        seconds = statistics.median(r["seconds"] for r in results[mode])
+        peak = max(r["peak_rss_mb"] for r in results[mode])
+        reference = statistics.median(r["seconds"] for r in results["reread"])
+        print(
+            f"  {mode:<13} median {seconds:7.1f} s, {seconds / reference:.2f} x reread, peak RSS {peak:.0f} MB"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -352,6 +451,17 @@ def main() -> None:
         help="phases of each round, in order (change writes the 1 %% new rows the later phases read); "
         "default: " + ",".join(ALL_KINDS),
     )
+    p_diff = sub.add_parser(
+        "diff", help="the sweep's diffs alone on synthetic rows (no Cassandra): parts re-read vs written once"
+    )
+    p_diff.add_argument("--rows", type=int, default=10_000_000)
+    p_diff.add_argument(
+        "--part-rows", type=int, default=250_000, help="rows a side per part (DIFF_PART_ROWS)"
+    )
+    p_diff.add_argument("--repeat", type=int, default=1)
+    p_diff_child = sub.add_parser("_diff")
+    for name in ("mode", "rows", "part_rows", "workdir"):
+        p_diff_child.add_argument(name)
     p_phase = sub.add_parser("_phase")
     for name in ("kind", "keyspace", "table", "parallelism", "workdir"):
         p_phase.add_argument(name)
@@ -364,6 +474,10 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown phase(s) {', '.join(unknown)}: use some of {', '.join(ALL_KINDS)}")
         run(args.keyspace, args.table, args.parallelism, args.repeat, kinds)
+    elif args.command == "diff":
+        diff_run(args.rows, args.part_rows, args.repeat)
+    elif args.command == "_diff":
+        print(json.dumps(diff_phase(args.mode, int(args.rows), int(args.part_rows), args.workdir)))
     else:
         print(json.dumps(phase(args.kind, args.keyspace, args.table, int(args.parallelism), args.workdir)))
 
