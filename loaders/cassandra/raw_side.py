@@ -93,7 +93,9 @@ PART_COLUMN = "_loader_diff_part"
 # From this many parts up, both sides are written once by part before the diffs (raw and the staged
 # rows each read once); below, each part reads them again, filtered by the hash: on 1 M user_events
 # (4 parts) re-reading raw from DuckDB's own storage costs less than writing it out (synthetic, 2 cores:
-# partitioning 6.9 s against 3-4 s for the 4 re-reading parts of the changed rows).
+# partitioning 6.9 s against 3-4 s for the 4 re-reading parts of the changed rows; the whole sweep
+# forced to partition 13.1-18.0 s against 11.0-14.9 s); on 10 M (40 parts) both diffs written once took
+# 55.7 s against 169.8 s re-reading (bench/bench_cassandra_load.py diff).
 PARTITIONED_FROM_PARTS = 8
 STAGE_COMPRESSION = "lz4"
 # DuckDB's memory for the two diffs at most (lowered from the load's ``memory_limit`` while they run,
