@@ -22,14 +22,19 @@ if TYPE_CHECKING:  # types only: loaders.extracts imports pyarrow (35 MB), which
     from loaders.extracts import Extract, ExtractRequest, Opener
 
 
-def _opener(module: str) -> Opener:
+@dataclass(frozen=True)
+class LazyOpener:
     """``open_extracts`` of the source package ``module``, imported at the first call."""
 
-    def open_extracts(request: ExtractRequest) -> AbstractContextManager[list[Extract]]:
-        opener: Opener = importlib.import_module(module).open_extracts
-        return opener(request)
+    module: str
 
-    return open_extracts
+    def resolve(self) -> Opener:
+        """The package's own ``open_extracts`` (imports the package)."""
+        opener: Opener = importlib.import_module(self.module).open_extracts
+        return opener
+
+    def __call__(self, request: ExtractRequest) -> AbstractContextManager[list[Extract]]:
+        return self.resolve()(request)
 
 
 def _tables(store: Store) -> tuple[str, ...]:
@@ -43,7 +48,7 @@ class SourceKind:
     dataset_name: str  # the raw schema
     schema_name: str  # the dlt source (schema) name
     tables: tuple[str, ...]
-    open_extracts: Opener
+    open_extracts: LazyOpener
 
 
 SOURCES: dict[str, SourceKind] = {
@@ -53,7 +58,7 @@ SOURCES: dict[str, SourceKind] = {
         "raw_postgres",
         "postgres",
         _tables("postgres"),
-        _opener("loaders.postgres.extracts"),
+        LazyOpener("loaders.postgres.extracts"),
     ),
     "cassandra": SourceKind(
         "cassandra",
@@ -61,6 +66,6 @@ SOURCES: dict[str, SourceKind] = {
         "raw_cassandra",
         "cassandra",
         _tables("cassandra"),
-        _opener("loaders.cassandra.extracts"),
+        LazyOpener("loaders.cassandra.extracts"),
     ),
 }

@@ -37,8 +37,8 @@ def test_every_source_is_registered_with_its_tables() -> None:
 
     assert sources.SOURCES["postgres"].tables == TABLES == postgres.TABLES
     assert sources.SOURCES["cassandra"].tables == cassandra.TABLES
-    assert sources.SOURCES["postgres"].open_extracts is postgres.open_extracts
-    assert sources.SOURCES["cassandra"].open_extracts is cassandra.open_extracts
+    assert sources.SOURCES["postgres"].open_extracts.resolve() is postgres.open_extracts
+    assert sources.SOURCES["cassandra"].open_extracts.resolve() is cassandra.open_extracts
     assert select_tables(["postgres", "cassandra"], ["users", "messages"]) == {
         "postgres": ["users"],
         "cassandra": ["messages"],
