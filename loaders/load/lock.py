@@ -85,6 +85,20 @@ def _inherited_fd(path: Path) -> int | None:
 
 
 @contextmanager
+def _registered(key: str, fd: int) -> Iterator[None]:
+    """This process holds the lock ``key`` through descriptor ``fd`` for the block (re-entry
+    and ``held_lock_fd`` see it)."""
+    with _guard:
+        _held[key], _fds[key] = 1, fd
+    try:
+        yield
+    finally:
+        with _guard:
+            _held.pop(key, None)
+            _fds.pop(key, None)
+
+
+@contextmanager
 def warehouse_lock(warehouse: Path | str, wait: bool = False) -> Iterator[Path]:
     """Hold the warehouse's write lock for the duration of the block."""
     path = lock_path(Path(warehouse).resolve())
@@ -105,14 +119,8 @@ def warehouse_lock(warehouse: Path | str, wait: bool = False) -> Iterator[Path]:
 
     inherited = _inherited_fd(path)
     if inherited is not None:  # the parent's lock: held until the parent lets it go
-        with _guard:
-            _held[key], _fds[key] = 1, inherited
-        try:
+        with _registered(key, inherited):
             yield path
-        finally:
-            with _guard:
-                _held.pop(key, None)
-                _fds.pop(key, None)
         return
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,14 +139,10 @@ def warehouse_lock(warehouse: Path | str, wait: bool = False) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3]))
         os.write(fd, f"pid {os.getpid()} ({command}) since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        with _guard:
-            _held[key], _fds[key] = 1, fd
         try:
-            yield path
+            with _registered(key, fd):
+                yield path
         finally:
-            with _guard:
-                _held.pop(key, None)
-                _fds.pop(key, None)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
