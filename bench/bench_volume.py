@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,8 @@ class Step:
     peak_rss_mb: float
     exit_code: int
     phases: dict[str, float] = field(default_factory=dict)
+    # the job's slowest table loads and dbt nodes, seconds (from ops.table_loads, ops.dbt_results)
+    slowest: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class ScaleResult:
     scale: str
     source_rows: int
     steps: dict[str, Step]
+    warehouse_mb: float = 0.0
 
 
 def save_results(results: list[ScaleResult], path: Path) -> None:
@@ -70,6 +74,7 @@ def load_results(path: Path) -> list[ScaleResult]:
                 str(r["scale"]),
                 int(r["source_rows"]),
                 {name: Step(**step) for name, step in r["steps"].items()},
+                float(r.get("warehouse_mb", 0.0)),
             )
             for r in recorded
         ]
@@ -137,6 +142,22 @@ def last_run_phases(warehouse: Path) -> dict[str, float]:
     return dict(zip(row[0], row[1], strict=True)) if row else {}
 
 
+def slowest_parts(warehouse: Path, top: int = 4) -> dict[str, float]:
+    """The newest run's slowest table loads and dbt nodes: where a job's seconds go."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "with newest as (select run_id from ops.runs order by started desc limit 1), "
+            "parts as ("
+            "  select 'load ' || source || '.' || table_name as part, seconds from ops.table_loads "
+            "  where run_id = (select run_id from newest) "
+            "  union all "
+            "  select 'dbt ' || node, seconds from ops.dbt_results where run_id = (select run_id from newest)"
+            ") select part, seconds from parts order by seconds desc limit ?",
+            [top * 2],
+        ).fetchall()
+    return {str(part): round(float(seconds), 1) for part, seconds in rows}
+
+
 def source_rows(warehouse: Path) -> int:
     """Live rows in the raw schemas after the full load (the volume the scale stands for)."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -151,7 +172,9 @@ def source_rows(warehouse: Path) -> int:
         return total
 
 
-def bench_scale(scale: str, seed: int, end: str, env: dict[str, str], work: Path) -> ScaleResult:
+def bench_scale(
+    scale: str, seed: int, end: str, env: dict[str, str], work: Path, keep_data: bool = False
+) -> ScaleResult:
     folder = work / f"scale-{scale}"
     folder.mkdir(parents=True)
     warehouse = folder / "warehouse" / "warehouse.duckdb"
@@ -180,6 +203,7 @@ def bench_scale(scale: str, seed: int, end: str, env: dict[str, str], work: Path
         required(step, f"{name} at scale {scale}", log)  # anomalies only warn by default: a job exits 0
         if is_job:
             step.phases = last_run_phases(warehouse)
+            step.slowest = slowest_parts(warehouse)
         if name == "full job":
             rows = source_rows(warehouse)
         steps[name] = step
@@ -187,13 +211,19 @@ def bench_scale(scale: str, seed: int, end: str, env: dict[str, str], work: Path
             f"[scale {scale}] {name}: {step.wall:.1f} s, peak RSS {step.peak_rss_mb:.0f} MB, exit {step.exit_code}",
             flush=True,
         )
-    return ScaleResult(scale, rows, steps)
+        if step.slowest:
+            print(f"[scale {scale}]   slowest: " + ", ".join(f"{k} {v:.1f}" for k, v in step.slowest.items()))
+    warehouse_mb = warehouse.stat().st_size / 2**20
+    if not keep_data:  # the next scale needs the disk: keep the logs and figures, not the data
+        for bulky in ("warehouse", "published", "dlt"):
+            shutil.rmtree(folder / bulky, ignore_errors=True)
+    return ScaleResult(scale, rows, steps, warehouse_mb)
 
 
 def print_tables(results: list[ScaleResult]) -> None:
     head = (
         f"{'scale':>6} {'source rows':>12} {'generate s':>11} {'full job s':>11} {'incr. job s':>12} "
-        f"{'incr./full':>10} {'no-new s':>9} {'peak RSS MB':>12}"
+        f"{'incr./full':>10} {'no-new s':>9} {'peak RSS MB':>12} {'warehouse MB':>13}"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for r in results:
@@ -202,7 +232,7 @@ def print_tables(results: list[ScaleResult]) -> None:
         rss = max(step.peak_rss_mb for step in s.values())
         print(
             f"{r.scale:>6} {r.source_rows:>12,} {s['generate'].wall:>11.1f} {full:>11.1f} {incr:>12.1f} "
-            f"{incr / full:>9.0%} {idle:>9.1f} {rss:>12.0f}"
+            f"{incr / full:>9.0%} {idle:>9.1f} {rss:>12.0f} {r.warehouse_mb:>13.0f}"
         )
     print("\nphases (seconds, from ops.runs): full / incremental / no new data")
     print(f"{'scale':>6} " + " ".join(f"{p:>22}" for p in PHASES_SHOWN))
@@ -217,6 +247,11 @@ def print_tables(results: list[ScaleResult]) -> None:
     print("\npeak RSS per step (MB)")
     for r in results:
         print(f"{r.scale:>6} " + "  ".join(f"{n}: {s.peak_rss_mb:.0f}" for n, s in r.steps.items()))
+    print("\nslowest parts of each job (seconds, from ops.table_loads and ops.dbt_results)")
+    for r in results:
+        for name in ("full job", "incremental job", "no-new-data job"):
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in r.steps[name].slowest.items()) or "-"
+            print(f"{r.scale:>6} {name:<16} {parts}")
 
 
 def plot(results: list[ScaleResult], path: Path) -> None:
@@ -258,6 +293,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ports", default="54419,19142,17110", help="PostgreSQL, CQL and storage ports")
     parser.add_argument("--keep-stack", action="store_true", help="leave the benchmark's stack running")
     parser.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="keep each scale's warehouse (default: deleted once measured; scale 10 needs tens of GB)",
+    )
+    parser.add_argument(
         "--from-results",
         type=Path,
         default=None,
@@ -296,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     print(f"work folder {work}; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
-        results = [bench_scale(scale, args.seed, args.end, env, work) for scale in args.scales]
+        results = [
+            bench_scale(scale, args.seed, args.end, env, work, args.keep_data) for scale in args.scales
+        ]
     finally:
         if not args.keep_stack:
             stop_stack(env)
