@@ -20,8 +20,10 @@ PHASES = ("full job", "incremental job", "no-new-data job")
 def recorded() -> list[dict[str, object]]:
     """A results.json as bench_volume writes it (scale 1 of the README's run, 2026-12-01)."""
 
-    def step(wall: float, rss: float, **phases: float) -> dict[str, object]:
-        return {"wall": wall, "peak_rss_mb": rss, "exit_code": 0, "phases": phases}
+    def step(
+        wall: float, rss: float, slowest: dict[str, float] | None = None, **phases: float
+    ) -> dict[str, object]:
+        return {"wall": wall, "peak_rss_mb": rss, "exit_code": 0, "phases": phases, "slowest": slowest or {}}
 
     return [
         {
@@ -32,10 +34,18 @@ def recorded() -> list[dict[str, object]]:
                 "full job": step(48.5, 1225.0, load=23.9, build=18.6, freshness=0.6, docs=0.3, publish=3.1),
                 "continue": step(6.2, 300.0),
                 "incremental job": step(
-                    53.8, 862.0, load=38.6, build=9.0, freshness=0.5, docs=0.2, publish=3.4
+                    53.8,
+                    862.0,
+                    {"load cassandra.user_events": 21.5, "dbt gold_ml_user_features": 2.5},
+                    load=38.6,
+                    build=9.0,
+                    freshness=0.5,
+                    docs=0.2,
+                    publish=3.4,
                 ),
                 "no-new-data job": step(43.8, 840.0, load=30.1, build=7.9, docs=0.2, publish=3.3),
             },
+            "warehouse_mb": 812.0,
         }
     ]
 
@@ -97,7 +107,17 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
     lines = capsys.readouterr().out.splitlines()
     (row,) = [line for line in lines if line.split()[:2] == ["1", "4,301,748"]]
     # scale, rows, generate, full, incremental, incremental / full, no new data, the greatest peak RSS
-    assert row.split() == ["1", "4,301,748", "149.4", "48.5", "53.8", f"{53.8 / 48.5:.0%}", "43.8", "1225"]
+    assert row.split() == [
+        "1",
+        "4,301,748",
+        "149.4",
+        "48.5",
+        "53.8",
+        f"{53.8 / 48.5:.0%}",
+        "43.8",
+        "1225",
+        "812",
+    ]
     phases_at = lines.index("phases (seconds, from ops.runs): full / incremental / no new data")
     phase_row = next(line for line in lines[phases_at + 2 :] if line.split()[:1] == ["1"])
     assert phase_row.split() == [
@@ -110,6 +130,19 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
     ]
     rss_at = lines.index("peak RSS per step (MB)")
     assert lines[rss_at + 1].split()[0] == "1" and "incremental job: 862" in lines[rss_at + 1]
+    slowest_at = lines.index("slowest parts of each job (seconds, from ops.table_loads and ops.dbt_results)")
+    assert lines[slowest_at + 2].split() == [
+        "1",
+        "incremental",
+        "job",
+        "load",
+        "cassandra.user_events",
+        "21.5,",
+        "dbt",
+        "gold_ml_user_features",
+        "2.5",
+    ]
+    assert lines[slowest_at + 1].split() == ["1", "full", "job", "-"]
 
 
 def test_from_results_prints_and_plots_without_running_anything(
