@@ -12,6 +12,7 @@ Three ways to build it incrementally, each compared table by table with `dbt bui
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,6 +189,18 @@ def compiled(run: DbtResult, name: str) -> str:
     )
 
 
+def temporary_tables(dbt_log: Path) -> tuple[set[str], set[str]]:
+    """The temporary tables an incremental build created, and those it dropped (dbt's debug log).
+
+    dbt-duckdb creates `<model>__dbt_tmp<timestamp>` for each incremental model and never drops
+    it; left alone they stay in DuckDB's memory until the build ends (macros/drop_incremental_temp_table.sql).
+    """
+    text = dbt_log.read_text(encoding="utf-8", errors="replace")
+    created = set(re.findall(r'create temporary table\s+"([A-Za-z0-9_]+__dbt_tmp\d+)"', text))
+    dropped = set(re.findall(r'drop table if exists temp\.main\."([A-Za-z0-9_]+__dbt_tmp\d+)"', text))
+    return created, dropped
+
+
 def new_month_and_hard_deletes(base: RawData) -> RawData:
     """The day of changes, plus an event in a new month (last_month of retention moves) and the
     hard delete of an outing, a user, a notification and a payment, whose tombstones lack the
@@ -261,6 +274,17 @@ def test_a_day_of_changes_recomputes_only_its_days(built_warehouse: BuiltWarehou
     for name in KEYED_MODELS:
         assert "new_loads.inserted_at >" in compiled(inc_run, name), f"{name} did not run by keys"
     assert differences(incremental, full) == {}
+    # every incremental model's temporary table was dropped right after its insert (post-hook)
+    # (dbt's unit tests leave theirs too: a few fixture rows, not asserted on here)
+    models = {
+        r["unique_id"].split(".")[-1]
+        for r in inc_run.run_results["results"]
+        if r["unique_id"].startswith("model.")
+    }
+    created, dropped = temporary_tables(tmp_path / "inc" / "logs" / "dbt.log")
+    of_models = {t for t in created if t.partition("__dbt_tmp")[0] in models}
+    assert {t.partition("__dbt_tmp")[0] for t in of_models} >= set(KEYED_MODELS)
+    assert of_models - dropped == set()
     # the features from the compact inputs are the ones from the history, row for row
     for warehouse in (built_warehouse.path, incremental):
         only_model, only_reference, rows = ml_features_against_reference(warehouse)
