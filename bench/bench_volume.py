@@ -7,6 +7,9 @@ ports and in another folder, so the shared development stack is never touched):
   * full job     `loaders run` on an empty warehouse: load (full), dbt build, docs, publish
   * incremental  `datagen --continue` (one more day of activity and edits), then `loaders run`
   * no new data  `loaders run` once more with nothing new: the job's fixed cost
+  * weekly sweep `datagen --continue` again, then `loaders run` with LOADERS_CASSANDRA_SWEEP_HOURS=156:
+                 the Cassandra loads read the late-arrival window only (their full sweep, which
+                 finds hard deletes and rows of any lateness, comes weekly instead of every run)
 
 Every figure is the child process's wall time and peak RSS (wait4: the job and what it waited for),
 with the job's own phase seconds read back from `ops.runs`. The reference for the incremental job
@@ -40,6 +43,11 @@ import duckdb
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PHASES_SHOWN = ("load", "build", "freshness", "docs", "publish")
+# The incremental job once more with LOADERS_CASSANDRA_SWEEP_HOURS=156: a daily job whose Cassandra
+# loads read the late-arrival window and sweep the whole table (hard deletes, any lateness) weekly.
+WEEKLY_SWEEP_JOB = "weekly-sweep job"
+WEEKLY_SWEEP_ENV = {"LOADERS_CASSANDRA_SWEEP_HOURS": "156"}
+JOBS = ("full job", "incremental job", "no-new-data job", WEEKLY_SWEEP_JOB)
 
 
 @dataclass
@@ -194,12 +202,16 @@ def bench_scale(
         ("continue", [datagen, "--continue", "--seed", str(seed), "-q"], False),
         ("incremental job", [loaders, "run"], True),
         ("no-new-data job", [loaders, "run"], True),
+        # the same day of changes once more, with Cassandra's full sweep weekly instead of every run
+        ("continue again", [datagen, "--continue", "--seed", str(seed), "-q"], False),
+        (WEEKLY_SWEEP_JOB, [loaders, "run"], True),
     ]
     rows = 0
     for name, cmd, is_job in plan:
+        step_env = {**env, **WEEKLY_SWEEP_ENV} if name == WEEKLY_SWEEP_JOB else env
         log = folder / f"{name.replace(' ', '-')}.log"
         print(f"[scale {scale}] {name} …", flush=True)
-        step = timed(cmd, env, log)
+        step = timed(cmd, step_env, log)
         required(step, f"{name} at scale {scale}", log)  # anomalies only warn by default: a job exits 0
         if is_job:
             step.phases = last_run_phases(warehouse)
@@ -220,38 +232,49 @@ def bench_scale(
     return ScaleResult(scale, rows, steps, warehouse_mb)
 
 
+def _wall(result: ScaleResult, name: str) -> float | None:
+    step = result.steps.get(name)
+    return None if step is None else step.wall
+
+
 def print_tables(results: list[ScaleResult]) -> None:
     head = (
         f"{'scale':>6} {'source rows':>12} {'generate s':>11} {'full job s':>11} {'incr. job s':>12} "
-        f"{'incr./full':>10} {'no-new s':>9} {'peak RSS MB':>12} {'warehouse MB':>13}"
+        f"{'incr./full':>10} {'no-new s':>9} {'weekly-sweep s':>15} {'weekly/full':>11} "
+        f"{'peak RSS MB':>12} {'warehouse MB':>13}"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for r in results:
         s = r.steps
         full, incr, idle = s["full job"].wall, s["incremental job"].wall, s["no-new-data job"].wall
+        weekly = _wall(r, WEEKLY_SWEEP_JOB)
+        weekly_cells = (
+            "-".rjust(15) + " " + "-".rjust(11)
+            if weekly is None
+            else f"{weekly:>15.1f} {weekly / full:>10.0%}"
+        )
         rss = max(step.peak_rss_mb for step in s.values())
         print(
             f"{r.scale:>6} {r.source_rows:>12,} {s['generate'].wall:>11.1f} {full:>11.1f} {incr:>12.1f} "
-            f"{incr / full:>9.0%} {idle:>9.1f} {rss:>12.0f} {r.warehouse_mb:>13.0f}"
+            f"{incr / full:>9.0%} {idle:>9.1f} {weekly_cells} {rss:>12.0f} {r.warehouse_mb:>13.0f}"
         )
-    print("\nphases (seconds, from ops.runs): full / incremental / no new data")
-    print(f"{'scale':>6} " + " ".join(f"{p:>22}" for p in PHASES_SHOWN))
+    print(f"\nphases (seconds, from ops.runs): {' / '.join(JOBS)}")
+    print(f"{'scale':>6} " + " ".join(f"{p:>24}" for p in PHASES_SHOWN))
     for r in results:
         cells = []
         for phase in PHASES_SHOWN:
-            values = [
-                r.steps[j].phases.get(phase) for j in ("full job", "incremental job", "no-new-data job")
-            ]
-            cells.append("/".join("-" if v is None else f"{v:.1f}" for v in values).rjust(22))
+            values = [r.steps[j].phases.get(phase) if j in r.steps else None for j in JOBS]
+            cells.append("/".join("-" if v is None else f"{v:.1f}" for v in values).rjust(24))
         print(f"{r.scale:>6} " + " ".join(cells))
     print("\npeak RSS per step (MB)")
     for r in results:
         print(f"{r.scale:>6} " + "  ".join(f"{n}: {s.peak_rss_mb:.0f}" for n, s in r.steps.items()))
     print("\nslowest parts of each job (seconds, from ops.table_loads and ops.dbt_results)")
     for r in results:
-        for name in ("full job", "incremental job", "no-new-data job"):
-            parts = ", ".join(f"{k} {v:.1f}" for k, v in r.steps[name].slowest.items()) or "-"
-            print(f"{r.scale:>6} {name:<16} {parts}")
+        for name in JOBS:
+            if name in r.steps:
+                parts = ", ".join(f"{k} {v:.1f}" for k, v in r.steps[name].slowest.items()) or "-"
+                print(f"{r.scale:>6} {name:<16} {parts}")
 
 
 def plot(results: list[ScaleResult], path: Path) -> None:
@@ -260,15 +283,23 @@ def plot(results: list[ScaleResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scales = [float(r.scale) for r in results]
     fig, (cost, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in ("generate", "full job", "incremental job", "no-new-data job"):
-        cost.plot(scales, [r.steps[name].wall for r in results], marker="o", label=name)
+    for name in ("generate", *JOBS):
+        shown = [r for r in results if name in r.steps]
+        cost.plot(
+            [float(r.scale) for r in shown], [r.steps[name].wall for r in shown], marker="o", label=name
+        )
     cost.set(xlabel="scale (about 4 M source rows each)", ylabel="seconds", title="Cost against scale")
     cost.grid(alpha=0.3)
     cost.legend()
-    for name in ("full job", "incremental job", "no-new-data job"):
-        memory.plot(scales, [r.steps[name].peak_rss_mb for r in results], marker="o", label=name)
+    for name in JOBS:
+        shown = [r for r in results if name in r.steps]
+        memory.plot(
+            [float(r.scale) for r in shown],
+            [r.steps[name].peak_rss_mb for r in shown],
+            marker="o",
+            label=name,
+        )
     memory.axhline(512, color="red", linestyle="--", linewidth=1, label="512 MB bound")
     memory.set(xlabel="scale", ylabel="peak RSS, MB", title="Peak memory against scale")
     memory.grid(alpha=0.3)

@@ -44,6 +44,8 @@ def recorded() -> list[dict[str, object]]:
                     publish=3.4,
                 ),
                 "no-new-data job": step(43.8, 840.0, load=30.1, build=7.9, docs=0.2, publish=3.3),
+                "continue again": step(6.0, 301.0),
+                "weekly-sweep job": step(20.1, 700.0, load=8.0, build=9.1, docs=0.2, publish=3.0),
             },
             "warehouse_mb": 812.0,
         }
@@ -106,7 +108,8 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
     bench_volume.print_tables(bench_volume.load_results(results_json))
     lines = capsys.readouterr().out.splitlines()
     (row,) = [line for line in lines if line.split()[:2] == ["1", "4,301,748"]]
-    # scale, rows, generate, full, incremental, incremental / full, no new data, the greatest peak RSS
+    # scale, rows, generate, full, incremental, incremental / full, no new data, weekly sweep,
+    # weekly sweep / full, the greatest peak RSS, the warehouse
     assert row.split() == [
         "1",
         "4,301,748",
@@ -115,18 +118,22 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
         "53.8",
         f"{53.8 / 48.5:.0%}",
         "43.8",
+        "20.1",
+        f"{20.1 / 48.5:.0%}",
         "1225",
         "812",
     ]
-    phases_at = lines.index("phases (seconds, from ops.runs): full / incremental / no new data")
+    phases_at = lines.index(
+        "phases (seconds, from ops.runs): full job / incremental job / no-new-data job / weekly-sweep job"
+    )
     phase_row = next(line for line in lines[phases_at + 2 :] if line.split()[:1] == ["1"])
     assert phase_row.split() == [
         "1",
-        "23.9/38.6/30.1",
-        "18.6/9.0/7.9",
-        "0.6/0.5/-",
-        "0.3/0.2/0.2",
-        "3.1/3.4/3.3",
+        "23.9/38.6/30.1/8.0",
+        "18.6/9.0/7.9/9.1",
+        "0.6/0.5/-/-",
+        "0.3/0.2/0.2/0.2",
+        "3.1/3.4/3.3/3.0",
     ]
     rss_at = lines.index("peak RSS per step (MB)")
     assert lines[rss_at + 1].split()[0] == "1" and "incremental job: 862" in lines[rss_at + 1]
@@ -153,3 +160,15 @@ def test_from_results_prints_and_plots_without_running_anything(
     out = capsys.readouterr().out
     assert "4,301,748" in out and f"plot: {png}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_a_record_without_the_weekly_sweep_job_still_prints(
+    results_json: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """results.json files written before the weekly-sweep job: a dash in its columns."""
+    results = bench_volume.load_results(results_json)
+    for name in ("continue again", "weekly-sweep job"):
+        del results[0].steps[name]
+    bench_volume.print_tables(results)
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["1", "4,301,748"]]
+    assert row.split()[6:10] == ["43.8", "-", "-", "1225"]
