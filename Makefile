@@ -14,6 +14,7 @@ help: ## list the targets
 # (pip --require-hashes); the project itself then without dependencies. `make lock` renews it.
 $(STAMP): pyproject.toml requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "python3 (>=3.11) is required"; exit 1; }
+	@bash stack/check_disk.sh 3 "installing the project's Python packages (about 1.2 GB)"
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
@@ -69,6 +70,7 @@ demo: up ## THE MAIN COMMAND: stack up, demo data, load, dbt build, docs, publis
 # The Kubernetes validators are Go builds (minutes on a cold machine): they build in the
 # background while the stack starts and the tests run; tests/k8s and validate.sh wait for them.
 test: setup ## THE TEST COMMAND: stack up, lint, every test against the real servers, k8s validation
+	@bash stack/check_disk.sh 4 "make test (the stack, the test warehouses, the k8s tools)"
 	@mkdir -p .stack
 	@bash k8s/validate.sh --tools > .stack/k8s-tools.log 2>&1 & tools=$$!; \
 	status=0; \
