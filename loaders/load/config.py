@@ -37,6 +37,10 @@ DLT_DEFAULTS: dict[str, str] = {
     "DATA_WRITER__BUFFER_MAX_ITEMS": "5000",
     # one table at a time: bounded memory, and one COPY per connection
     "EXTRACT__NEXT_ITEM_MODE": "fifo",
+    # one load job at a time: DuckDB parallelises each insert itself (its `threads`), and jobs run
+    # side by side share one memory_limit: the scale-10 full load (20 M user_events in 10 files)
+    # failed with 45 Out of Memory errors of 128MB among dlt's 20 parallel load threads
+    "LOAD__WORKERS": "1",
     # Arrow files are imported as is: no worker processes needed
     "NORMALIZE__WORKERS": "1",
     # not "true": dlt 1.31 then creates the staging schema without its version table, and a later

@@ -35,3 +35,18 @@ def test_tuned_writer_skips_dictionaries_of_high_cardinality_columns() -> None:
     assert not any("DICTIONARY" in e for e in columns["id"].encodings)
     assert not columns["n"].is_stats_set
     assert pq.read_table(io.BytesIO(sink.getvalue())).column("status").to_pylist() == ["a", "b"] * 50
+
+
+def test_dlt_runs_one_load_job_at_a_time(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """dlt's own configuration resolves the loaders' default: parallel load jobs share DuckDB's
+    memory_limit, and at scale 10 they ran out of it (loaders/load/config.py)."""
+    import dlt
+
+    from loaders.load.config import apply_dlt_defaults
+
+    monkeypatch.delenv("LOAD__WORKERS", raising=False)
+    apply_dlt_defaults()
+    assert dlt.config.get("load.workers", int) == 1
+    monkeypatch.setenv("LOAD__WORKERS", "4")  # still the environment's to override
+    apply_dlt_defaults()
+    assert dlt.config.get("load.workers", int) == 4
