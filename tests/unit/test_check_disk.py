@@ -1,4 +1,4 @@
-"""stack/check_disk.sh: the preflight of `.ci/run`, `make setup` and `make test` against a full disk.
+"""stack/check_disk.sh: the preflight of `make setup` (the first step of `.ci/run`) and `make test` against a full disk.
 
 It compares the free space of the project and of TMPDIR with what the caller needs; the real `df`
 of this machine is the input, so the two thresholds are taken far below and far above it."""
