@@ -19,9 +19,12 @@ the change (about one day), not with the history (six months).
     .venv/bin/python bench/bench_volume.py --scales 1,5,10          # about an hour at scale 10
     .venv/bin/python bench/bench_volume.py --scales 0.1,0.5 --plot /tmp/volume.png
     .venv/bin/python bench/bench_volume.py --from-results WORK/results.json   # table and plot again, no run
+    .venv/bin/python bench/bench_volume.py --from-results OLD.json --from-results NEW.json \
+        --save-results docs/bench-volume-results.json    # scales of two runs in one table and plot
 
-Each run records its figures in WORK/results.json; `--from-results` prints the tables and draws the
-plot from such a file without starting anything.
+Each run records its figures, and the commit it ran, in WORK/results.json; `--from-results` prints the
+tables and draws the plot from such files without starting anything (a scale recorded in several
+files: the last one given wins).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class ScaleResult:
     source_rows: int
     steps: dict[str, Step]
     warehouse_mb: float = 0.0
+    commit: str = ""  # the project's commit the scale ran at (git rev-parse --short HEAD)
 
 
 def save_results(results: list[ScaleResult], path: Path) -> None:
@@ -83,6 +87,7 @@ def load_results(path: Path) -> list[ScaleResult]:
                 int(r["source_rows"]),
                 {name: Step(**step) for name, step in r["steps"].items()},
                 float(r.get("warehouse_mb", 0.0)),
+                str(r.get("commit", "")),
             )
             for r in recorded
         ]
@@ -90,6 +95,28 @@ def load_results(path: Path) -> list[ScaleResult]:
         raise SystemExit(
             f"bench: {path} is not a results.json of bench_volume ({type(exc).__name__}: {exc})"
         ) from None
+
+
+def merge_results(records: list[list[ScaleResult]]) -> list[ScaleResult]:
+    """The scales of several records in one list, by scale; a scale in several records: the last one."""
+    by_scale = {float(r.scale): r for record in records for r in record}
+    return [by_scale[scale] for scale in sorted(by_scale)]
+
+
+def project_commit() -> str:
+    """The checkout's commit, with "+changes" when its tracked files differ from it ("" outside git)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=PROJECT_DIR, check=False).returncode
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+changes" if dirty else "")
 
 
 def timed(cmd: list[str], env: dict[str, str], log: Path) -> Step:
@@ -195,6 +222,7 @@ def bench_scale(
         "DBT_LOG_PATH": str(folder / "logs"),
     }
     datagen, loaders = str(BIN / "datagen"), str(BIN / "loaders")
+    commit = project_commit()
     steps: dict[str, Step] = {}
     plan = [
         ("generate", [datagen, "--scale", scale, "--seed", str(seed), "--end", end, "--reset", "-q"], False),
@@ -229,7 +257,7 @@ def bench_scale(
     if not keep_data:  # the next scale needs the disk: keep the logs and figures, not the data
         for bulky in ("warehouse", "published", "dlt"):
             shutil.rmtree(folder / bulky, ignore_errors=True)
-    return ScaleResult(scale, rows, steps, warehouse_mb)
+    return ScaleResult(scale, rows, steps, warehouse_mb, commit)
 
 
 def _wall(result: ScaleResult, name: str) -> float | None:
@@ -237,26 +265,33 @@ def _wall(result: ScaleResult, name: str) -> float | None:
     return None if step is None else step.wall
 
 
+def _seconds(value: float | None, width: int) -> str:
+    return "-".rjust(width) if value is None else f"{value:>{width}.1f}"
+
+
+def _share(value: float | None, whole: float | None, width: int, share_width: int) -> str:
+    """A job's seconds and its share of the full job's, or dashes for a job not run."""
+    share = "-" if value is None or not whole else f"{value / whole:.0%}"
+    return f"{_seconds(value, width)} {share:>{share_width}}"
+
+
 def print_tables(results: list[ScaleResult]) -> None:
     head = (
         f"{'scale':>6} {'source rows':>12} {'generate s':>11} {'full job s':>11} {'incr. job s':>12} "
         f"{'incr./full':>10} {'no-new s':>9} {'weekly-sweep s':>15} {'weekly/full':>11} "
-        f"{'peak RSS MB':>12} {'warehouse MB':>13}"
+        f"{'peak RSS MB':>12} {'warehouse MB':>13} {'commit':>10}"
     )
     print("\n" + head + "\n" + "-" * len(head))
     for r in results:
         s = r.steps
-        full, incr, idle = s["full job"].wall, s["incremental job"].wall, s["no-new-data job"].wall
-        weekly = _wall(r, WEEKLY_SWEEP_JOB)
-        weekly_cells = (
-            "-".rjust(15) + " " + "-".rjust(11)
-            if weekly is None
-            else f"{weekly:>15.1f} {weekly / full:>10.0%}"
-        )
+        full = _wall(r, "full job")
+        idle = _wall(r, "no-new-data job")
         rss = max(step.peak_rss_mb for step in s.values())
         print(
-            f"{r.scale:>6} {r.source_rows:>12,} {s['generate'].wall:>11.1f} {full:>11.1f} {incr:>12.1f} "
-            f"{incr / full:>9.0%} {idle:>9.1f} {weekly_cells} {rss:>12.0f} {r.warehouse_mb:>13.0f}"
+            f"{r.scale:>6} {r.source_rows:>12,} {_seconds(_wall(r, 'generate'), 11)} {_seconds(full, 11)} "
+            f"{_share(_wall(r, 'incremental job'), full, 12, 10)} {_seconds(idle, 9)} "
+            f"{_share(_wall(r, WEEKLY_SWEEP_JOB), full, 15, 11)} {rss:>12.0f} {r.warehouse_mb:>13.0f} "
+            f"{r.commit or '-':>10}"
         )
     print(f"\nphases (seconds, from ops.runs): {' / '.join(JOBS)}")
     print(f"{'scale':>6} " + " ".join(f"{p:>24}" for p in PHASES_SHOWN))
@@ -331,11 +366,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--from-results",
         type=Path,
+        action="append",
         default=None,
         metavar="JSON",
-        help="print the tables and draw the plot of a recorded run (its WORK/results.json); runs nothing",
+        help="print the tables and draw the plot of a recorded run (its WORK/results.json); runs nothing. "
+        "Repeat it to show the scales of several runs together (a scale in several files: the last one)",
+    )
+    parser.add_argument(
+        "--save-results",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="with --from-results: also write the merged record to this file",
     )
     args = parser.parse_args(argv)
+    if args.save_results is not None and args.from_results is None:
+        parser.error("--save-results writes the merged record of --from-results files; give them too")
     scales = [s.strip() for s in args.scales.split(",")]
     try:
         if not all(float(s) > 0 for s in scales):
@@ -360,7 +406,11 @@ def report(results: list[ScaleResult], plot_path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_results is not None:
-        report(load_results(args.from_results), args.plot)
+        results = merge_results([load_results(path) for path in args.from_results])
+        if args.save_results is not None:
+            save_results(results, args.save_results)
+            print(f"results: {args.save_results}")
+        report(results, args.plot)
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-volume-"))
     env = stack_env(work / "stack", args.ports)

@@ -48,6 +48,7 @@ def recorded() -> list[dict[str, object]]:
                 "weekly-sweep job": step(20.1, 700.0, load=8.0, build=9.1, docs=0.2, publish=3.0),
             },
             "warehouse_mb": 812.0,
+            "commit": "1c1d4ce",
         }
     ]
 
@@ -109,7 +110,7 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
     lines = capsys.readouterr().out.splitlines()
     (row,) = [line for line in lines if line.split()[:2] == ["1", "4,301,748"]]
     # scale, rows, generate, full, incremental, incremental / full, no new data, weekly sweep,
-    # weekly sweep / full, the greatest peak RSS, the warehouse
+    # weekly sweep / full, the greatest peak RSS, the warehouse, the commit
     assert row.split() == [
         "1",
         "4,301,748",
@@ -122,6 +123,7 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
         f"{20.1 / 48.5:.0%}",
         "1225",
         "812",
+        "1c1d4ce",
     ]
     phases_at = lines.index(
         "phases (seconds, from ops.runs): full job / incremental job / no-new-data job / weekly-sweep job"
@@ -165,10 +167,64 @@ def test_from_results_prints_and_plots_without_running_anything(
 def test_a_record_without_the_weekly_sweep_job_still_prints(
     results_json: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """results.json files written before the weekly-sweep job: a dash in its columns."""
+    """results.json files written before the weekly-sweep job (and the commit): dashes."""
+    older = json.loads(results_json.read_text(encoding="utf-8"))
+    del older[0]["commit"]
+    results_json.write_text(json.dumps(older), encoding="utf-8")
     results = bench_volume.load_results(results_json)
+    assert results[0].commit == ""
     for name in ("continue again", "weekly-sweep job"):
         del results[0].steps[name]
     bench_volume.print_tables(results)
     (row,) = [line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["1", "4,301,748"]]
-    assert row.split()[6:10] == ["43.8", "-", "-", "1225"]
+    assert row.split()[6:10] == ["43.8", "-", "-", "1225"] and row.split()[-1] == "-"
+
+
+def _scale(scale: str, full_wall: float, commit: str) -> dict[str, object]:
+    record = recorded()[0]
+    steps = dict(record["steps"])  # type: ignore[call-overload]
+    steps["full job"] = {**steps["full job"], "wall": full_wall}
+    return {**record, "scale": scale, "steps": steps, "commit": commit}
+
+
+def test_records_of_two_runs_merge_by_scale_the_last_one_winning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older, newer, merged = tmp_path / "older.json", tmp_path / "newer.json", tmp_path / "merged.json"
+    older.write_text(json.dumps([_scale("5", 177.9, "1c1d4ce"), _scale("10", 1.0, "da12f3c")]))
+    newer.write_text(json.dumps([_scale("10", 701.8, "60c9db0"), _scale("1", 58.5, "60c9db0")]))
+    argv = ["--from-results", str(older), "--from-results", str(newer), "--save-results", str(merged)]
+    assert bench_volume.main([*argv, "--plot", str(tmp_path / "p.png")]) == 0
+    results = bench_volume.load_results(merged)
+    assert [(r.scale, r.steps["full job"].wall, r.commit) for r in results] == [
+        ("1", 58.5, "60c9db0"),
+        ("5", 177.9, "1c1d4ce"),
+        ("10", 701.8, "60c9db0"),
+    ]
+    rows = [
+        line.split() for line in capsys.readouterr().out.splitlines() if line.split()[1:2] == ["4,301,748"]
+    ]
+    assert [(row[0], row[3], row[-1]) for row in rows] == [
+        ("1", "58.5", "60c9db0"),
+        ("5", "177.9", "1c1d4ce"),
+        ("10", "701.8", "60c9db0"),
+    ]
+
+
+def test_save_results_needs_records_to_merge(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        bench_volume.parse_args(["--save-results", "x.json"])
+    assert caught.value.code == 2
+    assert "--save-results writes the merged record of --from-results files" in capsys.readouterr().err
+
+
+def test_a_scale_whose_jobs_did_not_all_run_prints_dashes(
+    results_json: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scale recorded up to its full job (a failed incremental build): its row, with dashes."""
+    results = bench_volume.load_results(results_json)
+    for name in ("incremental job", "no-new-data job", "continue again", "weekly-sweep job"):
+        del results[0].steps[name]
+    bench_volume.print_tables(results)
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["1", "4,301,748"]]
+    assert row.split()[2:10] == ["149.4", "48.5", "-", "-", "-", "-", "-", "1225"]
