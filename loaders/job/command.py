@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from loaders.errors import UserError
-from loaders.job import publish, reconcile_step, report
+from loaders.job import peak_memory, publish, reconcile_step, report
 from loaders.job.dbt_runner import parse_project, run_dbt
 from loaders.job.load_process import load_in_own_process
 from loaders.job.pseudonym_key import pseudonym_key
@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
             # system before dbt builds (loaders/job/load_process.py)
             loads = load_in_own_process(build_path, full_refresh=args.full_refresh)
             ops_run.record_loads(loads)
-            timings["load"] = time.monotonic() - t
+            _phase_done(ops_run, "load", t)
 
         t = _step("build: dbt build (seeds, models, tests)")
         build_cmd = build_command(full_refresh=args.full_refresh, unit_tests=args.unit_tests)
@@ -159,13 +159,13 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         build = run_dbt(
             build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest
         )
-        timings["build"] = time.monotonic() - t
+        _phase_done(ops_run, "build", t)
         ops_run.record_build()
         t = _step(
             "freshness: dbt source freshness (event time) and load time per table (never fails the job)"
         )
         ops_run.check_freshness(manifest=manifest, vars_yaml=vars_yaml)
-        timings["freshness"] = time.monotonic() - t
+        _phase_done(ops_run, "freshness", t)
         if not build.success:
             for failure in build.failures[:20]:
                 print(f"  FAILED {failure}")
@@ -177,7 +177,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         t = _step("reconcile: source = raw = staging, per table")
         checks = reconcile_step.reconcile_warehouse(build_path, loads)
         print(f"  {reconcile_step.summary_line(checks)}", flush=True)
-        timings["reconcile"] = time.monotonic() - t
+        _phase_done(ops_run, "reconcile", t)
         mismatch = reconciliation_failure(checks)
         if mismatch is not None:
             raise mismatch
@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
             docs = run_dbt(["docs", "generate", "--no-compile"], vars_yaml=vars_yaml, manifest=manifest)
             if not docs.success:
                 raise _BuildFailed("dbt docs generate failed: nothing published; see dbt's message above")
-            timings["docs"] = time.monotonic() - t
+            _phase_done(ops_run, "docs", t)
 
         ops_run.before_publish()  # LOADERS_ANOMALY_FAIL=true: an anomaly holds the publish back
         t = _step("publish: swap the readers' copy in (no raw schema, personal columns hashed or dropped)")
@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         published = publish.publish_warehouse(build_path, manifest_path=dbt_target / "manifest.json", key=key)
         if "docs" not in args.skip:
             docs_link = publish.publish_docs(dbt_target)
-        timings["publish"] = time.monotonic() - t
+        _phase_done(ops_run, "publish", t)
 
     t = _step("report")
     print(report.render(report.run_analyses(published)))
@@ -208,10 +208,21 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
     print(f"\npublished warehouse: {published} (open it read-only)")
     if docs_link is not None:
         print(f"published docs:      {docs_link}/index.html (serve: make docs)")
-    timings["report"] = time.monotonic() - t
+    _phase_done(ops_run, "report", t)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     print(f"job done in {time.monotonic() - started:.1f} s ({steps})")
+    print(peak_memory.summary(ops_run.phase_peak_rss_mb))
     return 0
+
+
+def _phase_done(ops_run: JobRun, phase: str, started: float) -> None:
+    """A phase's seconds and its peak memory (the load's: its own process), for ops.runs."""
+    ops_run.phase_seconds[phase] = time.monotonic() - started
+    ops_run.phase_peak_rss_mb[phase] = (
+        peak_memory.children_peak_mb()
+        if phase == peak_memory.LOAD_PHASE
+        else peak_memory.job_process_peak_mb()
+    )
 
 
 class _BuildFailed(UserError):

@@ -46,6 +46,11 @@ class JobRun:
         """The job's per-phase timings (the job fills it; ``ops.runs.phase_seconds``)."""
         return self.recorder.phase_seconds
 
+    @property
+    def phase_peak_rss_mb(self) -> dict[str, float]:
+        """Peak resident memory per phase (``ops.runs.phase_peak_rss_mb``, loaders/job/peak_memory.py)."""
+        return self.recorder.phase_peak_rss_mb
+
     def record_loads(self, results: list[SourceResult]) -> list[SourceResult]:
         """Record the load's per-table results; warn on volume anomalies."""
         found = self.recorder.record_loads(results)

@@ -45,6 +45,7 @@ class RunRecorder:
     run_id: str = ""
     started: datetime = field(default_factory=utc_now)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    phase_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     anomalies: list[checks.Anomaly] = field(default_factory=list)
     settings: checks.AnomalySettings = field(default_factory=checks.AnomalySettings.from_env)
 
@@ -92,12 +93,22 @@ class RunRecorder:
         return killed
 
     def _update_run(self, status: str, error: str | None) -> None:
-        phases = dict(self.phase_seconds)
+        phases, peaks = dict(self.phase_seconds), dict(self.phase_peak_rss_mb)
         with self._connect() as conn:
             conn.execute(
                 f"""update {SCHEMA}.runs set status = ?, ended = ?, error = ?,
-                    phase_seconds = map(?::varchar[], ?::double[]) where run_id = ?""",
-                [status, utc_now(), error, list(phases), list(phases.values()), self.run_id],
+                    phase_seconds = map(?::varchar[], ?::double[]),
+                    phase_peak_rss_mb = map(?::varchar[], ?::double[]) where run_id = ?""",
+                [
+                    status,
+                    utc_now(),
+                    error,
+                    list(phases),
+                    list(phases.values()),
+                    list(peaks),
+                    list(peaks.values()),
+                    self.run_id,
+                ],
             )
 
     def mark_ok(self) -> None:

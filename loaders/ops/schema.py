@@ -25,7 +25,8 @@ TABLES: dict[str, str] = {
         full_refresh BOOLEAN,
         product_version VARCHAR, dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR,
         error VARCHAR,                       -- the one-line error of a failed run
-        pid INTEGER, host VARCHAR
+        pid INTEGER, host VARCHAR,
+        phase_peak_rss_mb MAP(VARCHAR, DOUBLE)  -- load: its process; others: the job's (loaders/job/peak_memory.py)
     """,
     "table_loads": """
         run_id VARCHAR, loaded_at TIMESTAMPTZ, source VARCHAR, table_name VARCHAR, mode VARCHAR,
@@ -82,11 +83,19 @@ def retention_days() -> int:
     return max(1, days)
 
 
+# columns added to a table after its first release: a warehouse made before gets them, at the end
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": ("phase_peak_rss_mb MAP(VARCHAR, DOUBLE)",),
+}
+
+
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the ``ops`` schema and any missing table (existing ones are left as they are)."""
+    """Create the ``ops`` schema and any missing table; add the columns an older warehouse lacks."""
     conn.execute(f"create schema if not exists {SCHEMA}")
     for name, columns in TABLES.items():
         conn.execute(f"create table if not exists {SCHEMA}.{name} ({columns})")
+        for column in ADDED_COLUMNS.get(name, ()):
+            conn.execute(f"alter table {SCHEMA}.{name} add column if not exists {column}")
 
 
 def apply_retention(conn: duckdb.DuckDBPyConnection, days: int) -> int:

@@ -185,6 +185,18 @@ def test_every_run_is_in_ops_runs_with_its_outcome(history: History) -> None:
         failed.run_id
     ]
     assert phases[killed.run_id] == []  # it never recorded its end
+    # peak memory per phase: the load's own process, then the job's mark (it never goes down)
+    peaks = dict(
+        history.sql(
+            "select run_id, map_entries(phase_peak_rss_mb) from ops.runs where run_id = ?", [fixed.run_id]
+        )
+    )[fixed.run_id]
+    by_phase = {entry["key"]: entry["value"] for entry in peaks}
+    assert set(phases[fixed.run_id]) - {"total"} == set(by_phase), by_phase
+    assert by_phase["load"] > 50  # a Python process that ran dlt and the drivers
+    job_marks = [mb for phase, mb in by_phase.items() if phase != "load"]
+    assert job_marks == sorted(job_marks) and job_marks[0] > 50, by_phase
+    assert f"peak memory: load process {by_phase['load']:.0f} MB, job process" in fixed.stdout
     versions = history.sql("select distinct dbt_version, dlt_version, duckdb_version from ops.runs")
     assert versions == [(_version("dbt-core"), _version("dlt"), _version("duckdb"))]
 

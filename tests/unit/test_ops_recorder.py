@@ -49,6 +49,27 @@ def test_a_run_left_running_is_recorded_killed_by_the_next(tmp_path: Path) -> No
     assert rows[second.run_id] == ("ok", None, 2.5)
 
 
+def test_peak_memory_per_phase_is_recorded_also_in_a_warehouse_made_before_the_column(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:  # ops.runs as releases before the column made it
+        conn.execute("create schema ops")
+        conn.execute(
+            "create table ops.runs (run_id VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, "
+            "phase_seconds MAP(VARCHAR, DOUBLE), full_refresh BOOLEAN, product_version VARCHAR, "
+            "dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR, error VARCHAR, pid INTEGER, "
+            "host VARCHAR)"
+        )
+        conn.execute("insert into ops.runs (run_id, status) values ('older', 'ok')")
+    recorder = RunRecorder(warehouse)
+    recorder.start()
+    recorder.phase_peak_rss_mb.update({"load": 301.5, "build": 612.0})
+    recorder.finish(None)
+    rows = _sql(warehouse, "select run_id, phase_peak_rss_mb['load'], phase_peak_rss_mb['build'] from ops.runs")
+    assert sorted(rows, key=str) == sorted([("older", None, None), (recorder.run_id, 301.5, 612.0)], key=str)
+
+
 def test_the_current_run_id_is_exported_to_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
