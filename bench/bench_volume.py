@@ -319,10 +319,15 @@ def plot(results: list[ScaleResult], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (cost, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
+    color = {name: f"C{i}" for i, name in enumerate(("generate", *JOBS))}  # a step's colour in both plots
     for name in ("generate", *JOBS):
         shown = [r for r in results if name in r.steps]
         cost.plot(
-            [float(r.scale) for r in shown], [r.steps[name].wall for r in shown], marker="o", label=name
+            [float(r.scale) for r in shown],
+            [r.steps[name].wall for r in shown],
+            marker="o",
+            label=name,
+            color=color[name],
         )
     cost.set(xlabel="scale (about 4 M source rows each)", ylabel="seconds", title="Cost against scale")
     cost.grid(alpha=0.3)
@@ -334,6 +339,7 @@ def plot(results: list[ScaleResult], path: Path) -> None:
             [r.steps[name].peak_rss_mb for r in shown],
             marker="o",
             label=name,
+            color=color[name],
         )
     memory.axhline(512, color="red", linestyle="--", linewidth=1, label="512 MB bound")
     memory.set(xlabel="scale", ylabel="peak RSS, MB", title="Peak memory against scale")
