@@ -26,6 +26,8 @@ class RunFacts:
     phases: dict[str, float]
     error: str | None
     versions: dict[str, str | None]
+    # peak resident memory per phase, MB (ops.runs.phase_peak_rss_mb; empty in older copies)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float | None:
@@ -130,15 +132,27 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _has_column(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    found = conn.execute(
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = ?",
+        [SCHEMA, table, column],
+    ).fetchone()
+    return bool(found and found[0])
+
+
 def read_facts(conn: duckdb.DuckDBPyConnection, *, runs: int = 20, now: datetime | None = None) -> OpsFacts:
     """The last ``runs`` runs and what the newest checks found ([] everywhere if no ``ops``)."""
     facts = OpsFacts(read_at=now or datetime.now(UTC))
     present = _tables(conn)
     if "runs" not in present:
         return facts
+    # a copy made before the column: no peaks
+    peaks = "phase_peak_rss_mb" if _has_column(conn, "runs", "phase_peak_rss_mb") else "map()"
     for row in conn.execute(
         f"""select run_id, started, ended, status, map_keys(phase_seconds), map_values(phase_seconds), error,
-                   product_version, dbt_version, dlt_version, duckdb_version
+                   product_version, dbt_version, dlt_version, duckdb_version,
+                   map_keys({peaks}), map_values({peaks})
             from {SCHEMA}.runs order by started desc, run_id desc limit ?""",
         [runs],
     ).fetchall():
@@ -151,6 +165,7 @@ def read_facts(conn: duckdb.DuckDBPyConnection, *, runs: int = 20, now: datetime
                 phases=dict(zip(row[4] or [], row[5] or [], strict=False)),
                 error=row[6],
                 versions={"product": row[7], "dbt": row[8], "dlt": row[9], "duckdb": row[10]},
+                peak_rss_mb=dict(zip(row[11] or [], row[12] or [], strict=False)),
             )
         )
     run_ids = [r.run_id for r in facts.runs]

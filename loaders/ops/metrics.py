@@ -5,6 +5,8 @@ Names and labels (the chart's PrometheusRule uses exactly these):
   outings_job_last_run_success                          1 if the last finished run was ok, else 0
   outings_job_last_run_timestamp_seconds                when the last finished run ended (Unix time)
   outings_job_phase_seconds{phase}                      the last finished run's seconds per phase
+  outings_job_phase_peak_rss_bytes{phase}               its peak resident memory per phase (load: the
+                                                        load's process; others: the job's, by the phase's end)
   outings_table_rows_loaded{source,table}               rows the last load extracted per table
   outings_table_freshness_lag_seconds{source,table}     event-time lag (load-time lag if no event time)
   outings_table_load_lag_seconds{source,table}          seconds since the table was last loaded
@@ -46,6 +48,13 @@ def registry_of(facts: OpsFacts) -> CollectorRegistry:
         phases = gauge("outings_job_phase_seconds", "seconds per phase of the last finished run", ("phase",))
         for phase, seconds in last.phases.items():
             phases.labels(phase).set(seconds)
+        peaks = gauge(
+            "outings_job_phase_peak_rss_bytes",
+            "peak resident memory per phase of the last finished run (load: its own process)",
+            ("phase",),
+        )
+        for phase, mb in last.peak_rss_mb.items():
+            peaks.labels(phase).set(mb * 2**20)
     rows = gauge(
         "outings_table_rows_loaded", "rows extracted per table by the last load", ("source", "table")
     )

@@ -308,6 +308,16 @@ def test_metrics_parse_and_equal_the_ops_tables(history: History) -> None:
     assert {k[1][0][1]: v for k, v in value.items() if k[0] == "outings_job_phase_seconds"} == pytest.approx(
         phases
     )
+    peaks = dict(
+        history.sql(
+            "select unnest(map_keys(phase_peak_rss_mb)), unnest(map_values(phase_peak_rss_mb)) "
+            "from ops.runs where run_id = ?",
+            [last_id],
+        )
+    )
+    assert {
+        k[1][0][1]: v / 2**20 for k, v in value.items() if k[0] == "outings_job_phase_peak_rss_bytes"
+    } == pytest.approx(peaks)
     loaded = history.sql(
         "select source, table_name, rows_extracted from ops.table_loads "
         "where run_id = (select run_id from ops.table_loads order by loaded_at desc limit 1)"

@@ -66,8 +66,44 @@ def test_peak_memory_per_phase_is_recorded_also_in_a_warehouse_made_before_the_c
     recorder.start()
     recorder.phase_peak_rss_mb.update({"load": 301.5, "build": 612.0})
     recorder.finish(None)
-    rows = _sql(warehouse, "select run_id, phase_peak_rss_mb['load'], phase_peak_rss_mb['build'] from ops.runs")
+    rows = _sql(
+        warehouse, "select run_id, phase_peak_rss_mb['load'], phase_peak_rss_mb['build'] from ops.runs"
+    )
     assert sorted(rows, key=str) == sorted([("older", None, None), (recorder.run_id, 301.5, 612.0)], key=str)
+    with duckdb.connect(str(warehouse)) as conn:
+        facts = read_facts(conn)
+    assert facts.last_finished_run is not None and facts.last_finished_run.run_id == recorder.run_id
+    peaks = {
+        s.labels["phase"]: s.value
+        for f in text_string_to_metric_families(render_metrics(facts).decode())
+        for s in f.samples
+        if s.name == "outings_job_phase_peak_rss_bytes"
+    }
+    assert peaks == {"load": 301.5 * 2**20, "build": 612.0 * 2**20}
+
+
+def test_facts_of_a_copy_made_before_the_peak_column_have_no_peaks(tmp_path: Path) -> None:
+    """A published copy of an older release: its ops.runs lacks phase_peak_rss_mb; read without it."""
+    warehouse = tmp_path / "old-copy.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema ops")
+        conn.execute(
+            "create table ops.runs (run_id VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, "
+            "phase_seconds MAP(VARCHAR, DOUBLE), full_refresh BOOLEAN, product_version VARCHAR, "
+            "dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR, error VARCHAR, pid INTEGER, "
+            "host VARCHAR)"
+        )
+        conn.execute(
+            "insert into ops.runs (run_id, started, ended, status, phase_seconds) "
+            "values ('older', now(), now(), 'ok', map(['build'], [2.5]))"
+        )
+        facts = read_facts(conn)
+    (run,) = facts.runs
+    assert run.phases == {"build": 2.5} and run.peak_rss_mb == {}
+    names = {
+        s.name for f in text_string_to_metric_families(render_metrics(facts).decode()) for s in f.samples
+    }
+    assert "outings_job_phase_seconds" in names and "outings_job_phase_peak_rss_bytes" not in names
 
 
 def test_the_current_run_id_is_exported_to_the_environment(
