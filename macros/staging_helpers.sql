@@ -32,6 +32,17 @@
     {%- for column in tie_breakers %}, {{ column }} desc nulls last{% endfor %}, _dlt_id desc
 {%- endmacro %}
 
+{#- Whether a key's latest version is live (not a tombstone), as a grouped aggregate for the
+    rows of one key: the greatest (load, live before tombstone) of latest_load_first, packed in
+    one HUGEINT (the load id in microseconds, times 2, plus 1 when live), so that DuckDB keeps a
+    fixed-size state per key and can spill it. Rows tied on both are alike for the answer. -#}
+{% macro latest_version_is_live() -%}
+    max(
+        cast(cast({{ load_id_number("_dlt_load_id") }} as decimal(38, 6)) * 1000000 as hugeint) * 2
+        + cast({{ tombstone_column() }} is null as integer)
+    ) % 2 = 1
+{%- endmacro %}
+
 {#-
     Hard deletes. The loaders write a TOMBSTONE into raw when a key was deleted in the
     source: a row with the key, every other column null and `_loader_deleted_at` set, in a

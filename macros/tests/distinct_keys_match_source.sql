@@ -8,7 +8,11 @@
     committed_only: count only the raw rows of committed dlt loads (the source's
     `_dlt_loads`), for models that read nothing else (committed_loads_window).
     A key whose latest version is a tombstone (a hard delete, staging_helpers.sql) is not
-    counted: staging leaves it out.
+    counted: staging leaves it out. Whether a key's latest version is live is a grouped
+    aggregate with a fixed-size state (latest_version_is_live), not a window: on 10 M raw
+    user_events (scale 5, testing every row) the window ran out of a 96MB limit, the
+    aggregate passed (35.8 s, 290 MB peak); at 128MB both pass (43.0 s against 35.2 s).
+    An arg_max over a struct with _dlt_id failed even at 128MB.
 
     When the test is scoped to the loads under test (its where config, see
     loads_under_test.sql), both sides count only the keys of those loads: a key of a new
@@ -25,8 +29,7 @@
 with raw_keys as (
     select count(*) as n_keys
     from (
-        select {{ 'distinct' if not tombstones }} {{ source_key_columns | join(', ') }}
-        {%- if tombstones %}, {{ tombstone_column() }}{% endif %}
+        select {{ source_key_columns | join(', ') }}
         from {{ raw_table }}
         {%- if committed_only %}
             {{ committed_loads_window(source(source_name, '_dlt_loads')) }}
@@ -34,16 +37,11 @@ with raw_keys as (
         {%- if scoped_to_loads_under_test() %}
             {{ 'and' if committed_only else 'where' }} {{ loads_under_test_condition('_dlt_load_id') }}
         {%- endif %}
+        group by {{ source_key_columns | join(', ') }}
         {%- if tombstones %}
-        qualify row_number() over (
-            partition by {{ source_key_columns | join(', ') }}
-            order by {{ latest_load_first(tombstones=true) }}
-        ) = 1
+        having {{ latest_version_is_live() }}
         {%- endif %}
     ) as keys
-    {%- if tombstones %}
-    where keys.{{ tombstone_column() }} is null
-    {%- endif %}
 ),
 
 staged_keys as (
