@@ -12,7 +12,7 @@ import duckdb
 
 from loaders.ops.freshness import Thresholds, status_of
 from loaders.ops.schema import SCHEMA
-from loaders.raw_sql import count_of
+from loaders.raw_sql import count_of, has_column
 
 TEST_KINDS = ("test", "unit_test")
 
@@ -132,15 +132,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _has_column(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    found = conn.execute(
-        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
-        "and column_name = ?",
-        [SCHEMA, table, column],
-    ).fetchone()
-    return bool(found and found[0])
-
-
 def read_facts(conn: duckdb.DuckDBPyConnection, *, runs: int = 20, now: datetime | None = None) -> OpsFacts:
     """The last ``runs`` runs and what the newest checks found ([] everywhere if no ``ops``)."""
     facts = OpsFacts(read_at=now or datetime.now(UTC))
@@ -148,7 +139,7 @@ def read_facts(conn: duckdb.DuckDBPyConnection, *, runs: int = 20, now: datetime
     if "runs" not in present:
         return facts
     # a copy made before the column: no peaks
-    peaks = "phase_peak_rss_mb" if _has_column(conn, "runs", "phase_peak_rss_mb") else "map()"
+    peaks = "phase_peak_rss_mb" if has_column(conn, SCHEMA, "runs", "phase_peak_rss_mb") else "map()"
     for row in conn.execute(
         f"""select run_id, started, ended, status, map_keys(phase_seconds), map_values(phase_seconds), error,
                    product_version, dbt_version, dlt_version, duckdb_version,

@@ -49,18 +49,23 @@ def test_a_run_left_running_is_recorded_killed_by_the_next(tmp_path: Path) -> No
     assert rows[second.run_id] == ("ok", None, 2.5)
 
 
+def _create_runs_before_the_peak_column(conn: duckdb.DuckDBPyConnection) -> None:
+    """ops.runs as releases before phase_peak_rss_mb made it."""
+    conn.execute("create schema ops")
+    conn.execute(
+        "create table ops.runs (run_id VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, "
+        "phase_seconds MAP(VARCHAR, DOUBLE), full_refresh BOOLEAN, product_version VARCHAR, "
+        "dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR, error VARCHAR, pid INTEGER, "
+        "host VARCHAR)"
+    )
+
+
 def test_peak_memory_per_phase_is_recorded_also_in_a_warehouse_made_before_the_column(
     tmp_path: Path,
 ) -> None:
     warehouse = tmp_path / "wh.duckdb"
-    with duckdb.connect(str(warehouse)) as conn:  # ops.runs as releases before the column made it
-        conn.execute("create schema ops")
-        conn.execute(
-            "create table ops.runs (run_id VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, "
-            "phase_seconds MAP(VARCHAR, DOUBLE), full_refresh BOOLEAN, product_version VARCHAR, "
-            "dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR, error VARCHAR, pid INTEGER, "
-            "host VARCHAR)"
-        )
+    with duckdb.connect(str(warehouse)) as conn:
+        _create_runs_before_the_peak_column(conn)
         conn.execute("insert into ops.runs (run_id, status) values ('older', 'ok')")
     recorder = RunRecorder(warehouse)
     recorder.start()
@@ -86,13 +91,7 @@ def test_facts_of_a_copy_made_before_the_peak_column_have_no_peaks(tmp_path: Pat
     """A published copy of an older release: its ops.runs lacks phase_peak_rss_mb; read without it."""
     warehouse = tmp_path / "old-copy.duckdb"
     with duckdb.connect(str(warehouse)) as conn:
-        conn.execute("create schema ops")
-        conn.execute(
-            "create table ops.runs (run_id VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, "
-            "phase_seconds MAP(VARCHAR, DOUBLE), full_refresh BOOLEAN, product_version VARCHAR, "
-            "dbt_version VARCHAR, dlt_version VARCHAR, duckdb_version VARCHAR, error VARCHAR, pid INTEGER, "
-            "host VARCHAR)"
-        )
+        _create_runs_before_the_peak_column(conn)
         conn.execute(
             "insert into ops.runs (run_id, started, ended, status, phase_seconds) "
             "values ('older', now(), now(), 'ok', map(['build'], [2.5]))"
