@@ -20,22 +20,31 @@
 #}
 {% test same_keys_as(model, column_name, to, field) %}
 
-{%- set fingerprint_query -%}
-    with model_side as (
-        select count({{ column_name }}) as n_keys, coalesce(sum(hash({{ column_name }})), 0) as key_hash_sum
-        from {{ model }}
-    ),
-
-    parent_side as (
-        select count({{ field }}) as n_keys, coalesce(sum(hash({{ field }})), 0) as key_hash_sum
-        from {{ to }}
+{#- Both sides' non-null keys, once, for the fingerprint and for the exact difference. -#}
+{%- set keyed_rows -%}
+    keyed_rows as (
+        {%- for relation, column, in_model in [(model, column_name, 1), (to, field, 0)] %}
+        select
+            {{ column }} as key_value,
+            {{ in_model }} as in_model,
+            {{ 1 - in_model }} as in_parent
+        from {{ relation }}
+        where {{ column }} is not null
+        {%- if not loop.last %}
+        union all
+        {%- endif %}
+        {%- endfor %}
     )
+{%- endset -%}
+
+{%- set fingerprint_query -%}
+    with {{ keyed_rows }}
 
     select
-        model_side.n_keys = parent_side.n_keys
-        and model_side.key_hash_sum = parent_side.key_hash_sum as fingerprints_match
-    from model_side
-    cross join parent_side
+        count(*) filter (where in_model = 1) = count(*) filter (where in_parent = 1)
+        and coalesce(sum(hash(key_value)) filter (where in_model = 1), 0)
+        = coalesce(sum(hash(key_value)) filter (where in_parent = 1), 0) as fingerprints_match
+    from keyed_rows
 {%- endset -%}
 
 {#- Not executing (parsing), or a side not built yet (`dbt compile` on a new warehouse): the exact query. -#}
@@ -54,21 +63,7 @@ where false
 
 {%- else %}
 
-with keyed_rows as (
-    select
-        {{ column_name }} as key_value,
-        1 as in_model,
-        0 as in_parent
-    from {{ model }}
-    where {{ column_name }} is not null
-    union all
-    select
-        {{ field }} as key_value,
-        0 as in_model,
-        1 as in_parent
-    from {{ to }}
-    where {{ field }} is not null
-)
+with {{ keyed_rows }}
 
 select
     key_value,
