@@ -9,6 +9,10 @@ rejected rows to ``ops.rejected_rows``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dlt.common.schema.typing import TDeleteInsertStrategyDict
 
 # a raw row with this column set is a tombstone: its key was deleted in the source
 DELETED_AT_COLUMN = "_loader_deleted_at"
@@ -27,6 +31,22 @@ ROW_KEY_HINT: dict[str, str | bool] = {
     "nullable": False,
     "unique": True,
     "row_key": True,
+}
+
+# dlt's write disposition of every incremental load (both sources): delete the raw rows whose key
+# the package holds, insert the package's rows. ``deduplicated``: a package holds each key at most
+# once, so dlt inserts its rows as they are instead of numbering them by key first (a window over
+# every staged row and column, which needs memory with the change: a package of 2 M changed
+# user_events ran out of the load's 128MB in it, and a rerun of that package failed the same way).
+# Why a key is there once: PostgreSQL rows are read in one snapshot, by disjoint key or ctid
+# ranges; Cassandra's by token ranges covering the ring once; the tombstones of both are keys the
+# source no longer has, so none is also a changed row. Were a key there twice, raw would hold one
+# more live row than the source: the reconciliation fails the load, and the repair after an
+# interrupted load keeps one row per key.
+MERGE_DISPOSITION: TDeleteInsertStrategyDict = {
+    "disposition": "merge",
+    "strategy": "delete-insert",
+    "deduplicated": True,
 }
 
 

@@ -52,7 +52,14 @@ from loaders.cassandra.scan import PageHook
 from loaders.cassandra.tables import TABLE_SPECS, TABLES, TableSpec, check_columns, dlt_columns, spec_for
 from loaders.errors import UserError
 from loaders.settings import CassandraSettings
-from loaders.table_stats import DELETED_AT_COLUMN, ROW_KEY_COLUMN, ROW_KEY_HINT, TOMBSTONE_HINT, TableStats
+from loaders.table_stats import (
+    DELETED_AT_COLUMN,
+    MERGE_DISPOSITION,
+    ROW_KEY_COLUMN,
+    ROW_KEY_HINT,
+    TOMBSTONE_HINT,
+    TableStats,
+)
 from loaders.uuid_columns import enable_uuid_columns
 
 __all__ = ["TABLES", "cassandra_source"]
@@ -64,7 +71,6 @@ STATE_CURSOR = cc.STATE_WRITETIME
 # dlt adds _dlt_load_id to Arrow items only when told; the raw layout requires it.
 LOAD_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"
 ROW_ID_ENV = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"
-MERGE: Any = {"disposition": "merge", "strategy": "delete-insert"}
 
 
 class _JsonHintWarningFilter(logging.Filter):
@@ -192,7 +198,7 @@ def table_rows(
         started_us = cc.micros(scan_started)
         max_seen: int | None = None
         schema: pa.Schema | None = None
-        disposition: Any = "replace" if plan.mode == cc.FULL else MERGE
+        disposition: Any = "replace" if plan.mode == cc.FULL else MERGE_DISPOSITION
         first = True
 
         def handed(table: pa.Table) -> pa.Table:
@@ -333,7 +339,7 @@ def cassandra_source(
             ),
             name=spec.name,
             table_name=spec.name,
-            write_disposition="replace" if full_refresh else MERGE,
+            write_disposition="replace" if full_refresh else MERGE_DISPOSITION,
             primary_key=list(spec.primary_key),
             columns=cast("dict[str, TColumnSchema]", columns),
         )

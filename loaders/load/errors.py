@@ -130,6 +130,41 @@ def _cassandra_message(exc: BaseException) -> str | None:
     return None
 
 
+MEMORY_LIMIT_SETTING = "LOADERS_DUCKDB_MEMORY_LIMIT"
+
+
+def _doubled(size: str) -> str | None:
+    """'128MB' -> '256MB' (DuckDB's spelling of a size), None when it is not one."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", size, re.IGNORECASE)
+    if not match:
+        return None
+    number = float(match.group(1)) * 2
+    return f"{number:g}{match.group(2)}"
+
+
+def _failed_job_table(exc: BaseException) -> str | None:
+    """The table of the dlt load job an error comes from (dlt names the job: ``job_id=<table>.<id>.<ext>``)."""
+    for inner in causes(exc):
+        match = re.search(r"job_id=`?([A-Za-z_][A-Za-z0-9_]*)\.", str(inner))
+        if match:
+            return match.group(1)
+    return None
+
+
+def _out_of_memory_message(text: str, step: str, pipeline: str, table: str | None) -> str:
+    """DuckDB's memory limit was too small for one statement (a merge of a very large change, say)."""
+    used = re.search(r"\(([^()]*used)\)", text)
+    limit = setting(MEMORY_LIMIT_SETTING, "128MB") or "128MB"
+    doubled = _doubled(limit)
+    example = f"e.g. {MEMORY_LIMIT_SETTING}={doubled} " if doubled else ""
+    where = f"{pipeline}.{table}" if table else pipeline
+    return (
+        f"{where}: DuckDB ran out of its memory limit during {step}{f' ({used.group(1)})' if used else ''}: "
+        f"rerun with a larger {MEMORY_LIMIT_SETTING} (now {limit}; {example}for that one run); "
+        "nothing is lost: the rerun finishes or redoes this load"
+    )
+
+
 def _duckdb_message(exc: BaseException, warehouse: str) -> str | None:
     text = str(exc)
     if "Could not set lock on file" in text or "Conflicting lock is held" in text:
@@ -159,6 +194,8 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             message = _cassandra_message(inner)
             if message:
                 return UserError(redact(message))
+        if from_duckdb and type(inner).__name__ == "OutOfMemoryException":
+            return UserError(_out_of_memory_message(str(inner), step, pipeline, _failed_job_table(exc)))
         if from_duckdb:
             message = _duckdb_message(inner, warehouse)
             if message:

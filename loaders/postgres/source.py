@@ -50,7 +50,14 @@ from loaders.postgres.change_capture import XID_COLUMN, changed_since, maybe_loa
 from loaders.postgres.deletes import key_difference, tombstones, unexplained_keys
 from loaders.postgres.session import PostgresSession, ReadPlan, SnapshotHorizon, ctid_ranges
 from loaders.postgres.tables import APPEND_TIME_COLUMN, SPECS_BY_NAME, TableSpec
-from loaders.table_stats import DELETED_AT_COLUMN, ROW_KEY_COLUMN, ROW_KEY_HINT, TOMBSTONE_HINT, TableStats
+from loaders.table_stats import (
+    DELETED_AT_COLUMN,
+    MERGE_DISPOSITION,
+    ROW_KEY_COLUMN,
+    ROW_KEY_HINT,
+    TOMBSTONE_HINT,
+    TableStats,
+)
 from loaders.uuid_columns import enable_uuid_columns
 
 log = logging.getLogger(__name__)
@@ -440,9 +447,7 @@ def _hints(plan: TablePlan) -> dict[str, Any]:
     if plan.full:
         disposition: Any = "replace"
     else:
-        disposition = {"disposition": "merge", "strategy": "delete-insert"}
-        if not spec.append_only:  # the latest version of a row wins if a batch holds two
-            columns[spec.cursor] = {"name": spec.cursor, "dedup_sort": "desc"}
+        disposition = MERGE_DISPOSITION
     return {"write_disposition": disposition, "primary_key": list(spec.primary_key), "columns": columns}
 
 

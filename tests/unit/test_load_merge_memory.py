@@ -1,0 +1,106 @@
+"""An incremental package that changes every row of a table merges within a small DuckDB memory limit.
+
+The merge is dlt's (``MERGE_DISPOSITION``, delete-insert) on the loaders' own DuckDB connection
+(``duckdb_config``), as ``loaders load`` runs it. Declared deduplicated, it inserts the staged
+rows as they are: 600,000 changed rows (a third of them tombstones) merge in 48MB. Numbered by
+key first (dlt's default), the same package ran out of 64MB here (it fits in 96MB), as 2 M
+changed user_events ran out of the load's 128MB (loaders/table_stats.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pyarrow as pa
+import pytest
+from dlt.destinations import duckdb as duckdb_destination
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from loaders.load.config import DLT_DEFAULTS, duckdb_config
+from loaders.load.errors import user_error
+from loaders.table_stats import DELETED_AT_COLUMN, MERGE_DISPOSITION, TOMBSTONE_HINT
+
+ROWS = 600_000
+MEMORY_LIMIT = "48MB"
+DELETED = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def _events(version: str, deleted_every: int = 0) -> pa.Table:
+    """ROWS user_events-like rows (a four-column key); every ``deleted_every``-th one a tombstone."""
+    n = pa.array(range(ROWS), pa.int64())
+    deleted = [DELETED if deleted_every and i % deleted_every == 0 else None for i in range(ROWS)]
+    return pa.table(
+        {
+            "user_id": pa.array([f"u{i % 5_000:05d}" for i in range(ROWS)]),
+            "day": pa.array([i % 300 for i in range(ROWS)], pa.int32()),
+            "event_time": n,
+            "event_id": pa.array([f"e{i:09d}" for i in range(ROWS)]),
+            "event_type": pa.array([version] * ROWS),
+            DELETED_AT_COLUMN: pa.array(deleted, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+@pytest.fixture
+def connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[duckdb.DuckDBPyConnection]:
+    for key, value in DLT_DEFAULTS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LOADERS_DUCKDB_MEMORY_LIMIT", MEMORY_LIMIT)
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"), config=duckdb_config())
+    yield conn
+    conn.close()
+
+
+def _pipeline(tmp_path: Path, connection: duckdb.DuckDBPyConnection) -> Any:
+    return dlt.pipeline(
+        pipeline_name="merge_memory_test",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=duckdb_destination(credentials=DuckDbCredentials(connection)),
+        dataset_name="raw_test",
+    )
+
+
+def _load(pipeline: Any, rows: pa.Table, disposition: Any) -> None:
+    resource = dlt.resource(
+        rows,
+        name="user_events",
+        write_disposition=disposition,
+        primary_key=["user_id", "day", "event_time", "event_id"],
+        columns={DELETED_AT_COLUMN: dict(TOMBSTONE_HINT)},  # type: ignore[dict-item]
+    )
+    pipeline.run(resource).raise_on_failed_jobs()
+
+
+def test_a_package_changing_every_row_merges_in_48mb(tmp_path: Path, connection: Any) -> None:
+    pipeline = _pipeline(tmp_path, connection)
+    _load(pipeline, _events("v1"), "replace")
+    _load(pipeline, _events("v2", deleted_every=3), MERGE_DISPOSITION)
+
+    limit = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.endswith(" MiB") and float(limit.split()[0]) < 48, limit  # the test's limit held
+    rows, keys, v2, dead = connection.execute(
+        "SELECT count(*), count(DISTINCT (user_id, day, event_time, event_id)), "
+        f"count(*) FILTER (event_type = 'v2'), count({DELETED_AT_COLUMN}) FROM raw_test.user_events"
+    ).fetchone()
+    assert (rows, keys, v2) == (ROWS, ROWS, ROWS)
+    assert dead == len(range(0, ROWS, 3))
+
+
+def test_a_merge_out_of_memory_names_the_table_and_the_limit_to_raise(
+    tmp_path: Path, connection: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = _pipeline(tmp_path, connection)
+    _load(pipeline, _events("v1"), "replace")
+    monkeypatch.setenv("LOADERS_DUCKDB_MEMORY_LIMIT", "8MB")  # as if the load had been opened with it
+    connection.execute("SET memory_limit = '8MB'")
+    with pytest.raises(Exception) as failed:
+        _load(pipeline, _events("v2", deleted_every=3), MERGE_DISPOSITION)
+    message = str(user_error(failed.value, "load", "raw_test", str(tmp_path / "w.duckdb")))
+    assert message.startswith("raw_test.user_events: DuckDB ran out of its memory limit during load (")
+    assert "LOADERS_DUCKDB_MEMORY_LIMIT (now 8MB; e.g. LOADERS_DUCKDB_MEMORY_LIMIT=16MB" in message
+    assert "\n" not in message
