@@ -79,6 +79,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
+from loaders.duckdb_memory import current_memory_limit, memory_bytes, restore_memory_limit
 from loaders.raw_sql import count_of, quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
@@ -106,18 +107,6 @@ DIFF_MEMORY_LIMIT = "128MB"
 # Rows a side per diff join: above, the diff runs in parts by the key's hash (raw read once a part).
 # One join of 4.6 M messages against raw failed under 64 MB (scale 5, bench_volume); 1 M user_events ran.
 DIFF_PART_ROWS = 250_000
-UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def memory_bytes(text: str) -> float:
-    """DuckDB's spelling of a memory size ('122.0 MiB', '64MB') in bytes; infinity when not one."""
-    number = text.strip().rstrip("BbIiKkMmGgTtYyEeSs ")
-    unit = text.strip()[len(number) :].strip().upper()
-    try:
-        return float(number) * UNITS[unit]
-    except (KeyError, ValueError):
-        return float("inf")
 
 
 @contextmanager
@@ -128,7 +117,7 @@ def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None
     the previous limit is restored from the value the connection was opened with (``configured``,
     the load's ``memory_limit``) or from DuckDB's default (``RESET``), whichever shows as the limit
     did before; else (a limit set by hand on the connection) the middle of what shows as it did."""
-    before = _memory_limit(connection)
+    before = current_memory_limit(connection)
     order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
     lower = memory_bytes(before) > memory_bytes(DIFF_MEMORY_LIMIT)
     if lower:
@@ -153,32 +142,6 @@ def one_thread(connection: Any) -> Iterator[None]:
         yield
     finally:
         connection.execute(f"SET threads = {threads}")
-
-
-def _memory_limit(connection: Any) -> str:
-    return str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
-
-def restore_memory_limit(connection: Any, shown: str, configured: str | None) -> None:
-    """Set the memory limit that DuckDB showed as ``shown``: ``configured`` or the default if either is it."""
-    if configured is not None:
-        connection.execute("SET memory_limit = ?", [configured])
-        if _memory_limit(connection) == shown:
-            return
-    connection.execute("RESET memory_limit")
-    if _memory_limit(connection) != shown:  # set by hand: the middle of what shows as ``shown``
-        connection.execute("SET memory_limit = ?", [shown_middle(shown)])
-
-
-def shown_middle(shown: str) -> str:
-    """The middle of the sizes DuckDB shows as ``shown`` (it cuts to one decimal: '286.1 MiB' is
-    286.1-286.2 MiB), in bytes: setting ``shown`` itself would show '286.0 MiB', a step down each time."""
-    number = shown.strip().rstrip("BbIiKkMmGgTtYyEeSs ")
-    unit = UNITS.get(shown.strip()[len(number) :].strip().upper())
-    decimals = len(number.partition(".")[2])
-    if unit is None or not number:
-        return shown
-    return f"{round((float(number) + 0.5 * 10**-decimals) * unit)}B"
 
 
 class StagedRows:

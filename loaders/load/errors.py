@@ -142,7 +142,7 @@ def _doubled(size: str) -> str | None:
     return f"{number:g}{match.group(2)}"
 
 
-def _failed_job_table(exc: BaseException) -> str | None:
+def failed_job_table(exc: BaseException) -> str | None:
     """The table of the dlt load job an error comes from (dlt names the job: ``job_id=<table>.<id>.<ext>``)."""
     for inner in causes(exc):
         match = re.search(r"job_id=`?([A-Za-z_][A-Za-z0-9_]*)\.", str(inner))
@@ -151,16 +151,30 @@ def _failed_job_table(exc: BaseException) -> str | None:
     return None
 
 
-def _out_of_memory_message(text: str, step: str, pipeline: str, table: str | None) -> str:
-    """DuckDB's memory limit was too small for one statement (a merge of a very large change, say)."""
+def out_of_memory(exc: BaseException) -> BaseException | None:
+    """DuckDB's out-of-memory error among the causes of ``exc``, if it is one."""
+    for inner in causes(exc):
+        if type(inner).__name__ == "OutOfMemoryException" and (type(inner).__module__ or "").startswith(
+            ("duckdb", "_duckdb")
+        ):
+            return inner
+    return None
+
+
+def out_of_memory_message(
+    text: str, step: str, pipeline: str, table: str | None, retried_under: str | None = None
+) -> str:
+    """DuckDB's memory limit was too small for one statement (a merge of a very large change, say);
+    ``retried_under``: the raised limit a second attempt also ran out of (``loaders.load.merge_memory``)."""
     used = re.search(r"\(([^()]*used)\)", text)
     limit = setting(MEMORY_LIMIT_SETTING, "128MB") or "128MB"
-    doubled = _doubled(limit)
+    doubled = _doubled(retried_under or limit)
     example = f"e.g. {MEMORY_LIMIT_SETTING}={doubled} " if doubled else ""
     where = f"{pipeline}.{table}" if table else pipeline
+    retried = f", and again when retried under {retried_under}" if retried_under else ""
     return (
-        f"{where}: DuckDB ran out of its memory limit during {step}{f' ({used.group(1)})' if used else ''}: "
-        f"rerun with a larger {MEMORY_LIMIT_SETTING} (now {limit}; {example}for that one run); "
+        f"{where}: DuckDB ran out of its memory limit during {step}{f' ({used.group(1)})' if used else ''}"
+        f"{retried}: rerun with a larger {MEMORY_LIMIT_SETTING} (now {limit}; {example}for that one run); "
         "nothing is lost: the rerun finishes or redoes this load"
     )
 
@@ -194,8 +208,8 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             message = _cassandra_message(inner)
             if message:
                 return UserError(redact(message))
-        if from_duckdb and type(inner).__name__ == "OutOfMemoryException":
-            return UserError(_out_of_memory_message(str(inner), step, pipeline, _failed_job_table(exc)))
+        if from_duckdb and inner is out_of_memory(inner):
+            return UserError(out_of_memory_message(str(inner), step, pipeline, failed_job_table(exc)))
         if from_duckdb:
             message = _duckdb_message(inner, warehouse)
             if message:

@@ -39,6 +39,7 @@ from loaders.extracts import ExtractRequest, TableReports
 from loaders.load import testhooks
 from loaders.load.config import duckdb_config, pipelines_dir
 from loaders.load.errors import LoadFailed, user_error
+from loaders.load.merge_memory import load_package
 from loaders.load.raw import PipelineRaw, quote
 from loaders.load.reconciliation import failure, load_checks
 from loaders.load.redact import install_log_redaction
@@ -124,7 +125,12 @@ def _package_tables(pipeline: Pipeline, load_id: str) -> set[str]:
     return tables
 
 
-def finish_pending(pipeline: Pipeline, progress: Progress, discard: bool = False) -> tuple[int, set[str]]:
+def finish_pending(
+    pipeline: Pipeline,
+    progress: Progress,
+    discard: bool = False,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> tuple[int, set[str]]:
     """Normalize and load the packages an interrupted run left; (packages, their tables).
 
     With ``discard`` they are deleted instead: the state sync then restores the cursors of
@@ -154,8 +160,12 @@ def finish_pending(pipeline: Pipeline, progress: Progress, discard: bool = False
     )
     if extracted:
         pipeline.normalize()
-    pipeline.load()
+    load_package(pipeline, connection, progress, _configured_memory_limit())
     return len(extracted) + len(normalized), tables
+
+
+def _configured_memory_limit() -> str:
+    return str(duckdb_config()["memory_limit"])
 
 
 def _remote_state_version(pipeline: Pipeline, raw: PipelineRaw) -> int | None:
@@ -318,7 +328,7 @@ def _start(run: SourceRun) -> None:
 def _resume(run: SourceRun) -> None:
     run.resume_started = time.monotonic()
     run.result.resumed_packages, run.resumed_tables = finish_pending(
-        run.pipeline, run.progress, run.discard_pending
+        run.pipeline, run.progress, run.discard_pending, run.connection
     )
     if run.full_refresh:
         run.full_tables = frozenset(run.tables)
@@ -353,7 +363,7 @@ def _normalize(run: SourceRun) -> None:
 
 def _load(run: SourceRun) -> None:
     run.progress.step(f"load into {run.warehouse.name} schema {run.kind.dataset_name}")
-    run.load_info = run.pipeline.load()
+    run.load_info = load_package(run.pipeline, run.connection, run.progress, _configured_memory_limit())
     delete_completed_packages(run.pipeline)
 
 

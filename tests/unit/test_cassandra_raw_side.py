@@ -26,9 +26,9 @@ from loaders.cassandra.raw_side import (
     RawTable,
     StagedRows,
     diff_memory,
-    memory_bytes,
 )
 from loaders.cassandra.tables import TABLE_SPECS
+from loaders.duckdb_memory import memory_bytes
 
 SPEC = TABLE_SPECS["user_events"]
 Row = dict[str, Any]

@@ -9,6 +9,7 @@ changed user_events ran out of the load's 128MB (loaders/table_stats.py).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,11 @@ import pytest
 from dlt.destinations import duckdb as duckdb_destination
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+from loaders.duckdb_memory import memory_bytes
 from loaders.load.config import DLT_DEFAULTS, duckdb_config
 from loaders.load.errors import user_error
+from loaders.load.merge_memory import BASE_BYTES, BYTES_PER_ROW, load_package, retry_limit
+from loaders.progress import Progress
 from loaders.table_stats import DELETED_AT_COLUMN, MERGE_DISPOSITION, TOMBSTONE_HINT
 
 ROWS = 600_000
@@ -104,3 +108,43 @@ def test_a_merge_out_of_memory_names_the_table_and_the_limit_to_raise(
     assert message.startswith("raw_test.user_events: DuckDB ran out of its memory limit during load (")
     assert "LOADERS_DUCKDB_MEMORY_LIMIT (now 8MB; e.g. LOADERS_DUCKDB_MEMORY_LIMIT=16MB" in message
     assert "\n" not in message
+
+
+def test_a_load_that_ran_out_of_memory_is_loaded_again_under_a_limit_sized_to_its_table(
+    tmp_path: Path, connection: Any
+) -> None:
+    pipeline = _pipeline(tmp_path, connection)
+    _load(pipeline, _events("v1"), "replace")
+    connection.execute("SET memory_limit = '16MB'")  # the merge below runs out of it
+    pipeline.extract(
+        dlt.resource(
+            _events("v2", deleted_every=3),
+            name="user_events",
+            write_disposition=MERGE_DISPOSITION,
+            primary_key=["user_id", "day", "event_time", "event_id"],
+            columns={DELETED_AT_COLUMN: dict(TOMBSTONE_HINT)},  # type: ignore[dict-item]
+        )
+    )
+    pipeline.normalize()
+    lines = io.StringIO()
+    shown = connection.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    load_package(pipeline, connection, Progress(stream=lines), configured="16MB")
+
+    said, failed = lines.getvalue(), memory_bytes(shown)
+    assert (
+        f"raw_test.user_events: DuckDB ran out of its {failed / 2**20:.0f}MiB merging into 600,000 raw rows"
+        in said
+    )
+    assert f"loading the package again under {retry_limit(failed, ROWS) / 2**20:.0f}MiB" in said
+    assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == shown  # restored
+    assert not pipeline.list_normalized_load_packages()
+    v2, dead = connection.execute(
+        f"SELECT count(*) FILTER (event_type = 'v2'), count({DELETED_AT_COLUMN}) FROM raw_test.user_events"
+    ).fetchone()
+    assert (v2, dead) == (ROWS, len(range(0, ROWS, 3)))
+
+
+def test_the_retry_limit_doubles_and_covers_the_table() -> None:
+    assert retry_limit(128 * 2**20, 1_000_000) == 256 * 2**20
+    assert retry_limit(128 * 2**20, 40_000_000) == BASE_BYTES + BYTES_PER_ROW * 40_000_000
