@@ -448,6 +448,9 @@ def _hints(plan: TablePlan) -> dict[str, Any]:
         disposition: Any = "replace"
     else:
         disposition = MERGE_DISPOSITION
+        if not spec.append_only:
+            # loads before MERGE_DISPOSITION stored this hint, which dlt now warns it ignores: cleared
+            columns[spec.cursor] = {"name": spec.cursor, "dedup_sort": None}
     return {"write_disposition": disposition, "primary_key": list(spec.primary_key), "columns": columns}
 
 

@@ -1,4 +1,4 @@
-"""An incremental package that changes every row of a table merges within a small DuckDB memory limit.
+"""The merge of incremental packages into raw: within a small DuckDB memory limit, retried, upgraded.
 
 The merge is dlt's (``MERGE_DISPOSITION``, delete-insert) on the loaders' own DuckDB connection
 (``duckdb_config``), as ``loaders load`` runs it. Declared deduplicated, it inserts the staged
@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dlt
 import duckdb
@@ -26,6 +26,8 @@ from loaders.duckdb_memory import memory_bytes
 from loaders.load.config import DLT_DEFAULTS, duckdb_config
 from loaders.load.errors import user_error
 from loaders.load.merge_memory import BASE_BYTES, BYTES_PER_ROW, load_package, retry_limit
+from loaders.postgres.source import TablePlan, _hints
+from loaders.postgres.tables import SPECS_BY_NAME
 from loaders.progress import Progress
 from loaders.table_stats import DELETED_AT_COLUMN, MERGE_DISPOSITION, TOMBSTONE_HINT
 
@@ -148,3 +150,35 @@ def test_a_load_that_ran_out_of_memory_is_loaded_again_under_a_limit_sized_to_it
 def test_the_retry_limit_doubles_and_covers_the_table() -> None:
     assert retry_limit(128 * 2**20, 1_000_000) == 256 * 2**20
     assert retry_limit(128 * 2**20, 40_000_000) == BASE_BYTES + BYTES_PER_ROW * 40_000_000
+
+
+def test_an_upgraded_warehouse_loses_the_dedup_sort_hint_that_dlt_would_warn_about(tmp_path: Path) -> None:
+    """Loads before MERGE_DISPOSITION stored ``dedup_sort`` on the cursor of PostgreSQL's mutable
+    tables; beside ``deduplicated`` dlt warns at every load that it ignores it: the hints clear it."""
+    spec = SPECS_BY_NAME["payments"]
+    pipeline = dlt.pipeline(
+        pipeline_name="merge_upgrade_test",
+        pipelines_dir=str(tmp_path / "pipelines"),
+        destination=duckdb_destination(credentials=str(tmp_path / "w.duckdb")),
+        dataset_name="raw_test",
+    )
+    row = {**dict.fromkeys(spec.primary_key, "p1"), spec.cursor: DELETED, DELETED_AT_COLUMN: None}
+    old: Any = {"disposition": "merge", "strategy": "delete-insert"}
+    pipeline.run(
+        dlt.resource(
+            [row],
+            name="payments",
+            write_disposition=old,
+            primary_key=list(spec.primary_key),
+            columns={spec.cursor: {"name": spec.cursor, "dedup_sort": "desc"}},
+        )
+    )
+    assert pipeline.default_schema.tables["payments"]["columns"][spec.cursor].get("dedup_sort") == "desc"
+
+    hints = _hints(TablePlan(spec=spec, table=cast(Any, None), full=False, reason="incremental"))
+    assert hints["write_disposition"] == MERGE_DISPOSITION
+    pipeline.run(dlt.resource([row], name="payments", **hints))
+
+    stored = pipeline.default_schema.tables["payments"]
+    assert stored.get("x-stage-data-deduplicated") is True
+    assert not stored["columns"][spec.cursor].get("dedup_sort")
