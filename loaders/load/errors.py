@@ -151,11 +151,19 @@ def failed_job_table(exc: BaseException) -> str | None:
     return None
 
 
+# DuckDB's words when its memory limit is reached: an OutOfMemoryException says the first; a commit
+# that could not get memory is a TransactionException ("Failed to commit: failed to pin block …")
+OUT_OF_MEMORY_TEXT = re.compile(
+    r"Out of Memory Error|failed to pin block|could not allocate block|failed to allocate data"
+)
+
+
 def out_of_memory(exc: BaseException) -> BaseException | None:
     """DuckDB's out-of-memory error among the causes of ``exc``, if it is one."""
     for inner in causes(exc):
-        if type(inner).__name__ == "OutOfMemoryException" and (type(inner).__module__ or "").startswith(
-            ("duckdb", "_duckdb")
+        from_duckdb = (type(inner).__module__ or "").startswith(("duckdb", "_duckdb"))
+        if from_duckdb and (
+            type(inner).__name__ == "OutOfMemoryException" or OUT_OF_MEMORY_TEXT.search(str(inner))
         ):
             return inner
     return None

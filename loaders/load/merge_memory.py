@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from loaders.duckdb_memory import current_memory_limit, memory_bytes, memory_limit_at_least
 from loaders.errors import UserError
-from loaders.load.errors import failed_job_table, out_of_memory, out_of_memory_message
+from loaders.load.errors import OUT_OF_MEMORY_TEXT, failed_job_table, out_of_memory, out_of_memory_message
 from loaders.progress import Progress
 from loaders.raw_sql import count_of, quote
 
@@ -36,23 +36,25 @@ BYTES_PER_ROW = 9  # above the 8 measured per row of the table (see above)
 BASE_BYTES = 32 * 2**20  # the rest of the merge: its join, the insert's buffers
 
 
-class _OutOfMemoryLogFilter(logging.Filter):
+class OutOfMemoryLogFilter(logging.Filter):
     """Drops dlt's log records of a job that ran out of DuckDB's memory (a traceback each, several
     per job as dlt retries it) and its warning that the package was left unfinished:
     ``load_package`` reports either, in one line (the retry, or the error)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        text = f"{record.getMessage()} {error}"
-        return not any(quiet in text for quiet in QUIET_DLT_RECORDS)
+        if error is not None and out_of_memory(error) is not None:
+            return False
+        text = record.getMessage()
+        return not (OUT_OF_MEMORY_TEXT.search(text) or UNFINISHED_PACKAGE in text)
 
 
-QUIET_DLT_RECORDS = ("Out of Memory Error", "was not fully loaded")
+UNFINISHED_PACKAGE = "was not fully loaded"
 
 
 @contextmanager
 def _dlt_quiet_on_out_of_memory() -> Iterator[None]:
-    logger, quiet = logging.getLogger("dlt"), _OutOfMemoryLogFilter()
+    logger, quiet = logging.getLogger("dlt"), OutOfMemoryLogFilter()
     logger.addFilter(quiet)
     try:
         yield
@@ -98,8 +100,8 @@ def _load_or_retry(
         limit = retry_limit(failed, rows)
         where = f"{pipeline.dataset_name}.{table}" if table else pipeline.dataset_name
         progress.step(
-            f"{where}: DuckDB ran out of its {_mib(failed)} merging into {rows:,} raw rows; "
-            f"loading the package again under {_mib(limit)}"
+            f"{where}: DuckDB ran out of its {_mib(failed)} loading the package ({rows:,} rows in the "
+            f"raw table); loading it again under {_mib(limit)}"
         )
         try:
             with memory_limit_at_least(connection, limit, configured):

@@ -147,12 +147,13 @@ def test_rows_written_days_late_arrive_in_the_next_incremental_run(
     late_messages.append(message(group, now - dt.timedelta(days=3), None))  # no body: user_id's write time
     late_states = [(uuid.uuid4(), 10_000 + i, "SEEN", now - late) for i, late in enumerate(lateness)]
     late_states.append((uuid.uuid4(), 10_100, None, now - dt.timedelta(days=1)))  # a null status
+    # one state of the first load (picked before the late ones exist: a random late key can sort first)
+    some = sorted(source_keys(fresh, "notification_states"))[0]
     stamp = now_micros()
     write_events(fresh, late_events, stamp)
     write_messages(fresh, late_messages, stamp)
     write_states(fresh, late_states, stamp)
-    # and one state of the first load overwritten by a phone that says it happened 5 days ago
-    some = sorted(source_keys(fresh, "notification_states"))[0]
+    # and that state overwritten by a phone that says it happened 5 days ago
     write_states(fresh, [(uuid.UUID(some[0]), some[1], "CLICKED", now - dt.timedelta(days=5))], stamp)
 
     second = load(pipeline, reader, monkeypatch)

@@ -10,6 +10,7 @@ changed user_events ran out of the load's 128MB (loaders/table_stats.py).
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,14 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from loaders.duckdb_memory import memory_bytes
 from loaders.load.config import DLT_DEFAULTS, duckdb_config
-from loaders.load.errors import user_error
-from loaders.load.merge_memory import BASE_BYTES, BYTES_PER_ROW, load_package, retry_limit
+from loaders.load.errors import out_of_memory, user_error
+from loaders.load.merge_memory import (
+    BASE_BYTES,
+    BYTES_PER_ROW,
+    OutOfMemoryLogFilter,
+    load_package,
+    retry_limit,
+)
 from loaders.postgres.source import TablePlan, _hints
 from loaders.postgres.tables import SPECS_BY_NAME
 from loaders.progress import Progress
@@ -135,10 +142,10 @@ def test_a_load_that_ran_out_of_memory_is_loaded_again_under_a_limit_sized_to_it
 
     said, failed = lines.getvalue(), memory_bytes(shown)
     assert (
-        f"raw_test.user_events: DuckDB ran out of its {failed / 2**20:.0f}MiB merging into 600,000 raw rows"
+        f"raw_test.user_events: DuckDB ran out of its {failed / 2**20:.0f}MiB loading the package (600,000 rows in"
         in said
     )
-    assert f"loading the package again under {retry_limit(failed, ROWS) / 2**20:.0f}MiB" in said
+    assert f"raw table); loading it again under {retry_limit(failed, ROWS) / 2**20:.0f}MiB" in said
     assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == shown  # restored
     assert not pipeline.list_normalized_load_packages()
     v2, dead = connection.execute(
@@ -182,3 +189,30 @@ def test_an_upgraded_warehouse_loses_the_dedup_sort_hint_that_dlt_would_warn_abo
     stored = pipeline.default_schema.tables["payments"]
     assert stored.get("x-stage-data-deduplicated") is True
     assert not stored["columns"][spec.cursor].get("dedup_sort")
+
+
+def test_a_commit_that_could_not_get_memory_is_an_out_of_memory_and_dlt_s_tracebacks_of_it_are_dropped() -> (
+    None
+):
+    # DuckDB reports a commit that ran out of memory as a TransactionException, not an OutOfMemoryException
+    commit = duckdb.TransactionException(
+        "TransactionContext Error: Failed to commit: failed to pin block of size 1.0 MiB (243.6 MiB/244.0 MiB used)"
+    )
+    wrapped = RuntimeError("Job with `job_id=outings.d158f8e62b.parquet` had 5 retries")
+    wrapped.__cause__ = commit
+    assert out_of_memory(wrapped) is commit
+    message = str(user_error(wrapped, "load", "raw_postgres", "/w.duckdb"))
+    assert message.startswith(
+        "raw_postgres.outings: DuckDB ran out of its memory limit during load (243.6 MiB/"
+    )
+
+    def record(msg: str, error: BaseException | None) -> logging.LogRecord:
+        exc_info = (type(error), error, None) if error else None
+        return logging.LogRecord("dlt", logging.ERROR, "load.py", 1, msg, None, exc_info)
+
+    quiet = OutOfMemoryLogFilter()
+    assert not quiet.filter(record("Transient exception in job outings.d158f8e62b.parquet", wrapped))
+    assert not quiet.filter(record("Package 1.2 was not fully loaded. Load job pool is drained", None))
+    assert quiet.filter(
+        record("Transient exception in job outings.d158f8e62b.parquet", ValueError("bad cast"))
+    )
