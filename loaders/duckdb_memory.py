@@ -1,7 +1,8 @@
 """DuckDB's memory limit on a connection: read it, set it for a block, put it back exactly.
 
 The loaders change the limit of the load's one connection for a step and restore it after: the
-Cassandra diffs run under a lower one (``loaders.cassandra.raw_side.diff_memory``), a merge that ran
+Cassandra diffs run under at most 128MB unless the load's is higher
+(``loaders.cassandra.raw_side.diff_memory``), a merge that ran
 out of memory is retried under one sized to its table (``loaders.load.merge_memory``).
 """
 

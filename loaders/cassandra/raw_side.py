@@ -49,8 +49,8 @@ Why this and not the alternatives (measured on 1 M user_events, ``bench/bench_ca
   one), but a hash that collides loses a change silently, and a new raw
   column changes the warehouse's layout for every reader; the exact comparison keeps the
   guarantee "a row raw does not hold identical is loaded" with no probability in it.
-  DuckDB's hash join spills to disk under its ``memory_limit`` (lowered to
-  ``DIFF_MEMORY_LIMIT`` while the diffs run), and the parts keep each join small enough for
+  DuckDB's hash join spills to disk under its ``memory_limit`` (at most
+  ``DIFF_MEMORY_LIMIT`` while the diffs run, or the load's limit if set higher), and the parts keep each join small enough for
   that, so the exact join stays in bounded memory.
 - Restricting the probe by token range needs the token of every raw row (not stored);
   numpy membership on hashes is the fingerprint again, plus all of raw's hashes in memory.
@@ -99,8 +99,9 @@ PART_COLUMN = "_loader_diff_part"
 # 55.7 s against 169.8 s re-reading (bench/bench_cassandra_load.py diff).
 PARTITIONED_FROM_PARTS = 8
 STAGE_COMPRESSION = "lz4"
-# DuckDB's memory for the two diffs at most (lowered from the load's ``memory_limit`` while they run,
-# then restored; their hash joins spill beyond it). 64 MB gave a 1 M-row sweep 344-346 MB of peak RSS
+# DuckDB's memory for the two diffs at most (lowered from a connection's higher limit while they run,
+# then restored; their hash joins spill beyond it), unless the load's own limit is set higher
+# (``diff_memory_cap``). 64 MB gave a 1 M-row sweep 344-346 MB of peak RSS
 # against 419-446 MB, but ran out of memory at scale 5 (10 M user_events, 5 M messages) even in parts;
 # 128 MB (the load's own default) ran it: peak RSS 410 MB.
 DIFF_MEMORY_LIMIT = "128MB"
@@ -109,9 +110,17 @@ DIFF_MEMORY_LIMIT = "128MB"
 DIFF_PART_ROWS = 250_000
 
 
+def diff_memory_cap(configured: str | None) -> str:
+    """The diffs' memory limit at most: ``DIFF_MEMORY_LIMIT``, or the load's own limit when it is set
+    higher (``LOADERS_DUCKDB_MEMORY_LIMIT`` raised after an out-of-memory must reach the diffs too)."""
+    if configured is not None and memory_bytes(configured) > memory_bytes(DIFF_MEMORY_LIMIT):
+        return configured
+    return DIFF_MEMORY_LIMIT
+
+
 @contextmanager
 def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None]:
-    """DuckDB's memory limit at most ``DIFF_MEMORY_LIMIT`` inside the block, then exactly the previous one.
+    """DuckDB's memory limit at most ``diff_memory_cap`` inside the block, then exactly the previous one.
 
     DuckDB shows its limit only rounded (``current_setting``: '122.0 MiB' for the load's 128MB), so
     the previous limit is restored from the value the connection was opened with (``configured``,
@@ -119,9 +128,10 @@ def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None
     did before; else (a limit set by hand on the connection) the middle of what shows as it did."""
     before = current_memory_limit(connection)
     order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
-    lower = memory_bytes(before) > memory_bytes(DIFF_MEMORY_LIMIT)
+    cap = diff_memory_cap(configured)
+    lower = memory_bytes(before) > memory_bytes(cap)
     if lower:
-        connection.execute(f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'")
+        connection.execute(f"SET memory_limit = '{cap}'")
     connection.execute("SET preserve_insertion_order = false")  # the diffs' order does not matter
     try:
         yield

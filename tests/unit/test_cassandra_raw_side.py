@@ -26,9 +26,10 @@ from loaders.cassandra.raw_side import (
     RawTable,
     StagedRows,
     diff_memory,
+    diff_memory_cap,
 )
 from loaders.cassandra.tables import TABLE_SPECS
-from loaders.duckdb_memory import memory_bytes
+from loaders.duckdb_memory import memory_bytes, memory_limit_at_least
 
 SPEC = TABLE_SPECS["user_events"]
 Row = dict[str, Any]
@@ -225,6 +226,17 @@ def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Pat
     assert directory is not None and not directory.exists()
 
 
+def test_a_load_limit_raised_above_the_diffs_cap_reaches_the_diffs() -> None:
+    # LOADERS_DUCKDB_MEMORY_LIMIT raised after an out-of-memory: the diffs are not held at 128MB
+    assert diff_memory_cap("512MB") == "512MB"
+    assert diff_memory_cap("96MB") == diff_memory_cap(None) == DIFF_MEMORY_LIMIT
+    with duckdb.connect(config={"memory_limit": "512MB"}) as con:
+        recorded = Recorded(con)
+        with diff_memory(recorded, "512MB"):
+            pass
+        assert recorded.limits == []  # left as the load set it
+
+
 def test_the_diffs_run_under_a_lower_memory_limit_then_the_load_gets_its_own_back() -> None:
     assert memory_bytes("122.0 MiB") == 122 * 2**20 and memory_bytes("64MB") == 64 * 10**6
     assert memory_bytes("1.5 GiB") == 1.5 * 2**30 and memory_bytes("no idea") == float("inf")
@@ -257,9 +269,8 @@ class Recorded:
 @pytest.mark.parametrize(
     ("opened", "configured", "restored"),
     [
-        ({"memory_limit": "256MB"}, "256MB", "SET memory_limit = ? ['256MB']"),  # the load's, not '244.1 MiB'
         ({}, None, "RESET memory_limit"),  # DuckDB's default, not its rounded text
-        ({"memory_limit": "300MB"}, "256MB", "SET memory_limit = ? ['300050022B']"),  # by hand: 286.1 MiB
+        ({"memory_limit": "300MB"}, "100MB", "SET memory_limit = ? ['300050022B']"),  # by hand: 286.1 MiB
     ],
 )
 def test_the_diffs_give_back_exactly_the_memory_limit_they_lowered(
@@ -274,3 +285,17 @@ def test_the_diffs_give_back_exactly_the_memory_limit_they_lowered(
         assert recorded.limits[0] == f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'"
         assert recorded.limits[-1] == restored
         assert con.execute(setting).fetchone() == before
+
+
+def test_a_limit_raised_for_a_block_is_given_back_exactly() -> None:
+    setting = "SELECT current_setting('memory_limit')"
+    with duckdb.connect(config={"memory_limit": "256MB"}) as con:
+        before = con.execute(setting).fetchone()
+        recorded = Recorded(con)
+        with memory_limit_at_least(recorded, 512 * 2**20, "256MB"):
+            assert con.execute(setting).fetchone() == ("512.0 MiB",)
+        assert recorded.limits == ["SET memory_limit = '536870912B'", "SET memory_limit = ? ['256MB']"]
+        assert con.execute(setting).fetchone() == before  # the load's 256MB, not '244.1 MiB'
+        with memory_limit_at_least(recorded, 100 * 2**20, "256MB"):  # already more: left alone
+            pass
+        assert len(recorded.limits) == 2
