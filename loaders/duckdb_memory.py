@@ -2,8 +2,8 @@
 
 The loaders change the limit of the load's one connection for a step and restore it after: the
 Cassandra diffs run under at most 128MB unless the load's is higher
-(``loaders.cassandra.raw_side.diff_memory``), a merge that ran
-out of memory is retried under one sized to its table (``loaders.load.merge_memory``).
+(``loaders.cassandra.raw_side.diff_memory``), a merge that ran out of memory is retried under one
+sized to its table (``loaders.load.merge_memory``): both with ``memory_limit_within``.
 """
 
 from __future__ import annotations
@@ -54,15 +54,23 @@ def shown_middle(shown: str) -> str:
 
 
 @contextmanager
-def memory_limit_at_least(connection: Any, size_bytes: int, configured: str | None) -> Iterator[None]:
-    """DuckDB's memory limit at least ``size_bytes`` inside the block, then exactly the previous one
-    (``configured``: the value the connection was opened with, see ``restore_memory_limit``)."""
+def memory_limit_within(
+    connection: Any, configured: str | None, *, at_least: str | None = None, at_most: str | None = None
+) -> Iterator[None]:
+    """DuckDB's memory limit raised to ``at_least`` or lowered to ``at_most`` inside the block when it
+    is outside them (left alone otherwise), then exactly the previous one (``configured``: the value
+    the connection was opened with, see ``restore_memory_limit``)."""
     before = current_memory_limit(connection)
-    raise_it = memory_bytes(before) < size_bytes
-    if raise_it:
-        connection.execute(f"SET memory_limit = '{size_bytes}B'")
+    shown = memory_bytes(before)
+    target = None
+    if at_most is not None and shown > memory_bytes(at_most):
+        target = at_most
+    elif at_least is not None and shown < memory_bytes(at_least):
+        target = at_least
+    if target is not None:
+        connection.execute(f"SET memory_limit = '{target}'")
     try:
         yield
     finally:
-        if raise_it:
+        if target is not None:
             restore_memory_limit(connection, before, configured)

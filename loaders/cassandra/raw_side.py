@@ -79,7 +79,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
-from loaders.duckdb_memory import current_memory_limit, memory_bytes, restore_memory_limit
+from loaders.duckdb_memory import memory_bytes, memory_limit_within
 from loaders.raw_sql import count_of, quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
@@ -126,19 +126,13 @@ def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None
     the previous limit is restored from the value the connection was opened with (``configured``,
     the load's ``memory_limit``) or from DuckDB's default (``RESET``), whichever shows as the limit
     did before; else (a limit set by hand on the connection) the middle of what shows as it did."""
-    before = current_memory_limit(connection)
     order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
-    cap = diff_memory_cap(configured)
-    lower = memory_bytes(before) > memory_bytes(cap)
-    if lower:
-        connection.execute(f"SET memory_limit = '{cap}'")
-    connection.execute("SET preserve_insertion_order = false")  # the diffs' order does not matter
-    try:
-        yield
-    finally:
-        if lower:
-            restore_memory_limit(connection, before, configured)
-        connection.execute("SET preserve_insertion_order = ?", [order])
+    with memory_limit_within(connection, configured, at_most=diff_memory_cap(configured)):
+        connection.execute("SET preserve_insertion_order = false")  # the diffs' order does not matter
+        try:
+            yield
+        finally:
+            connection.execute("SET preserve_insertion_order = ?", [order])
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from loaders.duckdb_memory import current_memory_limit, memory_bytes, memory_limit_at_least
+from loaders.duckdb_memory import current_memory_limit, memory_bytes, memory_limit_within
 from loaders.errors import UserError
 from loaders.load.errors import OUT_OF_MEMORY_TEXT, failed_job_table, out_of_memory, out_of_memory_message
 from loaders.progress import Progress
@@ -104,7 +104,7 @@ def _load_or_retry(
             f"raw table); loading it again under {_mib(limit)}"
         )
         try:
-            with memory_limit_at_least(connection, limit, configured):
+            with memory_limit_within(connection, configured, at_least=f"{limit}B"):
                 return pipeline.load()
         except Exception as again:
             if out_of_memory(again) is None:

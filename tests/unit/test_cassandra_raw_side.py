@@ -29,7 +29,7 @@ from loaders.cassandra.raw_side import (
     diff_memory_cap,
 )
 from loaders.cassandra.tables import TABLE_SPECS
-from loaders.duckdb_memory import memory_bytes, memory_limit_at_least
+from loaders.duckdb_memory import memory_bytes, memory_limit_within
 
 SPEC = TABLE_SPECS["user_events"]
 Row = dict[str, Any]
@@ -292,10 +292,10 @@ def test_a_limit_raised_for_a_block_is_given_back_exactly() -> None:
     with duckdb.connect(config={"memory_limit": "256MB"}) as con:
         before = con.execute(setting).fetchone()
         recorded = Recorded(con)
-        with memory_limit_at_least(recorded, 512 * 2**20, "256MB"):
+        with memory_limit_within(recorded, "256MB", at_least=f"{512 * 2**20}B"):
             assert con.execute(setting).fetchone() == ("512.0 MiB",)
         assert recorded.limits == ["SET memory_limit = '536870912B'", "SET memory_limit = ? ['256MB']"]
         assert con.execute(setting).fetchone() == before  # the load's 256MB, not '244.1 MiB'
-        with memory_limit_at_least(recorded, 100 * 2**20, "256MB"):  # already more: left alone
+        with memory_limit_within(recorded, "256MB", at_least=f"{100 * 2**20}B"):  # already more: left alone
             pass
         assert len(recorded.limits) == 2
