@@ -158,15 +158,16 @@ OUT_OF_MEMORY_TEXT = re.compile(
 )
 
 
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """``exc`` itself is DuckDB saying it ran out of its memory limit."""
+    if not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
+        return False
+    return type(exc).__name__ == "OutOfMemoryException" or bool(OUT_OF_MEMORY_TEXT.search(str(exc)))
+
+
 def out_of_memory(exc: BaseException) -> BaseException | None:
     """DuckDB's out-of-memory error among the causes of ``exc``, if it is one."""
-    for inner in causes(exc):
-        from_duckdb = (type(inner).__module__ or "").startswith(("duckdb", "_duckdb"))
-        if from_duckdb and (
-            type(inner).__name__ == "OutOfMemoryException" or OUT_OF_MEMORY_TEXT.search(str(inner))
-        ):
-            return inner
-    return None
+    return next((inner for inner in causes(exc) if _is_out_of_memory(inner)), None)
 
 
 def out_of_memory_message(
@@ -216,7 +217,7 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             message = _cassandra_message(inner)
             if message:
                 return UserError(redact(message))
-        if from_duckdb and inner is out_of_memory(inner):
+        if _is_out_of_memory(inner):
             return UserError(out_of_memory_message(str(inner), step, pipeline, failed_job_table(exc)))
         if from_duckdb:
             message = _duckdb_message(inner, warehouse)

@@ -107,10 +107,9 @@ def _load_or_retry(
             with memory_limit_within(connection, configured, at_least=f"{limit}B"):
                 return pipeline.load()
         except Exception as again:
-            if out_of_memory(again) is None:
+            still = out_of_memory(again)
+            if still is None:
                 raise
             raise UserError(
-                out_of_memory_message(
-                    str(out_of_memory(again)), "load", pipeline.dataset_name, table, _mib(limit)
-                )
+                out_of_memory_message(str(still), "load", pipeline.dataset_name, table, _mib(limit))
             ) from again
