@@ -8,9 +8,11 @@ raw warehouse. Then, on two copies of that snapshot:
              replayed in the same order by DuckDB alone, wall time;
 and, after `datagen --continue` and an incremental `loaders load`,
   * incr.    an incremental `dbt build` as the job runs it (dbt's partial parsing, data tests
-             on the new loads only), wall time, as a share of the full build;
-  * no new data  the same build once more with nothing new loaded: dbt's own cost per run
-             (start, parse, a query or more per node), the floor of any incremental build;
+             on the new loads only, the nodes its plan selects), wall time, as a share of the full build;
+  * no new data  the job's build once more with nothing new loaded: its plan
+             (loaders/job/build_plan.py) starts no dbt when no raw table changed, so 0 s;
+  * every model  the build of every node with nothing new loaded: dbt's own cost per run
+             (start, parse, a query or more per node), the floor of a build that runs every node;
   * dbt start  `import dbt.cli.main` alone, and `dbt parse` of the unchanged project (import
              included): what any dbt command costs before its first node.
 dbt's overhead is dbt minus DuckDB. Run by hand (scales 1 and 5 take minutes):
@@ -34,7 +36,9 @@ from typing import Any
 
 import duckdb
 
+from loaders.job.build_plan import BuildPlan, ProjectTables, plan_build
 from loaders.job.command import build_command, data_tests_scope_env
+from loaders.job.project_fingerprint import project_fingerprint
 from loaders.job.publish import newest_committed_load
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -134,16 +138,38 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
     tested_through = newest_committed_load(dbt_db)  # what the job would have published
     run([datagen, "--continue", "--seed", str(seed)], env)
     run([loaders, "load"], {**load_env, "WAREHOUSE_PATH": str(dbt_db)})
-    # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads
+    # as the job runs it: same target folder (dbt's partial parsing), tests on the new loads,
+    # only what the changed raw tables feed (loaders/job/build_plan.py)
     incr_cmd = build_command(full_refresh=False, unit_tests=False)
+    project = ProjectTables.from_manifest_file(full_log / "target" / "manifest.json")
+    incr_plan = job_plan(dbt_db, project, tested_through)
     t_incr = dbt(
-        incr_cmd, dbt_db, work / f"log-incr-{scale}", scoped(env, tested_through), target=full_log / "target"
+        [*incr_cmd, *incr_plan.select_arguments()],
+        dbt_db,
+        work / f"log-incr-{scale}",
+        scoped(env, tested_through),
+        target=full_log / "target",
     )
     slowest = slowest_nodes(full_log / "target" / "run_results.json")
-    # the same build again, nothing new loaded: what dbt costs by itself (start, parse, one
-    # query or more per node) — the floor under any incremental build
-    idle_env = scoped(env, newest_committed_load(dbt_db))
-    t_idle = dbt(incr_cmd, dbt_db, work / f"log-idle-{scale}", idle_env, target=full_log / "target")
+    # nothing new loaded since: the job's plan (no dbt at all when no raw table changed), and
+    # the same build of every model, dbt's own cost per run (start, parse, a query or more per
+    # node): the floor of any incremental build that runs every node
+    idle_through = newest_committed_load(dbt_db)
+    idle_plan = job_plan(dbt_db, project, idle_through)
+    t_idle_job = (
+        0.0
+        if idle_plan.nothing_to_build
+        else dbt(
+            [*incr_cmd, *idle_plan.select_arguments()],
+            dbt_db,
+            work / f"log-idle-job-{scale}",
+            scoped(env, idle_through),
+            target=full_log / "target",
+        )
+    )
+    t_idle = dbt(
+        incr_cmd, dbt_db, work / f"log-idle-{scale}", scoped(env, idle_through), target=full_log / "target"
+    )
     # what every dbt invocation costs before its first node: the import, then the parse of an
     # unchanged project (partial parsing, same target folder)
     t_import = run([sys.executable, "-c", "import dbt.cli.main"], env)
@@ -154,10 +180,25 @@ def bench_scale(scale: str, seed: int, env: dict[str, str], work: Path, generate
         "statements": len(statements),
         "incr": t_incr,
         "idle": t_idle,
+        "idle_job": t_idle_job,
+        "incr_plan": incr_plan.line(),
+        "idle_plan": idle_plan.line(),
         "import": t_import,
         "parse": t_parse,
         "slowest": slowest,
     }
+
+
+def job_plan(warehouse: Path, project: ProjectTables, tested_through: datetime | None) -> BuildPlan:
+    """The job's build plan after a publish of ``tested_through`` by this same project."""
+    fingerprint = project_fingerprint()
+    return plan_build(
+        warehouse,
+        project,
+        tested_through=tested_through,
+        published_fingerprint=fingerprint,
+        fingerprint=fingerprint,
+    )
 
 
 def scoped(env: dict[str, str], tested_through: datetime | None) -> dict[str, str]:
@@ -199,14 +240,16 @@ def main() -> int:
     print()
     header = (
         f"{'scale':>5}  {'dbt build':>10}  {'DuckDB alone':>12}  {'dbt overhead':>12}  {'statements':>10}  "
-        f"{'incremental':>11}  {'incr/full':>9}  {'no new data':>11}  {'dbt import':>10}  {'dbt parse':>9}"
+        f"{'incremental':>11}  {'incr/full':>9}  {'no new data':>11}  {'every model':>11}  {'dbt import':>10}  "
+        f"{'dbt parse':>9}"
     )
     print(header)
     print("-" * len(header))
     for scale, r in rows:
         print(
             f"{scale:>5}  {r['dbt']:>9.1f}s  {r['duckdb']:>11.1f}s  {r['dbt'] - r['duckdb']:>11.1f}s  "
-            f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%  {r['idle']:>10.1f}s  "
+            f"{r['statements']:>10}  {r['incr']:>10.1f}s  {100 * r['incr'] / r['dbt']:>8.0f}%  {r['idle_job']:>10.1f}s  "
+            f"{r['idle']:>10.1f}s  "
             f"{r['import']:>9.1f}s  {r['parse']:>8.1f}s"
         )
     print(
@@ -216,8 +259,11 @@ def main() -> int:
         print(
             f"scale {scale}: any dbt command spends {r['parse']:.1f} s (import {r['import']:.1f} s, then the parse "
             f"of an unchanged project) before its first node; 25 % of this full build is {r['dbt'] / 4:.1f} s; "
-            f"no new data {r['idle']:.1f} s = start + {r['idle'] - r['parse']:.1f} s"
+            f"no new data: the job's build {r['idle_job']:.1f} s, the build of every model {r['idle']:.1f} s = start + "
+            f"{r['idle'] - r['parse']:.1f} s"
         )
+        print(f"scale {scale}, incremental: {r['incr_plan']}")
+        print(f"scale {scale}, no new data: {r['idle_plan']}")
     for scale, r in rows:
         nodes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r["slowest"])
         print(f"scale {scale}, slowest nodes of the incremental build: {nodes}")

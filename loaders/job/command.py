@@ -4,7 +4,9 @@ Steps, under one lock on the warehouse (a second run fails fast, or waits with -
   1. load     extract-load PostgreSQL and Cassandra into raw_postgres / raw_cassandra (incremental),
               in a process of its own under the job's lock: its memory is freed before the build
   2. build    dbt build: seeds, staging, intermediate, gold marts and every test (in an
-              incremental run, staging tests read only the loads newer than the published warehouse)
+              incremental run, staging tests read only the loads newer than the published warehouse,
+              and only the models and tests fed by the raw tables those loads changed run:
+              loaders/job/build_plan.py; none changed, dbt is not started)
      freshness dbt source freshness and the load time of each table into ops.freshness (warns only)
      reconcile per table: the source's rows (counted by the load in its own read) = raw's live
               rows = the staging model's rows, into ops.reconciliation; a difference nothing
@@ -36,8 +38,10 @@ import duckdb
 
 from loaders.errors import UserError
 from loaders.job import peak_memory, publish, reconcile_step, report
-from loaders.job.dbt_runner import parse_project, run_dbt
+from loaders.job.build_plan import ProjectTables, plan_build
+from loaders.job.dbt_runner import DbtOutcome, parse_project, run_dbt
 from loaders.job.load_process import load_in_own_process
+from loaders.job.project_fingerprint import project_fingerprint
 from loaders.job.pseudonym_key import pseudonym_key
 from loaders.load.reconciliation import failure as reconciliation_failure
 from loaders.load.results import SourceResult
@@ -156,9 +160,24 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
         tested_through = None if every_row else _tested_through(readers_copy)
         print(f"  {data_tests_scope_line(tested_through)}", flush=True)
         manifest = parse_project(vars_yaml=vars_yaml)  # one parse for the build and the docs
-        build = run_dbt(
-            build_cmd, vars_yaml=vars_yaml, env=data_tests_scope_env(tested_through), manifest=manifest
+        fingerprint = project_fingerprint(vars_yaml)
+        plan = plan_build(
+            build_path,
+            ProjectTables.from_manifest(manifest) if manifest is not None else None,
+            tested_through=tested_through,
+            published_fingerprint=publish.published_project_fingerprint(readers_copy),
+            fingerprint=fingerprint,
         )
+        print(f"  {plan.line()}", flush=True)
+        if plan.nothing_to_build:
+            build = DbtOutcome(command="build", success=True)
+        else:
+            build = run_dbt(
+                [*build_cmd, *plan.select_arguments()],
+                vars_yaml=vars_yaml,
+                env=data_tests_scope_env(tested_through),
+                manifest=manifest,
+            )
         _phase_done(ops_run, "build", t)
         ops_run.record_build()
         t = _step(
@@ -183,26 +202,33 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
             raise mismatch
 
         docs_link: Path | None = None
-        if "docs" not in args.skip:
+        # nothing built: the published docs describe this warehouse still (same project, same rows)
+        docs_stand = plan.nothing_to_build and publish.published_docs_path().exists()
+        if "docs" not in args.skip and not docs_stand:
             t = _step("docs: dbt docs generate")
-            # the build compiled every model and test into this manifest: the docs reuse that
-            # SQL instead of compiling the project again (3-4 s); analyses are plain SQL
-            docs = run_dbt(["docs", "generate", "--no-compile"], vars_yaml=vars_yaml, manifest=manifest)
+            # a build of every model compiled every model and test into this manifest: the docs
+            # reuse that SQL instead of compiling the project again (3-4 s); analyses are plain SQL
+            reuse = ["--no-compile"] if plan.everything_because is not None else []
+            docs = run_dbt(["docs", "generate", *reuse], vars_yaml=vars_yaml, manifest=manifest)
             if not docs.success:
                 raise _BuildFailed("dbt docs generate failed: nothing published; see dbt's message above")
             _phase_done(ops_run, "docs", t)
+        elif docs_stand:
+            print("\n==> docs: nothing was built, the published docs stand", flush=True)
 
         ops_run.before_publish()  # LOADERS_ANOMALY_FAIL=true: an anomaly holds the publish back
         t = _step("publish: swap the readers' copy in (no raw schema, personal columns hashed or dropped)")
         dbt_target = Path(setting("DBT_TARGET_PATH", str(PROJECT_DIR / "target")) or "")
-        published = publish.publish_warehouse(build_path, manifest_path=dbt_target / "manifest.json", key=key)
+        published = publish.publish_warehouse(
+            build_path, manifest_path=dbt_target / "manifest.json", key=key, project_fingerprint=fingerprint
+        )
         if "docs" not in args.skip:
-            docs_link = publish.publish_docs(dbt_target)
+            docs_link = publish.published_docs_path() if docs_stand else publish.publish_docs(dbt_target)
         _phase_done(ops_run, "publish", t)
 
     t = _step("report")
     print(report.render(report.run_analyses(published)))
-    print(f"\n{build.line()}")
+    print(f"\n{plan.line() if plan.nothing_to_build else build.line()}")
     for warning in build.warnings:
         print(f"  warn  {warning}")
     print(f"\npublished warehouse: {published} (open it read-only)")

@@ -70,6 +70,27 @@ def newest_committed_load(warehouse: Path) -> datetime | None:
     return newest.replace(tzinfo=UTC) if newest is not None else None
 
 
+def published_project_fingerprint(published: Path) -> str | None:
+    """The project fingerprint a published warehouse was built with (None: none recorded or unreadable)."""
+    if not published.is_file():
+        return None
+    try:
+        with duckdb.connect(str(published), read_only=True) as conn:
+            columns = conn.execute(
+                "select column_name from information_schema.columns where table_catalog = current_database() "
+                "and table_schema = ? and table_name = ?",
+                [PUBLICATION_SCHEMA, PUBLICATION_TABLE],
+            ).fetchall()
+            if ("project_fingerprint",) not in columns:
+                return None  # published before the fingerprint existed
+            row = conn.execute(
+                f"select max(project_fingerprint) from {PUBLICATION_SCHEMA}.{PUBLICATION_TABLE}"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return str(row[0]) if row and row[0] is not None else None
+
+
 def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         conn.execute(
@@ -156,11 +177,14 @@ def publish_warehouse(
     manifest_path: Path | None = None,
     policy: PersonalDataPolicy | None = None,
     key: bytes | None = None,
+    project_fingerprint: str | None = None,
 ) -> Path:
     """Write the readers' copy of the build warehouse beside the published one, then swap it in.
 
     manifest_path: the build's dbt manifest, for the columns its YAML marks ``meta: {pii: …}``
     (the name list of loaders.job.personal_data applies in any case).
+    project_fingerprint: the project that built it (loaders/job/project_fingerprint.py), recorded
+    so that the next run may rebuild only what its loads change (loaders/job/build_plan.py).
     """
     if policy is None:
         policy = policy_from_manifest(manifest_path)
@@ -182,6 +206,7 @@ def publish_warehouse(
                 key,
                 tested_through=tested_through.replace(tzinfo=UTC) if tested_through else None,
                 key_fingerprint=key_fingerprint(key),
+                project_fingerprint=project_fingerprint,
             )
         _fsync_file(staging)
         _check_reader_copy(staging, tables)
@@ -214,6 +239,11 @@ def _check_reader_copy(path: Path, tables: list[PublishedTable]) -> None:
         )
 
 
+def published_docs_path() -> Path:
+    """The readers' docs site: a link to the newest published version (absent before the first)."""
+    return published_dir() / "docs"
+
+
 def publish_docs(target_dir: Path, keep: int = 3, readers_warehouse: Path | None = None) -> Path:
     """Publish dbt's static docs site, cut to what the readers' warehouse holds, behind ``published/docs``.
 
@@ -235,7 +265,7 @@ def publish_docs(target_dir: Path, keep: int = 3, readers_warehouse: Path | None
         for name, readers_view in cut.items():
             document = json.loads((target_dir / name).read_text(encoding="utf-8"))
             (version / name).write_text(json.dumps(readers_view(document, relations)), encoding="utf-8")
-        link = root / "docs"
+        link = published_docs_path()
         tmp_link = root / f".docs.{os.getpid()}.tmp"
         if tmp_link.is_symlink():
             tmp_link.unlink()

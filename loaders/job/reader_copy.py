@@ -103,6 +103,7 @@ def write_reader_copy(
     *,
     tested_through: datetime | None,
     key_fingerprint: str,
+    project_fingerprint: str | None = None,
 ) -> list[PublishedTable]:
     """Create ``target`` (a new file) from the warehouse ``conn`` has open; returns what it holds."""
     catalog = conn.execute("select current_database()").fetchone()[0]  # type: ignore[index]
@@ -123,8 +124,8 @@ def write_reader_copy(
         conn.execute(
             f"create table {READERS_ALIAS}.{PUBLICATION_SCHEMA}.{PUBLICATION_TABLE} as select "
             "cast(? as timestamptz) as published_at, cast(? as timestamptz) as tested_through, "
-            "? as pseudonym_key_fingerprint, ? as tables_published",
-            [datetime.now(UTC), tested_through, key_fingerprint, len(plans)],
+            "? as pseudonym_key_fingerprint, ? as tables_published, cast(? as varchar) as project_fingerprint",
+            [datetime.now(UTC), tested_through, key_fingerprint, len(plans), project_fingerprint],
         )
         conn.execute(f"checkpoint {READERS_ALIAS}")
     except BaseException:
