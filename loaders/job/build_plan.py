@@ -12,7 +12,8 @@ Every model is built, as before this plan existed, whenever that reasoning does 
   * the project differs from the published one (loaders/job/project_fingerprint.py: SQL,
     macros, seeds, vars, engine versions), or the published copy predates the fingerprint;
   * a model or seed of the project has no table in the build warehouse (a new model, a
-    replaced or deleted build warehouse);
+    replaced or deleted build warehouse), or its raw schemas hold no load as new as the
+    published warehouse's (a build warehouse restored from an older copy);
   * dbt could not parse the project (dbt then reports why);
   * every raw table changed (the selection would be the whole project but the seeds).
 A raw table with no rows at all counts as changed (a source table emptied and reloaded in
@@ -160,6 +161,9 @@ def plan_build(
         missing = [f"{schema}.{name}" for schema, name in project.built if (schema, name) not in existing]
         if missing:
             return BuildPlan(f"{len(missing)} models or seeds not in the build warehouse, e.g. {missing[0]}")
+        newest = _newest_commit(conn, {s.schema for s in project.sources}, existing)
+        if newest is None or newest < tested_through:
+            return BuildPlan("the build warehouse holds no load as new as the published warehouse's")
         changed = tuple(s for s in project.sources if _changed(conn, s, existing, tested_through))
     if changed and len(changed) == len(project.sources):
         return BuildPlan(f"all {len(changed)} raw tables changed since the published build")
@@ -172,6 +176,21 @@ def _existing_tables(conn: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
         "where table_catalog = current_database()"
     ).fetchall()
     return {(schema, name) for schema, name in rows}
+
+
+def _newest_commit(
+    conn: duckdb.DuckDBPyConnection, schemas: set[str], existing: set[tuple[str, str]]
+) -> datetime | None:
+    """The commit time of the newest committed load in the raw schemas (None: none)."""
+    loads = [
+        f'select max(inserted_at) as committed_at from "{schema}"._dlt_loads where status = 0'
+        for schema in sorted(schemas)
+        if (schema, "_dlt_loads") in existing
+    ]
+    if not loads:
+        return None
+    row = conn.execute(f"select max(committed_at) from ({' union all '.join(loads)})").fetchone()
+    return row[0] if row else None
 
 
 def _changed(

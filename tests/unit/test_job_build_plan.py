@@ -22,7 +22,7 @@ PROJECT = ProjectTables(
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    """Two raw tables and their staging tables, all rows from one load committed before the publish."""
+    """Two raw tables and their staging tables, all rows from the one load the published copy holds."""
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as conn:
         conn.execute("create schema raw_postgres; create schema main_staging")
@@ -35,7 +35,7 @@ def warehouse(tmp_path: Path) -> Path:
         conn.execute("create table raw_postgres.users (id varchar, _dlt_load_id varchar)")
         conn.execute("create table main_staging.stg_postgres__payments (payment_id varchar)")
         conn.execute("create table main_staging.stg_postgres__users (user_id varchar)")
-        _commit(conn, "1764590000.1", PUBLISHED_AT - timedelta(minutes=5))
+        _commit(conn, "1764590000.1", PUBLISHED_AT)  # tested_through: the newest commit at the publish
         conn.execute(
             "insert into raw_postgres.payments select 'p' || i, '1764590000.1', null from range(5000) t(i)"
         )
@@ -220,3 +220,9 @@ def test_the_fingerprint_moves_with_the_sql_the_vars_and_nothing_else(tmp_path: 
     assert project_fingerprint("{as_of_date: '2026-10-01'}", tmp_path) != first
     model.write_text("select 2 as id\n", encoding="utf-8")
     assert project_fingerprint(None, tmp_path) != first
+
+
+def test_every_model_when_the_build_warehouse_is_older_than_the_published_one(warehouse: Path) -> None:
+    """A build warehouse restored from a copy older than what was published."""
+    plan = _plan(warehouse, tested_through=PUBLISHED_AT + timedelta(days=1))
+    assert plan.everything_because == "the build warehouse holds no load as new as the published warehouse's"
