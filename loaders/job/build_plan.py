@@ -32,6 +32,8 @@ from typing import Any
 
 import duckdb
 
+from loaders.raw_sql import quote
+
 # dlt's own tables in each raw schema: every staging model reads `_dlt_loads`, so it never selects
 DLT_TABLE_PREFIX = "_dlt_"
 BUILT_KINDS = frozenset({"model", "seed", "snapshot"})
@@ -164,7 +166,12 @@ def plan_build(
         newest = _newest_commit(conn, {s.schema for s in project.sources}, existing)
         if newest is None or newest < tested_through:
             return BuildPlan("the build warehouse holds no load as new as the published warehouse's")
-        changed = tuple(s for s in project.sources if _changed(conn, s, existing, tested_through))
+        loads_after = {
+            schema: _loads_committed_after(conn, schema, tested_through)
+            for schema in {s.schema for s in project.sources}
+            if (schema, "_dlt_loads") in existing
+        }
+        changed = tuple(s for s in project.sources if _changed(conn, s, existing, loads_after.get(s.schema)))
     if changed and len(changed) == len(project.sources):
         return BuildPlan(f"all {len(changed)} raw tables changed since the published build")
     return BuildPlan(None, changed, unchanged=len(project.sources) - len(changed))
@@ -183,7 +190,7 @@ def _newest_commit(
 ) -> datetime | None:
     """The commit time of the newest committed load in the raw schemas (None: none)."""
     loads = [
-        f'select max(inserted_at) as committed_at from "{schema}"._dlt_loads where status = 0'
+        f"select max(inserted_at) as committed_at from {quote(schema)}._dlt_loads where status = 0"
         for schema in sorted(schemas)
         if (schema, "_dlt_loads") in existing
     ]
@@ -193,19 +200,25 @@ def _newest_commit(
     return row[0] if row else None
 
 
+def _loads_committed_after(conn: duckdb.DuckDBPyConnection, schema: str, after: datetime) -> list[str]:
+    """The ids of the raw schema's loads committed after ``after`` (one query per schema)."""
+    rows = conn.execute(
+        f"select load_id from {quote(schema)}._dlt_loads where status = 0 and inserted_at > ?", [after]
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _changed(
-    conn: duckdb.DuckDBPyConnection, source: RawSource, existing: set[tuple[str, str]], after: datetime
+    conn: duckdb.DuckDBPyConnection,
+    source: RawSource,
+    existing: set[tuple[str, str]],
+    new_loads: list[str] | None,
 ) -> bool:
-    """Whether the raw table holds a row of a load committed after ``after``, or no row at all."""
-    if (source.schema, source.identifier) not in existing or (source.schema, "_dlt_loads") not in existing:
+    """Whether the raw table holds a row of one of ``new_loads`` (its schema's loads committed after
+    the publish; None: the schema has no ``_dlt_loads``), or no row at all."""
+    if (source.schema, source.identifier) not in existing or new_loads is None:
         return True
-    table = f'"{source.schema}"."{source.identifier}"'
-    new_loads = [
-        row[0]
-        for row in conn.execute(
-            f'select load_id from "{source.schema}"._dlt_loads where status = 0 and inserted_at > ?', [after]
-        ).fetchall()
-    ]
+    table = f"{quote(source.schema)}.{quote(source.identifier)}"
     if not new_loads:
         empty = conn.execute(f"select not exists (select 1 from {table})").fetchone()
         return bool(empty and empty[0])
