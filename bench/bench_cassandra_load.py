@@ -2,12 +2,15 @@
 
     python bench/bench_cassandra_load.py fill --rows 1000000 [--table user_events] [--keyspace loader_bench]
     python bench/bench_cassandra_load.py diff [--rows 10000000] [--part-rows 250000] [--repeat 1]
+        [--window-share 0.05]
     python bench/bench_cassandra_load.py run [--table user_events] [--parallelism 4] [--keyspace loader_bench]
         [--repeat 3] [--kinds bare_raw,load_cli,change,incremental_cli,sweep_cli,idle_sweep_cli]
 
 ``diff`` needs no Cassandra: the sweep's two diffs alone on synthetic user_events in a scratch
 DuckDB (``loaders/cassandra/raw_side.py``), in parts re-reading both sides against both sides
-written once by part, alternating. Point ``fill`` and ``run`` at a stack of your own (``source <stack dir>/env``): a million rows are no shared data.
+written once by part, alternating. With ``--window-share S`` it is an incremental run's one diff
+instead: a staged window of that share of raw's rows (a tenth of them changed, as many new),
+diffed with both sides written once by part against raw probed by the staged keys. Point ``fill`` and ``run`` at a stack of your own (``source <stack dir>/env``): a million rows are no shared data.
 
 ``fill`` writes synthetic rows with the app owner's role (skewed users, 1-3 properties per
 event, text with accents and emoji). ``run`` measures, each in a fresh process so that
@@ -337,16 +340,53 @@ def run(keyspace: str, table: str, parallelism: int, repeat: int, kinds: tuple[s
 
 
 DIFF_MODES = ("reread", "written_once")
+WINDOW_MODES = ("written_once", "probe")
 
 
-def diff_phase(mode: str, rows: int, part_rows: int, workdir: str) -> dict[str, Any]:
-    """Run in a child process: the sweep's two diffs alone (no Cassandra) on synthetic user_events.
+def synthetic_raw(con: Any, rows: int) -> None:
+    """A raw user_events table of ``rows`` synthetic rows with the loader's types."""
+    con.execute("CREATE SCHEMA raw_cassandra")
+    con.execute(
+        "CREATE TABLE raw_cassandra.user_events AS SELECT uuid() AS user_id, "
+        "DATE '2026-01-01' + CAST(i % 120 AS INTEGER) AS day, "
+        "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(i * 1000) AS event_time, "
+        "uuid() AS event_id, 'app_open' AS event_type, "
+        'CAST(\'{"source":"push","outing_id":"\' || uuid() || \'"}\' AS JSON) AS properties, '
+        "CAST(NULL AS TIMESTAMPTZ) AS _loader_deleted_at, 'load' AS _dlt_load_id, 'id' AS _dlt_id "
+        f"FROM range({int(rows)}) t(i)"
+    )
 
-    A scratch DuckDB file holds ``rows`` raw rows; the same rows are staged as a sweep stages
-    them (Arrow batches, the source's types), then ``RawTable.changed`` and ``deleted_keys``
-    run in parts of ``part_rows``: each part re-reading raw and the staged file (``reread``) or
-    both sides written once by part first (``written_once``). Both find nothing (the sweep of an
-    unchanged table)."""
+
+def staged_query(rows: int, window_share: float) -> str:
+    """The rows a scan stages: all of raw (a sweep of an unchanged table), or a window of
+    ``window_share`` of raw's rows, one in ten with its event_type changed, plus as many new rows."""
+    columns = "user_id, day, event_time, event_id, event_type, CAST(properties AS VARCHAR) AS properties"
+    if window_share <= 0:
+        return f"SELECT {columns} FROM raw_cassandra.user_events"
+    every = max(1, round(1 / window_share))
+    new_rows = max(1, int(rows * window_share / 10))
+    return (
+        "SELECT user_id, day, event_time, event_id, "
+        f"CASE WHEN (event_time_us // {every}) % 10 = 0 THEN 'search' ELSE event_type END AS event_type, properties FROM ("
+        f"SELECT {columns}, epoch_us(event_time) // 1000 AS event_time_us FROM raw_cassandra.user_events "
+        f"WHERE (epoch_us(event_time) // 1000) % {every} = 0) "
+        f"UNION ALL SELECT uuid(), DATE '2026-05-01', TIMESTAMPTZ '2026-05-01 00:00:00+00' + to_microseconds(i), "
+        f"uuid(), 'app_open', NULL FROM range({new_rows}) t(i)"
+    )
+
+
+def diff_phase(
+    mode: str, rows: int, part_rows: int, workdir: str, window_share: float = 0.0
+) -> dict[str, Any]:
+    """Run in a child process: a Cassandra load's diffs alone (no Cassandra) on synthetic user_events.
+
+    A scratch DuckDB file holds ``rows`` raw rows. With no ``window_share``, the same rows are
+    staged as a sweep stages them (Arrow batches, the source's types), then
+    ``RawTable.changed`` and ``deleted_keys`` run in parts of ``part_rows``: each part re-reading
+    raw and the staged file (``reread``) or both sides written once by part first
+    (``written_once``); both find nothing (the sweep of an unchanged table). With a
+    ``window_share``, an incremental window is staged and only ``changed`` runs: both sides
+    written once by part (``written_once``) or raw probed by the staged keys (``probe``)."""
     import duckdb
     import pyarrow as pa
 
@@ -357,40 +397,30 @@ def diff_phase(mode: str, rows: int, part_rows: int, workdir: str) -> dict[str, 
     database = Path(workdir) / f"diff-{rows}.duckdb"
     if not database.exists():
         with duckdb.connect(str(database)) as con:
-            con.execute("CREATE SCHEMA raw_cassandra")
-            con.execute(
-                "CREATE TABLE raw_cassandra.user_events AS SELECT uuid() AS user_id, "
-                "DATE '2026-01-01' + CAST(i % 120 AS INTEGER) AS day, "
-                "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(i * 1000) AS event_time, "
-                "uuid() AS event_id, 'app_open' AS event_type, "
-                'CAST(\'{"source":"push","outing_id":"\' || uuid() || \'"}\' AS JSON) AS properties, '
-                "CAST(NULL AS TIMESTAMPTZ) AS _loader_deleted_at, 'load' AS _dlt_load_id, 'id' AS _dlt_id "
-                f"FROM range({int(rows)}) t(i)"
-            )
+            synthetic_raw(con, rows)
     raw_side.DIFF_PART_ROWS = part_rows
-    raw_side.PARTITIONED_FROM_PARTS = 1 if mode == "written_once" else 10**9
+    raw_side.PARTITIONED_FROM_PARTS = 10**9 if mode == "reread" else 1
+    raw_side.PROBE_FROM_RAW_SHARE = 4 if mode == "probe" else 10**9
     con = duckdb.connect(str(database), config={"memory_limit": "128MB", "preserve_insertion_order": False})
     con.execute("SET arrow_lossless_conversion = true")  # UUIDs as Arrow uuid, as the scan gives them
     raw = raw_side.RawTable(con, "raw_cassandra", spec, memory_limit="128MB")
     started = time.perf_counter()
     with raw_side.StagedRows(spec, Path(workdir) / "diff-stage") as staged:
-        reader = con.execute(
-            "SELECT user_id, day, event_time, event_id, event_type, CAST(properties AS VARCHAR) AS properties "
-            "FROM raw_cassandra.user_events"
-        ).to_arrow_reader(50_000)
-        for batch in reader:
+        for batch in con.execute(staged_query(rows, window_share)).to_arrow_reader(50_000):
             staged.add(pa.Table.from_batches([batch]))
         staged.finish()
         diffs_started = time.perf_counter()
         changed = sum(t.num_rows for t in raw.changed(staged, 50_000))
-        deleted = sum(t.num_rows for t in raw.deleted_keys(staged, []))
+        deleted = 0 if window_share > 0 else sum(t.num_rows for t in raw.deleted_keys(staged, []))
         seconds = time.perf_counter() - diffs_started
+        staged_rows = staged.rows
     con.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "kind": mode,
         "rows": rows,
-        "parts": raw.diff_parts(rows),
+        "staged": staged_rows,
+        "parts": raw.probe_parts(staged_rows) if mode == "probe" else raw.diff_parts(staged_rows),
         "stage_s": diffs_started - started,
         "seconds": seconds,
         "changed": changed,
@@ -400,15 +430,25 @@ def diff_phase(mode: str, rows: int, part_rows: int, workdir: str) -> dict[str, 
     }
 
 
-def diff_run(rows: int, part_rows: int, repeat: int) -> None:
-    """``repeat`` rounds of both diff modes, alternating, each in a fresh process; medians."""
+def diff_run(rows: int, part_rows: int, repeat: int, window_share: float = 0.0) -> None:
+    """``repeat`` rounds of the diff modes, alternating, each in a fresh process; medians."""
+    modes = WINDOW_MODES if window_share > 0 else DIFF_MODES
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeat):
-            for mode in DIFF_MODES:
+            for mode in modes:
                 load = os.getloadavg()[0]
                 out = subprocess.run(
-                    [sys.executable, __file__, "_diff", mode, str(rows), str(part_rows), workdir],
+                    [
+                        sys.executable,
+                        __file__,
+                        "_diff",
+                        mode,
+                        str(rows),
+                        str(part_rows),
+                        workdir,
+                        str(window_share),
+                    ],
                     check=True,
                     capture_output=True,
                     text=True,
@@ -416,17 +456,18 @@ def diff_run(rows: int, part_rows: int, repeat: int) -> None:
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 results.setdefault(mode, []).append(result)
                 print(
-                    f"{mode:13s} {rows:,} rows in {result['parts']} parts: diffs {result['seconds']:6.1f} s "
-                    f"(changed {result['changed']}, deleted {result['deleted']}), staging {result['stage_s']:.1f} s, "
-                    f"CPU {result['cpu_s']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, load average {load:.1f}",
+                    f"{mode:13s} {rows:,} raw rows, {result['staged']:,} staged, {result['parts']} parts: "
+                    f"diffs {result['seconds']:6.1f} s (changed {result['changed']}, deleted {result['deleted']}), "
+                    f"staging {result['stage_s']:.1f} s, CPU {result['cpu_s']:.1f} s, "
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB, load average {load:.1f}",
                     flush=True,
                 )
-    for mode in DIFF_MODES:
+    reference = statistics.median(r["seconds"] for r in results[modes[0]])
+    for mode in modes:
         seconds = statistics.median(r["seconds"] for r in results[mode])
         peak = max(r["peak_rss_mb"] for r in results[mode])
-        reference = statistics.median(r["seconds"] for r in results["reread"])
         print(
-            f"  {mode:<13} median {seconds:7.1f} s, {seconds / reference:.2f} x reread, peak RSS {peak:.0f} MB"
+            f"  {mode:<13} median {seconds:7.1f} s, {seconds / reference:.2f} x {modes[0]}, peak RSS {peak:.0f} MB"
         )
 
 
@@ -459,8 +500,14 @@ def main() -> None:
         "--part-rows", type=int, default=250_000, help="rows a side per part (DIFF_PART_ROWS)"
     )
     p_diff.add_argument("--repeat", type=int, default=1)
+    p_diff.add_argument(
+        "--window-share",
+        type=float,
+        default=0.0,
+        help="an incremental run's diff of a window of this share of raw's rows (default 0: a sweep's diffs)",
+    )
     p_diff_child = sub.add_parser("_diff")
-    for name in ("mode", "rows", "part_rows", "workdir"):
+    for name in ("mode", "rows", "part_rows", "workdir", "window_share"):
         p_diff_child.add_argument(name)
     p_phase = sub.add_parser("_phase")
     for name in ("kind", "keyspace", "table", "parallelism", "workdir"):
@@ -475,9 +522,12 @@ def main() -> None:
             parser.error(f"unknown phase(s) {', '.join(unknown)}: use some of {', '.join(ALL_KINDS)}")
         run(args.keyspace, args.table, args.parallelism, args.repeat, kinds)
     elif args.command == "diff":
-        diff_run(args.rows, args.part_rows, args.repeat)
+        diff_run(args.rows, args.part_rows, args.repeat, args.window_share)
     elif args.command == "_diff":
-        print(json.dumps(diff_phase(args.mode, int(args.rows), int(args.part_rows), args.workdir)))
+        result = diff_phase(
+            args.mode, int(args.rows), int(args.part_rows), args.workdir, float(args.window_share)
+        )
+        print(json.dumps(result))
     else:
         print(json.dumps(phase(args.kind, args.keyspace, args.table, int(args.parallelism), args.workdir)))
 

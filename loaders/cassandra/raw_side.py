@@ -22,6 +22,13 @@ last committed loads left it (this run's rows are loaded only after the extract)
   range was read; a key written again later has a later write time and comes back in the
   next run, merged over its tombstone.
 
+**Probing raw.** An incremental run stages only the window's new writes: a few per cent of
+raw. Its ``changed`` diff then probes raw by the staged keys instead (``probes``): the staged file
+in parts of ``DIFF_PART_ROWS`` rows, and for each part raw's live rows whose key a staged row of the
+part has (a semi join: its hash table holds the part's keys, raw streams past it), anti joined with
+that part. Raw is read once a part, and no part of raw is written out: partitioning 20 M
+user_events to diff a one-day window cost more than the rest of the run (scale 10, bench_volume).
+
 **Parts.** One join of a side above about a million rows runs out of DuckDB's 128 MB (a 2 M-row
 synthetic user_events anti join, a 4.6 M-row messages one at scale 5), so a diff of more than
 ``DIFF_PART_ROWS`` rows a side runs in parts by the key's hash, computed in raw's own types on both
@@ -108,6 +115,9 @@ DIFF_MEMORY_LIMIT = "128MB"
 # Rows a side per diff join: above, the diff runs in parts by the key's hash (raw read once a part).
 # One join of 4.6 M messages against raw failed under 64 MB (scale 5, bench_volume); 1 M user_events ran.
 DIFF_PART_ROWS = 250_000
+# Staged rows at most 1 / PROBE_FROM_RAW_SHARE of raw's: the changed diff probes raw by the staged keys
+# (no raw part written; raw read once a part of the staged rows) instead of partitioning both sides.
+PROBE_FROM_RAW_SHARE = 4
 
 
 def diff_memory_cap(configured: str | None) -> str:
@@ -295,12 +305,47 @@ class RawTable:
         """How many key-hash parts the diff runs in: each joins at most ``DIFF_PART_ROWS`` rows a side."""
         return max(1, -(-max(self.rows, staged_rows) // DIFF_PART_ROWS))
 
-    def raw_projection(self) -> str:
-        """Raw's compared columns, JSON as its text (what a staged row is compared with)."""
+    def probes(self, staged_rows: int) -> bool:
+        """Whether the changed diff probes raw by the staged keys: the staged rows are few beside raw's."""
+        return staged_rows * PROBE_FROM_RAW_SHARE <= self.rows
+
+    def probe_parts(self, staged_rows: int) -> int:
+        """How many parts of the staged rows probe raw: each part's keys are one semi join's hash table."""
+        return max(1, -(-staged_rows // DIFF_PART_ROWS))
+
+    def raw_projection(self, alias: str | None = None) -> str:
+        """Raw's compared columns, JSON as its text (what a staged row is compared with); ``alias``
+        qualifies the columns read (output names unqualified)."""
+        prefix = f"{alias}." if alias else ""
         return ", ".join(
-            f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" if c in self.spec.json_columns else quote(c)
+            f"CAST({prefix}{quote(c)} AS VARCHAR) AS {quote(c)}"
+            if c in self.spec.json_columns
+            else f"{prefix}{quote(c)} AS {quote(c)}"
             for c in self.compared
         )
+
+    def probe_sides(self, staged: StagedRows) -> Iterator[tuple[str, str]]:
+        """Each part of a probing diff: ``(raw's live rows keyed like a staged row of the part, the
+        part's staged rows)`` as SQL relations. The staged keys are cast to raw's types, as in
+        ``part_of``."""
+        if staged.path is None:
+            return
+        parts = self.probe_parts(staged.rows)
+        keys = self.spec.primary_key
+        cast_keys = ", ".join(
+            f"CAST({quote(c)} AS {self.columns[c]}) AS {quote(c)}" if c in self.columns else quote(c)
+            for c in keys
+        )
+        on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in keys)
+        live = f" WHERE r.{quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
+        for part in range(parts):
+            in_part = f" WHERE {self.part_of(parts, other_side=True)} = {part}" if parts > 1 else ""
+            part_rows = f"(SELECT * FROM {parquet_source(staged.path)}{in_part})"
+            yield (
+                f"(SELECT {self.raw_projection('r')} FROM {self.qualified} r SEMI JOIN "
+                f"(SELECT {cast_keys} FROM {part_rows}) k ON {on}{live})",
+                part_rows,
+            )
 
     def parted(self, staged: StagedRows) -> PartedSides:
         """Both sides partitioned by the key's hash, each read once (the first diff writes them, the
@@ -384,7 +429,11 @@ class RawTable:
         if not self.exists:  # nothing in raw: every staged row is new
             yield from _batches(staged.path, staged.schema, batch_rows)
             return
-        for part, _parts, raw_rows, staged_rows in self.part_sides(staged):
+        if self.probes(staged.rows):
+            sides: Iterator[tuple[str | None, str | None]] = self.probe_sides(staged)
+        else:
+            sides = ((raw_rows, staged_rows) for _, _, raw_rows, staged_rows in self.part_sides(staged))
+        for part, (raw_rows, staged_rows) in enumerate(sides):
             if staged_rows is None:
                 continue
             out = staged.directory / f"{part}-{CHANGED_FILE}"

@@ -210,6 +210,48 @@ def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_rea
     assert not directory.exists()  # the parts go with the staged rows
 
 
+@pytest.mark.parametrize("part_rows", [1000, 2], ids=["one part", "parts of 2 staged rows"])
+def test_a_window_few_beside_raw_probes_raw_by_its_keys_and_finds_exactly_what_changed(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int
+) -> None:
+    # an incremental run: raw holds the history, the staged window a few rows of it (some changed)
+    monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", part_rows)
+    history = [row(n, properties=None if n % 5 == 0 else f'{{"n":"{n}"}}') for n in range(40)]
+    put_raw(connection, history)
+    bare = row(42, event_type=None, properties=None)  # every regular cell null: equal to its tombstone
+    put_raw(connection, [row(41), bare], deleted=True)  # tombstones: the rows written again are live again
+    window = [
+        history[10],  # unchanged, map null on both sides
+        history[11],  # unchanged
+        row(12, event_type="search", properties='{"n":"12"}'),  # a value changed
+        row(13, properties='{"n":"thirteen"}'),  # only the map changed
+        row(14, event_type=None, properties='{"n":"14"}'),  # a value became null
+        row(41),  # written again after its delete
+        bare,  # written again after its delete, with no value: live again
+        row(50),  # new
+        row(51, event_type=None, properties=None),  # new, every regular cell null
+    ]
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    with StagedRows(SPEC, tmp_path) as staged:
+        staged.add(event_rows(window[:3]))
+        staged.add(event_rows(window[3:]))
+        assert raw.probes(staged.rows) and raw.probe_parts(staged.rows) == (1 if part_rows > 9 else 5)
+        changed = pa.concat_tables(list(raw.changed(staged, batch_rows=3)))
+        assert raw._parted is None  # raw was probed, never written out by part
+    assert changed.schema == event_rows(window).schema
+    got = sorted(tuple(r.values()) for r in changed.to_pylist())
+    assert got == sorted(tuple(r.values()) for r in event_rows(window[2:]).to_pylist())
+
+
+def test_a_window_of_more_than_a_quarter_of_raw_is_diffed_by_key_hash_parts_not_probed(
+    connection: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    put_raw(connection, [row(n) for n in range(8)])
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    assert raw.probes(2) and not raw.probes(3)
+    assert raw.probe_parts(1) == 1
+
+
 def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Path) -> None:
     killed = tmp_path / "loaders-user_events-stage-abc"
     old_keys = tmp_path / "loaders-user_events-keys-def"  # the previous version's spill
