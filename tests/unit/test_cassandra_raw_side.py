@@ -187,6 +187,8 @@ def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_rea
         sides = raw.parted(staged)
         assert sides.parts == 12
         assert connection.execute("SELECT current_setting('threads')").fetchone() == (3,)  # given back
+        flush = "SELECT current_setting('partitioned_write_flush_threshold')"
+        assert connection.execute(flush).fetchone() == (524_288,)  # DuckDB's default, given back
 
         def keys_of(files: list[Path]) -> set[tuple[Any, ...]]:
             if not files:
@@ -250,6 +252,20 @@ def test_a_window_of_more_than_a_quarter_of_raw_is_diffed_by_key_hash_parts_not_
     raw = RawTable(connection, "raw_cassandra", SPEC)
     assert raw.probes(2) and not raw.probes(3)
     assert raw.probe_parts(1) == 1
+
+
+def test_a_partitioned_write_flushes_often_keeps_every_part_open_and_gives_the_settings_back() -> None:
+    settings = (
+        "SELECT current_setting('partitioned_write_flush_threshold'), "
+        "current_setting('partitioned_write_max_open_files')"
+    )
+    with duckdb.connect() as con:
+        con.execute("SET partitioned_write_max_open_files = 50")
+        with raw_side.partitioned_writes(con, parts=80):
+            assert con.execute(settings).fetchone() == (raw_side.PARTITIONED_FLUSH_ROWS, 81)
+        assert con.execute(settings).fetchone() == (524_288, 50)
+        with raw_side.partitioned_writes(con, parts=8):
+            assert con.execute(settings).fetchone() == (raw_side.PARTITIONED_FLUSH_ROWS, 50)
 
 
 def test_staging_leaves_nothing_and_removes_what_a_killed_run_left(tmp_path: Path) -> None:
