@@ -152,7 +152,7 @@ def random_text(rng, alphabet: str) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(24))
 def test_vectorised_map_json_equals_the_per_cell_encoding(seed: int) -> None:
     import random
 
@@ -161,7 +161,7 @@ def test_vectorised_map_json_equals_the_per_cell_encoding(seed: int) -> None:
 
     rng = random.Random(seed)
     plain = "abcxyz019 -_é🎉ü"
-    nasty = plain + '"\\\n\t\x01/'
+    nasty = plain + '"\\\n\t\x01/' + "".join(map(chr, range(0x20))) + '\x7f"\\'
     values: list = []
     for _ in range(rng.randint(0, 300)):
         roll = rng.random()
