@@ -10,6 +10,10 @@ ports and in another folder, so the shared development stack is never touched):
   * weekly sweep `datagen --continue` again, then `loaders run` with LOADERS_CASSANDRA_SWEEP_HOURS=156:
                  the Cassandra loads read the late-arrival window only (their full sweep, which
                  finds hard deletes and rows of any lateness, comes weekly instead of every run)
+  * scan floor   `bench/cassandra_baseline.py floor`: the bare raw-cell scans of the three Cassandra
+                 tables, whole (what every sweep reads) and windowed (what an incremental run has the
+                 server read), with the loader's parallelism and no dlt: the part of a job's Cassandra
+                 load that no loader can avoid, and so the floor of the incremental jobs' shares
 
 Every figure is the child process's wall time and peak RSS (wait4: the job and what it waited for),
 with the job's own phase seconds read back from `ops.runs`. The reference for the incremental job
@@ -51,6 +55,7 @@ PHASES_SHOWN = ("load", "build", "freshness", "docs", "publish")
 WEEKLY_SWEEP_JOB = "weekly-sweep job"
 WEEKLY_SWEEP_ENV = {"LOADERS_CASSANDRA_SWEEP_HOURS": "156"}
 JOBS = ("full job", "incremental job", "no-new-data job", WEEKLY_SWEEP_JOB)
+SCAN_FLOOR = "scan floor"  # its parts: "scan <table>" (whole tables), "window <table>" (the window)
 
 
 @dataclass
@@ -207,6 +212,21 @@ def source_rows(warehouse: Path) -> int:
         return total
 
 
+def floor_parts(log: Path) -> dict[str, float]:
+    """The seconds per scan that ``cassandra_baseline.py floor`` printed as its last line."""
+    lines = log.read_text(errors="replace").strip().splitlines()
+    return {str(k): float(v) for k, v in json.loads(lines[-1]).items()} if lines else {}
+
+
+def floor_seconds(result: ScaleResult, kind: str) -> float | None:
+    """The scan floor's seconds of one kind summed over the tables (``scan``: whole, ``window``)."""
+    step = result.steps.get(SCAN_FLOOR)
+    if step is None:
+        return None
+    parts = [seconds for part, seconds in step.slowest.items() if part.startswith(kind + " ")]
+    return sum(parts) if parts else None
+
+
 def bench_scale(
     scale: str, seed: int, end: str, env: dict[str, str], work: Path, keep_data: bool = False
 ) -> ScaleResult:
@@ -233,6 +253,7 @@ def bench_scale(
         # the same day of changes once more, with Cassandra's full sweep weekly instead of every run
         ("continue again", [datagen, "--continue", "--seed", str(seed), "-q"], False),
         (WEEKLY_SWEEP_JOB, [loaders, "run"], True),
+        (SCAN_FLOOR, [sys.executable, str(PROJECT_DIR / "bench" / "cassandra_baseline.py"), "floor"], False),
     ]
     rows = 0
     for name, cmd, is_job in plan:
@@ -246,6 +267,8 @@ def bench_scale(
             step.slowest = slowest_parts(warehouse)
         if name == "full job":
             rows = source_rows(warehouse)
+        if name == SCAN_FLOOR:
+            step.slowest = floor_parts(log)
         steps[name] = step
         print(
             f"[scale {scale}] {name}: {step.wall:.1f} s, peak RSS {step.peak_rss_mb:.0f} MB, exit {step.exit_code}",
@@ -301,6 +324,20 @@ def print_tables(results: list[ScaleResult]) -> None:
             values = [r.steps[j].phases.get(phase) if j in r.steps else None for j in JOBS]
             cells.append("/".join("-" if v is None else f"{v:.1f}" for v in values).rjust(24))
         print(f"{r.scale:>6} " + " ".join(cells))
+    print(
+        "\nCassandra scan floor (bare raw-cell scans, the loader's parallelism, no dlt): whole tables "
+        "(every sweep reads them) / the late-arrival window (an incremental run's server-side read), "
+        "and each as a share of the full job"
+    )
+    for r in results:
+        full = _wall(r, "full job")
+        whole, window = floor_seconds(r, "scan"), floor_seconds(r, "window")
+        print(
+            f"{r.scale:>6} whole {_share(whole, full, 8, 6)}   window {_share(window, full, 8, 6)}   "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r.steps[SCAN_FLOOR].slowest.items())
+            if SCAN_FLOOR in r.steps
+            else f"{r.scale:>6} not measured"
+        )
     print("\npeak RSS per step (MB)")
     for r in results:
         print(f"{r.scale:>6} " + "  ".join(f"{n}: {s.peak_rss_mb:.0f}" for n, s in r.steps.items()))

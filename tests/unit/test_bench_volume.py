@@ -228,3 +228,37 @@ def test_a_scale_whose_jobs_did_not_all_run_prints_dashes(
     bench_volume.print_tables(results)
     (row,) = [line for line in capsys.readouterr().out.splitlines() if line.split()[:2] == ["1", "4,301,748"]]
     assert row.split()[2:10] == ["149.4", "48.5", "-", "-", "-", "-", "-", "1225"]
+
+
+def test_the_scan_floor_is_read_from_its_last_line_and_shown_beside_the_full_job(
+    results_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "scan-floor.log"
+    log.write_text(
+        "scan   user_events   2,000,000 rows in 9.5 s\n"
+        + json.dumps(
+            {"scan user_events": 9.5, "window user_events": 4.0, "scan messages": 3.0, "window messages": 1.0}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    parts = bench_volume.floor_parts(log)
+    assert parts == {
+        "scan user_events": 9.5,
+        "window user_events": 4.0,
+        "scan messages": 3.0,
+        "window messages": 1.0,
+    }
+    (with_floor,) = bench_volume.load_results(results_json)
+    with_floor.steps[bench_volume.SCAN_FLOOR] = Step(18.0, 150.0, 0, {}, parts)
+    assert bench_volume.floor_seconds(with_floor, "scan") == 12.5
+    assert bench_volume.floor_seconds(with_floor, "window") == 5.0
+    (without,) = bench_volume.load_results(results_json)
+    without.scale = "2"
+    assert bench_volume.floor_seconds(without, "scan") is None
+    bench_volume.print_tables([with_floor, without])
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Cassandra scan floor"))
+    assert lines[at + 1].split()[:5] == ["1", "whole", "12.5", f"{12.5 / 48.5:.0%}", "window"]
+    assert lines[at + 1].split()[5:7] == ["5.0", f"{5.0 / 48.5:.0%}"]
+    assert lines[at + 2].split() == ["2", "not", "measured"]
