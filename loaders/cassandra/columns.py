@@ -73,16 +73,21 @@ class UnsupportedTypeError(TypeError):
 def fixed_buffer(cells: Cells, width: int) -> tuple[np.ndarray, np.ndarray | None]:
     """All cells' bytes as one uint8 array of ``len(cells) * width`` and the null mask (None: no nulls).
 
-    Nulls, and Cassandra's legacy empty values of fixed-width types, become zero-filled nulls.
+    Nulls, and Cassandra's legacy empty values of fixed-width types, become zero-filled nulls (a cell
+    of any other length too). Arrow lays the cells end to end; NumPy gathers them when some are null.
     """
-    if None not in cells:
-        joined = b"".join(cells)  # type: ignore[arg-type]
-        if len(joined) == len(cells) * width:
-            return np.frombuffer(joined, dtype=np.uint8), None
-    mask = np.fromiter((cell is None or len(cell) != width for cell in cells), dtype=bool, count=len(cells))
-    filler = bytes(width)
-    joined = b"".join(filler if bad else cell for cell, bad in zip(cells, mask.tolist(), strict=False))  # type: ignore[misc]
-    return np.frombuffer(joined, dtype=np.uint8), mask
+    n = len(cells)
+    joined = pa.array(cells, type=pa.binary())
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=n + 1)
+    size = int(offsets[-1])
+    data = np.frombuffer(joined.buffers()[2], dtype=np.uint8, count=size) if size else np.empty(0, np.uint8)
+    mask = np.diff(offsets) != width  # null cells have no bytes
+    if not mask.any():
+        return data, None
+    out = np.zeros((n, width), dtype=np.uint8)
+    good = ~mask
+    out[good] = data[offsets[:-1][good][:, None] + np.arange(width)]
+    return out.reshape(-1), mask
 
 
 def validity_buffer(mask: np.ndarray | None) -> pa.Buffer | None:

@@ -222,3 +222,26 @@ def test_random_row_ids_are_distinct_hex() -> None:
     ids = random_ids(10_000).to_pylist()
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 20 and int(i, 16) >= 0 for i in ids[:100])
+
+
+def test_fixed_width_cells_stay_aligned_whatever_the_lengths_of_the_others() -> None:
+    import os
+
+    from loaders.cassandra.columns import fixed_buffer
+
+    good = [os.urandom(16) for _ in range(3)]
+    # 17 + 15 bytes: the column's bytes sum to n * 16 although two cells are not uuids
+    cells = [good[0], os.urandom(17), good[1], os.urandom(15), None, b"", good[2]]
+    raw, mask = fixed_buffer(cells, 16)
+    assert mask is not None and mask.tolist() == [False, True, False, True, True, True, False]
+    rows = raw.reshape(-1, 16)
+    assert [bytes(rows[i]) for i in (0, 2, 6)] == good
+    assert not rows[[1, 3, 4, 5]].any()  # zero-filled nulls
+    odd = [good[0], os.urandom(17), good[1], os.urandom(15)]  # no null, the same total of bytes
+    raw, mask = fixed_buffer(odd, 16)
+    assert mask is not None and mask.tolist() == [False, True, False, True]
+    assert raw.tobytes() == good[0] + bytes(16) + good[1] + bytes(16)
+    raw, mask = fixed_buffer(good, 16)
+    assert mask is None and raw.tobytes() == b"".join(good)
+    raw, mask = fixed_buffer([], 16)
+    assert mask is None and raw.size == 0
