@@ -19,14 +19,7 @@ from typing import Any
 
 from cassandra import AuthenticationFailed, OperationTimedOut, Unauthorized
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import (
-    EXEC_PROFILE_DEFAULT,
-    Cluster,
-    DefaultConnection,
-    ExecutionProfile,
-    NoHostAvailable,
-    Session,
-)
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.metadata import Murmur3Token, TableMetadata
 from cassandra.policies import DCAwareRoundRobinPolicy, HostDistance, TokenAwarePolicy
 from cassandra.query import tuple_factory
@@ -147,20 +140,6 @@ def connect_error(settings: CassandraSettings, error: BaseException) -> UserErro
     )
 
 
-# Bytes a connection asks of its socket per read. The driver's 4,096 make a scan's pages (about 0.5 MB
-# each) cost over a hundred reads apiece, each a Python call holding the GIL the decoding threads need:
-# py-spy --gil gave the driver's read loop 0.56 s of a 1 M-row load's 4.5 s. A read returns what the
-# socket holds up to this size (one TLS record at most with TLS), and the loop reads again until the
-# socket is drained, so the size changes only how many calls that takes.
-READ_BUFFER_BYTES = 256 * 1024
-
-
-class LargeReadConnection(DefaultConnection):  # type: ignore[misc]  # the driver is untyped
-    """The driver's default connection (libev when built) reading its socket in large chunks."""
-
-    in_buffer_size = READ_BUFFER_BYTES
-
-
 def make_cluster(settings: CassandraSettings, *, request_timeout: float = REQUEST_TIMEOUT_S) -> Cluster:
     profile = ExecutionProfile(
         load_balancing_policy=RangeAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),
@@ -176,7 +155,6 @@ def make_cluster(settings: CassandraSettings, *, request_timeout: float = REQUES
         control_connection_timeout=CONNECT_TIMEOUT_S,
         ssl_context=ssl_context(settings),
         compression=False,  # a loopback/LAN scan is CPU-bound: compression only costs
-        connection_class=LargeReadConnection,
     )
 
 

@@ -156,20 +156,3 @@ def test_cursor_moves_forward_capped_at_the_scan_start() -> None:
         t
     )  # writes from the future: capped at the scan's start
     assert next_cursor(micros(t), micros(t - hour), t + hour) == micros(t)  # never moves back
-
-
-def test_the_cluster_reads_its_sockets_in_large_chunks_with_the_drivers_own_connection() -> None:
-    # the driver's 4,096-byte reads cost a Python call per 4 KiB of every page (GIL time)
-    from cassandra.cluster import DefaultConnection
-
-    from loaders.cassandra.connection import READ_BUFFER_BYTES, make_cluster
-    from loaders.settings import CassandraSettings
-
-    settings = CassandraSettings([("127.0.0.1", 19042)], "loader", "secret", "app", "datacenter1")
-    cluster = make_cluster(settings)
-    try:
-        assert issubclass(cluster.connection_class, DefaultConnection)
-        assert cluster.connection_class.in_buffer_size == READ_BUFFER_BYTES >= 64 * 1024
-        assert DefaultConnection.in_buffer_size == 4096  # the driver's own class is left as it is
-    finally:
-        cluster.shutdown()
