@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from loaders.cassandra import map_json
+from loaders.cassandra.cell_buffer import cell_buffer
 from loaders.cassandra.raw_protocol import RawColumns
 
 try:
@@ -76,15 +77,11 @@ def fixed_buffer(cells: Cells, width: int) -> tuple[np.ndarray, np.ndarray | Non
     Nulls, and Cassandra's legacy empty values of fixed-width types, become zero-filled nulls (a cell
     of any other length too). Arrow lays the cells end to end; NumPy gathers them when some are null.
     """
-    n = len(cells)
-    joined = pa.array(cells, type=pa.binary())
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=n + 1)
-    size = int(offsets[-1])
-    data = np.frombuffer(joined.buffers()[2], dtype=np.uint8, count=size) if size else np.empty(0, np.uint8)
+    offsets, data = cell_buffer(cells)
     mask = np.diff(offsets) != width  # null cells have no bytes
     if not mask.any():
         return data, None
-    out = np.zeros((n, width), dtype=np.uint8)
+    out = np.zeros((len(cells), width), dtype=np.uint8)
     good = ~mask
     out[good] = data[offsets[:-1][good][:, None] + np.arange(width)]
     return out.reshape(-1), mask

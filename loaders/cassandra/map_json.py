@@ -26,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loaders.cassandra.cell_buffer import cell_buffer
+
 _ESCAPE = np.zeros(256, dtype=np.uint8)
 _ESCAPE[:0x20] = 1
 _ESCAPE[ord('"')] = 1
@@ -67,16 +69,11 @@ def escaped(data: np.ndarray, offsets: np.ndarray, at: np.ndarray) -> tuple[np.n
 
 
 def text_maps_to_json(cells: Sequence[bytes | None], slow_path: Callable[[bytes], bytes]) -> pa.Array:
-    """JSON text (or null) per cell. ``slow_path(cell)`` encodes a cell that needs escaping."""
+    """JSON text (or null) per cell. ``slow_path(cell)`` encodes a cell holding a null value."""
     n = len(cells)
-    joined = pa.array(cells, type=pa.binary())  # the cells' bytes end to end, and their offsets
-    cell_offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=n + 1).astype(np.int64)
+    cell_offsets, cell_bytes = cell_buffer(cells)
     lengths = np.diff(cell_offsets)
-    total = int(cell_offsets[-1])
-    buf = np.empty(total + len(_PAD), dtype=np.uint8)
-    if total:
-        buf[:total] = np.frombuffer(joined.buffers()[2], dtype=np.uint8, count=total)
-    buf[total:] = np.frombuffer(_PAD, dtype=np.uint8)
+    buf = np.concatenate([cell_bytes, np.frombuffer(_PAD, dtype=np.uint8)])  # a copy: written in place
     starts = cell_offsets[:-1]
 
     stored = np.nonzero(lengths > 0)[0]  # cells with bytes, in buffer order
