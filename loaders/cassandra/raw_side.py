@@ -300,8 +300,15 @@ class RawTable:
     def exists(self) -> bool:
         return bool(self.columns)
 
-    def _live(self) -> str:
-        return f" WHERE {quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
+    def _live(self, alias: str | None = None) -> str:
+        prefix = f"{alias}." if alias else ""
+        return (
+            f" WHERE {prefix}{quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
+        )
+
+    def in_raw_type(self, column: str) -> str:
+        """A key column of the other side (staged or rejected keys) cast to raw's type for it."""
+        return f"CAST({quote(column)} AS {self.columns[column]})" if column in self.columns else quote(column)
 
     @property
     def compared(self) -> list[str]:
@@ -312,10 +319,7 @@ class RawTable:
     def part_of(self, parts: int, other_side: bool) -> str:
         """The part of a key: its hash in raw's own types on both sides (the other side's keys cast to
         them), so a key and its twin in raw always fall in the same part."""
-        keys = [
-            f"CAST({quote(c)} AS {self.columns[c]})" if other_side and c in self.columns else quote(c)
-            for c in self.spec.primary_key
-        ]
+        keys = [self.in_raw_type(c) if other_side else quote(c) for c in self.spec.primary_key]
         return f"hash({', '.join(keys)}) % {int(parts)}"
 
     @cached_property
@@ -354,12 +358,9 @@ class RawTable:
             return
         parts = self.probe_parts(staged.rows)
         keys = self.spec.primary_key
-        cast_keys = ", ".join(
-            f"CAST({quote(c)} AS {self.columns[c]}) AS {quote(c)}" if c in self.columns else quote(c)
-            for c in keys
-        )
+        cast_keys = ", ".join(f"{self.in_raw_type(c)} AS {quote(c)}" for c in keys)
         on = " AND ".join(f"r.{quote(c)} = k.{quote(c)}" for c in keys)
-        live = f" WHERE r.{quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
+        live = self._live("r")
         for part in range(parts):
             in_part = f" WHERE {self.part_of(parts, other_side=True)} = {part}" if parts > 1 else ""
             part_rows = f"(SELECT * FROM {parquet_source(staged.path)}{in_part})"
