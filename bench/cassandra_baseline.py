@@ -89,13 +89,10 @@ def floor(parallelism: int) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for table in TABLES:
         spec = spec_for(table)
-        window_type = "date" if spec.window_column == "day" else "timestamp"
         filters = {
             "scan": ScanFilter(writetimes=True),
             "window": ScanFilter(
-                writetimes=True,
-                window_column=spec.window_column,
-                window_value=cc.window_value(since, window_type),
+                writetimes=True, window_column=spec.window_column, window_value=spec.window_bound(since)
             ),
         }
         for kind, scan_filter in filters.items():

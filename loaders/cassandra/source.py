@@ -184,8 +184,7 @@ def table_rows(
         log.info("%s: %s (%s)", spec.name, plan.mode, plan.reason)
         window = None
         if plan.window_from is not None:
-            window_type = "date" if spec.window_column == "day" else "timestamp"
-            window = cc.window_value(plan.window_from, window_type)
+            window = spec.window_bound(plan.window_from)
         scan_filter = ScanFilter(
             writetimes=True, window_column=spec.window_column if window else None, window_value=window
         )

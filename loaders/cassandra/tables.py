@@ -6,11 +6,13 @@ The tables, columns, keys and change capture are those of ``contracts/source_tab
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from cassandra.metadata import TableMetadata
 
+from loaders.cassandra import change_capture as cc
 from loaders.errors import UserError
 from loaders.source_tables import SourceTable, registry
 from loaders.uuid_columns import uuid_column_type
@@ -29,6 +31,10 @@ class TableSpec:
     ]  # regular non-collection columns: their greatest WRITETIME is the row's
     json_columns: tuple[str, ...] = ()  # collections, landed as one JSON column each
     detect_deletes: bool = True  # sweeps turn keys gone from the source into tombstones
+
+    def window_bound(self, window_from: dt.datetime) -> Any:
+        """The late-arrival window's server-side bound from ``window_from``: a date for ``day``."""
+        return cc.window_value(window_from, "date" if self.window_column == "day" else "timestamp")
 
 
 def spec_from_registry(table: SourceTable) -> TableSpec:

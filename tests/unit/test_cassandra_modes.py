@@ -119,3 +119,12 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.window >= dt.timedelta(days=7)
     assert settings.sweep_every == dt.timedelta(0) and settings.deletes  # every run sweeps by default
     assert settings.lag == dt.timedelta(seconds=600) and cc.consistency_name() == "LOCAL_QUORUM"
+
+
+def test_the_window_bound_is_a_date_for_day_partitions_and_the_instant_otherwise() -> None:
+    from loaders.cassandra.tables import spec_for
+
+    moment = dt.datetime(2026, 11, 21, 23, 30, tzinfo=dt.UTC)
+    assert spec_for("user_events").window_bound(moment) == dt.date(2026, 11, 21)
+    assert spec_for("messages").window_bound(moment) == dt.date(2026, 11, 21)
+    assert spec_for("notification_states").window_bound(moment) == moment
