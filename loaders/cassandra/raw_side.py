@@ -87,7 +87,7 @@ import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
 from loaders.duckdb_memory import memory_bytes, memory_limit_within
-from loaders.raw_sql import count_of, quote
+from loaders.raw_sql import count_of, live_condition, quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
 
@@ -300,11 +300,9 @@ class RawTable:
     def exists(self) -> bool:
         return bool(self.columns)
 
-    def _live(self, alias: str | None = None) -> str:
-        prefix = f"{alias}." if alias else ""
-        return (
-            f" WHERE {prefix}{quote(DELETED_AT_COLUMN)} IS NULL" if DELETED_AT_COLUMN in self.columns else ""
-        )
+    def _live(self, alias: str = "") -> str:
+        """A where clause keeping raw's live rows (``raw_sql.live_condition``; ``alias``: raw's alias)."""
+        return f" WHERE {live_condition(DELETED_AT_COLUMN in self.columns, alias)}"
 
     def in_raw_type(self, column: str) -> str:
         """A key column of the other side (staged or rejected keys) cast to raw's type for it."""
@@ -426,7 +424,7 @@ class RawTable:
         for part in range(parts):
             in_raw = f"{self.part_of(parts, other_side=False)} = {part}" if parts > 1 else "TRUE"
             in_staged = f"{self.part_of(parts, other_side=True)} = {part}" if parts > 1 else "TRUE"
-            where = f"{live} AND {in_raw}" if live else f" WHERE {in_raw}"
+            where = f"{live} AND {in_raw}"
             yield (
                 part,
                 parts,
