@@ -62,6 +62,14 @@ Why this and not the alternatives (measured on 1 M user_events, ``bench/bench_ca
 - Restricting the probe by token range needs the token of every raw row (not stored);
   numpy membership on hashes is the fingerprint again, plus all of raw's hashes in memory.
 
+Memory: every diff statement writes its result to Parquet and ends before a row is handed to dlt
+(``RawTable.run``). dlt takes one item from each table's generator in turn, so another table's diffs
+run on the same DuckDB while this one waits: a query left open across a yield would hold its join's
+memory beside theirs (the weekly-sweep job at scale 10 ran out of the 128 MB once, intermittently),
+and a statement on the same connection would cut it short. A statement that still runs out of
+memory runs once more under twice its limit, with a warning; out of memory again, the run fails in
+one line naming the table, the diff and ``LOADERS_DUCKDB_MEMORY_LIMIT``, and loads nothing.
+
 Crash safety: nothing here writes to the warehouse. The staged files (and the parts written
 from them and from raw, in the same directory) are scratch: removed when the table's read ends,
 even on an error; a run killed at any moment leaves them behind, and the next run of the table
@@ -72,10 +80,11 @@ both diffs, and committed by dlt with the load package, so a killed run is read 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -86,15 +95,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loaders.cassandra.tables import TableSpec
-from loaders.duckdb_memory import memory_bytes, memory_limit_within
+from loaders.duckdb_memory import (
+    current_memory_limit,
+    is_out_of_memory,
+    memory_bytes,
+    memory_limit_within,
+    mib,
+    out_of_memory_message,
+)
+from loaders.errors import UserError
 from loaders.raw_sql import count_of, live_condition, quote
 from loaders.table_stats import DELETED_AT_COLUMN
 from loaders.uuid_columns import is_uuid_type
+
+log = logging.getLogger(__name__)
 
 REJECTED_TABLE = "__loader_cassandra_rejected_keys"
 TOMBSTONE_CHUNK = 50_000
 STAGE_FILE = "rows.parquet"
 CHANGED_FILE = "changed.parquet"
+DELETED_FILE = "deleted-keys.parquet"
 RAW_PARTS_DIR = "raw-parts"  # raw's live rows by key-hash part: <dir>/_loader_diff_part=<p>/*.parquet
 STAGED_PARTS_DIR = "staged-parts"  # the staged rows likewise
 PART_COLUMN = "_loader_diff_part"
@@ -118,6 +138,10 @@ DIFF_PART_ROWS = 250_000
 # Staged rows at most 1 / PROBE_FROM_RAW_SHARE of raw's: the changed diff probes raw by the staged keys
 # (no raw part written; raw read once a part of the staged rows) instead of partitioning both sides.
 PROBE_FROM_RAW_SHARE = 4
+# A diff statement that ran out of DuckDB's memory runs once more under this many times the limit it
+# had (``RawTable.run``), as a merge is retried (loaders.load.merge_memory); then the one-line error.
+# The weekly-sweep job at scale 10 ran out of the 128 MB once and passed when rerun (2026-12-03).
+DIFF_RETRY_FACTOR = 2
 
 
 def diff_memory_cap(configured: str | None) -> str:
@@ -129,15 +153,20 @@ def diff_memory_cap(configured: str | None) -> str:
 
 
 @contextmanager
-def diff_memory(connection: Any, configured: str | None = None) -> Iterator[None]:
-    """DuckDB's memory limit at most ``diff_memory_cap`` inside the block, then exactly the previous one.
+def diff_memory(
+    connection: Any, configured: str | None = None, at_least: str | None = None
+) -> Iterator[None]:
+    """DuckDB's memory limit at most ``diff_memory_cap`` inside the block (raised to ``at_least``
+    instead when given: a retry, ``RawTable.run``), then exactly the previous one.
 
     DuckDB shows its limit only rounded (``current_setting``: '122.0 MiB' for the load's 128MB), so
     the previous limit is restored from the value the connection was opened with (``configured``,
-    the load's ``memory_limit``) or from DuckDB's default (``RESET``), whichever shows as the limit
-    did before; else (a limit set by hand on the connection) the middle of what shows as it did."""
+    the load's ``memory_limit``) if it shows as the limit did before; else (DuckDB's default, or a
+    limit set by hand on the connection) the middle of what shows as it did
+    (``loaders.duckdb_memory.restore_memory_limit``)."""
     order = bool(connection.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
-    with memory_limit_within(connection, configured, at_most=diff_memory_cap(configured)):
+    bound = {"at_least": at_least} if at_least else {"at_most": diff_memory_cap(configured)}
+    with memory_limit_within(connection, configured, **bound):
         connection.execute("SET preserve_insertion_order = false")  # the diffs' order does not matter
         try:
             yield
@@ -206,10 +235,7 @@ class StagedRows:
             return
         table = rows.select(list(self.spec.columns))
         if self._writer is None:
-            if self.parent is not None:
-                self.parent.mkdir(parents=True, exist_ok=True)
-            self.directory = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
-            self.path = self.directory / STAGE_FILE
+            self.path = self.scratch() / STAGE_FILE
             self.schema = table.schema
             self._writer = pq.ParquetWriter(
                 str(self.path),
@@ -220,6 +246,14 @@ class StagedRows:
             )
         self._writer.write_table(table.cast(self._writer.schema))
         self.rows += table.num_rows
+
+    def scratch(self) -> Path:
+        """The private directory of the staged file and of what the diffs write (made on first use)."""
+        if self.directory is None:
+            if self.parent is not None:
+                self.parent.mkdir(parents=True, exist_ok=True)
+            self.directory = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.parent))
+        return self.directory
 
     def finish(self) -> None:
         if self._writer is not None:
@@ -287,6 +321,7 @@ class RawTable:
         self.connection = connection
         self.spec = spec
         self.memory_limit = memory_limit
+        self.dataset = dataset
         self.qualified = f"{quote(dataset)}.{quote(spec.name)}"
         rows = connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
@@ -382,18 +417,18 @@ class RawTable:
             shutil.rmtree(folder, ignore_errors=True)
         part = quote(PART_COLUMN)
         options = f"(FORMAT parquet, COMPRESSION {STAGE_COMPRESSION}, PARTITION_BY ({part}))"
-        with (
-            diff_memory(self.connection, self.memory_limit),
-            one_thread(self.connection),
-            partitioned_writes(self.connection, parts),
-        ):
-            self.connection.execute(
+        with one_thread(self.connection), partitioned_writes(self.connection, parts):
+            self.run(
                 f"COPY (SELECT {self.raw_projection()}, {self.part_of(parts, other_side=False)} AS {part} "
-                f"FROM {self.qualified}{self._live()}) TO {sql_path(raw_dir)} {options}"
+                f"FROM {self.qualified}{self._live()}) TO {sql_path(raw_dir)} {options}",
+                f"the diffs' copy of raw's rows by {parts} parts",
+                redo=lambda: shutil.rmtree(raw_dir, ignore_errors=True),
             )
-            self.connection.execute(
+            self.run(
                 f"COPY (SELECT *, {self.part_of(parts, other_side=True)} AS {part} "
-                f"FROM {parquet_source(staged.path)}) TO {sql_path(staged_dir)} {options}"
+                f"FROM {parquet_source(staged.path)}) TO {sql_path(staged_dir)} {options}",
+                f"the diffs' copy of the staged rows by {parts} parts",
+                redo=lambda: shutil.rmtree(staged_dir, ignore_errors=True),
             )
         self._parted = PartedSides(raw_dir, staged_dir, parts)
         return self._parted
@@ -432,6 +467,53 @@ class RawTable:
                 f"(SELECT * FROM {parquet_source(staged.path)} WHERE {in_staged})",
             )
 
+    @staticmethod
+    def copy_sql(query: str, out: Path) -> str:
+        """``query``'s rows written to the Parquet file ``out`` (read back in batches: ``_batches``)."""
+        return f"COPY ({query}) TO {sql_path(out)} (FORMAT parquet, COMPRESSION {STAGE_COMPRESSION})"
+
+    def run(self, sql: str, step: str, redo: Callable[[], None] | None = None) -> None:
+        """One diff statement (``sql`` writes Parquet, returns nothing) under ``diff_memory``.
+
+        When DuckDB runs out of that memory (a spilling join's need varies from run to run), the
+        statement runs once more under at least ``DIFF_RETRY_FACTOR`` times the limit it had (the
+        connection's own if higher; ``redo`` first removes what the failed attempt wrote), with a warning; out of memory again, a one-line
+        ``UserError`` names the table, ``step`` and the setting to raise. Nothing is loaded either way."""
+        with diff_memory(self.connection, self.memory_limit):
+            failed = memory_bytes(current_memory_limit(self.connection))
+            try:
+                self.connection.execute(sql)
+                return
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+        if redo is not None:
+            redo()
+        with diff_memory(self.connection, self.memory_limit, at_least=f"{int(DIFF_RETRY_FACTOR * failed)}B"):
+            raised = mib(memory_bytes(current_memory_limit(self.connection)))
+            log.warning(
+                "%s: DuckDB ran out of its %s during %s; running it again under %s",
+                self.qualified_name,
+                mib(failed),
+                step,
+                raised,
+            )
+            try:
+                self.connection.execute(sql)
+            except Exception as again:
+                if not is_out_of_memory(again):
+                    raise
+                raise UserError(
+                    out_of_memory_message(
+                        str(again), step, self.dataset, self.spec.name, retried_under=raised
+                    )
+                ) from again
+
+    @property
+    def qualified_name(self) -> str:
+        """``<dataset>.<table>`` as the messages name it (unquoted)."""
+        return f"{self.dataset}.{self.spec.name}"
+
     def changed_sql(self, raw_rows: str | None, staged_rows: str) -> str:
         """The staged rows that no live raw row equals in every column raw has: one hash join, every
         condition a join key (``IS NOT DISTINCT FROM``: null = null). Rows are compared, never hashes."""
@@ -462,11 +544,10 @@ class RawTable:
             if staged_rows is None:
                 continue
             out = staged.directory / f"{part}-{CHANGED_FILE}"
-            with diff_memory(self.connection, self.memory_limit):
-                self.connection.execute(
-                    f"COPY ({self.changed_sql(raw_rows, staged_rows)}) TO {sql_path(out)} "
-                    f"(FORMAT parquet, COMPRESSION {STAGE_COMPRESSION})"
-                )
+            self.run(
+                self.copy_sql(self.changed_sql(raw_rows, staged_rows), out),
+                f"the changed rows' diff (part {part})",
+            )
             yield from _batches(out, staged.schema, batch_rows)
             out.unlink(missing_ok=True)
 
@@ -489,11 +570,13 @@ class RawTable:
         if rejected:
             self.connection.register(REJECTED_TABLE, pa.concat_tables(rejected))
         try:
-            for sql in queries:
-                with diff_memory(self.connection, self.memory_limit):  # streamed: no list of keys in memory
-                    for batch in self.connection.execute(sql).to_arrow_reader(TOMBSTONE_CHUNK):
-                        if batch.num_rows:
-                            yield pa.Table.from_batches([batch])
+            for part, sql in enumerate(queries):
+                # written out, then read back in chunks: no statement stays open while dlt extracts
+                # another table on the same DuckDB (each diff has its whole memory limit to itself)
+                out = staged.scratch() / f"{part}-{DELETED_FILE}"
+                self.run(self.copy_sql(sql, out), f"the deleted keys' diff (part {part})")
+                yield from _batches(out, None, TOMBSTONE_CHUNK)
+                out.unlink(missing_ok=True)
         finally:
             if rejected:
                 self.connection.unregister(REJECTED_TABLE)
@@ -519,11 +602,13 @@ class RawTable:
         )
 
 
-def _batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.Table]:
-    """A Parquet file's rows as Arrow tables of up to ``batch_rows`` rows, cast to ``schema``."""
+def _batches(path: Path, schema: pa.Schema | None, batch_rows: int) -> Iterator[pa.Table]:
+    """A Parquet file's rows as Arrow tables of up to ``batch_rows`` rows, cast to ``schema`` (if any:
+    else as Parquet keeps DuckDB's types, a UUID as Arrow's uuid)."""
     for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=batch_rows):
         if batch.num_rows:
-            yield pa.Table.from_batches([batch]).cast(schema)
+            table = pa.Table.from_batches([batch])
+            yield table if schema is None else table.cast(schema)
 
 
 def as_type(column: pa.ChunkedArray | pa.Array, field: pa.Field) -> pa.Array:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from loaders.duckdb_memory import is_out_of_memory, out_of_memory_message
 from loaders.errors import UserError, one_line
 from loaders.load.redact import redact
 from loaders.settings import setting
@@ -130,62 +131,23 @@ def _cassandra_message(exc: BaseException) -> str | None:
     return None
 
 
-MEMORY_LIMIT_SETTING = "LOADERS_DUCKDB_MEMORY_LIMIT"
-
-
-def _doubled(size: str) -> str | None:
-    """'128MB' -> '256MB' (DuckDB's spelling of a size), None when it is not one."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", size, re.IGNORECASE)
-    if not match:
-        return None
-    number = float(match.group(1)) * 2
-    return f"{number:g}{match.group(2)}"
-
-
 def failed_job_table(exc: BaseException) -> str | None:
-    """The table of the dlt load job an error comes from (dlt names the job: ``job_id=<table>.<id>.<ext>``)."""
+    """The table an error comes from: of the dlt load job (dlt names the job:
+    ``job_id=<table>.<id>.<ext>``), else of the resource whose extract raised it (dlt's ``pipe_name``)."""
     for inner in causes(exc):
         match = re.search(r"job_id=`?([A-Za-z_][A-Za-z0-9_]*)\.", str(inner))
         if match:
             return match.group(1)
+    for inner in causes(exc):
+        resource = getattr(inner, "pipe_name", None)
+        if isinstance(resource, str) and resource:
+            return resource
     return None
-
-
-# DuckDB's words when its memory limit is reached: an OutOfMemoryException says the first; a commit
-# that could not get memory is a TransactionException ("Failed to commit: failed to pin block …")
-OUT_OF_MEMORY_TEXT = re.compile(
-    r"Out of Memory Error|failed to pin block|could not allocate block|failed to allocate data"
-)
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    """``exc`` itself is DuckDB saying it ran out of its memory limit."""
-    if not (type(exc).__module__ or "").startswith(("duckdb", "_duckdb")):
-        return False
-    return type(exc).__name__ == "OutOfMemoryException" or bool(OUT_OF_MEMORY_TEXT.search(str(exc)))
 
 
 def out_of_memory(exc: BaseException) -> BaseException | None:
     """DuckDB's out-of-memory error among the causes of ``exc``, if it is one."""
-    return next((inner for inner in causes(exc) if _is_out_of_memory(inner)), None)
-
-
-def out_of_memory_message(
-    text: str, step: str, pipeline: str, table: str | None, retried_under: str | None = None
-) -> str:
-    """DuckDB's memory limit was too small for one statement (a merge of a very large change, say);
-    ``retried_under``: the raised limit a second attempt also ran out of (``loaders.load.merge_memory``)."""
-    used = re.search(r"\(([^()]*used)\)", text)
-    limit = setting(MEMORY_LIMIT_SETTING, "128MB") or "128MB"
-    doubled = _doubled(retried_under or limit)
-    example = f"e.g. {MEMORY_LIMIT_SETTING}={doubled} " if doubled else ""
-    where = f"{pipeline}.{table}" if table else pipeline
-    retried = f", and again when retried under {retried_under}" if retried_under else ""
-    return (
-        f"{where}: DuckDB ran out of its memory limit during {step}{f' ({used.group(1)})' if used else ''}"
-        f"{retried}: rerun with a larger {MEMORY_LIMIT_SETTING} (now {limit}; {example}for that one run); "
-        "nothing is lost: the rerun finishes or redoes this load"
-    )
+    return next((inner for inner in causes(exc) if is_out_of_memory(inner)), None)
 
 
 def _duckdb_message(exc: BaseException, warehouse: str) -> str | None:
@@ -217,7 +179,7 @@ def user_error(exc: BaseException, step: str, pipeline: str, warehouse: str) -> 
             message = _cassandra_message(inner)
             if message:
                 return UserError(redact(message))
-        if _is_out_of_memory(inner):
+        if is_out_of_memory(inner):
             return UserError(out_of_memory_message(str(inner), step, pipeline, failed_job_table(exc)))
         if from_duckdb:
             message = _duckdb_message(inner, warehouse)

@@ -22,9 +22,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from loaders.duckdb_memory import current_memory_limit, memory_bytes, memory_limit_within
+from loaders.duckdb_memory import (
+    OUT_OF_MEMORY_TEXT,
+    current_memory_limit,
+    memory_bytes,
+    memory_limit_within,
+    mib,
+    out_of_memory_message,
+)
 from loaders.errors import UserError
-from loaders.load.errors import OUT_OF_MEMORY_TEXT, failed_job_table, out_of_memory, out_of_memory_message
+from loaders.load.errors import failed_job_table, out_of_memory
 from loaders.progress import Progress
 from loaders.raw_sql import count_of, quote
 
@@ -76,10 +83,6 @@ def _table_rows(connection: Any, dataset: str, table: str | None) -> int:
         return 0
 
 
-def _mib(size: float) -> str:
-    return f"{size / 2**20:.0f}MiB"
-
-
 def load_package(pipeline: Pipeline, connection: Any, progress: Progress, configured: str | None) -> LoadInfo:
     """``pipeline.load()``; after an out-of-memory, once more under ``retry_limit`` (see the module)."""
     with _dlt_quiet_on_out_of_memory():
@@ -100,8 +103,8 @@ def _load_or_retry(
         limit = retry_limit(failed, rows)
         where = f"{pipeline.dataset_name}.{table}" if table else pipeline.dataset_name
         progress.step(
-            f"{where}: DuckDB ran out of its {_mib(failed)} loading the package ({rows:,} rows in the "
-            f"raw table); loading it again under {_mib(limit)}"
+            f"{where}: DuckDB ran out of its {mib(failed)} loading the package ({rows:,} rows in the "
+            f"raw table); loading it again under {mib(limit)}"
         )
         try:
             with memory_limit_within(connection, configured, at_least=f"{limit}B"):
@@ -111,5 +114,5 @@ def _load_or_retry(
             if still is None:
                 raise
             raise UserError(
-                out_of_memory_message(str(still), "load", pipeline.dataset_name, table, _mib(limit))
+                out_of_memory_message(str(still), "load", pipeline.dataset_name, table, mib(limit))
             ) from again

@@ -29,7 +29,8 @@ from loaders.cassandra.raw_side import (
     diff_memory_cap,
 )
 from loaders.cassandra.tables import TABLE_SPECS
-from loaders.duckdb_memory import memory_bytes, memory_limit_within
+from loaders.duckdb_memory import memory_bytes, memory_limit_within, shown_middle
+from loaders.errors import UserError
 
 SPEC = TABLE_SPECS["user_events"]
 Row = dict[str, Any]
@@ -73,6 +74,11 @@ def row(n: int, event_type: str | None = "app_open", properties: str | None = '{
 
 def key(r: Row) -> tuple[Any, ...]:
     return (str(r["user_id"]), r["event_time"].date(), r["event_time"], str(r["event_id"]))
+
+
+def keys_of_table(keys: pa.Table) -> list[tuple[Any, ...]]:
+    """The deleted keys a diff returned, UUIDs as text (``key``'s form)."""
+    return [tuple(str(v) if isinstance(v, uuid.UUID) else v for v in r.values()) for r in keys.to_pylist()]
 
 
 @pytest.fixture
@@ -167,10 +173,8 @@ def test_deleted_keys_are_the_live_raw_keys_neither_staged_nor_rejected(
         nothing_staged = StagedRows(SPEC, tmp_path / "empty")
         everything = pa.concat_tables(list(raw.deleted_keys(nothing_staged, [])))
     assert gone.column_names == list(SPEC.primary_key)
-    assert [tuple(r.values()) for r in gone.to_pylist()] == [key(row(7))]
-    assert sorted(tuple(r.values()) for r in everything.to_pylist()) == sorted(
-        key(row(n)) for n in (1, 2, 7, 8)
-    )
+    assert keys_of_table(gone) == [key(row(7))]
+    assert sorted(keys_of_table(everything)) == sorted(key(row(n)) for n in (1, 2, 7, 8))
 
 
 def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_read_that_copy(
@@ -206,7 +210,7 @@ def test_written_once_by_part_a_key_and_its_twin_share_a_part_and_both_diffs_rea
         # the diffs read raw as it was written by part, once: raw emptied now changes nothing
         connection.execute("DELETE FROM raw_cassandra.user_events")
         gone = pa.concat_tables(list(raw.deleted_keys(staged, [])))
-        assert [tuple(r.values()) for r in gone.to_pylist()] == [key(row(59))]
+        assert keys_of_table(gone) == [key(row(59))]
         directory = staged.directory
         assert directory is not None and sides.raw.parent == directory == sides.staged.parent
     assert not directory.exists()  # the parts go with the staged rows
@@ -327,21 +331,22 @@ class Recorded:
 @pytest.mark.parametrize(
     ("opened", "configured", "restored"),
     [
-        ({}, None, "RESET memory_limit"),  # DuckDB's default, not its rounded text
+        ({}, None, None),  # DuckDB's default: the middle of what it shows (RESET would not apply it)
         ({"memory_limit": "300MB"}, "100MB", "SET memory_limit = ? ['300050022B']"),  # by hand: 286.1 MiB
     ],
 )
 def test_the_diffs_give_back_exactly_the_memory_limit_they_lowered(
-    opened: dict[str, str | bool | int | float | list[str]], configured: str | None, restored: str
+    opened: dict[str, str | bool | int | float | list[str]], configured: str | None, restored: str | None
 ) -> None:
     setting = "SELECT current_setting('memory_limit')"
     with duckdb.connect(config=opened) as con:
         before = con.execute(setting).fetchone()
+        assert before is not None
         recorded = Recorded(con)
         with diff_memory(recorded, configured):
             pass
         assert recorded.limits[0] == f"SET memory_limit = '{DIFF_MEMORY_LIMIT}'"
-        assert recorded.limits[-1] == restored
+        assert recorded.limits[-1] == (restored or f"SET memory_limit = ? ['{shown_middle(str(before[0]))}']")
         assert con.execute(setting).fetchone() == before
 
 
@@ -357,3 +362,108 @@ def test_a_limit_raised_for_a_block_is_given_back_exactly() -> None:
         with memory_limit_within(recorded, "256MB", at_least=f"{100 * 2**20}B"):  # already more: left alone
             pass
         assert len(recorded.limits) == 2
+
+
+MANY = 40_000  # rows a side: a join of them cannot run in 2 MB of DuckDB's memory
+
+
+def many_rows(database: Path, tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, StagedRows]:
+    """A raw user_events of ``MANY`` rows in a DuckDB file (a diff can spill), staged again as a sweep
+    stages them except row 7 (deleted in the source) and row 8 (its event_type changed)."""
+    con = duckdb.connect(str(database))
+    con.execute("CREATE SCHEMA raw_cassandra")
+    con.execute(RAW_DDL)
+    con.execute(
+        "INSERT INTO raw_cassandra.user_events SELECT uuid(), DATE '2026-11-20', "
+        "TIMESTAMPTZ '2026-11-20 00:00:00+00' + to_microseconds(i), uuid(), 'app_open', "
+        f"'{{\"n\":\"' || i || '\"}}', NULL, 'load', 'id' FROM range({MANY}) t(i)"
+    )
+    con.execute("SET arrow_lossless_conversion = true")  # UUIDs as Arrow uuid, as the scan gives them
+    staged = StagedRows(SPEC, tmp_path / "stage")
+    table = con.execute(
+        "SELECT user_id, day, event_time, event_id, CASE WHEN epoch_us(event_time) % "
+        f"{MANY} = 8 THEN 'search' ELSE event_type END AS event_type, CAST(properties AS VARCHAR) AS properties "
+        "FROM raw_cassandra.user_events WHERE epoch_us(event_time) % 40000 <> 7"
+    ).arrow()
+    staged.add(table.read_all() if hasattr(table, "read_all") else table)
+    return con, staged
+
+
+@pytest.fixture(params=["one join", "written once by part"])
+def diff_layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "written once by part":
+        monkeypatch.setattr(raw_side, "DIFF_PART_ROWS", MANY // 4)
+        monkeypatch.setattr(raw_side, "PARTITIONED_FROM_PARTS", 2)
+    return str(request.param)
+
+
+def test_a_diff_that_ran_out_of_memory_runs_once_more_under_a_raised_limit_and_finds_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, diff_layout: str
+) -> None:
+    monkeypatch.setattr(raw_side, "DIFF_MEMORY_LIMIT", "2MB")  # every diff statement runs out of it
+    monkeypatch.setattr(raw_side, "DIFF_RETRY_FACTOR", 128)  # the retry: 128 x 1.9 MiB
+    con, staged = many_rows(tmp_path / "warehouse.duckdb", tmp_path)
+    con.execute("SET memory_limit = '64MB'")  # the load's own: below the retry's, which raises it
+    setting = "SELECT current_setting('memory_limit')"
+    before = con.execute(setting).fetchone()
+    raw = RawTable(con, "raw_cassandra", SPEC)
+    with staged, caplog.at_level("WARNING", logger=raw_side.__name__):
+        changed = pa.concat_tables(list(raw.changed(staged, batch_rows=1000)))
+        gone = pa.concat_tables(list(raw.deleted_keys(staged, [])))
+    assert changed.column("event_type").to_pylist() == ["search"]
+    assert changed.num_rows == gone.num_rows == 1
+    assert con.execute(setting).fetchone() == before  # DuckDB's own limit, given back after each retry
+    retried = [r.getMessage() for r in caplog.records]
+    assert retried and all(
+        m.startswith("raw_cassandra.user_events: DuckDB ran out of its 2MiB during ")
+        and m.endswith("; running it again under 243MiB")
+        for m in retried
+    )
+    steps = " ".join(retried)
+    assert "the changed rows' diff (part 0)" in steps and "the deleted keys' diff (part 0)" in steps
+    if diff_layout == "written once by part":  # the copies by part were redone from scratch
+        assert "the diffs' copy of raw's rows by 4 parts" in steps
+        assert "the diffs' copy of the staged rows by 4 parts" in steps
+    con.close()
+
+
+def test_a_diff_out_of_memory_again_after_its_retry_fails_in_one_line_naming_table_step_and_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(raw_side, "DIFF_RETRY_FACTOR", 1)  # the retry under as little: out of it again
+    con, staged = many_rows(tmp_path / "warehouse.duckdb", tmp_path)
+    con.execute("SET memory_limit = '2MB'")  # the load's own limit, below the diffs' cap
+    raw = RawTable(con, "raw_cassandra", SPEC, memory_limit="2MB")
+    with staged, pytest.raises(UserError) as failed:
+        list(raw.changed(staged, batch_rows=1000))
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "raw_cassandra.user_events: DuckDB ran out of its memory limit during the changed rows' diff (part 0) ("
+    )
+    assert ", and again when retried under 2MiB: rerun with a larger LOADERS_DUCKDB_MEMORY_LIMIT" in message
+    assert message.endswith("nothing is lost: the rerun finishes or redoes this load")
+    con.close()
+
+
+def test_no_diff_statement_stays_open_while_its_table_waits_for_dlt(
+    connection: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    diff_parts: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dlt takes one item from each table's generator in turn: another table's diffs run on the same
+    # DuckDB while this one is suspended, so a diff must not be a query left open across a yield: it
+    # would hold its join's memory beside theirs, and a statement on the same connection cut it short
+    # (the deleted keys streamed from an open query lost every chunk after the first)
+    monkeypatch.setattr(raw_side, "TOMBSTONE_CHUNK", 2)
+    rows = [row(n) for n in range(12)]
+    put_raw(connection, rows)
+    raw = RawTable(connection, "raw_cassandra", SPEC)
+    with StagedRows(SPEC, tmp_path) as staged:
+        staged.add(event_rows(rows[:2]))  # rows 2-11 deleted in the source
+        gone = raw.deleted_keys(staged, [])
+        first = next(gone)
+        connection.execute("SELECT count(*) FROM range(100000)").fetchall()  # another table's statement
+        keys = [*keys_of_table(first), *(k for t in gone for k in keys_of_table(t))]
+    assert sorted(keys) == sorted(key(r) for r in rows[2:])

@@ -216,3 +216,19 @@ def test_a_commit_that_could_not_get_memory_is_an_out_of_memory_and_dlt_s_traceb
     assert quiet.filter(
         record("Transient exception in job outings.d158f8e62b.parquet", ValueError("bad cast"))
     )
+
+
+def test_an_out_of_memory_while_a_resource_is_extracted_names_its_table() -> None:
+    from dlt.extract.exceptions import ResourceExtractionError
+
+    duckdb_said = duckdb.OutOfMemoryException(
+        "Out of Memory Error: could not allocate block of size 256.0 KiB (121.9 MiB/122.0 MiB used)"
+    )
+    extract = ResourceExtractionError("user_events", iter(()), str(duckdb_said), "generator")
+    extract.__cause__ = duckdb_said
+    step = RuntimeError("Pipeline execution failed at `step=extract`")  # as dlt wraps the resource's error
+    step.__cause__ = extract
+    message = str(user_error(step, "extract", "raw_cassandra", "/w.duckdb"))
+    assert message.startswith(
+        "raw_cassandra.user_events: DuckDB ran out of its memory limit during extract (121.9 MiB/122.0 MiB used)"
+    )
