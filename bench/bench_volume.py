@@ -50,6 +50,7 @@ import duckdb
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PHASES_SHOWN = ("load", "build", "freshness", "docs", "publish")
+PEAK_PHASES_SHOWN = ("load", "build", "publish")
 # The incremental job once more with LOADERS_CASSANDRA_SWEEP_HOURS=156: a daily job whose Cassandra
 # loads read the late-arrival window and sweep the whole table (hard deletes, any lateness) weekly.
 WEEKLY_SWEEP_JOB = "weekly-sweep job"
@@ -66,6 +67,9 @@ class Step:
     phases: dict[str, float] = field(default_factory=dict)
     # the job's slowest table loads and dbt nodes, seconds (from ops.table_loads, ops.dbt_results)
     slowest: dict[str, float] = field(default_factory=dict)
+    # the job's peak RSS by phase, MB (ops.runs.phase_peak_rss_mb: the load's own process for
+    # "load", the job's process after each of its phases; empty in records made before it)
+    phase_peaks: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,16 +174,16 @@ def stop_stack(env: dict[str, str]) -> None:
         subprocess.run(["bash", script, "down"], cwd=PROJECT_DIR, env=env, capture_output=True)
 
 
-def last_run_phases(warehouse: Path) -> dict[str, float]:
-    """The phase seconds of the newest run recorded in ops.runs (empty if none)."""
+def last_run_phases(warehouse: Path, column: str = "phase_seconds") -> dict[str, float]:
+    """A map of the newest run recorded in ops.runs: its phase seconds, or ``phase_peak_rss_mb``
+    (empty if none)."""
     if not warehouse.exists():
         return {}
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         row = conn.execute(
-            "select map_keys(phase_seconds), map_values(phase_seconds) from ops.runs "
-            "order by started desc limit 1"
+            f"select map_keys({column}), map_values({column}) from ops.runs order by started desc limit 1"
         ).fetchone()
-    return dict(zip(row[0], row[1], strict=True)) if row else {}
+    return dict(zip(row[0], row[1], strict=True)) if row and row[0] is not None else {}
 
 
 def slowest_parts(warehouse: Path, top: int = 4) -> dict[str, float]:
@@ -264,6 +268,7 @@ def bench_scale(
         required(step, f"{name} at scale {scale}", log)  # anomalies only warn by default: a job exits 0
         if is_job:
             step.phases = last_run_phases(warehouse)
+            step.phase_peaks = last_run_phases(warehouse, "phase_peak_rss_mb")
             step.slowest = slowest_parts(warehouse)
         if name == "full job":
             rows = source_rows(warehouse)
@@ -341,6 +346,24 @@ def print_tables(results: list[ScaleResult]) -> None:
     print("\npeak RSS per step (MB)")
     for r in results:
         print(f"{r.scale:>6} " + "  ".join(f"{n}: {s.peak_rss_mb:.0f}" for n, s in r.steps.items()))
+    print(
+        "\npeak RSS per job phase (MB, from ops.runs: load = the load's own process; the others = the "
+        f"job's process after that phase): {' / '.join(JOBS)}"
+    )
+    print(f"{'scale':>6} " + " ".join(f"{p:>24}" for p in PEAK_PHASES_SHOWN))
+    for r in results:
+        peaks = [
+            [r.steps[j].phase_peaks.get(p) if j in r.steps else None for j in JOBS] for p in PEAK_PHASES_SHOWN
+        ]
+        if not any(v is not None for values in peaks for v in values):
+            print(f"{r.scale:>6} not recorded")
+            continue
+        print(
+            f"{r.scale:>6} "
+            + " ".join(
+                "/".join("-" if v is None else f"{v:.0f}" for v in values).rjust(24) for values in peaks
+            )
+        )
     print("\nslowest parts of each job (seconds, from ops.table_loads and ops.dbt_results)")
     for r in results:
         for name in JOBS:

@@ -23,7 +23,14 @@ def recorded() -> list[dict[str, object]]:
     def step(
         wall: float, rss: float, slowest: dict[str, float] | None = None, **phases: float
     ) -> dict[str, object]:
-        return {"wall": wall, "peak_rss_mb": rss, "exit_code": 0, "phases": phases, "slowest": slowest or {}}
+        return {
+            "wall": wall,
+            "peak_rss_mb": rss,
+            "exit_code": 0,
+            "phases": phases,
+            "slowest": slowest or {},
+            "phase_peaks": {},
+        }
 
     return [
         {
@@ -43,7 +50,10 @@ def recorded() -> list[dict[str, object]]:
                     docs=0.2,
                     publish=3.4,
                 ),
-                "no-new-data job": step(43.8, 840.0, load=30.1, build=7.9, docs=0.2, publish=3.3),
+                "no-new-data job": {
+                    **step(43.8, 840.0, load=30.1, build=7.9, docs=0.2, publish=3.3),
+                    "phase_peaks": {"load": 431.0, "build": 266.5, "publish": 552.4},
+                },
                 "continue again": step(6.0, 301.0),
                 "weekly-sweep job": step(20.1, 700.0, load=8.0, build=9.1, docs=0.2, publish=3.0),
             },
@@ -94,6 +104,11 @@ def test_a_run_is_recorded_and_read_back_the_same(tmp_path: Path, results_json: 
     bench_volume.save_results(results, copy)
     assert bench_volume.load_results(copy) == results
     assert json.loads(copy.read_text(encoding="utf-8")) == recorded()
+    older = recorded()  # a record made before the phases' peak RSS was kept
+    for step in older[0]["steps"].values():  # type: ignore[attr-defined]
+        del step["phase_peaks"]
+    results_json.write_text(json.dumps(older), encoding="utf-8")
+    assert bench_volume.load_results(results_json)[0].steps["full job"].phase_peaks == {}
 
 
 def test_a_file_that_is_not_a_record_is_one_line(tmp_path: Path) -> None:
@@ -137,6 +152,9 @@ def test_the_tables_show_the_recorded_figures(results_json: Path, capsys: pytest
         "0.3/0.2/0.2/0.2",
         "3.1/3.4/3.3/3.0",
     ]
+    peaks_at = next(i for i, line in enumerate(lines) if line.startswith("peak RSS per job phase (MB"))
+    # load / build / publish, each for the four jobs; only the no-new-data job's were recorded
+    assert lines[peaks_at + 2].split() == ["1", "-/-/431/-", "-/-/266/-", "-/-/552/-"]
     rss_at = lines.index("peak RSS per step (MB)")
     assert lines[rss_at + 1].split()[0] == "1" and "incremental job: 862" in lines[rss_at + 1]
     slowest_at = lines.index("slowest parts of each job (seconds, from ops.table_loads and ops.dbt_results)")
