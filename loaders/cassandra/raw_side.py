@@ -477,8 +477,9 @@ class RawTable:
 
         When DuckDB runs out of that memory (a spilling join's need varies from run to run), the
         statement runs once more under at least ``DIFF_RETRY_FACTOR`` times the limit it had (the
-        connection's own if higher; ``redo`` first removes what the failed attempt wrote), with a warning; out of memory again, a one-line
-        ``UserError`` names the table, ``step`` and the setting to raise. Nothing is loaded either way."""
+        connection's own if higher; ``redo`` first removes what the failed attempt wrote), with a
+        warning. Out of memory again, a one-line ``UserError`` names the table, ``step`` and the
+        setting to raise. Nothing is loaded either way."""
         with diff_memory(self.connection, self.memory_limit):
             failed = memory_bytes(current_memory_limit(self.connection))
             try:
