@@ -485,3 +485,26 @@ def test_published_docs_are_removed_when_writing_them_fails(tmp_path: Path, publ
     with pytest.raises(UserError, match="publishing the docs failed .*readers keep the last good docs"):
         publish.publish_docs(target)
     assert not list(published_dir.glob("docs-*")) and not (published_dir / "docs").exists()
+
+
+def test_the_copy_is_written_under_its_own_memory_limit_also_on_dbt_s_database(
+    tmp_path: Path, published_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dbt's DuckDB, still open in the job's process (384MB), or DuckDB's default (80 % of RAM) when
+    # no dbt ran: the publish lowers either to LOADERS_PUBLISH_MEMORY_LIMIT
+    build = tmp_path / "build.duckdb"
+    _build(build, 1)
+    setting = "select current_setting('memory_limit')"
+    with duckdb.connect(str(build)) as dbt_s:
+        dbt_s.execute("set memory_limit = '384MB'")  # as dbt-duckdb applies profiles.yml's settings
+        publish.publish_warehouse(build)
+        assert dbt_s.execute(setting).fetchone() == ("122.0 MiB",)  # the default 128MB
+        monkeypatch.setenv(publish.PUBLISH_MEMORY_LIMIT_SETTING, "64MB")
+        publish.publish_warehouse(build)
+        assert dbt_s.execute(setting).fetchone() == ("61.0 MiB",)
+        monkeypatch.setenv(publish.PUBLISH_MEMORY_LIMIT_SETTING, "lots")
+        with pytest.raises(
+            UserError, match=r"^LOADERS_PUBLISH_MEMORY_LIMIT='lots' is not a memory size: set it"
+        ):
+            publish.publish_warehouse(build)
+    assert _tables(published_dir / "warehouse.duckdb") >= {("gold", "answer")}
