@@ -383,9 +383,9 @@ def many_rows(database: Path, tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection
     table = con.execute(
         "SELECT user_id, day, event_time, event_id, CASE WHEN epoch_us(event_time) % "
         f"{MANY} = 8 THEN 'search' ELSE event_type END AS event_type, CAST(properties AS VARCHAR) AS properties "
-        "FROM raw_cassandra.user_events WHERE epoch_us(event_time) % 40000 <> 7"
-    ).arrow()
-    staged.add(table.read_all() if hasattr(table, "read_all") else table)
+        f"FROM raw_cassandra.user_events WHERE epoch_us(event_time) % {MANY} <> 7"
+    ).to_arrow_table()
+    staged.add(table)
     return con, staged
 
 
