@@ -85,6 +85,12 @@ def memory_limit_within(
 
 
 MEMORY_LIMIT_SETTING = "LOADERS_DUCKDB_MEMORY_LIMIT"
+LOAD_MEMORY_LIMIT = "128MB"  # the load's DuckDB limit when the setting is unset
+
+
+def load_memory_limit() -> str:
+    """DuckDB's memory limit of a load (``MEMORY_LIMIT_SETTING``, else ``LOAD_MEMORY_LIMIT``)."""
+    return setting(MEMORY_LIMIT_SETTING, LOAD_MEMORY_LIMIT) or LOAD_MEMORY_LIMIT
 
 
 def _doubled(size: str) -> str | None:
@@ -116,7 +122,7 @@ def out_of_memory_message(
     """DuckDB's memory limit was too small for one statement (a merge of a very large change, say);
     ``retried_under``: the raised limit a second attempt also ran out of (``loaders.load.merge_memory``)."""
     used = re.search(r"\(([^()]*used)\)", text)
-    limit = setting(MEMORY_LIMIT_SETTING, "128MB") or "128MB"
+    limit = load_memory_limit()
     doubled = _doubled(retried_under or limit)
     example = f"e.g. {MEMORY_LIMIT_SETTING}={doubled} " if doubled else ""
     where = f"{pipeline}.{table}" if table else pipeline

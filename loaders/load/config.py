@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from loaders.duckdb_memory import load_memory_limit
 from loaders.settings import PROJECT_DIR, cpu_count, setting, whole_number
 
 # dlt settings the loaders rely on; each can still be overridden from the environment.
@@ -72,6 +73,6 @@ def duckdb_config() -> dict[str, str | bool | int | float | list[str]]:
     return {
         # raw rows have no order; keeping the insertion order doubles the insert time and the file
         "preserve_insertion_order": False,
-        "memory_limit": setting("LOADERS_DUCKDB_MEMORY_LIMIT", "128MB") or "128MB",
+        "memory_limit": load_memory_limit(),
         "threads": whole_number("LOADERS_DUCKDB_THREADS", cpu_count(), minimum=1),
     }
