@@ -93,7 +93,7 @@ def load_memory_limit() -> str:
     return setting(MEMORY_LIMIT_SETTING, LOAD_MEMORY_LIMIT) or LOAD_MEMORY_LIMIT
 
 
-def _doubled(size: str) -> str | None:
+def doubled(size: str) -> str | None:
     """'128MB' -> '256MB' (DuckDB's spelling of a size), None when it is not one."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", size, re.IGNORECASE)
     if not match:
@@ -123,8 +123,8 @@ def out_of_memory_message(
     ``retried_under``: the raised limit a second attempt also ran out of (``loaders.load.merge_memory``)."""
     used = re.search(r"\(([^()]*used)\)", text)
     limit = load_memory_limit()
-    doubled = _doubled(retried_under or limit)
-    example = f"e.g. {MEMORY_LIMIT_SETTING}={doubled} " if doubled else ""
+    bigger = doubled(retried_under or limit)
+    example = f"e.g. {MEMORY_LIMIT_SETTING}={bigger} " if bigger else ""
     where = f"{pipeline}.{table}" if table else pipeline
     retried = f", and again when retried under {retried_under}" if retried_under else ""
     return (

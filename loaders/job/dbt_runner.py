@@ -10,17 +10,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loaders.duckdb_memory import OUT_OF_MEMORY_TEXT
 from loaders.errors import UserError, one_line
 from loaders.settings import PROJECT_DIR
+
+FAILED = frozenset({"error", "fail", "runtime error"})
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    resource: str  # model, test, seed, unit_test…
+    name: str
+    status: str
+    message: str  # the first line of dbt's message
+    out_of_memory: bool = False  # its message says DuckDB ran out of its memory limit
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED
 
 
 @dataclass
 class DbtOutcome:
     command: str
     success: bool
-    counts: Counter[str] = field(default_factory=Counter)  # e.g. {"model:success": 12, "test:warn": 2}
-    failures: list[str] = field(default_factory=list)  # "test_name: message" of errors and failures
-    warnings: list[str] = field(default_factory=list)
+    nodes: dict[str, NodeOutcome] = field(default_factory=dict)  # by unique_id
+    errors: list[str] = field(default_factory=list)  # an invocation's own error, when no node says it
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Nodes per resource and status, e.g. {"model:success": 12, "test:warn": 2}."""
+        return Counter(f"{n.resource}:{n.status}" for n in self.nodes.values())
+
+    @property
+    def failures(self) -> list[str]:
+        """ "resource name: message" of the errors and failures."""
+        failed = [f"{n.resource} {n.name}: {n.message}" for n in self.nodes.values() if n.failed]
+        return failed or list(self.errors)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{n.resource} {n.name}: {n.message}" for n in self.nodes.values() if n.status == "warn"]
+
+    def merged(self, retry: DbtOutcome) -> DbtOutcome:
+        """This outcome with the nodes ``retry`` (a ``dbt retry`` of it) ran again replaced by theirs."""
+        return DbtOutcome(
+            command=self.command,
+            success=retry.success,
+            nodes={**self.nodes, **retry.nodes},
+            errors=retry.errors,
+        )
 
     def line(self) -> str:
         tests: Counter[str] = Counter()
@@ -80,17 +119,17 @@ def run_dbt(
     outcome = DbtOutcome(command=" ".join(command), success=bool(result.success))
     for node_result in _node_results(result.result):
         node = getattr(node_result, "node", None)
-        resource = getattr(node, "resource_type", "node")
-        status = str(getattr(node_result, "status", "unknown"))
-        outcome.counts[f"{resource}:{status}"] += 1
-        name = getattr(node, "name", "?")
-        message = (getattr(node_result, "message", "") or "").splitlines()[0:1]
-        if status in {"error", "fail", "runtime error"}:
-            outcome.failures.append(f"{resource} {name}: {' '.join(message)}")
-        elif status == "warn":
-            outcome.warnings.append(f"{resource} {name}: {' '.join(message)}")
-    if result.exception is not None and not outcome.failures:
-        outcome.failures.append(one_line(result.exception) or type(result.exception).__name__)
+        text = str(getattr(node_result, "message", "") or "")
+        unique_id = str(getattr(node, "unique_id", "") or f"node.{len(outcome.nodes)}")
+        outcome.nodes[unique_id] = NodeOutcome(
+            resource=str(getattr(node, "resource_type", "node")),
+            name=str(getattr(node, "name", "?")),
+            status=str(getattr(node_result, "status", "unknown")),
+            message=" ".join(text.splitlines()[0:1]),
+            out_of_memory=bool(OUT_OF_MEMORY_TEXT.search(text)),
+        )
+    if result.exception is not None:
+        outcome.errors.append(one_line(result.exception) or type(result.exception).__name__)
     return outcome
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loaders.errors import UserError, one_line
 from loaders.load.results import SourceResult
-from loaders.ops.dbt_artifacts import read_run_results, read_sources_freshness
+from loaders.ops.dbt_artifacts import NodeResult, read_run_results, read_sources_freshness
 from loaders.ops.formatting import duration
 from loaders.ops.freshness import default_load_thresholds, load_thresholds
 from loaders.ops.recorder import RunRecorder
@@ -36,6 +36,7 @@ def dbt_target_path() -> Path:
 @dataclass
 class JobRun:
     recorder: RunRecorder
+    build_nodes: dict[str, NodeResult] = field(default_factory=dict)  # by unique_id
 
     @property
     def run_id(self) -> str:
@@ -58,10 +59,17 @@ class JobRun:
             print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
         return results
 
+    def collect_build_nodes(self) -> None:
+        """The nodes of the dbt invocation that just ended, from run_results.json (not an older file:
+        written since the run began): the build's, then its retry's, which replace the nodes it ran."""
+        for node in read_run_results(
+            dbt_target_path() / "run_results.json", not_before=self.recorder.started
+        ):
+            self.build_nodes[node.unique_id] = node
+
     def record_build(self) -> None:
-        """The build's nodes from run_results.json (not an older file: written since the run began)."""
-        nodes = read_run_results(dbt_target_path() / "run_results.json", not_before=self.recorder.started)
-        self.recorder.record_build("build", nodes)
+        """The build's nodes (collect_build_nodes) into ops.dbt_results."""
+        self.recorder.record_build("build", list(self.build_nodes.values()))
 
     def check_freshness(self, *, manifest: Manifest | None, vars_yaml: str | None) -> None:
         """``dbt source freshness`` (event time) and the load time per table, into ``ops.freshness``.

@@ -289,6 +289,27 @@ def test_test_every_row_runs_the_staging_tests_on_all_rows(job_env: dict[str, st
     assert len(every_row_totals) == 1 and int(every_row_totals.pop()) > 100
 
 
+def test_a_node_out_of_dbt_memory_is_built_again_under_twice_the_limit(job_env: dict[str, str]) -> None:
+    # 32MB is too little for DuckDB to read a seed (its CSV reader asks for a 30.5 MiB buffer at
+    # once), 64MB is enough for every node at this scale: the seed fails, the nodes after it are
+    # skipped, and the retry builds them all
+    starved = {**job_env, "DBT_DUCKDB_MEMORY_LIMIT": "32MB"}
+    run = _run(["run", "--skip", "load", "--skip", "docs", "--test-every-row"], starved)
+    assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
+    retried = re.findall(r"dbt: (\d+) node\(s\) ran out of DuckDB's 32MB \((.+)\): .* under 64MB", run.stdout)
+    assert len(retried) == 1 and int(retried[0][0]) >= 1, run.stdout[-3000:]
+    assert "DBT_DUCKDB_MEMORY_LIMIT=64MB" in run.stdout
+    with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:
+        statuses = conn.execute(
+            "select status, count(*), count(distinct unique_id) from ops.dbt_results "
+            "where run_id = (select run_id from ops.runs order by started desc limit 1) group by status"
+        ).fetchall()
+    by_status = {status: (rows, distinct) for status, rows, distinct in statuses}
+    assert set(by_status) <= {"success", "pass", "warn"}, by_status  # every node once, the retried ones too
+    assert all(rows == distinct for rows, distinct in by_status.values())
+    assert sum(rows for rows, _ in by_status.values()) > 100
+
+
 def test_a_change_to_one_table_rebuilds_what_it_feeds_and_the_marts_follow(job_env: dict[str, str]) -> None:
     """One payment changes in the source: the run rebuilds only what raw_postgres.payments feeds, and
     the published analyses still match the sources; the docs still show every node's compiled SQL."""
