@@ -35,15 +35,15 @@ def test_run_analyses_reads_sql_files_read_only(tmp_path: Path) -> None:
 
 
 def test_dbt_outcome_line_sums_data_and_unit_tests() -> None:
-    from collections import Counter
+    from loaders.job.dbt_runner import DbtOutcome, NodeOutcome
 
-    from loaders.job.dbt_runner import DbtOutcome
-
-    outcome = DbtOutcome(
-        "build",
-        True,
-        Counter(
-            {"model:success": 19, "seed:success": 1, "test:pass": 205, "test:warn": 2, "unit_test:pass": 9}
-        ),
-    )
+    counts = {"model:success": 19, "seed:success": 1, "test:pass": 205, "test:warn": 2, "unit_test:pass": 9}
+    nodes = {
+        f"{kind}.outings.{status}_{i}": NodeOutcome(kind, f"{status}_{i}", status, "")
+        for key, count in counts.items()
+        for kind, status in [key.split(":")]
+        for i in range(count)
+    }
+    outcome = DbtOutcome("build", True, nodes)
+    assert outcome.counts == counts
     assert outcome.line() == "dbt build: 19 models, 1 seeds, tests: 214 pass, 2 warn"
