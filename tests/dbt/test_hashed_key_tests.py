@@ -28,6 +28,15 @@ def _run_test(warehouse: Path, work: Path, selector: str = TEST_SELECTOR) -> tup
     return result, compiled[0].read_text(encoding="utf-8")
 
 
+def _failing_rows(warehouse: Path, work: Path, selector: str = TEST_SELECTOR) -> list[tuple[object, ...]]:
+    """Run the test, which must fail, and return the rows of its compiled query."""
+    result, compiled = _run_test(warehouse, work, selector)
+    assert result.returncode != 0, result.output[-3000:]
+    assert list(result.statuses().values()) == ["fail"], result.statuses()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(compiled).fetchall()
+
+
 def test_untouched_grain_passes(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
     warehouse = built_warehouse.copy_to(tmp_path / "warehouse.duckdb")
     with duckdb.connect(str(warehouse)) as con:  # same user, day and time, another event id
@@ -40,38 +49,32 @@ def test_untouched_grain_passes(built_warehouse: BuiltWarehouse, tmp_path: Path)
     assert list(result.statuses().values()) == ["pass"], result.statuses()
 
 
+def _first_event_and_count(warehouse: Path) -> tuple[object, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(f"select min(event_id), count(*) from {MODEL}").fetchone()
+    assert row is not None
+    return row[0], int(row[1])
+
+
 def test_a_row_stored_twice_fails_and_the_query_names_it(
     built_warehouse: BuiltWarehouse, tmp_path: Path
 ) -> None:
     warehouse = built_warehouse.copy_to(tmp_path / "warehouse.duckdb")
+    event_id, _ = _first_event_and_count(warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        row = con.execute(f"select event_id from {MODEL} order by event_id limit 1").fetchone()
-        assert row is not None
-        con.execute(f"insert into {MODEL} select * from {MODEL} where event_id = ?", [row[0]])
+        con.execute(f"insert into {MODEL} select * from {MODEL} where event_id = ?", [event_id])
 
-    result, compiled = _run_test(warehouse, tmp_path / "dbt")
-
-    assert result.returncode != 0, result.output[-3000:]
-    assert list(result.statuses().values()) == ["fail"], result.statuses()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        found = con.execute(compiled).fetchall()
-    assert [(r[3], r[4]) for r in found] == [(row[0], 2)], found
+    found = _failing_rows(warehouse, tmp_path / "dbt")
+    assert [(r[3], r[4]) for r in found] == [(event_id, 2)], found
 
 
 def test_a_staged_key_lost_fails_the_reconciliation_with_both_counts(
     built_warehouse: BuiltWarehouse, tmp_path: Path
 ) -> None:
     warehouse = built_warehouse.copy_to(tmp_path / "warehouse.duckdb")
+    event_id, staged_before = _first_event_and_count(warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        raw_row = con.execute(f"select count(*) from {MODEL}").fetchone()
-        assert raw_row is not None
-        staged_before = int(raw_row[0])
-        con.execute(f"delete from {MODEL} where event_id = (select min(event_id) from {MODEL})")
+        con.execute(f"delete from {MODEL} where event_id = ?", [event_id])
 
-    result, compiled = _run_test(warehouse, tmp_path / "dbt", RECONCILIATION_SELECTOR)
-
-    assert result.returncode != 0, result.output[-3000:]
-    assert list(result.statuses().values()) == ["fail"], result.statuses()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        found = con.execute(compiled).fetchall()
+    found = _failing_rows(warehouse, tmp_path / "dbt", RECONCILIATION_SELECTOR)
     assert found == [(staged_before, staged_before - 1)], found
