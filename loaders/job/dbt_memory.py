@@ -54,9 +54,11 @@ def build_with_memory_retry(
     the limit: (the build's outcome with the retried nodes' results, the nodes out of memory)."""
     build = run(command, env)
     short = out_of_memory_nodes(build)
+    if not short:
+        return build, []
     limit = dbt_memory_limit()
     raised = doubled(limit) if limit else None
-    if not short or raised is None:
+    if raised is None:
         return build, []
     say(
         f"  dbt: {len(short)} node(s) ran out of DuckDB's {limit} ({', '.join(short[:5])}"
