@@ -39,7 +39,7 @@ import duckdb
 from loaders.errors import UserError
 from loaders.job import peak_memory, publish, reconcile_step, report
 from loaders.job.build_plan import ProjectTables, plan_build
-from loaders.job.dbt_memory import build_with_memory_retry
+from loaders.job.dbt_memory import build_with_memory_retry, invocation_label
 from loaders.job.dbt_runner import DbtOutcome, parse_project, run_dbt
 from loaders.job.load_process import load_in_own_process
 from loaders.job.project_fingerprint import project_fingerprint
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
 
             def invoke(command: list[str], env: dict[str, str | None]) -> DbtOutcome:
                 outcome = run_dbt(command, vars_yaml=vars_yaml, env=env, manifest=manifest)
-                ops_run.collect_build_nodes()
+                ops_run.collect_build_nodes(invocation_label(command, env))
                 return outcome
 
             build, _ = build_with_memory_retry(

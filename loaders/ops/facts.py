@@ -95,6 +95,9 @@ class OpsFacts:
     test_failures: list[tuple[str, str, str]] = field(
         default_factory=list
     )  # last run: (node, status, message)
+    retried_nodes: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # last run with tests: (node, retry) of the nodes rebuilt after DuckDB ran out of memory
     freshness: list[FreshnessFacts] = field(default_factory=list)  # the latest check of every table
     reconciliation: list[ReconciliationFacts] = field(default_factory=list)  # the latest run's
     anomalies: list[AnomalyFacts] = field(default_factory=list)  # open: found by the latest checking run
@@ -203,6 +206,14 @@ def _read_tests(conn: duckdb.DuckDBPyConnection, facts: OpsFacts, run_ids: list[
                     where run_id = ? and list_contains(?, kind) and status not in ('pass', 'success', 'skipped')
                     order by status, node""",
                 [last_with_tests, list(TEST_KINDS)],
+            ).fetchall()
+        ]
+        facts.retried_nodes = [
+            (str(node), str(command))
+            for node, command in conn.execute(
+                f"""select node, command from {SCHEMA}.dbt_results
+                    where run_id = ? and starts_with(command, 'retry') order by command, node""",
+                [last_with_tests],
             ).fetchall()
         ]
 

@@ -37,6 +37,9 @@ def dbt_target_path() -> Path:
 class JobRun:
     recorder: RunRecorder
     build_nodes: dict[str, NodeResult] = field(default_factory=dict)  # by unique_id
+    build_commands: dict[str, str] = field(
+        default_factory=dict
+    )  # unique_id -> the invocation that ran it last
 
     @property
     def run_id(self) -> str:
@@ -59,17 +62,24 @@ class JobRun:
             print(f"  anomaly ({anomaly.severity}): {anomaly.message}", flush=True)
         return results
 
-    def collect_build_nodes(self) -> None:
+    def collect_build_nodes(self, command: str = "build") -> None:
         """The nodes of the dbt invocation that just ended, from run_results.json (not an older file:
-        written since the run began): the build's, then its retry's, which replace the nodes it ran."""
+        written since the run began): the build's, then its retries', which replace the nodes they
+        ran. ``command`` names the invocation (loaders/job/dbt_memory.py's ``invocation_label``)."""
         for node in read_run_results(
             dbt_target_path() / "run_results.json", not_before=self.recorder.started
         ):
             self.build_nodes[node.unique_id] = node
+            self.build_commands[node.unique_id] = command
 
     def record_build(self) -> None:
-        """The build's nodes (collect_build_nodes) into ops.dbt_results."""
-        self.recorder.record_build("build", list(self.build_nodes.values()))
+        """The build's nodes (collect_build_nodes) into ops.dbt_results, each with the invocation
+        that gave its final result (``build``, or a retry after DuckDB ran out of memory)."""
+        by_command: dict[str, list[NodeResult]] = {}
+        for unique_id, node in self.build_nodes.items():
+            by_command.setdefault(self.build_commands.get(unique_id, "build"), []).append(node)
+        for command, nodes in by_command.items():
+            self.recorder.record_build(command, nodes)
 
     def check_freshness(self, *, manifest: Manifest | None, vars_yaml: str | None) -> None:
         """``dbt source freshness`` (event time) and the load time per table, into ``ops.freshness``.

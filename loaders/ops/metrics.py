@@ -12,6 +12,8 @@ Names and labels (the chart's PrometheusRule uses exactly these):
   outings_table_load_lag_seconds{source,table}          seconds since the table was last loaded
   outings_table_freshness_status{source,table}          worst of both clocks: 0 ok, 1 warn, 2 error
   outings_dbt_test_failures                             tests failed or errored in the last build
+  outings_dbt_nodes_retried                             its nodes built again after DuckDB ran out of memory
+                                                        (loaders/job/dbt_memory.py; raise DBT_DUCKDB_MEMORY_LIMIT)
   outings_reconciliation_difference_rows{source,table}  unexplained source/warehouse difference
   outings_anomalies_open{table,kind}                    anomalies the last checks found
 
@@ -91,6 +93,9 @@ def registry_of(facts: OpsFacts) -> CollectorRegistry:
         gauge("outings_dbt_test_failures", "tests failed or errored in the last build").set(
             sum(n for s, n in last_tests.items() if s in {"fail", "error", "runtime error"})
         )
+        gauge(
+            "outings_dbt_nodes_retried", "nodes of the last build built again after DuckDB ran out of memory"
+        ).set(len(facts.retried_nodes))
     difference = gauge(
         "outings_reconciliation_difference_rows",
         "unexplained source/warehouse row difference",

@@ -192,6 +192,15 @@ def _tests_section(facts: OpsFacts, runs: list[RunFacts]) -> list[str]:
             for node, status, message in facts.test_failures
         ]
         out.append("</table>")
+    if facts.retried_nodes:
+        by_retry: dict[str, list[str]] = {}
+        for node, retry in facts.retried_nodes:
+            by_retry.setdefault(retry, []).append(node)
+        said = "; ".join(f"{escape(retry)}: {escape(', '.join(nodes))}" for retry, nodes in by_retry.items())
+        out.append(
+            f'<p id="memory-retries" class="muted">Last build: {len(facts.retried_nodes)} node(s) built again '
+            f"after DuckDB ran out of memory ({said}); DBT_DUCKDB_MEMORY_LIMIT sets the limit.</p>"
+        )
     return out
 
 

@@ -289,15 +289,22 @@ def test_test_every_row_runs_the_staging_tests_on_all_rows(job_env: dict[str, st
     assert len(every_row_totals) == 1 and int(every_row_totals.pop()) > 100
 
 
-def test_a_node_out_of_dbt_memory_is_built_again_under_twice_the_limit(job_env: dict[str, str]) -> None:
+def test_a_node_out_of_dbt_memory_is_built_again_alone_then_under_twice_the_limit(
+    job_env: dict[str, str],
+) -> None:
     # 32MB is too little for DuckDB to read a seed (its CSV reader asks for a 30.5 MiB buffer at
-    # once), 64MB is enough for every node at this scale: the seed fails, the nodes after it are
-    # skipped, and the retry builds them all
+    # once), alone too; 64MB is enough for every node at this scale: the seed fails, the nodes
+    # after it are skipped, the retry on one thread fails the same way, and the retry under 64MB
+    # builds them all
     starved = {**job_env, "DBT_DUCKDB_MEMORY_LIMIT": "32MB"}
     run = _run(["run", "--skip", "load", "--skip", "docs", "--test-every-row"], starved)
     assert run.returncode == 0, (run.stdout[-3000:], run.stderr[-3000:])
-    retried = re.findall(r"dbt: (\d+) node\(s\) ran out of DuckDB's 32MB \((.+)\): .* under 64MB", run.stdout)
-    assert len(retried) == 1 and int(retried[0][0]) >= 1, run.stdout[-3000:]
+    first = re.findall(r"dbt: (\d+) node\(s\) ran out of DuckDB's 32MB beside .*one at a time", run.stdout)
+    alone = re.findall(
+        r"dbt: (\d+) node\(s\) ran out of DuckDB's 32MB even alone \((.+)\): .* under 64MB", run.stdout
+    )
+    assert len(first) == 1 and int(first[0]) >= 1, run.stdout[-3000:]
+    assert len(alone) == 1 and 1 <= int(alone[0][0]) <= int(first[0]), run.stdout[-3000:]
     assert "DBT_DUCKDB_MEMORY_LIMIT=64MB" in run.stdout
     with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:
         statuses = conn.execute(
@@ -308,6 +315,19 @@ def test_a_node_out_of_dbt_memory_is_built_again_under_twice_the_limit(job_env: 
     assert set(by_status) <= {"success", "pass", "warn"}, by_status  # every node once, the retried ones too
     assert all(rows == distinct for rows, distinct in by_status.values())
     assert sum(rows for rows, _ in by_status.values()) > 100
+    with duckdb.connect(job_env["WAREHOUSE_PATH"], read_only=True) as conn:
+        commands = dict(
+            conn.execute(
+                "select command, count(*) from ops.dbt_results "
+                "where run_id = (select run_id from ops.runs order by started desc limit 1) group by command"
+            ).fetchall()
+        )
+    assert commands.get("retry --threads 1 under 64MB", 0) >= int(alone[0][0]), commands
+    assert set(commands) <= {"build", "retry --threads 1", "retry --threads 1 under 64MB"}, commands
+    retried = sum(n for command, n in commands.items() if command != "build")
+    monitoring = Path(job_env["PUBLISHED_DIR"]) / "monitoring"
+    assert f"outings_dbt_nodes_retried {retried}.0" in (monitoring / "metrics").read_text()
+    assert 'id="memory-retries"' in (monitoring / "status.html").read_text()
 
 
 def test_a_change_to_one_table_rebuilds_what_it_feeds_and_the_marts_follow(job_env: dict[str, str]) -> None:

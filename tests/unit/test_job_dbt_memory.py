@@ -13,8 +13,11 @@ from loaders.duckdb_memory import memory_bytes
 from loaders.job.command import TESTS_SCOPE_ENV
 from loaders.job.dbt_memory import (
     DBT_MEMORY_LIMIT_SETTING,
+    RETRY_ALONE,
+    MemoryRetry,
     build_with_memory_retry,
     dbt_memory_limit,
+    invocation_label,
     out_of_memory_nodes,
     profile_default_memory_limit,
 )
@@ -69,7 +72,7 @@ def test_the_setting_wins_over_the_profiles_default(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.usefixtures("limit_192")
-def test_nodes_out_of_memory_are_built_again_under_twice_the_limit() -> None:
+def test_nodes_out_of_memory_are_built_again_alone_under_the_same_limit() -> None:
     oom = "Runtime Error in model stg_cassandra__user_events"
     dbt = FakeDbt(
         outcome(
@@ -85,44 +88,85 @@ def test_nodes_out_of_memory_are_built_again_under_twice_the_limit() -> None:
     )
     said: list[str] = []
     scope: dict[str, str | None] = {TESTS_SCOPE_ENV: "2026-12-04T00:00:00+00:00"}
-    build, short = build_with_memory_retry(BUILD, dbt, scope, said.append)
+    build, retries = build_with_memory_retry(BUILD, dbt, scope, said.append)
 
-    assert short == ["stg_cassandra__user_events"]
-    assert [command for command, _ in dbt.calls] == [BUILD, ["retry"]]
-    assert dbt.calls[0][1] == scope
-    assert dbt.calls[1][1] == {**scope, DBT_MEMORY_LIMIT_SETTING: "384MB"}
+    assert retries == [MemoryRetry(("stg_cassandra__user_events",), "192MB")]
+    assert [command for command, _ in dbt.calls] == [BUILD, RETRY_ALONE]
+    assert RETRY_ALONE == ["retry", "--threads", "1"]
+    assert dbt.calls[0][1] == scope and dbt.calls[1][1] == scope  # the same limit
     assert build.success and build.failures == []
     assert build.counts == {"model:success": 3}
     assert build.command == "build"
     assert len(said) == 1
-    assert "stg_cassandra__user_events" in said[0] and "192MB" in said[0] and "384MB" in said[0]
-    assert f"{DBT_MEMORY_LIMIT_SETTING}=384MB" in said[0]
+    assert "stg_cassandra__user_events" in said[0] and "192MB" in said[0] and "one at a time" in said[0]
+    assert retries[0].line() == "1 node(s) rebuilt alone under 192MB: stg_cassandra__user_events"
 
 
 @pytest.mark.usefixtures("limit_192")
-def test_a_node_that_runs_out_again_fails_the_build() -> None:
+def test_nodes_out_of_memory_alone_are_built_again_under_twice_the_limit() -> None:
+    dbt = FakeDbt(
+        outcome(
+            node("gold_ml_user_features", "error", "Runtime Error", out_of_memory=True),
+            node("stg_postgres__users", "error", "Runtime Error", out_of_memory=True),
+        ),
+        outcome(
+            node("gold_ml_user_features", "error", "Runtime Error alone", out_of_memory=True),
+            node("stg_postgres__users", "success"),
+            command="retry --threads 1",
+        ),
+        outcome(node("gold_ml_user_features", "success"), command="retry --threads 1"),
+    )
+    said: list[str] = []
+    build, retries = build_with_memory_retry(BUILD, dbt, {}, said.append)
+
+    assert retries == [
+        MemoryRetry(("gold_ml_user_features", "stg_postgres__users"), "192MB"),
+        MemoryRetry(("gold_ml_user_features",), "384MB"),
+    ]
+    assert [command for command, _ in dbt.calls] == [BUILD, RETRY_ALONE, RETRY_ALONE]
+    assert dbt.calls[1][1] == {} and dbt.calls[2][1] == {DBT_MEMORY_LIMIT_SETTING: "384MB"}
+    assert build.success and build.counts == {"model:success": 2}
+    assert len(said) == 2
+    assert "even alone (gold_ml_user_features)" in said[1] and f"{DBT_MEMORY_LIMIT_SETTING}=384MB" in said[1]
+
+
+@pytest.mark.usefixtures("limit_192")
+def test_a_node_that_runs_out_under_twice_the_limit_fails_the_build() -> None:
     dbt = FakeDbt(
         outcome(node("gold_ml_user_features", "error", "Runtime Error", out_of_memory=True)),
-        outcome(node("gold_ml_user_features", "error", "Runtime Error again", out_of_memory=True)),
+        outcome(node("gold_ml_user_features", "error", "Runtime Error alone", out_of_memory=True)),
+        outcome(node("gold_ml_user_features", "error", "Runtime Error at 384MB", out_of_memory=True)),
     )
-    build, short = build_with_memory_retry(BUILD, dbt, {}, lambda _: None)
-    assert short == ["gold_ml_user_features"]
+    build, retries = build_with_memory_retry(BUILD, dbt, {}, lambda _: None)
+    assert [retry.limit for retry in retries] == ["192MB", "384MB"]
+    assert len(dbt.calls) == 3
     assert not build.success
-    assert build.failures == ["model gold_ml_user_features: Runtime Error again"]
+    assert build.failures == ["model gold_ml_user_features: Runtime Error at 384MB"]
 
 
 @pytest.mark.usefixtures("limit_192")
 def test_other_failures_are_not_retried() -> None:
     dbt = FakeDbt(outcome(node("stg_cassandra__notification_states", "error", "accepted_values failed")))
     said: list[str] = []
-    build, short = build_with_memory_retry(BUILD, dbt, {}, said.append)
-    assert (short, said, len(dbt.calls)) == ([], [], 1)
+    build, retries = build_with_memory_retry(BUILD, dbt, {}, said.append)
+    assert (retries, said, len(dbt.calls)) == ([], [], 1)
     assert not build.success
     assert out_of_memory_nodes(build) == []
 
 
-def test_a_limit_that_is_not_a_size_is_not_doubled(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_limit_that_is_not_a_size_is_retried_alone_but_not_doubled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DBT_MEMORY_LIMIT_SETTING, "lots")
-    dbt = FakeDbt(outcome(node("stg_postgres__payments", "error", "Runtime Error", out_of_memory=True)))
-    build, short = build_with_memory_retry(BUILD, dbt, {}, lambda _: None)
-    assert (short, len(dbt.calls), build.success) == ([], 1, False)
+    failed = node("stg_postgres__payments", "error", "Runtime Error", out_of_memory=True)
+    dbt = FakeDbt(outcome(failed), outcome(failed))
+    build, retries = build_with_memory_retry(BUILD, dbt, {}, lambda _: None)
+    assert (retries, len(dbt.calls), build.success) == ([MemoryRetry((failed.name,), "lots")], 2, False)
+
+
+def test_each_invocation_is_named_for_ops() -> None:
+    assert invocation_label([*BUILD, "--select", "stg_x"], {}) == "build"
+    assert (
+        invocation_label(RETRY_ALONE, {TESTS_SCOPE_ENV: "2026-12-04T00:00:00+00:00"}) == "retry --threads 1"
+    )
+    assert (
+        invocation_label(RETRY_ALONE, {DBT_MEMORY_LIMIT_SETTING: "384MB"}) == "retry --threads 1 under 384MB"
+    )

@@ -233,7 +233,8 @@ def test_dbt_artifacts_and_freshness_rows(tmp_path: Path) -> None:
     recorder = RunRecorder(warehouse)
     recorder.start()
     recorder.record_loads(_loads({"messages": 7}))
-    recorder.record_build("build", nodes)
+    recorder.record_build("build", nodes[1:])
+    recorder.record_build("retry --threads 1 under 384MB", nodes[:1])
     rows = recorder.record_freshness(fresh, {}, Thresholds(3600.0, 7200.0))
     recorder.finish(None)
     assert {(r.source, r.table_name, r.measure, r.status) for r in rows} == {
@@ -245,12 +246,14 @@ def test_dbt_artifacts_and_freshness_rows(tmp_path: Path) -> None:
         facts = read_facts(conn)
     assert facts.tests[recorder.run_id] == {"fail": 1}
     assert facts.test_failures == [("not_null_x", "fail", "Got 3 results")]
+    assert facts.retried_nodes == [("stg_x", "retry --threads 1 under 384MB")]
     metrics = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for f in text_string_to_metric_families(render_metrics(facts).decode())
         for s in f.samples
     }
     assert metrics[("outings_dbt_test_failures", ())] == 1
+    assert metrics[("outings_dbt_nodes_retried", ())] == 1
     assert metrics[("outings_table_freshness_status", (("source", "postgres"), ("table", "users")))] == 2
     assert metrics[("outings_table_freshness_status", (("source", "cassandra"), ("table", "messages")))] == 1
     assert (
