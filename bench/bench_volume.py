@@ -26,7 +26,7 @@ the change (about one day), not with the history (six months).
     .venv/bin/python bench/bench_volume.py --from-results OLD.json --from-results NEW.json \
         --save-results docs/bench-volume-results.json    # scales of two runs in one table and plot
 
-Each run records its figures, and the commit it ran, in WORK/results.json; `--from-results` prints the
+Each run records its figures, and the commit it ran, in WORK/results.json, after each scale (a scale that fails keeps the ones before it); `--from-results` prints the
 tables and draws the plot from such files without starting anything (a scale recorded in several
 files: the last one given wins).
 """
@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,18 @@ class ScaleResult:
 def save_results(results: list[ScaleResult], path: Path) -> None:
     """The figures of a run as JSON (what --from-results reads back)."""
     path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
+
+
+def recorded_scales(
+    scales: list[str], measure: Callable[[str], ScaleResult], path: Path
+) -> list[ScaleResult]:
+    """``measure`` each scale in turn, recording the results in ``path`` after each one: a scale
+    that fails (or a killed run) keeps the scales measured before it."""
+    results: list[ScaleResult] = []
+    for scale in scales:
+        results.append(measure(scale))
+        save_results(results, path)
+    return results
 
 
 def load_results(path: Path) -> list[ScaleResult]:
@@ -483,13 +496,14 @@ def main(argv: list[str] | None = None) -> int:
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     print(f"work folder {work}; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
-        results = [
-            bench_scale(scale, args.seed, args.end, env, work, args.keep_data) for scale in args.scales
-        ]
+        results = recorded_scales(
+            args.scales,
+            lambda scale: bench_scale(scale, args.seed, args.end, env, work, args.keep_data),
+            work / "results.json",
+        )
     finally:
         if not args.keep_stack:
             stop_stack(env)
-    save_results(results, work / "results.json")
     print(f"results: {work / 'results.json'}")
     print_tables(results)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores)")

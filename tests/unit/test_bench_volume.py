@@ -280,3 +280,26 @@ def test_the_scan_floor_is_read_from_its_last_line_and_shown_beside_the_full_job
     assert lines[at + 1].split()[:5] == ["1", "whole", "12.5", f"{12.5 / 48.5:.0%}", "window"]
     assert lines[at + 1].split()[5:7] == ["5.0", f"{5.0 / 48.5:.0%}"]
     assert lines[at + 2].split() == ["2", "not", "measured"]
+
+
+def test_each_scale_is_recorded_as_it_ends_so_a_failing_scale_keeps_the_ones_before(tmp_path: Path) -> None:
+    measured = bench_volume.load_results(_write(tmp_path / "recorded.json", recorded()))[0]
+    asked: list[str] = []
+
+    def measure(scale: str) -> ScaleResult:
+        asked.append(scale)
+        if scale == "10":
+            raise RuntimeError("the scale-10 publish ran out of memory")
+        return measured
+
+    path = tmp_path / "results.json"
+    with pytest.raises(RuntimeError, match="scale-10"):
+        bench_volume.recorded_scales(["1", "10", "5"], measure, path)
+    assert asked == ["1", "10"]
+    kept = bench_volume.load_results(path)
+    assert [r.scale for r in kept] == ["1"] and kept[0] == measured
+
+
+def _write(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path
