@@ -824,6 +824,7 @@ METRICS = (
     "outings_table_freshness_status",
     "outings_reconciliation_difference_rows",
     "outings_anomalies_open",
+    "outings_dbt_nodes_retried",
 )
 
 
@@ -869,6 +870,7 @@ def test_service_monitor_and_alerts(render: Any) -> None:
         "OutingsTableStale",
         "OutingsReconciliationMismatch",
         "OutingsAnomalyOpen",
+        "OutingsBuildOutOfMemory",
     } <= set(alerts)
     exprs = " ".join(r["expr"] for r in alerts.values())
     for metric in METRICS:
