@@ -40,7 +40,7 @@ from loaders.errors import UserError
 from loaders.job import peak_memory, publish, reconcile_step, report
 from loaders.job.build_plan import ProjectTables, plan_build
 from loaders.job.dbt_memory import build_with_memory_retry, invocation_label
-from loaders.job.dbt_runner import DbtOutcome, parse_project, run_dbt
+from loaders.job.dbt_runner import DbtOutcome, parse_project, release_dbt_database, run_dbt
 from loaders.job.load_process import load_in_own_process
 from loaders.job.project_fingerprint import project_fingerprint
 from loaders.job.pseudonym_key import pseudonym_key
@@ -221,6 +221,7 @@ def _run(args: argparse.Namespace, ops_run: JobRun) -> int:
             print("\n==> docs: nothing was built, the published docs stand", flush=True)
 
         ops_run.before_publish()  # LOADERS_ANOMALY_FAIL=true: an anomaly holds the publish back
+        release_dbt_database()  # its memory serves the publish, not beside it
         t = _step("publish: swap the readers' copy in (no raw schema, personal columns hashed or dropped)")
         dbt_target = Path(setting("DBT_TARGET_PATH", str(PROJECT_DIR / "target")) or "")
         published = publish.publish_warehouse(

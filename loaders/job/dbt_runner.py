@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +144,23 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             _set_env(name, value)
+
+
+def release_dbt_database() -> None:
+    """Close the DuckDB database that dbt-duckdb keeps open in this process after its invocations.
+
+    dbt-duckdb holds one environment per process, and its connection stays open when dbt is done:
+    the next ``duckdb.connect`` of the same file in this process then joins that database, with
+    the table blocks it still holds (113 MB after a scale-0.5 build, 159 MB at scale 10). Closed,
+    they are freed before the publish opens the file, which then reuses that memory instead of
+    adding its own budget on top. A later dbt invocation opens a new environment."""
+    module = sys.modules.get("dbt.adapters.duckdb.connections")
+    manager = getattr(module, "DuckDBConnectionManager", None)
+    environment = getattr(manager, "_ENV", None)
+    if manager is None or environment is None:
+        return
+    environment.close()
+    manager.close_all_connections()  # forgets the environment: the next invocation makes its own
 
 
 def _set_env(name: str, value: str | None) -> None:

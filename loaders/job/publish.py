@@ -40,7 +40,8 @@ DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 # warehouse (29 tables, a 205 MB copy): 548 MB peak RSS with the default, 462 MB with 384MB, 225 MB
 # with 128MB, 2.2-2.7 s each; at scale 10 the no-new-data job's process went from 241 MB after the
 # build to 568 MB in the publish (2026-12-03). The limit comes on top of what the database already
-# holds (memory_limit_over_held).
+# holds (memory_limit_over_held); `loaders run` closes dbt's database before the publish
+# (dbt_runner.release_dbt_database), so that holds almost nothing there (1 MB, from 113 MB).
 PUBLISH_MEMORY_LIMIT_SETTING = "LOADERS_PUBLISH_MEMORY_LIMIT"
 PUBLISH_MEMORY_LIMIT = "128MB"
 
