@@ -187,7 +187,7 @@ class CassandraWriter:
         self.keyspace = keyspace
         self.concurrency = concurrency
         self.inserts: dict[str, PreparedStatement] = {}
-        self.serializers: dict[str, list[Callable[[Any], Any]]] = {}
+        self.encoders: dict[str, RowEncoder] = {}
 
     def insert(self, table: CassandraTable) -> PreparedStatement:
         if table.name not in self.inserts:
@@ -196,10 +196,12 @@ class CassandraWriter:
                 f"INSERT INTO {self.keyspace}.{table.name} ({', '.join(table.columns)}) VALUES ({marks})"
             )
             self.inserts[table.name] = prepared
-            self.serializers[table.name] = [
-                _serializer(column.type, prepared.protocol_version, i in table.nullable)
-                for i, column in enumerate(prepared.column_metadata)
-            ]
+            self.encoders[table.name] = row_encoder(
+                [column.type for column in prepared.column_metadata],
+                prepared.protocol_version,
+                nullable=table.nullable,
+                never_null=table.partition_key,
+            )
         return self.inserts[table.name]
 
     def batches(self, table: CassandraTable, rows: list[tuple[Any, ...]]) -> list[BatchStatement]:
@@ -211,23 +213,21 @@ class CassandraWriter:
         MAX_BATCH_BYTES bytes.
         """
         insert = self.insert(table)
-        serializers = self.serializers[table.name]
+        encode = self.encoders[table.name]
         key = table.partition_key
         partition_of = operator.itemgetter(*key)  # a value, or a tuple of them, to group the rows by
-        partitions: dict[Any, list[list[Any]]] = {}
+        partitions: dict[Any, list[tuple[list[Any], int]]] = {}
         for row in rows:
-            values = [serialize(value) for serialize, value in zip(serializers, row, strict=True)]
-            partitions.setdefault(partition_of(row), []).append(values)
+            partitions.setdefault(partition_of(row), []).append(encode(row))
         single_replica_set = len(self.session.cluster.metadata.all_hosts()) == 1
         open_batches: dict[tuple[str, ...], _Batch] = {}
         batches: list[BatchStatement] = []
         for members in partitions.values():
-            first = members[0]
+            first = members[0][0]
             routing = first[key[0]] if len(key) == 1 else _composite_key([first[i] for i in key])
             replicas = ("all",) if single_replica_set else self.replicas(routing)
             batch = open_batches.get(replicas)
-            for values in members:
-                row_size = 48 + sum(map(len, filter(_is_bytes, values)))
+            for values, row_size in members:
                 if batch is None or not batch.fits(row_size):
                     batch = open_batches[replicas] = _Batch(self._statement(routing))
                     batches.append(batch.statement)
@@ -284,10 +284,6 @@ class CassandraWriter:
         return written
 
 
-def _is_bytes(value: object) -> bool:
-    return value.__class__ is bytes
-
-
 def _composite_key(parts: list[bytes]) -> bytes:
     """The routing key of a composite partition key, as the driver packs it."""
     return b"".join(struct.pack(f">H{len(part)}sB", len(part), part, 0) for part in parts)
@@ -298,31 +294,65 @@ _UINT32 = struct.Struct(">I")
 _INT32 = struct.Struct(">i")
 
 
-def _serializer(cql_type: Any, protocol_version: int, unset_when_null: bool) -> Callable[[Any], Any]:
-    """A function from a generated value to its bytes on the wire (None: null, or not written)."""
+# Bytes on the wire of the fixed-size types the generator writes (the others: their length).
+_FIXED_SIZES = {"uuid": 16, "timeuuid": 16, "timestamp": 8, "bigint": 8, "date": 4}
+# What a row costs in a batch beyond its values' bytes (the statement's kind, id and value count).
+ROW_OVERHEAD = 48
+
+RowEncoder = Callable[[Sequence[Any]], tuple[list[Any], int]]
+
+
+def _fast_serializer(cql_type: Any, protocol_version: int) -> Callable[[Any], bytes]:
+    """A function from a generated (non-null) value to its bytes on the wire."""
     name = cql_type.typename
-    fast: Callable[[Any], bytes]
     if name in ("uuid", "timeuuid"):
-        fast = operator.attrgetter("bytes")
-    elif name in ("timestamp", "bigint"):  # the generator's timestamps are epoch milliseconds
-        fast = _INT64.pack
-    elif name == "date":  # days since the epoch + 2^31, as the generator makes them
-        fast = _UINT32.pack
-    elif name in ("text", "varchar"):
-        fast = str.encode
-    elif name == "map" and [sub.typename for sub in cql_type.subtypes] == ["text", "text"]:
-        fast = _text_map
-    else:
+        return cast(Callable[[Any], bytes], operator.attrgetter("bytes"))
+    if name in ("timestamp", "bigint"):  # the generator's timestamps are epoch milliseconds
+        return _INT64.pack
+    if name == "date":  # days since the epoch + 2^31, as the generator makes them
+        return _UINT32.pack
+    if name in ("text", "varchar"):
+        return str.encode
+    if name == "map" and [sub.typename for sub in cql_type.subtypes] == ["text", "text"]:
+        return _text_map
 
-        def fast(value: Any) -> bytes:
-            return cast(bytes, cql_type.serialize(value, protocol_version))
-
-    missing = UNSET_VALUE if unset_when_null else None
-
-    def serialize(value: Any) -> Any:
-        return missing if value is None else fast(value)
+    def serialize(value: Any) -> bytes:
+        return cast(bytes, cql_type.serialize(value, protocol_version))
 
     return serialize
+
+
+def row_encoder(
+    cql_types: Sequence[Any], protocol_version: int, *, nullable: Sequence[int], never_null: Sequence[int]
+) -> RowEncoder:
+    """One function per table: a generated row to its values' bytes and the row's size in a batch.
+
+    A None becomes UNSET (not written, no tombstone) at a ``nullable`` position and null
+    elsewhere; the ``never_null`` positions (the partition key) are not checked. The function
+    is compiled with one line per column, as ``collections.namedtuple`` builds its classes:
+    calling a None-checking closure per value through ``zip`` cost 4.0-4.4 µs a user_events row
+    against 1.8 µs unrolled (200,000 generated user_events rows, 2026-12-04).
+    """
+    scope: dict[str, Any] = {"UNSET": UNSET_VALUE}
+    lines, sizes = [], [str(ROW_OVERHEAD)]
+    for i, cql_type in enumerate(cql_types):
+        scope[f"f{i}"] = _fast_serializer(cql_type, protocol_version)
+        fixed = _FIXED_SIZES.get(cql_type.typename)
+        size = str(fixed) if fixed is not None else f"len(v{i})"
+        if i in never_null:
+            lines.append(f"    v{i} = f{i}(c{i})")
+            sizes.append(size)
+        else:
+            missing = "UNSET" if i in nullable else "None"
+            lines.append(f"    v{i} = {missing} if c{i} is None else f{i}(c{i})")
+            sizes.append(f"(0 if c{i} is None else {size})")
+    columns = ", ".join(f"c{i}" for i in range(len(cql_types)))
+    values = ", ".join(f"v{i}" for i in range(len(cql_types)))
+    source = "\n".join(
+        ["def encode(row):", f"    {columns}, = row", *lines, f"    return [{values}], {' + '.join(sizes)}"]
+    )
+    exec(compile(source, f"<row encoder of {len(cql_types)} columns>", "exec"), scope)
+    return cast(RowEncoder, scope["encode"])
 
 
 def _text_map(value: dict[str, str]) -> bytes:

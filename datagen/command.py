@@ -38,7 +38,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from datagen import cassandra_store, full, incremental, postgres_store
+from datagen import cassandra_store, full, gc_tuning, incremental, postgres_store
 from datagen.progress import Progress
 from datagen.timeline import DAY, SECOND, Window, to_us
 from loaders.errors import UserError
@@ -134,6 +134,7 @@ def validate(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     validate(args)
+    gc_tuning.collect_less_often()
     progress = Progress(quiet=args.quiet)
     settings = CassandraSettings.from_env(owner=True)
     conn = postgres_store.connect(app_postgres_dsn())

@@ -10,7 +10,7 @@ from typing import Any
 from cassandra.cluster import Session
 from psycopg2.extensions import connection
 
-from datagen import activity, cassandra_store, entities, parallel, postgres_store, rows
+from datagen import activity, cassandra_store, entities, gc_tuning, parallel, postgres_store, rows
 from datagen.progress import Progress, TableStat
 from datagen.randomness import activity_weights, stream
 from datagen.timeline import Window
@@ -98,6 +98,7 @@ def generate(
     )
     progress.note(f"entities built in memory in {time.perf_counter() - started:.1f} s")
     sources = CassandraSources(plan, world, notifications, volumes)
+    gc_tuning.freeze_built_objects()  # the world, before the fork: never traversed again
 
     children: list[parallel.Child] = []
     if processes > 1 and settings is not None:

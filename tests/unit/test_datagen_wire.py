@@ -7,9 +7,19 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from cassandra.cqltypes import MapType, UTF8Type
+from cassandra.cqltypes import (
+    DateType,
+    Int32Type,
+    LongType,
+    MapType,
+    SimpleDateType,
+    TimeUUIDType,
+    UTF8Type,
+    UUIDType,
+)
+from cassandra.query import UNSET_VALUE
 
-from datagen.cassandra_store import _text_map
+from datagen.cassandra_store import ROW_OVERHEAD, _text_map, row_encoder
 from datagen.randomness import _UUID_EPOCH_TICKS, _V4_BITS, _V4_MASK, new_uuid, timeuuid
 from datagen.timeline import EPOCH, pg_text
 
@@ -62,6 +72,52 @@ def test_new_uuid_is_a_version_4_uuid() -> None:
 def test_text_map_is_what_the_driver_serialises(value: dict[str, str], protocol_version: int) -> None:
     driver = MapType.apply_parameters([UTF8Type, UTF8Type])
     assert _text_map(value) == driver.serialize(value, protocol_version)
+
+
+TEXT_MAP = MapType.apply_parameters([UTF8Type, UTF8Type])
+# user_events' column types, then a type with no fast path (the driver's own serialiser)
+ROW_TYPES = [UUIDType, SimpleDateType, DateType, TimeUUIDType, UTF8Type, TEXT_MAP, LongType, Int32Type]
+
+
+def _random_row(rng: random.Random) -> tuple[object, ...]:
+    def maybe(value: object) -> object:
+        return None if rng.random() < 0.3 else value
+
+    ms = rng.randrange(1_700_000_000_000, 1_800_000_000_000)
+    return (
+        new_uuid(rng),
+        2**31 + ms // 86_400_000,
+        ms,
+        timeuuid(rng, ms),
+        maybe(rng.choice(["app_open", "zoë's 🎂", "tab\tnew\nline", ""])),
+        maybe({"screen": rng.choice(["home", "search"]), "q": "é" * rng.randrange(5)}),
+        maybe(rng.randrange(-(2**63), 2**63)),
+        maybe(rng.randrange(-(2**31), 2**31)),
+    )
+
+
+@pytest.mark.parametrize("protocol_version", [4, 5])
+def test_row_encoder_gives_the_drivers_bytes_and_the_rows_size(protocol_version: int) -> None:
+    nullable = (4, 5, 7)  # None: not written; at 6, None is a null
+    encode = row_encoder(ROW_TYPES, protocol_version, nullable=nullable, never_null=(0, 1))
+    rng = random.Random(3)
+    for _ in range(3_000):
+        row = _random_row(rng)
+        values, size = encode(row)
+        expected = [
+            (UNSET_VALUE if i in nullable else None)
+            if value is None
+            else cql_type.serialize(value, protocol_version)
+            for i, (cql_type, value) in enumerate(zip(ROW_TYPES, row, strict=True))
+        ]
+        assert values == expected
+        assert size == ROW_OVERHEAD + sum(len(value) for value in expected if isinstance(value, bytes))
+
+
+def test_row_encoder_refuses_a_row_of_another_width() -> None:
+    encode = row_encoder(ROW_TYPES[:2], 5, nullable=(), never_null=(0,))
+    with pytest.raises(ValueError):
+        encode((new_uuid(random.Random(1)),))
 
 
 def test_pg_text_is_the_iso_instant() -> None:
