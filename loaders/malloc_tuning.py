@@ -1,4 +1,4 @@
-"""glibc's mmap threshold held at 128 KiB: a freed big block goes back to the OS, not into RSS.
+"""Freed big blocks go back to the OS, not into RSS: glibc's mmap threshold held, Arrow on malloc.
 
 glibc serves an allocation of 128 KiB or more with an mmap of its own and unmaps it when it
 is freed, but only until the first such block is freed: it then raises the threshold to that
@@ -19,6 +19,14 @@ adjustment off, and exports ``MALLOC_MMAP_THRESHOLD_`` so that child processes s
 (glibc reads it at start; the container image sets it too). A ``MALLOC_MMAP_THRESHOLD_``
 already in the environment is kept: glibc applied it when the process started. On another C
 library (musl, macOS) nothing is changed.
+
+``use_system_memory_pool`` (called by every load, ``loaders.load.runner.make_pipeline``) makes
+pyarrow allocate with that malloc too. Its default pool (mimalloc in pyarrow 26) keeps freed
+segments until the thread that allocated them allocates again, and purges them after a delay:
+the Cassandra loads held ~100 MB more with it, and what it holds depends on the threads' timing
+again (a parquet writer's page buffers, the converted batches of the read streams). With the
+system pool and the held threshold, every buffer of 128 KiB or more is unmapped when it is
+freed, whatever the timing. ``ARROW_DEFAULT_MEMORY_POOL`` in the environment is kept.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import platform
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 << 10  # glibc's own starting value, held
 ENV_VARIABLE = "MALLOC_MMAP_THRESHOLD_"
+ARROW_POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 
 
 def hold_mmap_threshold() -> bool:
@@ -47,4 +56,14 @@ def hold_mmap_threshold() -> bool:
     if mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1:
         return False
     os.environ[ENV_VARIABLE] = str(MMAP_THRESHOLD_BYTES)
+    return True
+
+
+def use_system_memory_pool() -> bool:
+    """pyarrow allocates with malloc (see the module docstring); False when the environment chose a pool."""
+    if os.environ.get(ARROW_POOL_VARIABLE, "").strip():
+        return False
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
     return True

@@ -269,12 +269,6 @@ def check_source(
         return hints
 
 
-def use_system_memory_pool() -> None:
-    """Arrow's default pool (jemalloc) keeps freed pages: the process would hold ~100 MB more."""
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        pa.set_memory_pool(pa.system_memory_pool())
-
-
 def ensure_load_ids() -> bool:
     """Make dlt add ``_dlt_load_id`` to Arrow items; True when dlt also adds ``_dlt_id`` itself."""
     os.environ.setdefault(LOAD_ID_ENV, "true")
@@ -324,7 +318,6 @@ def cassandra_source(
     )
     hints = check_source(settings, specs)
     dlt_adds_row_ids = ensure_load_ids()
-    use_system_memory_pool()
     stats = {} if stats is None else stats
     for spec in specs:
         columns: dict[str, Any] = dict(hints[spec.name])

@@ -74,7 +74,9 @@ def make_pipeline(kind: SourceKind, warehouse: Path | duckdb.DuckDBPyConnection)
     from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
     from loaders.load.dlt_tuning import tune_parquet_writer
+    from loaders.malloc_tuning import use_system_memory_pool
 
+    use_system_memory_pool()  # before the source's first buffer: see loaders/malloc_tuning.py
     tune_parquet_writer()
     if isinstance(warehouse, Path):
         credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_config())
