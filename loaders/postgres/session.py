@@ -158,9 +158,11 @@ class PostgresSession:
         by_size = max(1, blocks // max(1, self.options.min_blocks_per_stream))
         return max(1, min(self.options.streams, by_size))
 
-    def stream_batch_bytes(self, streams: int) -> int:
-        """The decoded bytes of a batch when ``streams`` streams read at once (their share of ``batch_bytes``)."""
-        return max(1, self.options.batch_bytes // max(1, streams))
+    def stream_batch_bytes(self, streams: int, budget: int | None = None) -> int:
+        """The decoded bytes of a batch when ``streams`` streams read at once: their share of
+        ``budget`` (default ``batch_bytes``)."""
+        total = self.options.batch_bytes if budget is None else budget
+        return max(1, total // max(1, streams))
 
     def row_bytes(self, table: SourceTable) -> int:
         """About how many bytes a row of ``table`` takes once decoded, from a sample of its pages."""
@@ -197,7 +199,7 @@ class PostgresSession:
             batch_rows = max(1, min(self.options.batch_rows, share // width))
             clauses = ctid_ranges(table.blocks, parts)
         else:  # the key ranges are shared by every stream (a TOASTed table has few heap pages)
-            wide_share = self.options.wide_batch_bytes // max(1, self.options.streams)
+            wide_share = self.stream_batch_bytes(self.options.streams, self.options.wide_batch_bytes)
             batch_rows = max(1, min(self.options.batch_rows, wide_share // width))
             clauses = self._key_ranges(table, key, where, batch_rows)
         queries = []

@@ -1,4 +1,4 @@
-"""glibc's mmap threshold held: a 1 MiB block is still mmapped after one was freed.
+"""glibc's mmap threshold held: a 1 MiB block is still mmapped after one was freed; pyarrow on malloc.
 
 Without the hold, glibc raises its threshold when the first mmapped block is freed and
 serves the next 1 MiB block from an arena's heap (where a freed block stays resident).
@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,37 @@ def test_the_entry_point_holds_it() -> None:
         [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True
     )
     assert out.stdout.split()[-1] == str(MMAP_THRESHOLD_BYTES)
+
+
+POOL_PROBE = """
+import pyarrow as pa
+from loaders.load.runner import make_pipeline
+from loaders.load.sources import SOURCES
+import sys, pathlib
+before = pa.default_memory_pool().backend_name
+make_pipeline(SOURCES["postgres"], pathlib.Path(sys.argv[1]) / "wh.duckdb")
+print(before, pa.default_memory_pool().backend_name)
+"""
+
+
+def _pool_probe(tmp_path: Path, **env: str) -> list[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    environ.update({"DLT_DATA_DIR": str(tmp_path), "RUNTIME__DLTHUB_TELEMETRY": "false", **env})
+    out = subprocess.run(
+        [sys.executable, "-c", POOL_PROBE, str(tmp_path)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+def test_every_load_makes_pyarrow_allocate_with_malloc(tmp_path: Path) -> None:
+    before, after = _pool_probe(tmp_path)
+    assert before != "system"  # pyarrow's default (mimalloc or jemalloc): the behaviour this is there for
+    assert after == "system"
+
+
+def test_a_pool_chosen_in_the_environment_is_kept(tmp_path: Path) -> None:
+    assert _pool_probe(tmp_path, ARROW_DEFAULT_MEMORY_POOL="jemalloc") == ["jemalloc", "jemalloc"]
