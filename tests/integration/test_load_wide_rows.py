@@ -76,12 +76,15 @@ def _peak_rss_mb(proc: subprocess.Popen[str], kill: bool) -> tuple[int, float]:
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
 
 
+def _proc_status_kb(pid: int) -> dict[str, str]:
+    """The sizes of /proc/PID/status (``VmHWM``, ``RssAnon``, …), as their numbers of KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {k: v.split()[0] for k, _, v in (line.partition(":") for line in status.splitlines()) if v.split()}
+
+
 def _own_peak_rss_mb(pid: int) -> float:
     """The process's own peak RSS so far (``VmHWM``: the memory of its program since ``exec``), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
+    return int(_proc_status_kb(pid)["VmHWM"]) / 1024
 
 
 def test_source_has_wide_rows(schema: str) -> None:
@@ -147,14 +150,9 @@ class _MemorySampler:
     def _run(self, pid: int) -> None:
         while not self._stop.wait(0.02):
             try:
-                status = Path(f"/proc/{pid}/status").read_text()
+                kb = _proc_status_kb(pid)
             except OSError:
                 return
-            kb = {
-                k: v.split()[0]
-                for k, _, v in (line.partition(":") for line in status.splitlines())
-                if v.split()
-            }
             if "RssAnon" in kb:
                 self.samples.append((int(kb["RssAnon"]) // 1024, int(kb["RssFile"]) // 1024))
 

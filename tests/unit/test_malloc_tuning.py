@@ -37,13 +37,18 @@ print(held, mmapped, os.environ.get("MALLOC_MMAP_THRESHOLD_"))
 """
 
 
-def _probe(mode: str, **env: str) -> list[str]:
-    environ = {k: v for k, v in os.environ.items() if k != ENV_VARIABLE}
+def _fresh_python(code: str, *args: str, unset: str, **env: str) -> list[str]:
+    """The words ``code`` prints in a new interpreter, ``unset`` removed from its environment."""
+    environ = {k: v for k, v in os.environ.items() if k != unset}
     environ.update(env)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], env=environ, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, *args], env=environ, capture_output=True, text=True, check=True
     ).stdout
     return out.split()
+
+
+def _probe(mode: str, **env: str) -> list[str]:
+    return _fresh_python(PROBE, mode, unset=ENV_VARIABLE, **env)
 
 
 def test_without_the_hold_glibc_moves_big_blocks_into_its_heap() -> None:
@@ -65,11 +70,7 @@ def test_the_entry_point_holds_it() -> None:
         "try:\n    cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
         "print(os.environ.get('MALLOC_MMAP_THRESHOLD_'))"
     )
-    environ = {k: v for k, v in os.environ.items() if k != ENV_VARIABLE}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split()[-1] == str(MMAP_THRESHOLD_BYTES)
+    assert _fresh_python(code, unset=ENV_VARIABLE)[-1] == str(MMAP_THRESHOLD_BYTES)
 
 
 POOL_PROBE = """
@@ -84,16 +85,8 @@ print(before, pa.default_memory_pool().backend_name)
 
 
 def _pool_probe(tmp_path: Path, **env: str) -> list[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
-    environ.update({"DLT_DATA_DIR": str(tmp_path), "RUNTIME__DLTHUB_TELEMETRY": "false", **env})
-    out = subprocess.run(
-        [sys.executable, "-c", POOL_PROBE, str(tmp_path)],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split()
+    settings = {"DLT_DATA_DIR": str(tmp_path), "RUNTIME__DLTHUB_TELEMETRY": "false", **env}
+    return _fresh_python(POOL_PROBE, str(tmp_path), unset="ARROW_DEFAULT_MEMORY_POOL", **settings)
 
 
 def test_every_load_makes_pyarrow_allocate_with_malloc(tmp_path: Path) -> None:
